@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC3525} from "./IERC3525.sol";
+
+/// @title Digital receivable certificates (数字债权凭证) as ERC-3525 semi-fungible tokens.
+/// @notice slot = certificate id, token = holding, value = amount in settlement-currency units.
+/// A holding records the holding it was split from (its parent) and its tier (1 = the holding
+/// issued to the tier-1 supplier; every hop adds one).
+interface ICertificateToken is IERC3525 {
+    enum Status {
+        None,
+        Pending, // issued, waiting for the payee to accept
+        Active, // accepted: holdings may move until maturity
+        Rejected, // the payee refused it; credit released
+        Overdue, // unpaid after maturity plus the grace period
+        Settled // every unit of value redeemed
+    }
+
+    struct Certificate {
+        address debtor;
+        uint64 issuedAt;
+        uint64 maturity;
+        Status status;
+        uint128 faceValue;
+        uint128 redeemedValue;
+        bytes32 documentHash;
+    }
+
+    struct Holding {
+        uint256 certificateId;
+        address owner;
+        uint256 value;
+        uint256 parentTokenId;
+        uint32 tier;
+        bool frozen;
+    }
+
+    /// @dev Emitted on issue, with the first holding `tokenId` owned by `payee`.
+    event CertificateIssued(
+        uint256 indexed certificateId,
+        address indexed debtor,
+        address indexed payee,
+        uint256 tokenId,
+        uint256 faceValue,
+        uint64 issuedAt,
+        uint64 maturity,
+        bytes32 documentHash
+    );
+    event CertificateStatusChanged(uint256 indexed certificateId, Status status);
+    /// @dev Emitted whenever a holding comes into being (issue, split, financing). Its value is
+    /// `initialValue`; every later change of value is a `TransferValue` event (from 0 = mint,
+    /// to 0 = burn), so the indexer keeps values by replaying `TransferValue` alone.
+    event HoldingCreated(
+        uint256 indexed tokenId,
+        uint256 indexed certificateId,
+        uint256 indexed parentTokenId,
+        address owner,
+        uint256 initialValue,
+        uint32 tier,
+        bytes32 documentHash
+    );
+    /// @dev A whole holding changed owner through an ERC-721 transfer; its tier grew by one.
+    event HoldingTransferred(uint256 indexed tokenId, address indexed from, address indexed to, uint32 tier);
+    /// @dev Judicial freeze (司法冻结) or its release; `reasonHash` is the hash of the order.
+    event HoldingFrozen(uint256 indexed tokenId, bool frozen, bytes32 reasonHash);
+    event MaxTermSet(uint256 maxTermSeconds);
+    event SystemContractsSet(address financing, address settlement);
+
+    error CertificateUnauthorized(address caller);
+    error CertificateZeroAddress();
+    error CertificateZeroValue();
+    error CertificateUnknownCertificate(uint256 certificateId);
+    error CertificateUnknownHolding(uint256 tokenId);
+    error CertificateWrongStatus(uint256 certificateId, Status status);
+    error CertificateInvalidMaturity(uint256 maturity, uint256 earliest, uint256 latest);
+    error CertificateInvalidTerm(uint256 maxTermSeconds);
+    error CertificateValueTooLarge(uint256 value);
+    error CertificateNotPayee(uint256 certificateId, address caller, address payee);
+    error CertificateNotOwnerNorApproved(uint256 tokenId, address caller);
+    error CertificateInsufficientValue(uint256 tokenId, uint256 available, uint256 requested);
+    error CertificateInsufficientAllowance(uint256 tokenId, address operator, uint256 allowance, uint256 requested);
+    error CertificateSlotMismatch(uint256 fromTokenId, uint256 toTokenId);
+    error CertificateSameToken(uint256 tokenId);
+    error CertificateFrozen(uint256 tokenId);
+    error CertificateFreezeUnchanged(uint256 tokenId, bool frozen);
+    error CertificateMatured(uint256 certificateId, uint256 maturity);
+    error CertificateWrongOwner(uint256 tokenId, address expected, address actual);
+    error CertificateApproveToOwner(uint256 tokenId, address owner);
+    error CertificateReceiverRejected(address receiver);
+
+    // --- lifecycle -------------------------------------------------------------------------
+
+    /// @notice The core enterprise issues a certificate to a tier-1 supplier (开立).
+    function issue(address payee, uint256 faceValue, uint64 maturity, bytes32 documentHash)
+        external
+        returns (uint256 certificateId, uint256 tokenId);
+    /// @notice The payee accepts (签收) its pending certificate.
+    function accept(uint256 certificateId) external;
+    /// @notice The payee rejects its pending certificate; the debtor's credit is released.
+    function reject(uint256 certificateId) external;
+    /// @notice Split `value` off `fromTokenId` into a new holding of `to` (拆分/流转), recording the
+    /// hop's trade documents. Returns the new holding.
+    function splitTransfer(uint256 fromTokenId, address to, uint256 value, bytes32 documentHash)
+        external
+        returns (uint256 newTokenId);
+    function freeze(uint256 tokenId, bytes32 reasonHash) external;
+    function unfreeze(uint256 tokenId, bytes32 reasonHash) external;
+    function setMaxTerm(uint256 maxTermSeconds) external;
+    function setSystemContracts(address financing, address settlement) external;
+
+    // --- system contracts only -------------------------------------------------------------
+
+    /// @notice Financing: move `value` of `fromTokenId` (owned by `seller`) to `to` as a new holding.
+    function transferByAgent(uint256 fromTokenId, address seller, address to, uint256 value, bytes32 documentHash)
+        external
+        returns (uint256 newTokenId);
+    /// @notice Settlement: burn `value` of a holding that was paid out; returns its owner.
+    function redeemValue(uint256 tokenId, uint256 value) external returns (address owner);
+    /// @notice Settlement: mark an active certificate overdue.
+    function markOverdue(uint256 certificateId) external;
+
+    // --- views ------------------------------------------------------------------------------
+
+    function certificate(uint256 certificateId) external view returns (Certificate memory);
+    function holding(uint256 tokenId) external view returns (Holding memory);
+    function certificateCount() external view returns (uint256);
+    function maxTerm() external view returns (uint256);
+    function financing() external view returns (address);
+    function settlement() external view returns (address);
+}

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+/// @title Permissioned settlement currency (a tokenized bank deposit).
+/// @notice Moves only between active members and the platform's system contracts; the operator
+/// mints against deposits and burns on withdrawal. Standard `Transfer` events cover every change.
+interface ISettlementToken is IERC20 {
+    error SettlementTokenUnauthorized(address caller);
+
+    function mint(address to, uint256 amount) external;
+    function burn(address from, uint256 amount) external;
+    /// @notice System contracts move funds of the member whose call they are serving
+    /// (the factor paying a financing, the debtor repaying), so no ERC-20 approval is needed.
+    function transferByAgent(address from, address to, uint256 amount) external;
+}

@@ -1,0 +1,1 @@
+"""Shared plumbing of the supply-chain-finance platform: paths, contract build, dev chain, CLI."""
