@@ -17,14 +17,16 @@ interface ICertificateToken is IERC3525 {
         Settled // every unit of value redeemed
     }
 
+    /// @dev Field order is the storage packing: debtor, maturity and status share one slot.
     struct Certificate {
         address debtor;
-        uint64 issuedAt;
         uint64 maturity;
         Status status;
+        uint64 issuedAt;
         uint128 faceValue;
         uint128 redeemedValue;
         bytes32 documentHash;
+        uint256 rootTokenId; // the holding issued to the payee
     }
 
     struct Holding {

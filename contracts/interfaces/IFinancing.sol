@@ -60,6 +60,9 @@ interface IFinancing {
     error FinancingInvalidRate(uint256 rateBps, uint256 maxRateBps);
     error FinancingZeroValue();
     error FinancingValueTooLarge(uint256 value);
+    error FinancingNotHolder(uint256 tokenId, address caller, address owner);
+    error FinancingInsufficientValue(uint256 tokenId, uint256 available, uint256 requested);
+    error FinancingCertificateNotActive(uint256 certificateId, uint8 status);
     error FinancingNotSeller(uint256 offerId, address caller, address seller);
     error FinancingNotFactor(uint256 offerId, address caller, address factor);
 

@@ -20,6 +20,7 @@ interface ISettlement {
 
     error SettlementUnauthorized(address caller);
     error SettlementZeroAmount();
+    error SettlementWrongStatus(uint256 certificateId, uint8 status);
     error SettlementNotDebtor(uint256 certificateId, address caller, address debtor);
     error SettlementOverpayment(uint256 certificateId, uint256 outstanding, uint256 amount);
     error SettlementNotMatured(uint256 certificateId, uint256 maturity, uint256 now_);

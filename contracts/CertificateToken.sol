@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC165, IERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
+import {IERC3525, IERC3525Receiver} from "./interfaces/IERC3525.sol";
+import {ICertificateToken} from "./interfaces/ICertificateToken.sol";
+import {IMembership} from "./interfaces/IMembership.sol";
+
+/// @title CertificateToken
+/// @notice Receivable certificates as ERC-3525 semi-fungible tokens: slot = certificate,
+/// token = holding, value = amount (2 decimals, settlement-currency units).
+/// @dev Every value flow between holdings is a {TransferValue} event and every holding's birth a
+/// {HoldingCreated} event, whichever call moved it (business call, ERC-3525 value transfer or
+/// ERC-721 transfer), so lineage is exact. Enumeration is left to the indexer. Receiver hooks
+/// run last, after every state write (checks-effects-interactions).
+contract CertificateToken is ICertificateToken, ERC165 {
+    /// @dev Two storage slots per holding.
+    struct HoldingData {
+        address owner;
+        uint32 tier;
+        bool frozen;
+        uint56 certificateId;
+        uint128 value;
+        uint128 parentTokenId;
+    }
+
+    uint256 private constant _MAX_TERM_LIMIT = 3650 days;
+
+    IMembership private immutable _membership;
+    string private _name;
+    string private _symbol;
+    address private _financing;
+    address private _settlement;
+    uint256 private _maxTerm = 365 days;
+    uint256 private _certificateCount;
+    uint256 private _tokenCount;
+
+    mapping(uint256 certificateId => Certificate) private _certificates;
+    mapping(uint256 tokenId => HoldingData) private _holdings;
+    mapping(address owner => uint256) private _balances;
+    mapping(uint256 tokenId => address) private _tokenApprovals;
+    mapping(address owner => mapping(address operator => bool)) private _operatorApprovals;
+    /// @dev Keyed by the owner too, so a transfer of the token voids the old owner's approvals.
+    mapping(uint256 tokenId => mapping(address owner => mapping(address operator => uint256))) private _allowances;
+
+    constructor(IMembership membership_, string memory name_, string memory symbol_) {
+        _membership = membership_;
+        _name = name_;
+        _symbol = symbol_;
+    }
+
+    modifier onlyOperator() {
+        if (msg.sender != _membership.operator()) revert CertificateUnauthorized(msg.sender);
+        _;
+    }
+
+    // --- lifecycle --------------------------------------------------------------------------
+
+    /// @notice Issue a certificate to a tier-1 supplier.
+    /// Requirements: caller is an active core enterprise; `payee` an active supplier; the system
+    /// is not paused; 0 < `faceValue` fits the available credit line; `maturity` is in the future
+    /// and within the maximum term.
+    /// Emits {CertificateIssued}, {CreditLineChanged} (membership), and the holding's
+    /// {Transfer}, {SlotChanged}, {HoldingCreated}, {TransferValue}.
+    function issue(address payee, uint256 faceValue, uint64 maturity, bytes32 documentHash)
+        external
+        returns (uint256 certificateId, uint256 tokenId)
+    {
+        _membership.requireRole(msg.sender, IMembership.Role.CoreEnterprise);
+        _membership.requireRole(payee, IMembership.Role.Supplier);
+        if (faceValue == 0) revert CertificateZeroValue();
+        if (faceValue > type(uint128).max) revert CertificateValueTooLarge(faceValue);
+        uint256 latest = block.timestamp + _maxTerm;
+        if (maturity <= block.timestamp || maturity > latest) {
+            revert CertificateInvalidMaturity(maturity, block.timestamp + 1, latest);
+        }
+        _membership.consumeCredit(msg.sender, faceValue);
+
+        certificateId = ++_certificateCount;
+        tokenId = _tokenCount + 1;
+        _certificates[certificateId] = Certificate({
+            debtor: msg.sender,
+            maturity: maturity,
+            status: Status.Pending,
+            issuedAt: uint64(block.timestamp),
+            faceValue: uint128(faceValue),
+            redeemedValue: 0,
+            documentHash: documentHash,
+            rootTokenId: tokenId
+        });
+        emit CertificateIssued(
+            certificateId, msg.sender, payee, tokenId, faceValue, uint64(block.timestamp), maturity, documentHash
+        );
+        _createHolding(certificateId, payee, 0, 1, faceValue, documentHash);
+        emit TransferValue(0, tokenId, faceValue);
+    }
+
+    /// @notice The payee accepts its pending certificate; its holding may move from now on.
+    /// Emits {CertificateStatusChanged}.
+    function accept(uint256 certificateId) external {
+        Certificate storage cert = _pendingForPayee(certificateId);
+        cert.status = Status.Active;
+        emit CertificateStatusChanged(certificateId, Status.Active);
+    }
+
+    /// @notice The payee rejects its pending certificate: the holding burns and the debtor's
+    /// credit is released. Emits {CertificateStatusChanged}, {TransferValue}, {Transfer},
+    /// {CreditLineChanged} (membership).
+    function reject(uint256 certificateId) external {
+        Certificate storage cert = _pendingForPayee(certificateId);
+        cert.status = Status.Rejected;
+        emit CertificateStatusChanged(certificateId, Status.Rejected);
+        uint256 tokenId = cert.rootTokenId;
+        _burnValue(tokenId, _holdings[tokenId].value);
+        _membership.releaseCredit(cert.debtor, cert.faceValue);
+    }
+
+    /// @notice Split `value` off `fromTokenId` into a new holding of `to`, one tier deeper,
+    /// recording the hop's trade documents (拆分/流转).
+    /// Requirements: caller owns the holding or is approved for it (a value allowance is spent);
+    /// the holding is not frozen; its certificate is active and not matured; owner and `to` are
+    /// active suppliers or factors; the system is not paused; 0 < `value` <= the holding's value.
+    /// Emits {Transfer}, {SlotChanged}, {HoldingCreated}, {TransferValue}.
+    function splitTransfer(uint256 fromTokenId, address to, uint256 value, bytes32 documentHash)
+        external
+        returns (uint256 newTokenId)
+    {
+        _spendAllowance(msg.sender, fromTokenId, value);
+        return _split(fromTokenId, to, value, documentHash);
+    }
+
+    /// @notice Judicial freeze (司法冻结) of a holding. Requirements: caller is the operator; the
+    /// holding exists and is not frozen. Emits {HoldingFrozen}.
+    function freeze(uint256 tokenId, bytes32 reasonHash) external onlyOperator {
+        _setFrozen(tokenId, true, reasonHash);
+    }
+
+    /// @notice Release of a freeze. Emits {HoldingFrozen}.
+    function unfreeze(uint256 tokenId, bytes32 reasonHash) external onlyOperator {
+        _setFrozen(tokenId, false, reasonHash);
+    }
+
+    /// @notice Maximum term from issue to maturity (PBOC: 6 months in principle, 1 year at most).
+    /// Emits {MaxTermSet}.
+    function setMaxTerm(uint256 maxTermSeconds) external onlyOperator {
+        if (maxTermSeconds == 0 || maxTermSeconds > _MAX_TERM_LIMIT) revert CertificateInvalidTerm(maxTermSeconds);
+        _maxTerm = maxTermSeconds;
+        emit MaxTermSet(maxTermSeconds);
+    }
+
+    /// @notice Wire the financing and settlement contracts. Emits {SystemContractsSet}.
+    function setSystemContracts(address financing_, address settlement_) external onlyOperator {
+        if (financing_ == address(0) || settlement_ == address(0)) revert CertificateZeroAddress();
+        _financing = financing_;
+        _settlement = settlement_;
+        emit SystemContractsSet(financing_, settlement_);
+    }
+
+    // --- system contracts -------------------------------------------------------------------
+
+    /// @notice Delivery leg of a financing deal. Requirements: caller is the financing contract;
+    /// `seller` owns `fromTokenId`; the same checks as {splitTransfer}.
+    function transferByAgent(uint256 fromTokenId, address seller, address to, uint256 value, bytes32 documentHash)
+        external
+        returns (uint256 newTokenId)
+    {
+        if (msg.sender != _financing) revert CertificateUnauthorized(msg.sender);
+        address owner = _ownerOf(fromTokenId);
+        if (owner != seller) revert CertificateWrongOwner(fromTokenId, seller, owner);
+        return _split(fromTokenId, to, value, documentHash);
+    }
+
+    /// @notice Burn `value` of a holding paid out at settlement; a holding left empty burns, a
+    /// certificate fully redeemed becomes Settled. Requirements: caller is the settlement
+    /// contract; the holding is not frozen; its certificate is active or overdue.
+    /// Emits {TransferValue}, and {Transfer} / {CertificateStatusChanged} when they apply.
+    function redeemValue(uint256 tokenId, uint256 value) external returns (address owner) {
+        if (msg.sender != _settlement) revert CertificateUnauthorized(msg.sender);
+        HoldingData storage h = _holdings[tokenId];
+        owner = h.owner;
+        if (owner == address(0)) revert CertificateUnknownHolding(tokenId);
+        if (h.frozen) revert CertificateFrozen(tokenId);
+        Certificate storage cert = _certificates[h.certificateId];
+        if (cert.status != Status.Active && cert.status != Status.Overdue) {
+            revert CertificateWrongStatus(h.certificateId, cert.status);
+        }
+        cert.redeemedValue += uint128(value); // value <= h.value, checked in _burnValue
+        _burnValue(tokenId, value);
+        if (cert.redeemedValue == cert.faceValue) {
+            cert.status = Status.Settled;
+            emit CertificateStatusChanged(h.certificateId, Status.Settled);
+        }
+    }
+
+    /// @notice Requirements: caller is the settlement contract; the certificate is active.
+    /// Emits {CertificateStatusChanged}.
+    function markOverdue(uint256 certificateId) external {
+        if (msg.sender != _settlement) revert CertificateUnauthorized(msg.sender);
+        Certificate storage cert = _certificate(certificateId);
+        if (cert.status != Status.Active) revert CertificateWrongStatus(certificateId, cert.status);
+        cert.status = Status.Overdue;
+        emit CertificateStatusChanged(certificateId, Status.Overdue);
+    }
+
+    // --- ERC-3525 ---------------------------------------------------------------------------
+
+    function valueDecimals() external pure returns (uint8) {
+        return 2;
+    }
+
+    function balanceOf(uint256 tokenId) external view returns (uint256) {
+        _ownerOf(tokenId);
+        return _holdings[tokenId].value;
+    }
+
+    function slotOf(uint256 tokenId) external view returns (uint256) {
+        _ownerOf(tokenId);
+        return _holdings[tokenId].certificateId;
+    }
+
+    /// @notice Allow `operator` to move up to `value` off `tokenId`. Emits {ApprovalValue}.
+    function approve(uint256 tokenId, address operator, uint256 value) external {
+        address owner = _ownerOf(tokenId);
+        if (operator == owner) revert CertificateApproveToOwner(tokenId, owner);
+        if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) {
+            revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
+        }
+        _allowances[tokenId][owner][operator] = value;
+        emit ApprovalValue(tokenId, operator, value);
+    }
+
+    function allowance(uint256 tokenId, address operator) external view returns (uint256) {
+        return _allowances[tokenId][_ownerOf(tokenId)][operator];
+    }
+
+    /// @notice ERC-3525 split to an address: {splitTransfer} without a document hash.
+    function transferFrom(uint256 fromTokenId, address to, uint256 value) external returns (uint256) {
+        _spendAllowance(msg.sender, fromTokenId, value);
+        return _split(fromTokenId, to, value, bytes32(0));
+    }
+
+    /// @notice ERC-3525 value transfer between two holdings of the same certificate (a merge).
+    /// Requirements: as {splitTransfer}; `toTokenId` exists, is not frozen and is another
+    /// holding of the same certificate. Emits {TransferValue}.
+    function transferFrom(uint256 fromTokenId, uint256 toTokenId, uint256 value) external {
+        _spendAllowance(msg.sender, fromTokenId, value);
+        if (fromTokenId == toTokenId) revert CertificateSameToken(fromTokenId);
+        HoldingData storage from = _holdings[fromTokenId];
+        HoldingData storage to = _holdings[toTokenId];
+        if (to.owner == address(0)) revert CertificateUnknownHolding(toTokenId);
+        if (from.certificateId != to.certificateId) revert CertificateSlotMismatch(fromTokenId, toTokenId);
+        if (to.frozen) revert CertificateFrozen(toTokenId);
+        _requireMovable(fromTokenId, from);
+        _membership.requireHolders(from.owner, to.owner);
+        if (value == 0) revert CertificateZeroValue();
+        if (value > from.value) revert CertificateInsufficientValue(fromTokenId, from.value, value);
+        from.value -= uint128(value);
+        to.value += uint128(value);
+        emit TransferValue(fromTokenId, toTokenId, value);
+        _checkOnERC3525Received(fromTokenId, toTokenId, value, to.owner);
+    }
+
+    // --- ERC-721 ----------------------------------------------------------------------------
+
+    function name() external view returns (string memory) {
+        return _name;
+    }
+
+    function symbol() external view returns (string memory) {
+        return _symbol;
+    }
+
+    function balanceOf(address owner) external view returns (uint256) {
+        if (owner == address(0)) revert CertificateZeroAddress();
+        return _balances[owner];
+    }
+
+    function ownerOf(uint256 tokenId) external view returns (address) {
+        return _ownerOf(tokenId);
+    }
+
+    /// @notice ERC-721 transfer of a whole holding; it keeps its id and goes one tier deeper.
+    /// Requirements: as {splitTransfer}, with ERC-721 approval rules. Emits {Transfer},
+    /// {HoldingTransferred}.
+    function transferFrom(address from, address to, uint256 tokenId) public {
+        HoldingData storage h = _holdings[tokenId];
+        address owner = h.owner;
+        if (owner == address(0)) revert CertificateUnknownHolding(tokenId);
+        if (owner != from) revert CertificateWrongOwner(tokenId, from, owner);
+        if (!_isApprovedOrOwner(msg.sender, owner, tokenId)) revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
+        _requireMovable(tokenId, h);
+        _membership.requireHolders(from, to);
+        delete _tokenApprovals[tokenId];
+        unchecked {
+            _balances[from] -= 1;
+            _balances[to] += 1;
+        }
+        h.owner = to;
+        uint32 tier = h.tier + 1;
+        h.tier = tier;
+        emit Transfer(from, to, tokenId);
+        emit HoldingTransferred(tokenId, from, to, tier);
+    }
+
+    function safeTransferFrom(address from, address to, uint256 tokenId) external {
+        safeTransferFrom(from, to, tokenId, "");
+    }
+
+    function safeTransferFrom(address from, address to, uint256 tokenId, bytes memory data) public {
+        transferFrom(from, to, tokenId);
+        ERC721Utils.checkOnERC721Received(msg.sender, from, to, tokenId, data);
+    }
+
+    /// @notice Emits {Approval}.
+    function approve(address to, uint256 tokenId) external {
+        address owner = _ownerOf(tokenId);
+        if (to == owner) revert CertificateApproveToOwner(tokenId, owner);
+        if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) {
+            revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
+        }
+        _tokenApprovals[tokenId] = to;
+        emit Approval(owner, to, tokenId);
+    }
+
+    /// @notice Emits {ApprovalForAll}.
+    function setApprovalForAll(address operator, bool approved) external {
+        if (operator == address(0)) revert CertificateZeroAddress();
+        _operatorApprovals[msg.sender][operator] = approved;
+        emit ApprovalForAll(msg.sender, operator, approved);
+    }
+
+    function getApproved(uint256 tokenId) external view returns (address) {
+        _ownerOf(tokenId);
+        return _tokenApprovals[tokenId];
+    }
+
+    function isApprovedForAll(address owner, address operator) external view returns (bool) {
+        return _operatorApprovals[owner][operator];
+    }
+
+    function supportsInterface(bytes4 interfaceId) public view override(ERC165, IERC165) returns (bool) {
+        return interfaceId == type(IERC3525).interfaceId || interfaceId == type(IERC721).interfaceId
+            || super.supportsInterface(interfaceId);
+    }
+
+    // --- views ------------------------------------------------------------------------------
+
+    function certificate(uint256 certificateId) external view returns (Certificate memory) {
+        return _certificate(certificateId);
+    }
+
+    function holding(uint256 tokenId) external view returns (Holding memory) {
+        HoldingData storage h = _holdings[tokenId];
+        if (h.owner == address(0)) revert CertificateUnknownHolding(tokenId);
+        return Holding(h.certificateId, h.owner, h.value, h.parentTokenId, h.tier, h.frozen);
+    }
+
+    function certificateCount() external view returns (uint256) {
+        return _certificateCount;
+    }
+
+    function tokenCount() external view returns (uint256) {
+        return _tokenCount;
+    }
+
+    function maxTerm() external view returns (uint256) {
+        return _maxTerm;
+    }
+
+    function financing() external view returns (address) {
+        return _financing;
+    }
+
+    function settlement() external view returns (address) {
+        return _settlement;
+    }
+
+    function membership() external view returns (IMembership) {
+        return _membership;
+    }
+
+    // --- internals --------------------------------------------------------------------------
+
+    /// @dev The one path that moves value into a new holding.
+    function _split(uint256 fromTokenId, address to, uint256 value, bytes32 documentHash)
+        private
+        returns (uint256 newTokenId)
+    {
+        HoldingData storage from = _holdings[fromTokenId];
+        _requireMovable(fromTokenId, from);
+        _membership.requireHolders(from.owner, to);
+        if (value == 0) revert CertificateZeroValue();
+        if (value > from.value) revert CertificateInsufficientValue(fromTokenId, from.value, value);
+        unchecked {
+            from.value -= uint128(value);
+        }
+        newTokenId = _createHolding(from.certificateId, to, fromTokenId, from.tier + 1, value, documentHash);
+        emit TransferValue(fromTokenId, newTokenId, value);
+        _checkOnERC3525Received(fromTokenId, newTokenId, value, to);
+    }
+
+    /// @dev The one path that creates a holding. The caller emits the {TransferValue} that
+    /// carries `value` in, right after.
+    function _createHolding(
+        uint256 certificateId,
+        address owner,
+        uint256 parentTokenId,
+        uint32 tier,
+        uint256 value,
+        bytes32 documentHash
+    ) private returns (uint256 tokenId) {
+        tokenId = ++_tokenCount;
+        _holdings[tokenId] = HoldingData({
+            owner: owner,
+            tier: tier,
+            frozen: false,
+            certificateId: uint56(certificateId),
+            value: uint128(value),
+            parentTokenId: uint128(parentTokenId)
+        });
+        unchecked {
+            _balances[owner] += 1;
+        }
+        emit Transfer(address(0), owner, tokenId);
+        emit SlotChanged(tokenId, 0, certificateId);
+        emit HoldingCreated(tokenId, certificateId, parentTokenId, owner, value, tier, documentHash);
+    }
+
+    /// @dev The one path that destroys value; a holding left empty burns.
+    function _burnValue(uint256 tokenId, uint256 value) private {
+        HoldingData storage h = _holdings[tokenId];
+        if (value > h.value) revert CertificateInsufficientValue(tokenId, h.value, value);
+        unchecked {
+            h.value -= uint128(value);
+        }
+        emit TransferValue(tokenId, 0, value);
+        if (h.value == 0) {
+            address owner = h.owner;
+            unchecked {
+                _balances[owner] -= 1;
+            }
+            delete _holdings[tokenId];
+            delete _tokenApprovals[tokenId];
+            emit Transfer(owner, address(0), tokenId);
+        }
+    }
+
+    function _setFrozen(uint256 tokenId, bool frozen, bytes32 reasonHash) private {
+        HoldingData storage h = _holdings[tokenId];
+        if (h.owner == address(0)) revert CertificateUnknownHolding(tokenId);
+        if (h.frozen == frozen) revert CertificateFreezeUnchanged(tokenId, frozen);
+        h.frozen = frozen;
+        emit HoldingFrozen(tokenId, frozen, reasonHash);
+    }
+
+    /// @dev ERC-3525 allowance rules: owner, approved-for-all and the token's ERC-721 approvee
+    /// move freely; anyone else spends a value allowance.
+    function _spendAllowance(address operator, uint256 tokenId, uint256 value) private {
+        address owner = _ownerOf(tokenId);
+        if (_isApprovedOrOwner(operator, owner, tokenId)) return;
+        uint256 current = _allowances[tokenId][owner][operator];
+        if (current == 0) revert CertificateNotOwnerNorApproved(tokenId, operator);
+        if (current < value) revert CertificateInsufficientAllowance(tokenId, operator, current, value);
+        if (current != type(uint256).max) {
+            unchecked {
+                _allowances[tokenId][owner][operator] = current - value;
+            }
+            emit ApprovalValue(tokenId, operator, current - value);
+        }
+    }
+
+    function _isApprovedOrOwner(address operator, address owner, uint256 tokenId) private view returns (bool) {
+        return operator == owner || _operatorApprovals[owner][operator] || _tokenApprovals[tokenId] == operator;
+    }
+
+    function _requireMovable(uint256 tokenId, HoldingData storage h) private view {
+        if (h.owner == address(0)) revert CertificateUnknownHolding(tokenId);
+        if (h.frozen) revert CertificateFrozen(tokenId);
+        Certificate storage cert = _certificates[h.certificateId];
+        if (cert.status != Status.Active) revert CertificateWrongStatus(h.certificateId, cert.status);
+        if (block.timestamp >= cert.maturity) revert CertificateMatured(h.certificateId, cert.maturity);
+    }
+
+    function _pendingForPayee(uint256 certificateId) private view returns (Certificate storage cert) {
+        cert = _certificate(certificateId);
+        if (cert.status != Status.Pending) revert CertificateWrongStatus(certificateId, cert.status);
+        address payee = _holdings[cert.rootTokenId].owner;
+        if (msg.sender != payee) revert CertificateNotPayee(certificateId, msg.sender, payee);
+        _membership.requireRole(msg.sender, IMembership.Role.Supplier);
+    }
+
+    function _certificate(uint256 certificateId) private view returns (Certificate storage cert) {
+        cert = _certificates[certificateId];
+        if (cert.status == Status.None) revert CertificateUnknownCertificate(certificateId);
+    }
+
+    function _ownerOf(uint256 tokenId) private view returns (address owner) {
+        owner = _holdings[tokenId].owner;
+        if (owner == address(0)) revert CertificateUnknownHolding(tokenId);
+    }
+
+    function _checkOnERC3525Received(uint256 fromTokenId, uint256 toTokenId, uint256 value, address to) private {
+        if (to.code.length == 0) return;
+        try IERC165(to).supportsInterface(type(IERC3525Receiver).interfaceId) returns (bool supported) {
+            if (!supported) return;
+        } catch {
+            return;
+        }
+        bytes4 answer = IERC3525Receiver(to).onERC3525Received(msg.sender, fromTokenId, toTokenId, value, "");
+        if (answer != IERC3525Receiver.onERC3525Received.selector) revert CertificateReceiverRejected(to);
+    }
+}
