@@ -1,0 +1,534 @@
+"""One function per event. Handlers read and write rows of an in-memory `WorkSet` (loaded in bulk
+for the batch, written in bulk by `indexer.store`); they never touch the database themselves."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from indexer.decode import Event
+from indexer.models import (
+    CERT_STATUS_NAMES,
+    EVENT_TABLES,
+    OFFER_STATUS_NAMES,
+    ROLE_NAMES,
+    STATE_TABLES,
+    ZERO_ADDRESS,
+)
+
+Row = dict[str, Any]
+Key = tuple[str, Any]
+
+
+class WorkSet:
+    """State rows touched by a batch, the batch's event rows and the undo journal entries."""
+
+    def __init__(self, journal_from: int | None) -> None:
+        self.original: dict[str, dict[Any, Row | None]] = {t: {} for t in STATE_TABLES}
+        self.rows: dict[str, dict[Any, Row | None]] = {t: {} for t in STATE_TABLES}
+        self.events: dict[str, list[Row]] = {t: [] for t in EVENT_TABLES}
+        self.undo: list[Row] = []
+        self._journaled: set[tuple[str, Any, int]] = set()
+        self.journal_from = journal_from
+        self.block = 0
+
+    def loaded(self, table: str, pk: Any) -> bool:
+        return pk in self.rows[table]
+
+    def load(self, table: str, pk: Any, row: Row | None) -> None:
+        self.original[table][pk] = row
+        self.rows[table][pk] = row
+
+    def get(self, table: str, pk: Any) -> Row | None:
+        rows = self.rows[table]
+        if pk not in rows:
+            raise KeyError(f"{table}[{pk!r}] was not prefetched")
+        return rows[pk]
+
+    def _journal(self, table: str, pk: Any) -> None:
+        if self.journal_from is None or self.block < self.journal_from:
+            return
+        key = (table, pk, self.block)
+        if key in self._journaled:
+            return
+        self._journaled.add(key)
+        prev = self.rows[table].get(pk)
+        self.undo.append(
+            {
+                "block_number": self.block,
+                "table_name": table,
+                "pk": json.dumps(pk),
+                "prev": None if prev is None else json.dumps(prev),
+            }
+        )
+
+    def put(self, table: str, pk: Any, row: Row) -> None:
+        self._journal(table, pk)
+        self.rows[table][pk] = row
+
+    def update(self, table: str, pk: Any, **changes: Any) -> Row:
+        old = self.get(table, pk)
+        if old is None:
+            raise KeyError(f"{table}[{pk!r}] does not exist")
+        self._journal(table, pk)
+        new = {**old, **changes}
+        self.rows[table][pk] = new
+        return new
+
+    def add_event(self, table: str, ev: Event, **fields: Any) -> None:
+        self.events[table].append(
+            {
+                "block_number": ev.block_number,
+                "log_index": ev.log_index,
+                "tx_hash": ev.tx_hash,
+                "timestamp": ev.timestamp or 0,
+                **fields,
+            }
+        )
+
+    def changed(self, table: str) -> tuple[list[Row], list[Row]]:
+        """(rows to insert, rows to update) of a state table."""
+        inserts: list[Row] = []
+        updates: list[Row] = []
+        original = self.original[table]
+        for pk, row in self.rows[table].items():
+            if row is None:
+                continue
+            before = original.get(pk)
+            if before is None:
+                inserts.append(row)
+            elif row is not before and row != before:
+                updates.append(row)
+        return inserts, updates
+
+
+Handler = Callable[[WorkSet, Event], None]
+HANDLERS: dict[tuple[str, str], Handler] = {}
+EXTRA_KEYS: dict[tuple[str, str], Callable[[Event], Iterable[Key]]] = {}
+
+
+def on(
+    contract: str, name: str, keys: Callable[[Event], Iterable[Key]] | None = None
+) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[(contract, name)] = fn
+        if keys is not None:
+            EXTRA_KEYS[(contract, name)] = keys
+        return fn
+
+    return register
+
+
+_HOLDING_ARGS = ("tokenId", "_tokenId", "_fromTokenId", "_toTokenId", "newTokenId")
+
+
+def keys_of(ev: Event) -> Iterable[Key]:
+    """The state rows a handler may read: prefetched in bulk before the batch is applied."""
+    a = ev.args
+    if ev.contract == "CertificateToken" or ev.contract == "Financing" or ev.contract == "Settlement":
+        for name in _HOLDING_ARGS:
+            v = a.get(name)
+            if v:
+                yield ("holding", v)
+        if "certificateId" in a:
+            yield ("certificate", a["certificateId"])
+        if "offerId" in a:
+            yield ("financing_offer", a["offerId"])
+    elif ev.contract == "Membership":
+        if "account" in a and ev.name.startswith("Member"):
+            yield ("member", a["account"])
+        if ev.name == "CreditLineChanged":
+            yield ("credit_line", a["debtor"])
+    elif ev.contract == "SettlementToken" and ev.name == "Transfer":
+        yield ("currency_balance", a["from"])
+        yield ("currency_balance", a["to"])
+    extra = EXTRA_KEYS.get((ev.contract, ev.name))
+    if extra is not None:
+        yield from extra(ev)
+
+
+def _state(ws: WorkSet, ev: Event, key: str, value: Any) -> None:
+    ws.put("system_state", key, {"key": key, "value": json.dumps(value), "updated_block": ev.block_number})
+
+
+# --- Membership ----------------------------------------------------------------------------
+
+
+@on("Membership", "MemberOnboarded")
+def member_onboarded(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.put(
+        "member",
+        a["account"],
+        {
+            "address": a["account"],
+            "role": ROLE_NAMES.get(a["role"], str(a["role"])),
+            "active": True,
+            "kyc_hash": a["kycHash"],
+            "onboarded_block": ev.block_number,
+            "onboarded_at": ev.timestamp or 0,
+            "updated_block": ev.block_number,
+        },
+    )
+
+
+@on("Membership", "MemberKycUpdated")
+def member_kyc_updated(ws: WorkSet, ev: Event) -> None:
+    ws.update("member", ev.args["account"], kyc_hash=ev.args["kycHash"], updated_block=ev.block_number)
+
+
+@on("Membership", "MemberStatusChanged")
+def member_status_changed(ws: WorkSet, ev: Event) -> None:
+    ws.update("member", ev.args["account"], active=ev.args["active"], updated_block=ev.block_number)
+
+
+@on("Membership", "CreditLineChanged")
+def credit_line_changed(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.put(
+        "credit_line",
+        a["debtor"],
+        {
+            "debtor": a["debtor"],
+            "limit": a["limit"],
+            "used": a["used"],
+            "updated_block": ev.block_number,
+        },
+    )
+
+
+@on(
+    "Membership",
+    "SystemContractSet",
+    keys=lambda ev: [("system_state", f"system_contract:{ev.args['account']}")],
+)
+def system_contract_set(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, f"system_contract:{ev.args['account']}", ev.args["enabled"])
+
+
+@on("Membership", "SystemPaused", keys=lambda ev: [("system_state", "paused")])
+def system_paused(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "paused", True)
+
+
+@on("Membership", "SystemUnpaused", keys=lambda ev: [("system_state", "paused")])
+def system_unpaused(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "paused", False)
+
+
+# --- CertificateToken ----------------------------------------------------------------------
+
+
+@on("CertificateToken", "CertificateIssued")
+def certificate_issued(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.put(
+        "certificate",
+        a["certificateId"],
+        {
+            "id": a["certificateId"],
+            "debtor": a["debtor"],
+            "payee": a["payee"],
+            "first_token_id": a["tokenId"],
+            "face_value": a["faceValue"],
+            "issued_at": a["issuedAt"],
+            "maturity": a["maturity"],
+            "status": "Pending",
+            "document_hash": a["documentHash"],
+            "repaid_value": 0,
+            "redeemed_value": 0,
+            "overdue_at": None,
+            "settled_at": None,
+            "issued_block": ev.block_number,
+            "issued_tx": ev.tx_hash,
+            "updated_block": ev.block_number,
+        },
+    )
+
+
+@on("CertificateToken", "CertificateStatusChanged")
+def certificate_status_changed(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    status = CERT_STATUS_NAMES.get(a["status"], str(a["status"]))
+    changes: dict[str, Any] = {"status": status, "updated_block": ev.block_number}
+    if status == "Overdue":
+        changes["overdue_at"] = ev.timestamp
+    elif status == "Settled":
+        changes["settled_at"] = ev.timestamp
+    ws.update("certificate", a["certificateId"], **changes)
+    ws.add_event("certificate_status_change", ev, certificate_id=a["certificateId"], status=status)
+
+
+def _new_holding(ev: Event, token_id: int, owner: str) -> Row:
+    return {
+        "token_id": token_id,
+        "certificate_id": 0,
+        "owner": owner,
+        "value": 0,
+        "initial_value": 0,
+        "parent_token_id": 0,
+        "tier": 0,
+        "frozen": False,
+        "status": "live",
+        "document_hash": "0x" + "00" * 32,
+        "created_block": ev.block_number,
+        "created_tx": ev.tx_hash,
+        "created_at": ev.timestamp or 0,
+        "updated_block": ev.block_number,
+    }
+
+
+@on("CertificateToken", "HoldingCreated")
+def holding_created(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    tid = a["tokenId"]
+    row = ws.get("holding", tid) or _new_holding(ev, tid, a["owner"])
+    ws.put(
+        "holding",
+        tid,
+        {
+            **row,
+            "certificate_id": a["certificateId"],
+            "owner": a["owner"],
+            "initial_value": a["initialValue"],
+            "parent_token_id": a["parentTokenId"],
+            "tier": a["tier"],
+            "document_hash": a["documentHash"],
+            "created_block": ev.block_number,
+            "created_tx": ev.tx_hash,
+            "created_at": ev.timestamp or 0,
+            "updated_block": ev.block_number,
+        },
+    )
+
+
+@on("CertificateToken", "TransferValue")
+def transfer_value(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    src, dst, value = a["_fromTokenId"], a["_toTokenId"], a["_value"]
+    hs = ws.get("holding", src) if src else None
+    hd = ws.get("holding", dst) if dst else None
+    if dst and hd is None:
+        hd = _new_holding(ev, dst, ZERO_ADDRESS)
+        ws.put("holding", dst, hd)
+    if hs is not None:
+        hs = ws.update("holding", src, value=hs["value"] - value, updated_block=ev.block_number)
+    if hd is not None:
+        hd = ws.update("holding", dst, value=hd["value"] + value, updated_block=ev.block_number)
+    kind = "mint" if not src else "burn" if not dst else "split"
+    ref = hd or hs
+    ws.add_event(
+        "holding_transfer",
+        ev,
+        kind=kind,
+        certificate_id=ref["certificate_id"] if ref else 0,
+        from_token_id=src,
+        to_token_id=dst,
+        from_owner=hs["owner"] if hs else ZERO_ADDRESS,
+        to_owner=hd["owner"] if hd else ZERO_ADDRESS,
+        value=value,
+    )
+
+
+@on("CertificateToken", "Transfer")
+def holding_nft_transfer(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    tid, src, dst = a["tokenId"], a["from"], a["to"]
+    row = ws.get("holding", tid)
+    if src == ZERO_ADDRESS:  # mint: HoldingCreated fills the rest
+        ws.put(
+            "holding",
+            tid,
+            {**(row or _new_holding(ev, tid, dst)), "owner": dst, "updated_block": ev.block_number},
+        )
+        return
+    if row is None:
+        raise KeyError(f"ERC-721 Transfer of unknown holding {tid}")
+    if dst == ZERO_ADDRESS:
+        ws.update("holding", tid, status="burned", updated_block=ev.block_number)
+        return
+    ws.update("holding", tid, owner=dst, updated_block=ev.block_number)
+    ws.add_event(
+        "holding_transfer",
+        ev,
+        kind="transfer",
+        certificate_id=row["certificate_id"],
+        from_token_id=tid,
+        to_token_id=tid,
+        from_owner=src,
+        to_owner=dst,
+        value=row["value"],
+    )
+
+
+@on("CertificateToken", "HoldingTransferred")
+def holding_transferred(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.update("holding", a["tokenId"], owner=a["to"], tier=a["tier"], updated_block=ev.block_number)
+
+
+@on("CertificateToken", "HoldingFrozen")
+def holding_frozen(ws: WorkSet, ev: Event) -> None:
+    ws.update("holding", ev.args["tokenId"], frozen=ev.args["frozen"], updated_block=ev.block_number)
+
+
+@on("CertificateToken", "SlotChanged")
+def slot_changed(ws: WorkSet, ev: Event) -> None:
+    tid = ev.args["_tokenId"]
+    if ws.get("holding", tid) is not None:
+        ws.update("holding", tid, certificate_id=ev.args["_newSlot"], updated_block=ev.block_number)
+
+
+@on("CertificateToken", "MaxTermSet", keys=lambda ev: [("system_state", "max_term")])
+def max_term_set(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "max_term", ev.args["maxTermSeconds"])
+
+
+@on(
+    "CertificateToken",
+    "SystemContractsSet",
+    keys=lambda ev: [("system_state", "certificate_system_contracts")],
+)
+def certificate_system_contracts_set(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "certificate_system_contracts", [ev.args["financing"], ev.args["settlement"]])
+
+
+# --- SettlementToken -----------------------------------------------------------------------
+
+
+@on("SettlementToken", "Transfer")
+def currency_transfer(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    src, dst, value = a["from"], a["to"], a["value"]
+    for addr, delta in ((src, -value), (dst, value)):
+        if addr == ZERO_ADDRESS:
+            continue
+        row = ws.get("currency_balance", addr)
+        balance = (row["balance"] if row else 0) + delta
+        ws.put(
+            "currency_balance", addr, {"address": addr, "balance": balance, "updated_block": ev.block_number}
+        )
+    ws.add_event("currency_transfer", ev, sender=src, recipient=dst, value=value)
+
+
+# --- Financing -----------------------------------------------------------------------------
+
+
+@on("Financing", "OfferCreated")
+def offer_created(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.put(
+        "financing_offer",
+        a["offerId"],
+        {
+            "offer_id": a["offerId"],
+            "token_id": a["tokenId"],
+            "certificate_id": a["certificateId"],
+            "seller": a["seller"],
+            "factor": a["factor"],
+            "value": a["value"],
+            "price": a["price"],
+            "rate_bps": a["rateBps"],
+            "days_to_maturity": a["daysToMaturity"],
+            "expires_at": a["expiresAt"],
+            "recourse": a["recourse"],
+            "document_hash": a["documentHash"],
+            "status": OFFER_STATUS_NAMES[1],
+            "created_block": ev.block_number,
+            "created_tx": ev.tx_hash,
+            "created_at": ev.timestamp or 0,
+            "closed_block": None,
+            "closed_tx": None,
+        },
+    )
+
+
+@on("Financing", "OfferCancelled")
+def offer_cancelled(ws: WorkSet, ev: Event) -> None:
+    ws.update(
+        "financing_offer",
+        ev.args["offerId"],
+        status=OFFER_STATUS_NAMES[3],
+        closed_block=ev.block_number,
+        closed_tx=ev.tx_hash,
+    )
+
+
+@on("Financing", "OfferAccepted")
+def offer_accepted(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    offer = ws.update(
+        "financing_offer",
+        a["offerId"],
+        status=OFFER_STATUS_NAMES[2],
+        closed_block=ev.block_number,
+        closed_tx=ev.tx_hash,
+    )
+    ws.add_event(
+        "financing_deal",
+        ev,
+        offer_id=a["offerId"],
+        certificate_id=offer["certificate_id"],
+        token_id=a["tokenId"],
+        new_token_id=a["newTokenId"],
+        seller=a["seller"],
+        factor=a["factor"],
+        value=a["value"],
+        price=a["price"],
+        rate_bps=offer["rate_bps"],
+        days_to_maturity=offer["days_to_maturity"],
+        recourse=offer["recourse"],
+    )
+
+
+# --- Settlement ----------------------------------------------------------------------------
+
+
+@on("Settlement", "Repaid")
+def repaid(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.update("certificate", a["certificateId"], repaid_value=a["totalRepaid"], updated_block=ev.block_number)
+    ws.add_event(
+        "repayment",
+        ev,
+        certificate_id=a["certificateId"],
+        debtor=a["debtor"],
+        amount=a["amount"],
+        total_repaid=a["totalRepaid"],
+    )
+
+
+@on("Settlement", "Redeemed")
+def redeemed(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.update(
+        "certificate", a["certificateId"], redeemed_value=a["totalRedeemed"], updated_block=ev.block_number
+    )
+    ws.add_event(
+        "redemption",
+        ev,
+        certificate_id=a["certificateId"],
+        token_id=a["tokenId"],
+        holder=a["holder"],
+        amount=a["amount"],
+        total_redeemed=a["totalRedeemed"],
+    )
+
+
+@on("Settlement", "GracePeriodSet", keys=lambda ev: [("system_state", "grace_period")])
+def grace_period_set(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "grace_period", ev.args["gracePeriodSeconds"])
+
+
+def apply(ws: WorkSet, events: list[Event]) -> int:
+    """Apply events in chain order; returns how many had a handler."""
+    n = 0
+    for ev in events:
+        fn = HANDLERS.get((ev.contract, ev.name))
+        if fn is None:
+            continue  # approvals and other events the reports do not need
+        ws.block = ev.block_number
+        fn(ws, ev)
+        n += 1
+    return n

@@ -1,0 +1,251 @@
+"""SQL tables (SQLModel). Addresses are lowercase hex, hashes 0x-prefixed hex, amounts integer
+minor units (2 decimals), timestamps unix seconds of the block.
+
+State tables (one row per entity, updated in place, journaled for reorg rollback):
+Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState.
+Event tables (append-only, primary key (block_number, log_index), deleted above the common
+ancestor on reorg): HoldingTransfer, FinancingDeal, Repayment, Redemption, CurrencyTransfer,
+CertificateStatusChange.
+Bookkeeping: Block, Checkpoint, UndoLog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Table
+from sqlmodel import Field, SQLModel
+
+ZERO_ADDRESS = "0x" + "0" * 40
+
+ROLE_NAMES = {0: "None", 1: "CoreEnterprise", 2: "Supplier", 3: "Factor", 4: "Auditor"}
+CERT_STATUS_NAMES = {0: "None", 1: "Pending", 2: "Active", 3: "Rejected", 4: "Overdue", 5: "Settled"}
+OFFER_STATUS_NAMES = {0: "None", 1: "Open", 2: "Accepted", 3: "Cancelled"}
+
+
+def big(**kw: Any) -> Any:
+    """An integer column wide enough for amounts and token ids (BIGINT)."""
+    return Field(sa_type=BigInteger, **kw)  # type: ignore[call-overload]
+
+
+# --- bookkeeping ---------------------------------------------------------------------------
+
+
+class Block(SQLModel, table=True):
+    number: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    hash: str = Field(max_length=66)
+    parent_hash: str | None = Field(default=None, max_length=66)
+    timestamp: int = big(default=0)
+
+
+class Checkpoint(SQLModel, table=True):
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    chain_id: int = big()
+    block_number: int = big()
+    block_hash: str | None = Field(default=None, max_length=66)
+    # every block above journal_floor - 1 has its undo rows: rollback possible to >= floor - 1
+    journal_floor: int | None = big(default=None)
+    events: int = big(default=0)
+
+
+class UndoLog(SQLModel, table=True):
+    __tablename__ = "undo_log"
+    id: int | None = Field(default=None, primary_key=True)
+    block_number: int = big(index=True)
+    table_name: str = Field(max_length=40)
+    pk: str  # JSON of the primary key value
+    prev: str | None = None  # JSON of the row before the block, null = row did not exist
+
+
+# --- state tables --------------------------------------------------------------------------
+
+
+class Member(SQLModel, table=True):
+    address: str = Field(primary_key=True, max_length=42)
+    role: str = Field(max_length=20, index=True)
+    active: bool = True
+    kyc_hash: str = Field(max_length=66)
+    onboarded_block: int = big()
+    onboarded_at: int = big()
+    updated_block: int = big()
+
+
+class CreditLine(SQLModel, table=True):
+    __tablename__ = "credit_line"
+    debtor: str = Field(primary_key=True, max_length=42)
+    limit: int = big()
+    used: int = big()
+    updated_block: int = big()
+
+
+class Certificate(SQLModel, table=True):
+    id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    debtor: str = Field(max_length=42, index=True)
+    payee: str = Field(max_length=42, index=True)
+    first_token_id: int = big()
+    face_value: int = big()
+    issued_at: int = big(index=True)
+    maturity: int = big(index=True)
+    status: str = Field(max_length=12, index=True)
+    document_hash: str = Field(max_length=66)
+    repaid_value: int = big(default=0)
+    redeemed_value: int = big(default=0)
+    overdue_at: int | None = big(default=None)
+    settled_at: int | None = big(default=None)
+    issued_block: int = big()
+    issued_tx: str = Field(max_length=66)
+    updated_block: int = big()
+
+
+class Holding(SQLModel, table=True):
+    token_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    certificate_id: int = big(index=True)
+    owner: str = Field(max_length=42, index=True)
+    value: int = big(default=0)
+    initial_value: int = big(default=0)
+    parent_token_id: int = big(default=0)
+    tier: int = 0
+    frozen: bool = False
+    # live: exists on chain (value may be 0 after splits); burned: ERC-721 burn
+    status: str = Field(default="live", max_length=8)
+    document_hash: str = Field(default="0x" + "00" * 32, max_length=66)
+    created_block: int = big()
+    created_tx: str = Field(max_length=66)
+    created_at: int = big()
+    updated_block: int = big()
+
+
+class FinancingOffer(SQLModel, table=True):
+    __tablename__ = "financing_offer"
+    offer_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    token_id: int = big(index=True)
+    certificate_id: int = big(index=True)
+    seller: str = Field(max_length=42, index=True)
+    factor: str = Field(max_length=42, index=True)
+    value: int = big()
+    price: int = big()
+    rate_bps: int
+    days_to_maturity: int
+    expires_at: int = big()
+    recourse: bool
+    document_hash: str = Field(max_length=66)
+    status: str = Field(max_length=10)
+    created_block: int = big()
+    created_tx: str = Field(max_length=66)
+    created_at: int = big()
+    closed_block: int | None = big(default=None)
+    closed_tx: str | None = Field(default=None, max_length=66)
+
+
+class CurrencyBalance(SQLModel, table=True):
+    __tablename__ = "currency_balance"
+    address: str = Field(primary_key=True, max_length=42)
+    balance: int = big(default=0)
+    updated_block: int = big()
+
+
+class SystemState(SQLModel, table=True):
+    __tablename__ = "system_state"
+    key: str = Field(primary_key=True, max_length=80)
+    value: str
+    updated_block: int = big()
+
+
+# --- event tables --------------------------------------------------------------------------
+
+
+class _EventRow(SQLModel):
+    block_number: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    tx_hash: str = Field(max_length=66)
+    timestamp: int = big(index=True)
+
+
+class HoldingTransfer(_EventRow, table=True):
+    """Value flow between holdings (ERC-3525 TransferValue) and whole-holding transfers (ERC-721).
+
+    kind: mint (value into a new holding), split (value from holding to holding), burn (value
+    redeemed), transfer (the whole holding changed owner)."""
+
+    __tablename__ = "holding_transfer"
+    kind: str = Field(max_length=8)
+    certificate_id: int = big(index=True)
+    from_token_id: int = big(index=True)
+    to_token_id: int = big(index=True)
+    from_owner: str = Field(max_length=42, index=True)
+    to_owner: str = Field(max_length=42, index=True)
+    value: int = big()
+
+
+class FinancingDeal(_EventRow, table=True):
+    __tablename__ = "financing_deal"
+    offer_id: int = big(index=True)
+    certificate_id: int = big(index=True)
+    token_id: int = big()
+    new_token_id: int = big()
+    seller: str = Field(max_length=42, index=True)
+    factor: str = Field(max_length=42, index=True)
+    value: int = big()
+    price: int = big()
+    rate_bps: int
+    days_to_maturity: int
+    recourse: bool
+
+
+class Repayment(_EventRow, table=True):
+    certificate_id: int = big(index=True)
+    debtor: str = Field(max_length=42, index=True)
+    amount: int = big()
+    total_repaid: int = big()
+
+
+class Redemption(_EventRow, table=True):
+    certificate_id: int = big(index=True)
+    token_id: int = big(index=True)
+    holder: str = Field(max_length=42, index=True)
+    amount: int = big()
+    total_redeemed: int = big()
+
+
+class CurrencyTransfer(_EventRow, table=True):
+    __tablename__ = "currency_transfer"
+    sender: str = Field(max_length=42, index=True)
+    recipient: str = Field(max_length=42, index=True)
+    value: int = big()
+
+
+class CertificateStatusChange(_EventRow, table=True):
+    __tablename__ = "certificate_status_change"
+    certificate_id: int = big(index=True)
+    status: str = Field(max_length=12)
+
+
+def _t(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+Index("ix_holding_cert_parent", _t(Holding).c.certificate_id, _t(Holding).c.parent_token_id)
+
+STATE_TABLES: dict[str, Table] = {
+    _t(m).name: _t(m)
+    for m in (Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState)
+}
+EVENT_TABLES: dict[str, Table] = {
+    _t(m).name: _t(m)
+    for m in (
+        HoldingTransfer,
+        FinancingDeal,
+        Repayment,
+        Redemption,
+        CurrencyTransfer,
+        CertificateStatusChange,
+    )
+}
+PK: dict[str, str] = {name: next(iter(t.primary_key.columns)).name for name, t in STATE_TABLES.items()}
+BLOCK = _t(Block)
+CHECKPOINT = _t(Checkpoint)
+UNDO = _t(UndoLog)
+# tables whose content must equal a fresh index of the same chain (tests, reconcile)
+DOMAIN_TABLES: dict[str, Table] = {**STATE_TABLES, **EVENT_TABLES}

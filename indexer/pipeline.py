@@ -1,0 +1,269 @@
+"""The follow loop: backfill from the deployment block, then follow head - confirmations.
+
+Each step indexes one range of blocks [a, b]:
+1. reorg check: the checkpoint block's hash must still be the chain's; otherwise find the common
+   ancestor among stored blocks and roll back to it (one transaction), then continue from there;
+2. eth_getLogs over an adaptive range, headers for the blocks inside the reorg window (all of them,
+   parent-linked to the checkpoint) and for the range end;
+3. decode, prefetch the state rows the events touch, apply the handlers in memory;
+4. write rows, undo journal (blocks within the reorg window), blocks and the checkpoint in one
+   database transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from indexer import handlers, store
+from indexer.db import make_engine, upgrade
+from indexer.decode import Decoder, Event
+from indexer.fetch import LogFetcher
+from indexer.rpc import Rpc
+from indexer.settings import Settings
+from scf.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+
+class ReorgDetected(Exception):
+    pass
+
+
+@dataclass
+class StepResult:
+    from_block: int
+    to_block: int
+    events: int
+    rows: int
+    reorg: bool = False
+
+
+class Indexer:
+    def __init__(
+        self, settings: Settings, manifest: Manifest | None = None, engine: Engine | None = None
+    ) -> None:
+        self.settings = settings
+        self.manifest = manifest or Manifest.load(settings.manifest_path)
+        if settings.migrate:
+            upgrade(settings.database_url)
+        self.engine = engine or make_engine(settings.database_url)
+        self.rpc = Rpc(settings.rpc_url, settings.rpc_timeout)
+        self.decoder = Decoder(self.manifest)
+        self.fetcher = LogFetcher(
+            self.rpc,
+            self.decoder.addresses,
+            start=settings.batch_blocks,
+            minimum=settings.min_batch_blocks,
+            maximum=settings.max_batch_blocks,
+            target=settings.target_logs_per_batch,
+        )
+        self.reorgs = 0
+
+    def close(self) -> None:
+        self.rpc.close()
+        self.engine.dispose()
+
+    # --- checkpoint --------------------------------------------------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            cp = store.load_checkpoint(conn)
+        if cp is None:
+            return {
+                "chain_id": self.manifest.chain_id,
+                "block_number": self.manifest.deployment_block - 1,
+                "block_hash": None,
+                "journal_floor": None,
+                "events": 0,
+            }
+        if cp["chain_id"] != self.manifest.chain_id:
+            raise RuntimeError(
+                f"database indexes chain {cp['chain_id']}, manifest says {self.manifest.chain_id}"
+            )
+        return cp
+
+    # --- reorgs ------------------------------------------------------------------------------
+
+    def _chain_hashes(self, numbers: list[int]) -> dict[int, str]:
+        return {n: h["hash"] for n, h in self.rpc.headers(numbers).items()}
+
+    def handle_reorg(self, cp: dict[str, Any]) -> None:
+        """Roll back to the newest stored block that is still on the chain."""
+        ancestor: int | None = None
+        with self.engine.connect() as conn:
+            upper = cp["block_number"]
+            while ancestor is None:
+                stored = store.stored_blocks_desc(conn, upper, 64)
+                if not stored:
+                    break
+                chain = self._chain_hashes([n for n, _ in stored])
+                for n, h in stored:
+                    if chain.get(n) == h:
+                        ancestor = n
+                        break
+                upper = stored[-1][0] - 1
+        floor = cp.get("journal_floor")
+        self.reorgs += 1
+        with self.engine.begin() as conn:
+            if ancestor is None or floor is None or ancestor < floor - 1:
+                log.warning(
+                    "reorg below the undo journal (ancestor %s, floor %s): reindexing from scratch",
+                    ancestor,
+                    floor,
+                )
+                store.truncate_all(conn)
+                return
+            undone = store.rollback(conn, ancestor)
+            blocks = store.stored_blocks_desc(conn, ancestor, 1)
+            store.save_checkpoint(
+                conn, {"block_number": ancestor, "block_hash": blocks[0][1] if blocks else None}
+            )
+        log.warning(
+            "reorg: rolled back %d blocks to %d (%d undo entries)",
+            cp["block_number"] - ancestor,
+            ancestor,
+            undone,
+        )
+
+    # --- one step ----------------------------------------------------------------------------
+
+    def step(self, head: int | None = None) -> StepResult | None:
+        """Index the next range of blocks; None when caught up."""
+        cp = self.checkpoint()
+        if head is None:
+            head = self.rpc.block_number()
+        last = cp["block_number"]
+        if cp["block_hash"] is not None:
+            current = self.rpc.header(last)
+            if current is None or current["hash"] != cp["block_hash"]:
+                self.handle_reorg(cp)
+                return StepResult(last, last, 0, 0, reorg=True)
+        target = head - self.settings.confirmations
+        if last >= target:
+            return None
+        a = last + 1
+        b, logs = self.fetcher.fetch(a, target)
+        window_start = head - self.settings.reorg_window + 1
+        journal_from = max(a, window_start)
+        # headers: every block inside the reorg window, the range end, and blocks whose logs lack a timestamp
+        want = set(range(journal_from, b + 1)) if journal_from <= b else set()
+        want.add(b)
+        want.update(int(lg["blockNumber"], 16) for lg in logs if not lg.get("blockTimestamp"))
+        headers = self.rpc.headers(sorted(want))
+        if len(headers) != len(want):
+            raise ReorgDetected("missing headers")
+        # consistency: logs' block hashes match the headers; window headers are parent-linked
+        for lg in logs:
+            n = int(lg["blockNumber"], 16)
+            if n in headers and headers[n]["hash"] != lg["blockHash"]:
+                raise ReorgDetected(f"log of block {n} is from another branch")
+        prev_hash = cp["block_hash"] if journal_from == a else None
+        if journal_from <= b:
+            for n in range(journal_from, b + 1):
+                h = headers[n]
+                if prev_hash is not None and h["parentHash"] != prev_hash:
+                    raise ReorgDetected(f"block {n} does not link to its parent")
+                prev_hash = h["hash"]
+        events: list[Event] = []
+        for lg in logs:
+            if lg.get("removed"):
+                continue
+            ev = self.decoder.decode(lg)
+            if ev is None:
+                continue
+            if ev.timestamp is None:
+                ev.timestamp = int(headers[ev.block_number]["timestamp"], 16)
+            events.append(ev)
+        events.sort(key=lambda e: (e.block_number, e.log_index))
+        blocks: dict[int, dict[str, Any]] = {
+            n: {
+                "number": n,
+                "hash": h["hash"],
+                "parent_hash": h["parentHash"],
+                "timestamp": int(h["timestamp"], 16),
+            }
+            for n, h in headers.items()
+        }
+        for ev in events:
+            if ev.block_number not in blocks:
+                blocks[ev.block_number] = {
+                    "number": ev.block_number,
+                    "hash": ev.block_hash,
+                    "parent_hash": None,
+                    "timestamp": ev.timestamp or 0,
+                }
+        journaling = journal_from <= b
+        ws = handlers.WorkSet(journal_from if journaling else None)
+        with self.engine.begin() as conn:
+            store.prefetch(conn, ws, (k for ev in events for k in handlers.keys_of(ev)))
+            applied = handlers.apply(ws, events)
+            rows = store.write(conn, ws)
+            store.save_blocks(conn, list(blocks.values()))
+            floor = cp.get("journal_floor")
+            if not journaling:
+                floor = None
+            elif floor is None or journal_from > a:
+                floor = journal_from
+            prune_below = head - self.settings.reorg_window + 1
+            if floor is not None and floor < prune_below:
+                store.prune_journal(conn, prune_below)
+                floor = prune_below
+            store.save_checkpoint(
+                conn,
+                {
+                    "chain_id": self.manifest.chain_id,
+                    "block_number": b,
+                    "block_hash": headers[b]["hash"],
+                    "journal_floor": floor,
+                    "events": (cp.get("events") or 0) + applied,
+                },
+            )
+        return StepResult(a, b, len(events), rows)
+
+    # --- loops -------------------------------------------------------------------------------
+
+    def sync(self, max_steps: int | None = None) -> int:
+        """Index until caught up with the head seen at the start; returns the events indexed."""
+        head = self.rpc.block_number()
+        total = 0
+        steps = 0
+        while True:
+            try:
+                res = self.step(head)
+            except ReorgDetected as exc:
+                log.warning("inconsistent range (%s); retrying", exc)
+                head = self.rpc.block_number()
+                continue
+            if res is None:
+                return total
+            total += res.events
+            steps += 1
+            if res.reorg:
+                head = self.rpc.block_number()
+            if max_steps is not None and steps >= max_steps:
+                return total
+
+    def follow(self, stop: Any = None) -> None:
+        """Follow the chain forever (or until `stop()` is true)."""
+        while stop is None or not stop():
+            try:
+                res = self.step()
+            except ReorgDetected as exc:
+                log.warning("inconsistent range (%s); retrying", exc)
+                continue
+            if res is None:
+                time.sleep(self.settings.poll_interval)
+            else:
+                log.info(
+                    "indexed blocks %d-%d: %d events, %d rows%s",
+                    res.from_block,
+                    res.to_block,
+                    res.events,
+                    res.rows,
+                    " (reorg)" if res.reorg else "",
+                )

@@ -1,0 +1,140 @@
+"""Database side of the pipeline: bulk prefetch of state rows, bulk writes of a batch with its undo
+journal, blocks and checkpoint (one transaction), and rollback to a common ancestor."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from indexer.handlers import Key, WorkSet
+from indexer.models import BLOCK, CHECKPOINT, EVENT_TABLES, PK, STATE_TABLES, UNDO
+
+CHUNK = 500
+
+
+def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key]) -> None:
+    wanted: dict[str, set[Any]] = defaultdict(set)
+    for table, pk in keys:
+        if not ws.loaded(table, pk):
+            wanted[table].add(pk)
+    for table, pks in wanted.items():
+        t = STATE_TABLES[table]
+        col = t.c[PK[table]]
+        ordered = list(pks)
+        for i in range(0, len(ordered), CHUNK):
+            part = ordered[i : i + CHUNK]
+            for row in conn.execute(select(t).where(col.in_(part))).mappings():
+                ws.load(table, row[PK[table]], dict(row))
+        for pk in ordered:
+            if not ws.loaded(table, pk):
+                ws.load(table, pk, None)
+
+
+def _update_stmt(table: str) -> Any:
+    t = STATE_TABLES[table]
+    pk = PK[table]
+    return (
+        update(t)
+        .where(t.c[pk] == bindparam("b_" + pk))
+        .values({c.name: bindparam("b_" + c.name) for c in t.columns if c.name != pk})
+    )
+
+
+_UPDATES: dict[str, Any] = {}
+
+
+def write(conn: Connection, ws: WorkSet) -> int:
+    """Write the batch's state and event rows and its journal; returns the number of rows."""
+    n = 0
+    for table in STATE_TABLES:
+        inserts, updates = ws.changed(table)
+        if inserts:
+            conn.execute(insert(STATE_TABLES[table]), inserts)
+        if updates:
+            stmt = _UPDATES.get(table)
+            if stmt is None:
+                stmt = _UPDATES[table] = _update_stmt(table)
+            conn.execute(stmt, [{"b_" + k: v for k, v in row.items()} for row in updates])
+        n += len(inserts) + len(updates)
+    for table, rows in ws.events.items():
+        if rows:
+            conn.execute(insert(EVENT_TABLES[table]), rows)
+            n += len(rows)
+    if ws.undo:
+        conn.execute(insert(UNDO), ws.undo)
+    return n
+
+
+def load_checkpoint(conn: Connection) -> dict[str, Any] | None:
+    row = conn.execute(select(CHECKPOINT).where(CHECKPOINT.c.id == 1)).mappings().first()
+    return dict(row) if row else None
+
+
+def save_checkpoint(conn: Connection, values: dict[str, Any]) -> None:
+    if load_checkpoint(conn) is None:
+        conn.execute(insert(CHECKPOINT), {"id": 1, **values})
+    else:
+        conn.execute(update(CHECKPOINT).where(CHECKPOINT.c.id == 1).values(**values))
+
+
+def save_blocks(conn: Connection, blocks: list[dict[str, Any]]) -> None:
+    if not blocks:
+        return
+    numbers = [b["number"] for b in blocks]
+    for i in range(0, len(numbers), CHUNK):
+        conn.execute(delete(BLOCK).where(BLOCK.c.number.in_(numbers[i : i + CHUNK])))
+    conn.execute(insert(BLOCK), blocks)
+
+
+def stored_blocks_desc(conn: Connection, below_or_at: int, limit: int) -> list[tuple[int, str]]:
+    rows = conn.execute(
+        select(BLOCK.c.number, BLOCK.c.hash)
+        .where(BLOCK.c.number <= below_or_at)
+        .order_by(BLOCK.c.number.desc())
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def prune_journal(conn: Connection, below: int) -> None:
+    conn.execute(delete(UNDO).where(UNDO.c.block_number < below))
+
+
+def rollback(conn: Connection, ancestor: int) -> int:
+    """Undo every block above `ancestor`: restore journaled state rows newest first, delete event
+    rows and blocks above it. Returns the number of undo entries applied."""
+    entries = conn.execute(
+        select(UNDO.c.table_name, UNDO.c.pk, UNDO.c.prev)
+        .where(UNDO.c.block_number > ancestor)
+        .order_by(UNDO.c.id.desc())
+    ).all()
+    # newest first, so the last write per key is its state as of the ancestor
+    final: dict[tuple[str, str], str | None] = {}
+    for table, pk, prev in entries:
+        final[(table, pk)] = prev
+    by_table: dict[str, list[tuple[Any, str | None]]] = defaultdict(list)
+    for (table, pk), prev in final.items():
+        by_table[table].append((json.loads(pk), prev))
+    for table, items in by_table.items():
+        t = STATE_TABLES[table]
+        col = t.c[PK[table]]
+        pks = [pk for pk, _ in items]
+        for i in range(0, len(pks), CHUNK):
+            conn.execute(delete(t).where(col.in_(pks[i : i + CHUNK])))
+        restored = [json.loads(prev) for _, prev in items if prev is not None]
+        if restored:
+            conn.execute(insert(t), restored)
+    for t in EVENT_TABLES.values():
+        conn.execute(delete(t).where(t.c.block_number > ancestor))
+    conn.execute(delete(UNDO).where(UNDO.c.block_number > ancestor))
+    conn.execute(delete(BLOCK).where(BLOCK.c.number > ancestor))
+    return len(entries)
+
+
+def truncate_all(conn: Connection) -> None:
+    for t in (*STATE_TABLES.values(), *EVENT_TABLES.values(), UNDO, BLOCK, CHECKPOINT):
+        conn.execute(delete(t))
