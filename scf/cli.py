@@ -1,0 +1,266 @@
+"""`scf`: the platform's command-line tool.
+
+Each part runs on its own (``scf chain``, ``scf deploy``, ``scf gateway``, ``scf indexer``,
+``scf auditor-api``, ``scf reconcile``) or all together (``scf demo``); ``scf bench`` runs the
+benchmarks. Configuration comes from the environment (see ``scf config`` and
+docs/configuration.md); command-line options override it.
+
+Shared settings (prefix ``SCF_``) are handed on to the gateway (``SCF_GATEWAY_*``) and the indexer
+(``SCF_INDEXER_*``) unless those are set explicitly, so one ``SCF_RPC_URL`` and one
+``SCF_MANIFEST`` configure every part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scf.paths import ROOT
+
+
+class CliSettings(BaseSettings):
+    """Settings shared by every `scf` command (environment prefix ``SCF_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SCF_", extra="ignore")
+
+    # the chain: JSON-RPC endpoint of the node (anvil locally, a Besu node in production)
+    rpc_url: str = "http://127.0.0.1:8545"
+    # where `scf deploy` writes the deployment manifest and the gateway and indexer read it
+    manifest: Path = Path("var/manifest.json")
+    # working directory of the local SQLite databases and keystores
+    var_dir: Path = Path("var")
+    # loopback by default; set 0.0.0.0 only behind a TLS-terminating proxy
+    host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    auditor_port: int = 8001
+    # port of `scf chain` (the local anvil dev chain)
+    chain_port: int = 8545
+    log_level: str = "info"
+
+
+def settings() -> CliSettings:
+    return CliSettings()
+
+
+def component_env(s: CliSettings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the gateway and the indexer: shared settings fill what is not set."""
+    s = s or settings()
+    env = dict(os.environ if base is None else base)
+    var = s.var_dir
+    defaults = {
+        "SCF_GATEWAY_RPC_URL": s.rpc_url,
+        "SCF_GATEWAY_MANIFEST": str(s.manifest),
+        "SCF_GATEWAY_DATABASE_URL": f"sqlite:///{var / 'gateway.db'}",
+        "SCF_GATEWAY_KEYSTORE_DIR": str(var / "keystore"),
+        "SCF_INDEXER_RPC_URL": s.rpc_url,
+        "SCF_INDEXER_MANIFEST_PATH": str(s.manifest),
+        "SCF_INDEXER_DATABASE_URL": f"sqlite:///{var / 'indexer.db'}",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    return env
+
+
+def apply_component_env(s: CliSettings | None = None) -> None:
+    os.environ.update(component_env(s))
+
+
+app = typer.Typer(
+    name="scf",
+    help="Supply-chain finance on a permissioned chain: dev chain, deployment, gateway, indexer, demo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+@app.command("config")
+def config_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Print the effective configuration (shared settings and what the gateway and indexer get)."""
+    s = settings()
+    env = component_env(s)
+    data: dict[str, Any] = {
+        "shared": {k: str(v) for k, v in s.model_dump().items()},
+        "components": {k: env[k] for k in sorted(env) if k.startswith(("SCF_GATEWAY_", "SCF_INDEXER_"))},
+    }
+    # never print secrets
+    for key in list(data["components"]):
+        if any(word in key for word in ("PASSPHRASE", "SECRET", "API_KEY", "KEY_HASH")) and not key.endswith("_FILE"):
+            data["components"][key] = "***"
+    if as_json:
+        typer.echo(json.dumps(data, indent=1))
+        return
+    for section, values in data.items():
+        typer.echo(f"[{section}]")
+        for k, v in values.items():
+            typer.echo(f"  {k} = {v}")
+
+
+@app.command("build")
+def build_cmd() -> None:
+    """Compile the contracts (solc from npm, evmVersion paris) into build/contracts.json."""
+    from scf import build
+
+    build.main()
+
+
+@app.command("chain")
+def chain_cmd(
+    port: Annotated[int | None, typer.Option(help="port on 127.0.0.1 (default SCF_CHAIN_PORT, 8545)")] = None,
+    block_time: Annotated[float | None, typer.Option(help="seconds per block (default: mine on demand)")] = None,
+    accounts: Annotated[int, typer.Option(help="funded dev accounts")] = 20,
+) -> None:
+    """Run a local dev chain (anvil, chain id 31337, gas price 0) until Ctrl-C."""
+    import contextlib
+
+    from scf import devchain
+
+    port = port or settings().chain_port
+    chain = devchain.start(port, accounts=accounts, block_time=block_time, quiet=False)
+    typer.echo(f"anvil listening on {chain.url} (chain id {devchain.DEV_CHAIN_ID}); Ctrl-C stops it")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            chain.process.wait()
+    finally:
+        chain.stop()
+
+
+@app.command("deploy")
+def deploy_cmd(
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (default SCF_RPC_URL)")] = None,
+    out: Annotated[Path | None, typer.Option(help="manifest path (default SCF_MANIFEST)")] = None,
+    dev: Annotated[bool, typer.Option("--dev", help="operator = the dev chain's first account")] = False,
+) -> None:
+    """Deploy and wire the contracts; write the deployment manifest.
+
+    The operator's key comes from SCF_OPERATOR_KEY (hex), or with --dev from the dev mnemonic.
+    """
+    from scripts import deploy
+
+    s = settings()
+    argv = ["--rpc-url", rpc_url or s.rpc_url, "--out", str(out or s.manifest)]
+    if dev:
+        argv.append("--dev")
+    raise typer.Exit(deploy.main(argv))
+
+
+def _uvicorn(target: str, host: str, port: int, *, factory: bool) -> None:
+    import uvicorn
+
+    uvicorn.run(target, host=host, port=port, factory=factory, log_level=settings().log_level.lower())
+
+
+@app.command("gateway")
+def gateway_cmd(
+    host: Annotated[str | None, typer.Option(help="bind address (default SCF_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default SCF_GATEWAY_PORT, 8000)")] = None,
+) -> None:
+    """Serve the chain gateway's HTTP API (uvicorn). Configured by SCF_GATEWAY_* variables."""
+    s = settings()
+    apply_component_env(s)
+    target, factory = GATEWAY_APP
+    _uvicorn(target, host or s.host, port or s.gateway_port, factory=factory)
+
+
+@app.command("indexer")
+def indexer_cmd(
+    once: Annotated[bool, typer.Option("--once", help="index up to the head, then exit")] = False,
+) -> None:
+    """Follow the chain into SQL (SCF_INDEXER_* variables); Ctrl-C stops it."""
+    import logging
+
+    s = settings()
+    apply_component_env(s)
+    logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from indexer.pipeline import Indexer
+    from indexer.settings import Settings
+
+    idx = Indexer(Settings())
+    try:
+        if once:
+            events = idx.sync()
+            typer.echo(f"indexed {events} events; checkpoint block {idx.checkpoint()['block_number']}")
+        else:
+            try:
+                idx.follow()
+            except KeyboardInterrupt:
+                pass
+    finally:
+        idx.close()
+
+
+@app.command("auditor-api")
+def auditor_api_cmd(
+    host: Annotated[str | None, typer.Option(help="bind address (default SCF_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default SCF_AUDITOR_PORT, 8001)")] = None,
+) -> None:
+    """Serve the indexer's read-only auditor API (uvicorn)."""
+    s = settings()
+    apply_component_env(s)
+    target, factory = AUDITOR_APP
+    _uvicorn(target, host or s.host, port or s.auditor_port, factory=factory)
+
+
+@app.command("reconcile")
+def reconcile_cmd() -> None:
+    """Compare the indexer's SQL with the chain at the indexed block; exit 1 on any difference."""
+    s = settings()
+    apply_component_env(s)
+    raise typer.Exit(run_reconcile())
+
+
+@app.command("demo")
+def demo_cmd(
+    keep: Annotated[bool, typer.Option("--keep", help="keep the run's directory under var/")] = False,
+    workdir: Annotated[Path | None, typer.Option(help="directory for databases, keystores, logs")] = None,
+) -> None:
+    """Play a whole supply chain on a fresh local chain through the gateway; print the audit."""
+    from scf import demo
+
+    raise typer.Exit(demo.run(workdir=workdir, keep=keep))
+
+
+@app.command("bench")
+def bench_cmd(
+    only: Annotated[
+        list[str] | None, typer.Option(help="run only these parts: gateway, indexer, gas (repeatable)")
+    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="smaller runs (smoke test of the harness)")] = False,
+) -> None:
+    """Run the gateway and indexer benchmarks and the gas table; write reports/bench.json and
+    docs/benchmarks.md."""
+    sys.path.insert(0, str(ROOT))
+    from scripts import bench
+
+    raise typer.Exit(bench.main(only=only, quick=quick))
+
+
+# --- the components' entry points (resolved where they live) ----------------------------------
+
+GATEWAY_APP = ("chain_gateway.app:create_app", True)
+AUDITOR_APP = ("indexer.api.app:create_app", True)
+
+
+def run_reconcile() -> int:
+    from indexer import reconcile
+
+    return int(reconcile.main([]) or 0)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

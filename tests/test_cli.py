@@ -1,0 +1,95 @@
+"""The `scf` command-line tool: every command answers --help; configuration defaults and overrides."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scf import cli
+from scf.paths import ROOT
+
+runner = CliRunner()
+
+COMMANDS = ["config", "build", "chain", "deploy", "gateway", "indexer", "auditor-api", "reconcile", "demo", "bench"]
+
+
+def test_top_level_help_lists_every_command() -> None:
+    result = runner.invoke(cli.app, ["--help"])
+    assert result.exit_code == 0, result.output
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help(command: str) -> None:
+    result = runner.invoke(cli.app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("SCF_"):
+            monkeypatch.delenv(key, raising=False)
+
+
+def test_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clean_env(monkeypatch)
+    s = cli.CliSettings()
+    assert s.rpc_url == "http://127.0.0.1:8545"
+    assert s.manifest == Path("var/manifest.json")
+    assert s.var_dir == Path("var")
+    assert s.host == "127.0.0.1"
+    assert (s.gateway_port, s.auditor_port, s.chain_port) == (8000, 8001, 8545)
+    env = cli.component_env(s, base={})
+    assert env["SCF_GATEWAY_RPC_URL"] == env["SCF_INDEXER_RPC_URL"] == s.rpc_url
+    assert env["SCF_GATEWAY_MANIFEST"] == env["SCF_INDEXER_MANIFEST_PATH"] == "var/manifest.json"
+    assert env["SCF_GATEWAY_DATABASE_URL"] == "sqlite:///var/gateway.db"
+    assert env["SCF_INDEXER_DATABASE_URL"] == "sqlite:///var/indexer.db"
+    assert env["SCF_GATEWAY_KEYSTORE_DIR"] == "var/keystore"
+
+
+def test_shared_settings_flow_to_components_but_explicit_ones_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("SCF_RPC_URL", "http://127.0.0.1:9999")
+    monkeypatch.setenv("SCF_VAR_DIR", "/tmp/scf-x")
+    monkeypatch.setenv("SCF_INDEXER_DATABASE_URL", "postgresql+psycopg://u@db/indexer")
+    env = cli.component_env()
+    assert env["SCF_GATEWAY_RPC_URL"] == "http://127.0.0.1:9999"
+    assert env["SCF_INDEXER_RPC_URL"] == "http://127.0.0.1:9999"
+    assert env["SCF_GATEWAY_DATABASE_URL"] == "sqlite:////tmp/scf-x/gateway.db"
+    assert env["SCF_INDEXER_DATABASE_URL"] == "postgresql+psycopg://u@db/indexer"
+
+
+def test_config_command_json_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clean_env(monkeypatch)
+    monkeypatch.setenv("SCF_GATEWAY_KEYSTORE_PASSPHRASE", "hunter2")
+    result = runner.invoke(cli.app, ["config", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["shared"]["rpc_url"] == "http://127.0.0.1:8545"
+    assert data["components"]["SCF_GATEWAY_KEYSTORE_PASSPHRASE"] == "***"
+    assert "hunter2" not in result.output
+
+
+def test_module_entry_point_runs() -> None:
+    """`python -m scf.cli` (what the Makefile calls) works from a clean interpreter."""
+    out = subprocess.run(
+        [sys.executable, "-m", "scf.cli", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "demo" in out.stdout
+
+
+def test_deploy_without_key_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside dev mode there is no default operator key."""
+    _clean_env(monkeypatch)
+    result = runner.invoke(cli.app, ["deploy", "--rpc-url", "http://127.0.0.1:1"])
+    assert result.exit_code == 2
