@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund --no-save
 	touch $@
 
 # brownie and py-solc-x find the compiler as solc-v<version> in $SOLCX_BINARY_PATH
