@@ -12,11 +12,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from web3 import Web3
+from web3.types import TxParams
 
 from scf.build import EVM_VERSION, SOLC_VERSION, load_artifacts
 from scf.manifest import DeployedContract, Manifest
@@ -31,7 +33,7 @@ class _Sender:
     def __init__(self, w3: Web3, account: LocalAccount) -> None:
         self.w3 = w3
         self.account = account
-        self.nonce = w3.eth.get_transaction_count(account.address, "pending")
+        self.nonce: int = w3.eth.get_transaction_count(account.address, "pending")
         self.chain_id = w3.eth.chain_id
         self.first_block: int | None = None
 
@@ -46,7 +48,7 @@ class _Sender:
                 "gasPrice": self.w3.eth.gas_price,
             }
         )
-        tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000
+        tx["gas"] = int(self.w3.eth.estimate_gas(cast(TxParams, tx)) * 1.2) + 10_000
         signed = self.account.sign_transaction(tx)
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         self.nonce += 1
@@ -57,11 +59,10 @@ class _Sender:
             self.first_block = receipt["blockNumber"]
         return receipt
 
-    def deploy(self, artifact: dict[str, Any], *args: Any) -> str:
+    def deploy(self, artifact: dict[str, Any], *args: Any) -> ChecksumAddress:
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         receipt = self.send(factory.constructor(*args).build_transaction({"from": self.account.address}))
-        address: str = receipt["contractAddress"]
-        return address
+        return Web3.to_checksum_address(receipt["contractAddress"])
 
     def call(self, contract: Any, fn: str, *args: Any) -> None:
         self.send(getattr(contract.functions, fn)(*args).build_transaction({"from": self.account.address}))
