@@ -8,7 +8,7 @@ SOLC_VERSION := 0.8.37
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install build test test-contracts test-python lint demo bench gas clean
+.PHONY: install build hardhat test test-contracts test-python lint demo bench gas clean
 
 install: $(VENV)/.installed node_modules/.installed $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
 
@@ -44,8 +44,11 @@ test-contracts: build
 test-python: build
 	$(PY) -m pytest -p no:pytest-brownie -q tests --ignore=tests/contracts
 
-test: lint test-contracts test-python
+# Hardhat 2 compiles the same sources with the local soljson (a check that both toolchains agree).
+hardhat: install
 	npx hardhat compile --quiet
+
+test: lint hardhat test-contracts test-python
 
 demo: build
 	$(PY) -m scf.cli demo
