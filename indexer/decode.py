@@ -97,9 +97,7 @@ class Decoder:
                 inputs = item["inputs"]
                 types = [_abi_type(i) for i in inputs]
                 topic0 = keccak(text=f"{item['name']}({','.join(types)})")
-                indexed = [
-                    (i["name"], _word_decoder(t)) for i, t in zip(inputs, types, strict=True) if i["indexed"]
-                ]
+                indexed = [(i["name"], _word_decoder(t)) for i, t in zip(inputs, types, strict=True) if i["indexed"]]
                 data = [(i["name"], t) for i, t in zip(inputs, types, strict=True) if not i["indexed"]]
                 static = all(_is_static(t) for _, t in data)
                 dec = EventDecoder(

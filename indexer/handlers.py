@@ -4,6 +4,7 @@ for the batch, written in bulk by `indexer.store`); they never touch the databas
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,6 +18,7 @@ from indexer.models import (
     ZERO_ADDRESS,
 )
 
+log = logging.getLogger(__name__)
 Row = dict[str, Any]
 Key = tuple[str, Any]
 
@@ -108,9 +110,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {}
 EXTRA_KEYS: dict[tuple[str, str], Callable[[Event], Iterable[Key]]] = {}
 
 
-def on(
-    contract: str, name: str, keys: Callable[[Event], Iterable[Key]] | None = None
-) -> Callable[[Handler], Handler]:
+def on(contract: str, name: str, keys: Callable[[Event], Iterable[Key]] | None = None) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         HANDLERS[(contract, name)] = fn
         if keys is not None:
@@ -251,6 +251,11 @@ def certificate_issued(ws: WorkSet, ev: Event) -> None:
 def certificate_status_changed(ws: WorkSet, ev: Event) -> None:
     a = ev.args
     status = CERT_STATUS_NAMES.get(a["status"], str(a["status"]))
+    if ws.get("certificate", a["certificateId"]) is None:
+        # CertificateToken.redeemValue emits Settled after deleting the holding it reads the id
+        # from (certificateId 0); `redeemed` derives Settled from the Redeemed event instead.
+        log.warning("status %s of unknown certificate %s ignored (tx %s)", status, a["certificateId"], ev.tx_hash)
+        return
     changes: dict[str, Any] = {"status": status, "updated_block": ev.block_number}
     if status == "Overdue":
         changes["overdue_at"] = ev.timestamp
@@ -406,9 +411,7 @@ def currency_transfer(ws: WorkSet, ev: Event) -> None:
             continue
         row = ws.get("currency_balance", addr)
         balance = (row["balance"] if row else 0) + delta
-        ws.put(
-            "currency_balance", addr, {"address": addr, "balance": balance, "updated_block": ev.block_number}
-        )
+        ws.put("currency_balance", addr, {"address": addr, "balance": balance, "updated_block": ev.block_number})
     ws.add_event("currency_transfer", ev, sender=src, recipient=dst, value=value)
 
 
@@ -502,9 +505,12 @@ def repaid(ws: WorkSet, ev: Event) -> None:
 @on("Settlement", "Redeemed")
 def redeemed(ws: WorkSet, ev: Event) -> None:
     a = ev.args
-    ws.update(
+    cert = ws.update(
         "certificate", a["certificateId"], redeemed_value=a["totalRedeemed"], updated_block=ev.block_number
     )
+    if cert["redeemed_value"] == cert["face_value"] and cert["status"] != "Settled":
+        ws.update("certificate", a["certificateId"], status="Settled", settled_at=ev.timestamp)
+        ws.add_event("certificate_status_change", ev, certificate_id=a["certificateId"], status="Settled")
     ws.add_event(
         "redemption",
         ev,

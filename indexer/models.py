@@ -229,8 +229,7 @@ def _t(model: type[SQLModel]) -> Table:
 Index("ix_holding_cert_parent", _t(Holding).c.certificate_id, _t(Holding).c.parent_token_id)
 
 STATE_TABLES: dict[str, Table] = {
-    _t(m).name: _t(m)
-    for m in (Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState)
+    _t(m).name: _t(m) for m in (Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState)
 }
 EVENT_TABLES: dict[str, Table] = {
     _t(m).name: _t(m)

@@ -44,9 +44,7 @@ class StepResult:
 
 
 class Indexer:
-    def __init__(
-        self, settings: Settings, manifest: Manifest | None = None, engine: Engine | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, manifest: Manifest | None = None, engine: Engine | None = None) -> None:
         self.settings = settings
         self.manifest = manifest or Manifest.load(settings.manifest_path)
         if settings.migrate:
@@ -82,9 +80,7 @@ class Indexer:
                 "events": 0,
             }
         if cp["chain_id"] != self.manifest.chain_id:
-            raise RuntimeError(
-                f"database indexes chain {cp['chain_id']}, manifest says {self.manifest.chain_id}"
-            )
+            raise RuntimeError(f"database indexes chain {cp['chain_id']}, manifest says {self.manifest.chain_id}")
         return cp
 
     # --- reorgs ------------------------------------------------------------------------------
@@ -120,9 +116,7 @@ class Indexer:
                 return
             undone = store.rollback(conn, ancestor)
             blocks = store.stored_blocks_desc(conn, ancestor, 1)
-            store.save_checkpoint(
-                conn, {"block_number": ancestor, "block_hash": blocks[0][1] if blocks else None}
-            )
+            store.save_checkpoint(conn, {"block_number": ancestor, "block_hash": blocks[0][1] if blocks else None})
         log.warning(
             "reorg: rolled back %d blocks to %d (%d undo entries)",
             cp["block_number"] - ancestor,

@@ -34,22 +34,23 @@ class Rpc:
             raise RpcError(data["error"])
         return data["result"]
 
-    def batch(self, calls: list[tuple[str, list[Any]]], chunk: int = 200) -> list[Any]:
+    def batch(self, calls: list[tuple[str, list[Any]]], chunk: int = 200, errors: bool = False) -> list[Any]:
+        """Results in order; with `errors`, a failed call yields its RpcError instead of raising."""
         results: list[Any] = []
         for i in range(0, len(calls), chunk):
             part = calls[i : i + chunk]
             ids = [next(self._ids) for _ in part]
-            body = [
-                {"jsonrpc": "2.0", "id": n, "method": m, "params": p}
-                for n, (m, p) in zip(ids, part, strict=True)
-            ]
+            body = [{"jsonrpc": "2.0", "id": n, "method": m, "params": p} for n, (m, p) in zip(ids, part, strict=True)]
             reply = self.client.post(self.url, json=body)
             reply.raise_for_status()
             by_id = {item["id"]: item for item in reply.json()}
             for n in ids:
                 item = by_id[n]
                 if "error" in item:
-                    raise RpcError(item["error"])
+                    if not errors:
+                        raise RpcError(item["error"])
+                    results.append(RpcError(item["error"]))
+                    continue
                 results.append(item["result"])
         return results
 

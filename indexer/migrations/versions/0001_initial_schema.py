@@ -67,9 +67,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_certificate_status_change_certificate_id"), ["certificate_id"], unique=False
         )
-        batch_op.create_index(
-            batch_op.f("ix_certificate_status_change_timestamp"), ["timestamp"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_certificate_status_change_timestamp"), ["timestamp"], unique=False)
 
     op.create_table(
         "checkpoint",
@@ -132,9 +130,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("block_number", "log_index"),
     )
     with op.batch_alter_table("financing_deal", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_financing_deal_certificate_id"), ["certificate_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_financing_deal_certificate_id"), ["certificate_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_financing_deal_factor"), ["factor"], unique=False)
         batch_op.create_index(batch_op.f("ix_financing_deal_offer_id"), ["offer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_financing_deal_seller"), ["seller"], unique=False)
@@ -163,9 +159,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("offer_id"),
     )
     with op.batch_alter_table("financing_offer", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_financing_offer_certificate_id"), ["certificate_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_financing_offer_certificate_id"), ["certificate_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_financing_offer_factor"), ["factor"], unique=False)
         batch_op.create_index(batch_op.f("ix_financing_offer_seller"), ["seller"], unique=False)
         batch_op.create_index(batch_op.f("ix_financing_offer_token_id"), ["token_id"], unique=False)
@@ -209,13 +203,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("block_number", "log_index"),
     )
     with op.batch_alter_table("holding_transfer", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_holding_transfer_certificate_id"), ["certificate_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_holding_transfer_certificate_id"), ["certificate_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_holding_transfer_from_owner"), ["from_owner"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_holding_transfer_from_token_id"), ["from_token_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_holding_transfer_from_token_id"), ["from_token_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_holding_transfer_timestamp"), ["timestamp"], unique=False)
         batch_op.create_index(batch_op.f("ix_holding_transfer_to_owner"), ["to_owner"], unique=False)
         batch_op.create_index(batch_op.f("ix_holding_transfer_to_token_id"), ["to_token_id"], unique=False)

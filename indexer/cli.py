@@ -1,0 +1,71 @@
+"""``python -m indexer run|sync|reconcile|serve|hash-key``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from indexer.settings import Settings, hash_key
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m indexer", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="backfill from the deployment block, then follow the head (Ctrl-C stops)")
+    sub.add_parser("sync", help="index up to the current head - confirmations, then exit")
+    sub.add_parser("reconcile", help="compare SQL with the chain at the indexed block; exit 1 on differences")
+    serve = sub.add_parser("serve", help="the auditors' API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8600)
+    key = sub.add_parser("hash-key", help="print the sha256 of an auditor API key for SCF_INDEXER_AUDITOR_KEY_HASHES")
+    key.add_argument("key")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.cmd == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    if args.cmd == "hash-key":
+        print(hash_key(args.key))
+        return 0
+    settings = Settings()
+    if args.cmd == "serve":
+        import uvicorn
+
+        from indexer.api.main import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        return 0
+
+    from indexer.pipeline import Indexer
+
+    ix = Indexer(settings)
+    try:
+        if args.cmd == "sync":
+            n = ix.sync()
+            print(f"indexed {n} events; checkpoint {ix.checkpoint()['block_number']}")
+            return 0
+        if args.cmd == "run":
+            stopping = False
+
+            def _stop(*_: object) -> None:
+                nonlocal stopping
+                stopping = True
+
+            signal.signal(signal.SIGTERM, _stop)
+            signal.signal(signal.SIGINT, _stop)
+            ix.follow(stop=lambda: stopping)
+            return 0
+        from indexer.reconcile import reconcile
+
+        block, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)
+        for d in diffs:
+            print(d)
+        print(f"reconcile at block {block}: {len(diffs)} difference(s)", file=sys.stderr if diffs else sys.stdout)
+        return 1 if diffs else 0
+    finally:
+        ix.close()

@@ -1,0 +1,224 @@
+"""A randomized lifecycle of the platform played with web3.py on a dev chain (anvil's unlocked
+dev accounts): onboarding, credit lines, currency, issue/accept/reject, splits down several
+tiers, whole transfers, financing offers (accepted and cancelled), freezes, repayment (full and
+partial), redemption, overdue via evm_increaseTime."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+
+from scf.devchain import DevChain
+from scf.manifest import Manifest
+
+DAY = 86_400
+CORE, SUPPLIER, FACTOR, AUDITOR = 1, 2, 3, 4
+
+
+def doc(rng: random.Random) -> bytes:
+    return rng.randbytes(32)
+
+
+def deploy_system(chain: DevChain) -> Manifest:
+    from scripts.deploy import deploy, dev_operator_key
+
+    return deploy(chain.url, dev_operator_key())
+
+
+@dataclass
+class Scenario:
+    w3: Web3
+    manifest: Manifest
+    rng: random.Random
+    cores: list[str] = field(default_factory=list)
+    suppliers: list[str] = field(default_factory=list)
+    factors: list[str] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    certificates: list[int] = field(default_factory=list)
+    txs: int = 0
+
+    @classmethod
+    def connect(cls, url: str, manifest: Manifest, seed: int = 0) -> Scenario:
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+        s = cls(w3, manifest, random.Random(seed))
+        accts = w3.eth.accounts
+        s.operator = accts[0]
+        s.cores = list(accts[1:3])
+        s.suppliers = list(accts[3:11])
+        s.factors = list(accts[11:13])
+        s.auditor = accts[13]
+        s.membership = manifest.contract(w3, "Membership")
+        s.currency = manifest.contract(w3, "SettlementToken")
+        s.token = manifest.contract(w3, "CertificateToken")
+        s.financing = manifest.contract(w3, "Financing")
+        s.settlement = manifest.contract(w3, "Settlement")
+        return s
+
+    operator: str = ""
+    auditor: str = ""
+    membership: Any = None
+    currency: Any = None
+    token: Any = None
+    financing: Any = None
+    settlement: Any = None
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def send(self, fn: Any, sender: str) -> Any:
+        tx_hash = fn.transact({"from": sender, "gasPrice": 0})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        assert receipt["status"] == 1, f"reverted: {fn}"
+        self.txs += 1
+        return receipt
+
+    def try_send(self, fn: Any, sender: str) -> bool:
+        try:
+            fn.call({"from": sender})
+        except Exception:
+            return False
+        self.send(fn, sender)
+        return True
+
+    def now(self) -> int:
+        ts: int = self.w3.eth.get_block("latest")["timestamp"]
+        return ts
+
+    def increase_time(self, seconds: int) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    def holding(self, token_id: int) -> dict[str, Any] | None:
+        try:
+            h = self.token.functions.holding(token_id).call()
+        except Exception:
+            return None
+        return {"certificate_id": h[0], "owner": h[1], "value": h[2], "parent": h[3], "tier": h[4], "frozen": h[5]}
+
+    def certificate(self, cid: int) -> Any:
+        return self.token.functions.certificate(cid).call()
+
+    # --- phases ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        m = self.membership.functions
+        for a in self.cores:
+            self.send(m.onboard(a, CORE, doc(self.rng)), self.operator)
+            self.send(m.setCreditLimit(a, 50_000_000_00), self.operator)
+        for a in self.suppliers:
+            self.send(m.onboard(a, SUPPLIER, doc(self.rng)), self.operator)
+        for a in self.factors:
+            self.send(m.onboard(a, FACTOR, doc(self.rng)), self.operator)
+        self.send(m.onboard(self.auditor, AUDITOR, doc(self.rng)), self.operator)
+        self.send(m.updateKyc(self.suppliers[0], doc(self.rng)), self.operator)
+        for a in self.cores + self.factors:
+            self.send(self.currency.functions.mint(a, 100_000_000_00), self.operator)
+        self.send(self.settlement.functions.setGracePeriod(3 * DAY), self.operator)
+
+    def issue(self, n: int) -> None:
+        t = self.token.functions
+        for _ in range(n):
+            core = self.rng.choice(self.cores)
+            payee = self.rng.choice(self.suppliers)
+            face = self.rng.randint(1_000_00, 1_000_000_00)
+            maturity = self.now() + self.rng.randint(20, 90) * DAY
+            receipt = self.send(t.issue(payee, face, maturity, doc(self.rng)), core)
+            cid = self.token.functions.certificateCount().call(block_identifier=receipt["blockNumber"])
+            tid = self.token.functions.tokenCount().call(block_identifier=receipt["blockNumber"])
+            if self.rng.random() < 0.15:
+                self.send(t.reject(cid), payee)
+                continue
+            self.send(t.accept(cid), payee)
+            self.certificates.append(cid)
+            self.tokens.append(tid)
+
+    def _live(self) -> list[tuple[int, dict[str, Any]]]:
+        out = []
+        for tid in self.tokens:
+            h = self.holding(tid)
+            if h and h["value"] > 0:
+                out.append((tid, h))
+        return out
+
+    def trade(self, steps: int) -> None:
+        t = self.token.functions
+        f = self.financing.functions
+        holders = self.suppliers + self.factors
+        for _ in range(steps):
+            live = self._live()
+            if not live:
+                return
+            tid, h = self.rng.choice(live)
+            owner = h["owner"]
+            op = self.rng.random()
+            if h["frozen"]:
+                self.try_send(t.unfreeze(tid, doc(self.rng)), self.operator)
+            elif op < 0.5:  # split part of it to another holder
+                to = self.rng.choice([a for a in holders if a != owner])
+                value = self.rng.randint(1, h["value"])
+                before = self.token.functions.tokenCount().call()
+                if self.try_send(t.splitTransfer(tid, to, value, doc(self.rng)), owner):
+                    self.tokens.append(before + 1)
+            elif op < 0.6:  # whole ERC-721 transfer
+                to = self.rng.choice([a for a in holders if a != owner])
+                fn = self.token.get_function_by_signature("transferFrom(address,address,uint256)")
+                self.try_send(fn(owner, to, tid), owner)
+            elif op < 0.85 and owner not in self.factors:  # financing
+                factor = self.rng.choice(self.factors)
+                cert = self.certificate(h["certificate_id"])
+                expires = min(cert[1], self.now() + 5 * DAY)  # (debtor, maturity, status, ...)
+                value = self.rng.randint(1, h["value"])
+                rate = self.rng.randint(100, 900)
+                if not self.try_send(f.createOffer(tid, value, factor, rate, expires, False, doc(self.rng)), owner):
+                    continue
+                offer_id = f.offerCount().call()
+                if self.rng.random() < 0.8:
+                    before = self.token.functions.tokenCount().call()
+                    if self.try_send(f.acceptOffer(offer_id), factor):
+                        self.tokens.append(before + 1)
+                else:
+                    self.send(f.cancelOffer(offer_id), owner)
+            elif op < 0.9:
+                self.try_send(t.freeze(tid, doc(self.rng)), self.operator)
+            else:  # currency moves between members
+                a, b = self.rng.sample(self.cores + self.factors, 2)
+                self.try_send(self.currency.functions.transfer(b, self.rng.randint(1, 10_000)), a)
+
+    def settle(self) -> None:
+        """Past every maturity: repay some fully, some partially, leave some unpaid (overdue)."""
+        s = self.settlement.functions
+        self.increase_time(100 * DAY)
+        for tid in self.tokens:  # release freezes so redemption can proceed
+            h = self.holding(tid)
+            if h and h["frozen"] and self.rng.random() < 0.7:
+                self.send(self.token.functions.unfreeze(tid, doc(self.rng)), self.operator)
+        for cid in self.certificates:
+            cert = self.certificate(cid)
+            debtor, face = cert[0], cert[4]
+            r = self.rng.random()
+            if r < 0.5:
+                self.try_send(s.repay(cid, face), debtor)
+            elif r < 0.8:
+                self.try_send(s.repay(cid, face // 3), debtor)
+            else:
+                self.try_send(s.markOverdue(cid), self.operator)
+        by_cert: dict[int, list[int]] = {}
+        for tid, h in self._live():
+            by_cert.setdefault(h["certificate_id"], []).append(tid)
+        for tids in by_cert.values():
+            if self.rng.random() < 0.5:
+                self.try_send(s.settleBatch(tids), self.operator)
+            else:
+                for tid in tids:
+                    h = self.holding(tid)
+                    if h:
+                        self.try_send(s.redeem(tid), h["owner"])
+
+    def run(self, certificates: int = 4, steps: int = 25, settle: bool = True) -> None:
+        self.setup()
+        self.issue(certificates)
+        self.trade(steps)
+        if settle:
+            self.settle()
