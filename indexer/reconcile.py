@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_abi_to_4byte_selector
+from eth_utils import keccak
 from sqlalchemy import Engine, func, select
 
 from indexer import store
@@ -68,8 +68,8 @@ class ChainReader:
         from eth_abi import encode
 
         address, item = self.fns[(contract, fn)]
-        selector = function_abi_to_4byte_selector(item)
         in_types = [_type(i) for i in item["inputs"]]
+        selector = keccak(text=f"{fn}({','.join(in_types)})")[:4]
         out_types = [_type(o) for o in item["outputs"]]
         calls = [
             ("eth_call", [{"to": address, "data": "0x" + (selector + encode(in_types, args)).hex()}, self.block])
