@@ -1,0 +1,9 @@
+"""The /v1 API."""
+
+from fastapi import APIRouter
+
+from chain_gateway.api.v1 import certificates, currency, financing, holdings, members, operations, settlement, system
+
+router = APIRouter(prefix="/v1")
+for module in (system, members, certificates, holdings, financing, settlement, currency, operations):
+    router.include_router(module.router)

@@ -1,0 +1,46 @@
+"""Settlement currency: mint / burn (operator), balances."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from chain_gateway import operations
+from chain_gateway.deps import Address, CallerDep, GatewayDep, IdemKey, OperatorDep, Uint256, WaitDep, same, write
+from chain_gateway.errors import Forbidden
+from chain_gateway.models import OperationOut, Role
+
+router = APIRouter(prefix="/currency", tags=["currency"])
+
+
+class MintIn(BaseModel):
+    to: Address
+    amount: Uint256
+
+
+class BurnIn(BaseModel):
+    account: Address
+    amount: Uint256
+
+
+@router.post("/mint", status_code=202, response_model=OperationOut)
+async def mint(body: MintIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response):
+    """Mint settlement currency against a deposit (minor units, 2 decimals)."""
+    return await write(gw, caller, "currency.mint", "SettlementToken", "mint", [body.to, body.amount],
+                       body.model_dump(mode="json"), idem, wait, response)
+
+
+@router.post("/burn", status_code=202, response_model=OperationOut)
+async def burn(body: BurnIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response):
+    return await write(gw, caller, "currency.burn", "SettlementToken", "burn", [body.account, body.amount],
+                       body.model_dump(mode="json"), idem, wait, response)
+
+
+@router.get("/balances/{account}")
+async def balance_of(account: Address, gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
+    if caller.role not in (Role.operator, Role.auditor) and not same(account, caller.account):
+        raise Forbidden("you may read only your own balance")
+    bal = await operations.view(gw, "SettlementToken", "balanceOf", [account])
+    return {"account": account, "balance": bal}

@@ -1,0 +1,145 @@
+"""Members: onboarding (with the member's API key, shown once), status, KYC, credit lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from chain_gateway import operations
+from chain_gateway.auth import create_api_key
+from chain_gateway.deps import (
+    Address,
+    Bytes32,
+    CallerDep,
+    GatewayDep,
+    IdemKey,
+    OperatorDep,
+    Uint256,
+    WaitDep,
+    b32,
+    finish,
+    same,
+    write,
+)
+from chain_gateway.errors import Forbidden
+from chain_gateway.models import CHAIN_ROLE, ApiKey, OperationOut, Role
+
+router = APIRouter(prefix="/members", tags=["members"])
+ROLE_NAMES = {v: k for k, v in CHAIN_ROLE.items()}
+
+
+class OnboardIn(BaseModel):
+    role: Role = Field(description="core_enterprise | supplier | factor | auditor")
+    kyc_hash: Bytes32
+    account: Address | None = Field(None, description="omit: the gateway creates a key for the member")
+    label: str = Field("", max_length=100)
+
+
+class OnboardOut(BaseModel):
+    operation: OperationOut
+    account: str
+    api_key: str | None = Field(None, description="shown once; null on an idempotent replay")
+
+
+class ActiveIn(BaseModel):
+    active: bool
+
+
+class CreditIn(BaseModel):
+    limit: Uint256
+
+
+class KycIn(BaseModel):
+    kyc_hash: Bytes32
+
+
+class ApiKeyOut(BaseModel):
+    account: str
+    role: Role
+    api_key: str
+
+
+@router.post("", status_code=202, response_model=OnboardOut)
+async def onboard(
+    body: OnboardIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response
+):
+    if body.role == Role.operator:
+        raise Forbidden("the operator role is not assigned by onboarding")
+    hash_args = body.model_dump(mode="json")
+    if idem:
+        existing = operations.find_idempotent(gw, caller, idem, operations.request_hash("members.onboard", hash_args))
+        if existing is not None:
+            return OnboardOut(
+                operation=await finish(gw, existing, wait, response), account=existing.args["account"], api_key=None
+            )
+    account = body.account or gw.signers.create().address
+    view_args: dict[str, Any] = {**hash_args, "account": account}
+    op = await operations.submit(
+        gw, caller, "members.onboard", "Membership", "onboard",
+        [account, CHAIN_ROLE[body.role], b32(body.kyc_hash)], view_args, idem, hash_args=hash_args,
+    )
+    key = None
+    if op.args.get("account") == account:  # not a concurrent replay
+        key, _ = create_api_key(gw.engine, account, body.role, body.label)
+    return OnboardOut(operation=await finish(gw, op, wait, response), account=account, api_key=key)
+
+
+@router.get("/{account}")
+async def get_member(account: Address, gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
+    if caller.role not in (Role.operator, Role.auditor) and not same(caller.account, account):
+        raise Forbidden("members see only themselves")
+    member = await operations.view(gw, "Membership", "memberOf", [account])
+    role = ROLE_NAMES.get(member["role"])
+    return {
+        "account": account, "role": role.value if role else None, "active": member["active"],
+        "kyc_hash": member["kycHash"], "credit_limit": member["creditLimit"], "credit_used": member["creditUsed"],
+    }
+
+
+@router.post("/{account}/active", status_code=202, response_model=OperationOut)
+async def set_active(account: Address, body: ActiveIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
+                     wait: WaitDep, response: Response):
+    """Suspend (active=false) or reactivate a member."""
+    return await write(gw, caller, "members.set_active", "Membership", "setActive", [account, body.active],
+                       {"account": account, "active": body.active}, idem, wait, response)
+
+
+@router.put("/{account}/credit-limit", status_code=202, response_model=OperationOut)
+async def set_credit_limit(account: Address, body: CreditIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
+                           wait: WaitDep, response: Response):
+    return await write(gw, caller, "members.set_credit_limit", "Membership", "setCreditLimit", [account, body.limit],
+                       {"account": account, "limit": body.limit}, idem, wait, response)
+
+
+@router.put("/{account}/kyc", status_code=202, response_model=OperationOut)
+async def update_kyc(account: Address, body: KycIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
+                     wait: WaitDep, response: Response):
+    return await write(gw, caller, "members.update_kyc", "Membership", "updateKyc", [account, b32(body.kyc_hash)],
+                       {"account": account, "kyc_hash": body.kyc_hash}, idem, wait, response)
+
+
+@router.post("/{account}/api-keys", status_code=201, response_model=ApiKeyOut)
+async def new_api_key(account: Address, gw: GatewayDep, caller: OperatorDep) -> ApiKeyOut:
+    """A new API key for an onboarded member (its role is read from the chain). Shown once."""
+    member = await operations.view(gw, "Membership", "memberOf", [account])
+    role = ROLE_NAMES.get(member["role"])
+    if role is None:
+        raise Forbidden("not a member", {"account": account})
+    key, _ = create_api_key(gw.engine, account, role, "")
+    return ApiKeyOut(account=account, role=role, api_key=key)
+
+
+@router.post("/{account}/api-keys/revoke")
+async def revoke_api_keys(account: Address, gw: GatewayDep, caller: OperatorDep) -> dict[str, int]:
+    """Revoke every API key bound to the account."""
+    with Session(gw.engine) as s:
+        rows = s.exec(select(ApiKey).where(ApiKey.account == account, ApiKey.revoked == False)).all()  # noqa: E712
+        for r in rows:
+            r.revoked = True
+            s.add(r)
+        s.commit()
+    gw.keys.clear()
+    return {"revoked": len(rows)}

@@ -1,0 +1,81 @@
+"""System: health, deployment info, the caller's profile and balances, pause, terms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from chain_gateway import operations
+from chain_gateway.deps import CallerDep, GatewayDep, IdemKey, OperatorDep, Uint256, WaitDep, write
+from chain_gateway.errors import NodeUnavailable
+from chain_gateway.models import OperationOut, Role
+
+router = APIRouter(tags=["system"])
+
+
+class MaxTermIn(BaseModel):
+    max_term_seconds: Uint256
+
+
+class GraceIn(BaseModel):
+    grace_period_seconds: Uint256
+
+
+@router.get("/health")
+async def health(gw: GatewayDep) -> dict[str, Any]:
+    """Liveness: always 200; `node` tells whether the chain answers."""
+    node: dict[str, Any]
+    try:
+        head = await gw.rpc.block_number()
+        node = {"ok": True, "block": head}
+    except NodeUnavailable:
+        node = {"ok": False, "block": None}
+    return {"status": "ok", "node": node}
+
+
+@router.get("/system/info")
+async def info(gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
+    paused = await operations.view(gw, "Membership", "paused", [])
+    return {
+        "chain_id": gw.manifest.chain_id, "operator": gw.manifest.operator, "paused": paused,
+        "contracts": {n: c.address for n, c in gw.manifest.contracts.items()},
+        "confirmations": gw.settings.confirmations,
+    }
+
+
+@router.get("/me")
+async def me(gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
+    """The caller's account, role, currency balance and credit line."""
+    balance = await operations.view(gw, "SettlementToken", "balanceOf", [caller.account])
+    out: dict[str, Any] = {"account": caller.account, "role": caller.role.value, "balance": balance,
+                           "signer": gw.signers.has(caller.account)}
+    if caller.role != Role.operator:
+        m = await operations.view(gw, "Membership", "memberOf", [caller.account])
+        out.update(active=m["active"], credit_limit=m["creditLimit"], credit_used=m["creditUsed"])
+    return out
+
+
+@router.post("/system/pause", status_code=202, response_model=OperationOut)
+async def pause(gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response):
+    return await write(gw, caller, "system.pause", "Membership", "pause", [], {}, idem, wait, response)
+
+
+@router.post("/system/unpause", status_code=202, response_model=OperationOut)
+async def unpause(gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response):
+    return await write(gw, caller, "system.unpause", "Membership", "unpause", [], {}, idem, wait, response)
+
+
+@router.put("/system/max-term", status_code=202, response_model=OperationOut)
+async def set_max_term(body: MaxTermIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep,
+                       response: Response):
+    return await write(gw, caller, "system.set_max_term", "CertificateToken", "setMaxTerm", [body.max_term_seconds],
+                       body.model_dump(), idem, wait, response)
+
+
+@router.put("/system/grace-period", status_code=202, response_model=OperationOut)
+async def set_grace_period(body: GraceIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep,
+                           response: Response):
+    return await write(gw, caller, "system.set_grace_period", "Settlement", "setGracePeriod",
+                       [body.grace_period_seconds], body.model_dump(), idem, wait, response)

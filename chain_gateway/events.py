@@ -1,0 +1,101 @@
+"""Operation updates: an in-process bus feeding server-sent events, `?wait=true` and webhooks
+(POST of the operation JSON, signed ``X-SCF-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("chain_gateway.events")
+
+
+def sign_webhook(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_webhook(secret: str, header: str, body: bytes, tolerance_s: int = 300) -> bool:
+    try:
+        parts = dict(p.split("=", 1) for p in header.split(","))
+        timestamp = int(parts["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs(time.time() - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign_webhook(secret, timestamp, body), header)
+
+
+class EventBus:
+    def __init__(self, webhook_url: str | None = None, webhook_secret: str | None = None):
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._final: dict[str, asyncio.Event] = {}
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.webhook_url and self.webhook_secret:
+            self._webhook_queue = asyncio.Queue(maxsize=100_000)
+            self._webhook_task = asyncio.create_task(self._deliver())
+
+    async def stop(self) -> None:
+        if self._webhook_task:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+
+    def publish(self, op: dict[str, Any]) -> None:
+        for q in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(op)
+        if op.get("state") in ("confirmed", "failed"):
+            ev = self._final.pop(op["id"], None)
+            if ev:
+                ev.set()
+        if self._webhook_queue is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._webhook_queue.put_nowait(op)
+
+    def final_event(self, op_id: str) -> asyncio.Event:
+        return self._final.setdefault(op_id, asyncio.Event())
+
+    def forget(self, op_id: str) -> None:
+        self._final.pop(op_id, None)
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)
+        self._subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        self._subscribers.discard(q)
+
+    async def _deliver(self) -> None:
+        assert self._webhook_queue is not None and self.webhook_url and self.webhook_secret
+        async with httpx.AsyncClient(timeout=10) as client:
+            while True:
+                op = await self._webhook_queue.get()
+                body = json.dumps({"type": "operation", "operation": op}, default=str).encode()
+                for attempt in range(5):
+                    headers = {
+                        "Content-Type": "application/json",
+                        "X-SCF-Signature": sign_webhook(self.webhook_secret, int(time.time()), body),
+                    }
+                    try:
+                        r = await client.post(self.webhook_url, content=body, headers=headers)
+                        if r.status_code < 500:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.5 * 2**attempt)
+                else:
+                    log.warning("webhook delivery failed for operation %s", op.get("id"))

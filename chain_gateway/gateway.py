@@ -1,0 +1,80 @@
+"""The running service's state: settings, store, node, contracts, signers, submitter, event bus."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from chain_gateway.auth import KeyCache, ensure_key_hash, hash_key
+from chain_gateway.contracts import ContractSet
+from chain_gateway.db import make_engine
+from chain_gateway.events import EventBus
+from chain_gateway.models import Role
+from chain_gateway.rpc import Rpc
+from chain_gateway.settings import Settings
+from chain_gateway.signer import SignerRegistry
+from chain_gateway.submitter import Submitter
+from scf.manifest import Manifest
+
+log = logging.getLogger("chain_gateway")
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    manifest: Manifest
+    engine: Engine
+    rpc: Rpc
+    contracts: ContractSet
+    signers: SignerRegistry
+    bus: EventBus
+    keys: KeyCache
+    submitter: Submitter | None = None
+    chain_id: int = 0
+
+    @classmethod
+    def build(cls, settings: Settings) -> Gateway:
+        if settings.manifest is None:
+            raise RuntimeError("SCF_GATEWAY_MANIFEST (path of the deployment manifest) is required")
+        manifest = Manifest.load(settings.manifest)
+        engine = make_engine(settings.database_url)
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        return cls(
+            settings=settings,
+            manifest=manifest,
+            engine=engine,
+            rpc=Rpc(settings.rpc_url),
+            contracts=ContractSet.from_manifest(manifest),
+            signers=SignerRegistry(settings),
+            bus=EventBus(settings.webhook_url, secret),
+            keys=KeyCache(engine),
+            chain_id=manifest.chain_id,
+        )
+
+    def bootstrap_keys(self) -> None:
+        s = self.settings
+        operator = self.manifest.operator
+        if s.bootstrap_operator_key_hash:
+            ensure_key_hash(self.engine, s.bootstrap_operator_key_hash.lower(), operator, Role.operator, "bootstrap")
+        if s.dev_operator_api_key is not None:
+            if not s.dev_mode:
+                raise RuntimeError("SCF_GATEWAY_DEV_OPERATOR_API_KEY is only allowed with SCF_GATEWAY_DEV_MODE=true")
+            key_hash = hash_key(s.dev_operator_api_key.get_secret_value())
+            ensure_key_hash(self.engine, key_hash, operator, Role.operator, "dev")
+
+    async def start(self) -> None:
+        self.bootstrap_keys()
+        await self.bus.start()
+        self.submitter = Submitter(
+            self.settings, self.engine, self.rpc, self.signers, self.contracts, self.bus, self.chain_id
+        )
+        await self.submitter.start()
+
+    async def stop(self) -> None:
+        if self.submitter:
+            await self.submitter.stop()
+        await self.bus.stop()
+        await self.rpc.close()
+        self.engine.dispose()

@@ -1,0 +1,124 @@
+"""SQLModel tables and API schemas."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(enum.StrEnum):
+    operator = "operator"
+    core_enterprise = "core_enterprise"
+    supplier = "supplier"
+    factor = "factor"
+    auditor = "auditor"
+
+
+# on-chain IMembership.Role values
+CHAIN_ROLE = {Role.core_enterprise: 1, Role.supplier: 2, Role.factor: 3, Role.auditor: 4}
+
+
+class OpState(enum.StrEnum):
+    queued = "queued"
+    submitted = "submitted"
+    mined = "mined"
+    confirmed = "confirmed"
+    failed = "failed"
+
+
+FINAL_STATES = (OpState.confirmed, OpState.failed)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "gw_api_key"
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(index=True, unique=True, max_length=64)
+    prefix: str = Field(max_length=16)  # first characters, to recognise a key in lists
+    account: str = Field(index=True, max_length=42)
+    role: Role
+    label: str = ""
+    revoked: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Operation(SQLModel, table=True):
+    __tablename__ = "gw_operation"
+    __table_args__ = (UniqueConstraint("api_account", "idempotency_key", name="uq_gw_op_idem"),)
+    seq: int | None = Field(default=None, primary_key=True)  # submission order
+    id: str = Field(index=True, unique=True, max_length=36)
+    api_account: str = Field(index=True, max_length=42)  # the caller
+    signer: str = Field(index=True, max_length=42)  # the account that signs (== caller)
+    kind: str = Field(max_length=64)
+    contract: str = Field(max_length=32)
+    to_address: str = Field(max_length=42)
+    data: str = Field(sa_column=Column(Text, nullable=False))  # calldata hex
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    request_hash: str = Field(max_length=64)
+    state: OpState = Field(default=OpState.queued, index=True)
+    nonce: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    gas_limit: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    gas_price: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    tx_hash: str | None = Field(default=None, index=True, max_length=66)
+    tx_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # signed, public
+    sent_at: datetime | None = None
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    block_hash: str | None = Field(default=None, max_length=66)
+    gas_used: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class NonceState(SQLModel, table=True):
+    __tablename__ = "gw_nonce"
+    account: str = Field(primary_key=True, max_length=42)
+    next_nonce: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OperationOut(SQLModel):
+    id: str
+    kind: str
+    state: OpState
+    account: str
+    contract: str
+    args: dict[str, Any]
+    nonce: int | None
+    tx_hash: str | None
+    block_number: int | None
+    gas_used: int | None
+    error: dict[str, Any] | None
+    result: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, op: Operation) -> OperationOut:
+        return cls(
+            id=op.id,
+            kind=op.kind,
+            state=op.state,
+            account=op.signer,
+            contract=op.contract,
+            args=op.args,
+            nonce=op.nonce,
+            tx_hash=op.tx_hash,
+            block_number=op.block_number,
+            gas_used=op.gas_used,
+            error=op.error,
+            result=op.result,
+            created_at=op.created_at,
+            updated_at=op.updated_at,
+        )

@@ -1,0 +1,163 @@
+"""Turning an API call into an operation: idempotency, simulation, persistence before signing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayError, NotFound
+from chain_gateway.gateway import Gateway
+from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut
+from chain_gateway.rpc import RpcError
+from chain_gateway.submitter import publish
+
+# contract errors that mean "not yours / not your role": 403; "wrong state": 409; others 422
+FORBIDDEN_ERRORS = {
+    "MembershipUnauthorized", "MembershipWrongRole", "MembershipNotHolder", "CertificateUnauthorized",
+    "CertificateNotPayee", "CertificateNotOwnerNorApproved", "CertificateWrongOwner", "FinancingUnauthorized",
+    "FinancingNotSeller", "FinancingNotFactor", "SettlementUnauthorized", "SettlementNotDebtor",
+    "SettlementNotHolder", "SettlementTokenUnauthorized", "OwnableUnauthorizedAccount",
+}
+CONFLICT_ERRORS = {
+    "MembershipAlreadyMember", "MembershipStatusUnchanged", "MembershipPaused", "MembershipNotPaused",
+    "CertificateWrongStatus", "CertificateFreezeUnchanged", "CertificateFrozen", "CertificateMatured",
+    "FinancingOfferNotOpen", "FinancingOfferExpired", "SettlementFullyRepaid", "MembershipInactive",
+}
+
+
+def request_hash(kind: str, args: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps({"kind": kind, "args": args}, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def revert_error(gw: Gateway, exc: RpcError) -> GatewayError:
+    decoded = gw.contracts.decode_error(exc.revert_data)
+    if decoded is None:
+        return ContractRevert("the call would revert", {"error": None, "message": exc.message[:300]})
+    details = decoded.as_dict()
+    message = f"the call would revert with {decoded.name}"
+    if decoded.name in FORBIDDEN_ERRORS:
+        err: GatewayError = ContractRevert(message, details)
+        err.status_code = 403
+        return err
+    if decoded.name in CONFLICT_ERRORS:
+        err = ContractRevert(message, details)
+        err.status_code = 409
+        return err
+    return ContractRevert(message, details)
+
+
+async def view(gw: Gateway, contract: str, fn: str, args: list[Any], sender: str | None = None) -> Any:
+    """A read through eth_call, decoded; a revert becomes a 4xx (unknown ids: 404)."""
+    tx: dict[str, Any] = {"to": gw.contracts.address(contract), "data": gw.contracts.encode(contract, fn, args)}
+    if sender:
+        tx["from"] = sender
+    try:
+        data = await gw.rpc.eth_call(tx)
+    except RpcError as exc:
+        err = revert_error(gw, exc)
+        name = err.details.get("error") or ""
+        if "Unknown" in name:
+            raise NotFound(f"{contract}.{fn}: not found", err.details) from exc
+        raise err from exc
+    return gw.contracts.decode_output(contract, fn, data)
+
+
+def find_idempotent(gw: Gateway, caller: ApiKey, key: str, rhash: str) -> Operation | None:
+    with Session(gw.engine, expire_on_commit=False) as s:
+        op = s.exec(
+            select(Operation).where(Operation.api_account == caller.account, Operation.idempotency_key == key)
+        ).first()
+    if op is not None and op.request_hash != rhash:
+        raise Conflict(
+            "Idempotency-Key reused with a different request", {"operation_id": op.id}, code="IDEMPOTENCY_CONFLICT"
+        )
+    return op
+
+
+async def submit(
+    gw: Gateway,
+    caller: ApiKey,
+    kind: str,
+    contract: str,
+    fn: str,
+    call_args: list[Any],
+    view_args: dict[str, Any],
+    idempotency_key: str | None,
+    hash_args: dict[str, Any] | None = None,
+) -> Operation:
+    """Simulate, persist as queued, hand to the signer's worker. Returns the operation."""
+    rhash = request_hash(kind, view_args if hash_args is None else hash_args)
+    if idempotency_key:
+        existing = find_idempotent(gw, caller, idempotency_key, rhash)
+        if existing is not None:
+            return existing
+    gw.signers.get(caller.account)  # NoSigner (422) if the gateway holds no key for the caller
+    to = gw.contracts.address(contract)
+    data = gw.contracts.encode(contract, fn, call_args)
+    try:
+        estimate = int(await gw.rpc.call("eth_estimateGas", {"from": caller.account, "to": to, "data": data}), 16)
+    except RpcError as exc:
+        raise revert_error(gw, exc) from exc
+    gas_limit = int(estimate * gw.settings.gas_multiplier) + gw.settings.gas_extra
+    op = Operation(
+        id=str(uuid.uuid4()), api_account=caller.account, signer=caller.account, kind=kind, contract=contract,
+        to_address=to, data=data, args=view_args, idempotency_key=idempotency_key, request_hash=rhash,
+        gas_limit=gas_limit,
+    )
+    with Session(gw.engine, expire_on_commit=False) as s:
+        s.add(op)
+        try:
+            s.commit()
+        except IntegrityError:  # a concurrent request with the same Idempotency-Key won
+            s.rollback()
+            assert idempotency_key
+            existing = find_idempotent(gw, caller, idempotency_key, rhash)
+            if existing is None:
+                raise
+            return existing
+    publish(gw.bus, op)
+    assert gw.submitter is not None
+    gw.submitter.notify(op.signer)
+    return op
+
+
+def load(gw: Gateway, op_id: str) -> Operation | None:
+    with Session(gw.engine, expire_on_commit=False) as s:
+        return s.exec(select(Operation).where(Operation.id == op_id)).first()
+
+
+def visible(caller: ApiKey, op: Operation) -> bool:
+    return op.api_account.lower() == caller.account.lower() or caller.role.value in ("operator", "auditor")
+
+
+def get_for(gw: Gateway, caller: ApiKey, op_id: str) -> Operation:
+    op = load(gw, op_id)
+    if op is None:
+        raise NotFound("no such operation", {"id": op_id})
+    if not visible(caller, op):
+        raise Forbidden("not your operation", {"id": op_id})
+    return op
+
+
+async def wait_final(gw: Gateway, op: Operation, timeout: float) -> Operation:
+    if op.state in FINAL_STATES:
+        return op
+    event = gw.bus.final_event(op.id)
+    fresh = load(gw, op.id)  # it may have finished before we subscribed
+    if fresh is not None and fresh.state in FINAL_STATES:
+        gw.bus.forget(op.id)
+        return fresh
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+    return load(gw, op.id) or op
+
+
+def out(op: Operation) -> OperationOut:
+    return OperationOut.of(op)

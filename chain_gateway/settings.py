@@ -1,0 +1,53 @@
+"""Configuration from the environment (prefix ``SCF_GATEWAY_``). No secret has a default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCF_GATEWAY_", extra="ignore")
+
+    # chain
+    rpc_url: str = "http://127.0.0.1:8545"
+    manifest: Path | None = None
+    # storage
+    database_url: str = "sqlite:///var/gateway.db"
+    # keys: encrypted keystore files (eth-account v3 JSON, scrypt) named <address>.json
+    keystore_dir: Path = Path("var/keystore")
+    # passphrase for the keystore files; or a file holding it (e.g. a mounted secret);
+    # a per-account file <keystore_dir>/<address>.pass overrides both
+    keystore_passphrase: SecretStr | None = None
+    keystore_passphrase_file: Path | None = None
+    # scrypt cost of keystore files created by the gateway (2**18 in production; tests lower it)
+    keystore_scrypt_n: int = 2**18
+    # dev mode: the anvil mnemonic's accounts are signers, account 0 is the operator
+    dev_mode: bool = False
+    # sha256 hex of the operator's API key, bootstrapped on start (see `python -m chain_gateway.admin`)
+    bootstrap_operator_key_hash: str | None = None
+    # in dev mode only: a plain operator API key bootstrapped on start
+    dev_operator_api_key: SecretStr | None = None
+
+    # transactions
+    confirmations: int = 1
+    # permissioned networks run free gas (Besu min-gas-price 0; anvil --gas-price 0): members' keys
+    # hold no ether. Set gas_price_from_node on a network that charges gas.
+    gas_price_wei: int = 0
+    gas_price_from_node: bool = False
+    gas_multiplier: float = 1.25
+    gas_extra: int = 20_000
+    fee_bump_percent: int = 20
+    resend_after_s: float = 10.0  # re-broadcast an unmined transaction after this long
+    bump_after_s: float = 30.0  # then re-sign it at the same nonce with a higher fee
+    poll_interval_s: float = 0.05
+    max_batch: int = 100
+    node_retry_s: float = 0.5
+
+    # API
+    wait_timeout_s: float = 60.0
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    log_level: str = "INFO"

@@ -1,0 +1,148 @@
+"""Signers. ``Signer`` is the interface a KMS/HSM backend implements; ``KeystoreSigner`` decrypts an
+eth-account (v3, scrypt) keystore file with a passphrase from the environment or a secret file.
+Keys and passphrases are never logged, returned or written in clear."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from chain_gateway.errors import NoSigner
+from chain_gateway.settings import Settings
+
+
+@runtime_checkable
+class Signer(Protocol):
+    @property
+    def address(self) -> str: ...
+
+    def sign_transaction(self, tx: dict[str, Any]) -> tuple[str, str]:
+        """Returns (raw transaction hex, transaction hash hex)."""
+        ...
+
+
+class LocalSigner:
+    """A decrypted key held in memory (keystore-backed or, in dev mode, mnemonic-derived)."""
+
+    def __init__(self, account: LocalAccount):
+        self._account = account
+
+    @property
+    def address(self) -> str:
+        return str(self._account.address)
+
+    def sign_transaction(self, tx: dict[str, Any]) -> tuple[str, str]:
+        signed = self._account.sign_transaction(tx)
+        return "0x" + bytes(signed.raw_transaction).hex(), "0x" + bytes(signed.hash).hex()
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LocalSigner({self.address})"
+
+
+class KeystoreSigner(LocalSigner):
+    """Decrypts the keystore file once, on first use."""
+
+    def __init__(self, path: Path, passphrase_source: Any):
+        self.path = path
+        self._address = to_checksum_address("0x" + json.loads(path.read_text())["address"].removeprefix("0x"))
+        self._passphrase_source = passphrase_source
+        self._loaded: LocalAccount | None = None
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def sign_transaction(self, tx: dict[str, Any]) -> tuple[str, str]:
+        if self._loaded is None:
+            passphrase = self._passphrase_source(self._address)
+            key = Account.decrypt(json.loads(self.path.read_text()), passphrase)
+            self._loaded = Account.from_key(key)
+            self._account = self._loaded
+        return super().sign_transaction(tx)
+
+    def __repr__(self) -> str:
+        return f"KeystoreSigner({self._address})"
+
+
+def dev_accounts(count: int = 20) -> list[LocalAccount]:
+    from scf.devchain import DEV_MNEMONIC
+
+    Account.enable_unaudited_hdwallet_features()
+    return [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
+
+
+class SignerRegistry:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.signers: dict[str, Signer] = {}
+        self.reload()
+
+    def _passphrase(self, address: str) -> str:
+        s = self.settings
+        per_account = s.keystore_dir / f"{address.lower()}.pass"
+        if per_account.exists():
+            return per_account.read_text().strip()
+        if s.keystore_passphrase is not None:
+            return s.keystore_passphrase.get_secret_value()
+        if s.keystore_passphrase_file is not None:
+            return Path(s.keystore_passphrase_file).read_text().strip()
+        raise NoSigner("no keystore passphrase configured", {"account": address})
+
+    def reload(self) -> None:
+        if self.settings.dev_mode:
+            for acct in dev_accounts():
+                self.signers.setdefault(acct.address.lower(), LocalSigner(acct))
+        directory = self.settings.keystore_dir
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.json")):
+                try:
+                    signer = KeystoreSigner(path, self._passphrase)
+                except (ValueError, KeyError, json.JSONDecodeError):
+                    continue
+                self.signers[signer.address.lower()] = signer
+
+    def get(self, address: str) -> Signer:
+        signer = self.signers.get(address.lower())
+        if signer is None:
+            raise NoSigner("the gateway holds no key for this account", {"account": address})
+        return signer
+
+    def has(self, address: str) -> bool:
+        return address.lower() in self.signers
+
+    def create(self) -> Signer:
+        """A new key, written encrypted (scrypt) to the keystore directory."""
+        passphrase = self._passphrase("0x0")
+        acct = Account.create()
+        keystore = Account.encrypt(acct.key, passphrase, kdf="scrypt", iterations=self.settings.keystore_scrypt_n)
+        directory = self.settings.keystore_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{acct.address.lower()}.json"
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(keystore, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        signer = LocalSigner(acct)
+        self.signers[acct.address.lower()] = signer
+        return signer
+
+
+def write_keystore(directory: Path, key: bytes | str, passphrase: str, scrypt_n: int = 2**18) -> Path:
+    """Encrypt a key into ``directory`` (used by the admin CLI and tests)."""
+    acct = Account.from_key(key)
+    keystore = Account.encrypt(acct.key, passphrase, kdf="scrypt", iterations=scrypt_n)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{acct.address.lower()}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(keystore, f)
+    return path

@@ -1,0 +1,490 @@
+"""Nonce management and transaction submission, one background worker per signer.
+
+Exactly-once, crash-safe design:
+* an operation is stored ``queued`` (no nonce) before anything is signed;
+* the worker, holding the signer's lock, assigns consecutive nonces from ``NonceState``, signs,
+  and commits nonce + signed raw tx + state ``submitted`` in one transaction *before* broadcasting;
+* it broadcasts in nonce order (one batched JSON-RPC request), then tracks receipts: any nonce
+  below the chain's ``latest`` count is mined, its receipt is looked up among every hash that
+  operation was signed with (fee bumps keep the nonce), and it moves to mined -> confirmed|failed;
+* on start (and after any node outage) the worker re-syncs: next nonce = max(store, chain pending),
+  every unmined signed tx is re-broadcast as is (the node answers "already known"/"nonce too low"
+  harmlessly), and nonces nobody holds below the store's next nonce are filled with a 0-value
+  self-transfer so later ones are not stuck;
+* an unmined tx is re-broadcast after ``resend_after_s`` and re-signed at the same nonce with a
+  higher gas price after ``bump_after_s``;
+* a nonce the chain consumed without any of our hashes (someone else used the key) sends the
+  operation back to the queue for a fresh nonce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from chain_gateway.contracts import ContractSet
+from chain_gateway.errors import NodeUnavailable
+from chain_gateway.events import EventBus
+from chain_gateway.models import NonceState, Operation, OperationOut, OpState, utcnow
+from chain_gateway.rpc import Rpc, RpcError
+from chain_gateway.settings import Settings
+from chain_gateway.signer import SignerRegistry
+
+log = logging.getLogger("chain_gateway.submitter")
+
+KNOWN = ("already known", "known transaction", "already imported", "already exists", "alreadyknown")
+TOO_LOW = ("nonce too low", "nonce is too low", "oldnonce", "nonce has already been used")
+TOO_HIGH = ("nonce too high", "gapped", "future nonce", "nonce_too_high")
+UNDERPRICED = ("underpriced", "replacement transaction")
+
+
+def _has(message: str, needles: tuple[str, ...]) -> bool:
+    m = message.lower()
+    return any(n in m for n in needles)
+
+
+def publish(bus: EventBus, op: Operation) -> None:
+    bus.publish(OperationOut.of(op).model_dump(mode="json"))
+
+
+class Submitter:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        rpc: Rpc,
+        signers: SignerRegistry,
+        contracts: ContractSet,
+        bus: EventBus,
+        chain_id: int,
+    ):
+        self.settings = settings
+        self.engine = engine
+        self.rpc = rpc
+        self.signers = signers
+        self.contracts = contracts
+        self.bus = bus
+        self.chain_id = chain_id
+        self.workers: dict[str, SignerWorker] = {}
+
+    async def start(self) -> None:
+        """Recover: a worker for every signer with unfinished operations."""
+        with Session(self.engine) as s:
+            rows = s.exec(
+                select(Operation.signer)
+                .where(col(Operation.state).in_([OpState.queued, OpState.submitted, OpState.mined]))
+                .distinct()
+            ).all()
+        for signer in rows:
+            self.notify(signer)
+
+    def notify(self, signer: str) -> None:
+        key = signer.lower()
+        worker = self.workers.get(key)
+        if worker is None or worker.task.done():
+            worker = SignerWorker(self, signer)
+            self.workers[key] = worker
+        worker.wake.set()
+
+    async def stop(self) -> None:
+        for w in self.workers.values():
+            w.task.cancel()
+        for w in self.workers.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await w.task
+
+    def status(self) -> dict[str, Any]:
+        return {addr: {"synced": w.synced, "node_ok": w.node_ok} for addr, w in self.workers.items()}
+
+
+class SignerWorker:
+    def __init__(self, sub: Submitter, address: str):
+        self.sub = sub
+        self.address = address
+        self.signer = sub.signers.get(address)
+        self.lock = asyncio.Lock()  # the per-signer nonce lock
+        self.wake = asyncio.Event()
+        self.synced = False
+        self.node_ok = True
+        self.misses: dict[str, int] = {}
+        self._gas_price: int | None = None
+        self.task = asyncio.create_task(self.run(), name=f"signer-{address}")
+
+    @property
+    def s(self) -> Settings:
+        return self.sub.settings
+
+    def session(self) -> Session:
+        return Session(self.sub.engine, expire_on_commit=False)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                busy = await self.step()
+                self.node_ok = True
+            except asyncio.CancelledError:
+                raise
+            except NodeUnavailable:
+                self.node_ok = False
+                self.synced = False
+                await asyncio.sleep(self.s.node_retry_s)
+                continue
+            except Exception:
+                log.exception("signer worker %s: unexpected error; re-syncing", self.address)
+                self.synced = False
+                await asyncio.sleep(self.s.node_retry_s)
+                continue
+            if busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.s.poll_interval_s)
+            else:
+                await self.wake.wait()
+            self.wake.clear()
+
+    async def step(self) -> bool:
+        if not self.synced:
+            await self.sync()
+        await self.sign_queued()
+        await self.broadcast_unsent()
+        return await self.track()
+
+    # --- nonces -------------------------------------------------------------------------------
+
+    async def gas_price(self) -> int:
+        if not self.s.gas_price_from_node:
+            return self.s.gas_price_wei
+        if self._gas_price is None:
+            self._gas_price = await self.sub.rpc.gas_price()
+        return self._gas_price
+
+    async def sync(self) -> None:
+        rpc = self.sub.rpc
+        latest, pending = await rpc.batch(
+            [
+                ("eth_getTransactionCount", [self.address, "latest"]),
+                ("eth_getTransactionCount", [self.address, "pending"]),
+            ]
+        )
+        if isinstance(latest, RpcError) or isinstance(pending, RpcError):
+            raise NodeUnavailable("cannot read the account nonce")
+        chain_latest, chain_pending = int(latest, 16), int(pending, 16)
+        self._gas_price = None
+        fillers: list[Operation] = []
+        async with self.lock:
+            with self.session() as s:
+                ns = s.get(NonceState, self.address.lower()) or NonceState(account=self.address.lower())
+                outstanding = s.exec(
+                    select(Operation).where(Operation.signer == self.address, Operation.state == OpState.submitted)
+                ).all()
+                ours = {op.nonce for op in outstanding}
+                next_nonce = max(ns.next_nonce, chain_latest, chain_pending)
+                for op in outstanding:  # re-broadcast everything not yet mined
+                    op.sent_at = None
+                    s.add(op)
+                gas_price = await self.gas_price()
+                for n in range(max(chain_latest, chain_pending), ns.next_nonce):
+                    if n not in ours:
+                        fillers.append(self._filler(n, gas_price))
+                for f in fillers:
+                    s.add(f)
+                if fillers:
+                    log.warning("signer %s: filling nonce gaps %s", self.address, [f.nonce for f in fillers])
+                ns.next_nonce = next_nonce
+                ns.updated_at = utcnow()
+                s.add(ns)
+                s.commit()
+        self.synced = True
+
+    def _filler(self, nonce: int, gas_price: int) -> Operation:
+        tx = {
+            "chainId": self.sub.chain_id, "nonce": nonce, "to": self.address, "value": 0,
+            "data": b"", "gas": 21_000, "gasPrice": gas_price,
+        }
+        raw, h = self.signer.sign_transaction(tx)
+        return Operation(
+            id=str(uuid.uuid4()), api_account=self.address, signer=self.address, kind="system.nonce_fill",
+            contract="-", to_address=self.address, data="0x", args={"nonce": nonce}, request_hash="-",
+            state=OpState.submitted, nonce=nonce, gas_limit=21_000, gas_price=gas_price,
+            tx_hash=h, tx_hashes=[h], raw_tx=raw,
+        )
+
+    async def sign_queued(self) -> None:
+        async with self.lock:
+            with self.session() as s:
+                ops = s.exec(
+                    select(Operation)
+                    .where(Operation.signer == self.address, Operation.state == OpState.queued)
+                    .order_by(col(Operation.seq))
+                    .limit(self.s.max_batch)
+                ).all()
+                if not ops:
+                    return
+                gas_price = await self.gas_price()
+                ns = s.get(NonceState, self.address.lower()) or NonceState(account=self.address.lower())
+                now = utcnow()
+                for op in ops:
+                    tx = {
+                        "chainId": self.sub.chain_id, "nonce": ns.next_nonce, "to": op.to_address, "value": 0,
+                        "data": op.data, "gas": op.gas_limit, "gasPrice": gas_price,
+                    }
+                    raw, h = self.signer.sign_transaction(tx)
+                    op.nonce, op.tx_hash, op.tx_hashes, op.raw_tx = ns.next_nonce, h, [h], raw
+                    op.gas_price, op.state, op.sent_at, op.updated_at = gas_price, OpState.submitted, None, now
+                    op.attempts += 1
+                    ns.next_nonce += 1
+                    s.add(op)
+                ns.updated_at = now
+                s.add(ns)
+                s.commit()  # nonce + signed tx durable before the broadcast
+        for op in ops:
+            publish(self.sub.bus, op)
+
+    async def broadcast_unsent(self) -> None:
+        with self.session() as s:
+            ops = s.exec(
+                select(Operation)
+                .where(
+                    Operation.signer == self.address,
+                    Operation.state == OpState.submitted,
+                    col(Operation.sent_at).is_(None),
+                )
+                .order_by(col(Operation.nonce))
+            ).all()
+        if ops:
+            await self.broadcast(list(ops))
+
+    async def broadcast(self, ops: list[Operation]) -> None:
+        results: list[Any] = []
+        for i in range(0, len(ops), self.s.max_batch):
+            chunk = ops[i : i + self.s.max_batch]
+            results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
+        now = utcnow()
+        rejected: list[tuple[Operation, RpcError]] = []
+        with self.session() as s:
+            for op, res in zip(ops, results, strict=True):
+                if isinstance(res, RpcError):
+                    msg = res.message
+                    if _has(msg, TOO_HIGH):
+                        self.synced = False  # a lower nonce is missing: re-sync fills it
+                        continue
+                    if not (_has(msg, KNOWN) or _has(msg, TOO_LOW) or _has(msg, UNDERPRICED)):
+                        rejected.append((op, res))
+                        continue
+                op.sent_at = now
+                s.add(op)
+            s.commit()
+        for op, err in rejected:
+            await self.reject(op, err)
+
+    async def reject(self, op: Operation, err: RpcError) -> None:
+        """The node refused the tx outright: the operation fails and its nonce is filled."""
+        log.warning("signer %s: node refused nonce %s: %s", self.address, op.nonce, err.message)
+        async with self.lock:
+            with self.session() as s:
+                fresh = s.get(Operation, op.seq)
+                if fresh is None or fresh.state != OpState.submitted:
+                    return
+                fresh.state = OpState.failed
+                fresh.error = {"code": "SEND_REJECTED", "message": err.message[:500]}
+                fresh.updated_at = utcnow()
+                s.add(fresh)
+                assert fresh.nonce is not None
+                filler = self._filler(fresh.nonce, await self.gas_price())
+                s.add(filler)
+                s.commit()
+        publish(self.sub.bus, fresh)
+
+    # --- receipts -----------------------------------------------------------------------------
+
+    async def track(self) -> bool:
+        with self.session() as s:
+            outstanding = s.exec(
+                select(Operation)
+                .where(
+                    Operation.signer == self.address,
+                    col(Operation.state).in_([OpState.submitted, OpState.mined]),
+                )
+                .order_by(col(Operation.nonce))
+            ).all()
+            queued = s.exec(
+                select(Operation.seq)
+                .where(Operation.signer == self.address, Operation.state == OpState.queued)
+                .limit(1)
+            ).first()
+        if not outstanding:
+            return queued is not None
+        rpc = self.sub.rpc
+        count_hex, head_hex = await rpc.batch(
+            [("eth_getTransactionCount", [self.address, "latest"]), ("eth_blockNumber", [])]
+        )
+        if isinstance(count_hex, RpcError) or isinstance(head_hex, RpcError):
+            raise NodeUnavailable("cannot read the chain head")
+        chain_nonce, head = int(count_hex, 16), int(head_hex, 16)
+        mined = [op for op in outstanding if op.state == OpState.submitted and (op.nonce or 0) < chain_nonce]
+        calls = [("eth_getTransactionReceipt", [h]) for op in mined for h in op.tx_hashes]
+        receipts: list[Any] = []
+        for i in range(0, len(calls), self.s.max_batch):
+            receipts += await rpc.batch(calls[i : i + self.s.max_batch])
+        changed: list[Operation] = []
+        requeue: list[Operation] = []
+        now = utcnow()
+        it = iter(receipts)
+        with self.session() as s:
+            for op in mined:
+                found = None
+                for _ in op.tx_hashes:
+                    r = next(it)
+                    if isinstance(r, dict) and r.get("blockNumber"):
+                        found = r
+                if found is None:
+                    self.misses[op.id] = self.misses.get(op.id, 0) + 1
+                    if self.misses[op.id] >= 3:  # nonce used by a tx that is not ours
+                        requeue.append(op)
+                    continue
+                self.misses.pop(op.id, None)
+                op.tx_hash = found["transactionHash"]
+                op.block_number = int(found["blockNumber"], 16)
+                op.block_hash = found["blockHash"]
+                op.gas_used = int(found["gasUsed"], 16)
+                op.updated_at = now
+                if int(found.get("status", "0x1"), 16) == 1:
+                    op.state = OpState.mined
+                    op.result = self.parse_result(op, found.get("logs", []))
+                else:
+                    op.state = OpState.failed
+                    op.error = await self.revert_reason(op)
+                s.add(op)
+                changed.append(op)
+            for op in requeue:
+                log.warning("signer %s: nonce %s was used outside the gateway; re-queueing", self.address, op.nonce)
+                op.state, op.nonce, op.raw_tx, op.sent_at, op.tx_hash = OpState.queued, None, None, None, None
+                op.tx_hashes = []
+                op.updated_at = now
+                s.add(op)
+                self.misses.pop(op.id, None)
+            s.commit()
+        for op in changed:
+            publish(self.sub.bus, op)
+        await self.confirm([op for op in outstanding if op.state == OpState.mined], head)
+        await self.unstick([op for op in outstanding if op.state == OpState.submitted], chain_nonce)
+        if requeue:
+            self.synced = False
+        return True
+
+    async def confirm(self, ops: list[Operation], head: int) -> None:
+        depth = max(1, self.s.confirmations)
+        ready = [op for op in ops if op.block_number is not None and head - op.block_number + 1 >= depth]
+        if not ready:
+            return
+        if depth > 1:  # the receipt must still be in the same block (no reorg)
+            receipts = await self.sub.rpc.batch([("eth_getTransactionReceipt", [op.tx_hash]) for op in ready])
+        else:
+            receipts = [{"blockHash": op.block_hash} for op in ready]
+        now = utcnow()
+        with self.session() as s:
+            for op, r in zip(ready, receipts, strict=True):
+                if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
+                    op.state = OpState.confirmed
+                else:  # reorged out: track it again
+                    op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
+                op.updated_at = now
+                s.add(op)
+            s.commit()
+        for op in ready:
+            publish(self.sub.bus, op)
+
+    async def unstick(self, pending: list[Operation], chain_nonce: int) -> None:
+        head_op = next((op for op in pending if op.nonce == chain_nonce), None)
+        if head_op is None or head_op.sent_at is None:
+            return
+        now = utcnow()
+        if now - head_op.updated_at > timedelta(seconds=self.s.bump_after_s):  # signed that long ago
+            await self.bump(head_op)
+        elif now - head_op.sent_at > timedelta(seconds=self.s.resend_after_s):
+            log.info("signer %s: re-broadcasting from nonce %s", self.address, chain_nonce)
+            with self.session() as s:
+                for op in pending:
+                    if (op.nonce or 0) >= chain_nonce:
+                        op.sent_at = None
+                        s.add(op)
+                s.commit()
+
+    async def bump(self, op: Operation) -> None:
+        """Re-sign the stuck tx at the same nonce with a higher gas price."""
+        old = op.gas_price or 0
+        new = max(old * (100 + self.s.fee_bump_percent) // 100, old + 1)
+        balance = int(await self.sub.rpc.call("eth_getBalance", self.address, "latest"), 16)
+        if balance < new * op.gas_limit:  # cannot pay a higher fee (free-gas network): re-broadcast as is
+            with self.session() as s:
+                fresh = s.get(Operation, op.seq)
+                if fresh is not None and fresh.state == OpState.submitted:
+                    fresh.sent_at = None
+                    s.add(fresh)
+                    s.commit()
+            return
+        tx = {
+            "chainId": self.sub.chain_id, "nonce": op.nonce, "to": op.to_address, "value": 0,
+            "data": op.data, "gas": op.gas_limit, "gasPrice": new,
+        }
+        raw, h = self.signer.sign_transaction(tx)
+        log.warning("signer %s: nonce %s stuck; re-signing with gas price %s", self.address, op.nonce, new)
+        with self.session() as s:
+            fresh = s.get(Operation, op.seq)
+            if fresh is None or fresh.state != OpState.submitted:
+                return
+            fresh.gas_price, fresh.raw_tx, fresh.tx_hash = new, raw, h
+            fresh.tx_hashes = [*fresh.tx_hashes, h]
+            fresh.attempts += 1
+            fresh.sent_at = None
+            fresh.updated_at = utcnow()
+            s.add(fresh)
+            s.commit()
+
+    async def revert_reason(self, op: Operation) -> dict[str, Any]:
+        """Replay the reverted call on the parent block's state to name the error."""
+        err: dict[str, Any] = {"code": "REVERTED_ON_CHAIN", "message": "the transaction reverted"}
+        try:
+            block = hex(max(0, (op.block_number or 1) - 1))
+            await self.sub.rpc.call(
+                "eth_call", {"from": op.signer, "to": op.to_address, "data": op.data, "gas": hex(op.gas_limit)}, block
+            )
+        except RpcError as exc:
+            decoded = self.sub.contracts.decode_error(exc.revert_data)
+            if decoded:
+                err.update(decoded.as_dict())
+        except NodeUnavailable:
+            pass
+        return err
+
+    def parse_result(self, op: Operation, logs: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        events = []
+        for lg in logs:
+            ev = self.sub.contracts.decode_log(lg)
+            if ev is None:
+                continue
+            events.append({"contract": ev.contract, "event": ev.name, "args": ev.args})
+            a = ev.args
+            if ev.name == "CertificateIssued":
+                result["certificate_id"] = a["certificateId"]
+                result["token_id"] = a["tokenId"]
+            elif ev.name == "HoldingCreated":
+                result.setdefault("new_token_ids", []).append(a["tokenId"])
+                result["new_token_id"] = a["tokenId"]
+            elif ev.name == "OfferCreated":
+                result["offer_id"] = a["offerId"]
+                result["price"] = a["price"]
+            elif ev.name == "OfferAccepted":
+                result["new_token_id"] = a["newTokenId"]
+                result["price"] = a["price"]
+            elif ev.name == "Redeemed":
+                result["redeemed"] = result.get("redeemed", 0) + a["amount"]
+        result["events"] = events
+        return result

@@ -1,0 +1,181 @@
+"""Fixtures: a real anvil dev chain with the platform deployed, and the gateway on it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chain_gateway.main import create_app
+from chain_gateway.settings import Settings
+from scf import devchain
+from scf.build import load_artifacts
+from scf.manifest import Manifest
+
+OPERATOR_API_KEY = "scf_test_operator_" + secrets.token_hex(8)
+PASSPHRASE = "test-passphrase-not-a-secret"
+
+
+@dataclass
+class Chain:
+    chain: devchain.DevChain
+    manifest: Manifest
+    manifest_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.chain.url
+
+
+def deploy_chain(tmp: Path, **chain_kwargs: Any) -> Chain:
+    from scripts.deploy import deploy, dev_operator_key
+
+    load_artifacts()
+    chain = devchain.start(**chain_kwargs)
+    try:
+        manifest = deploy(chain.url, dev_operator_key())
+    except Exception:
+        chain.stop()
+        raise
+    path = tmp / "manifest.json"
+    manifest.save(path)
+    return Chain(chain, manifest, path)
+
+
+def gateway_settings(chain: Chain, tmp: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        rpc_url=chain.url,
+        manifest=chain.manifest_path,
+        database_url=f"sqlite:///{tmp / 'gateway.db'}",
+        keystore_dir=tmp / "keystore",
+        keystore_passphrase=PASSPHRASE,
+        keystore_scrypt_n=2**4,
+        dev_mode=True,
+        dev_operator_api_key=OPERATOR_API_KEY,
+        wait_timeout_s=30,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def gateway_env(chain: Chain, tmp: Path, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCF_GATEWAY_")}
+    env.update(
+        SCF_GATEWAY_RPC_URL=chain.url,
+        SCF_GATEWAY_MANIFEST=str(chain.manifest_path),
+        SCF_GATEWAY_DATABASE_URL=f"sqlite:///{tmp / 'gateway.db'}",
+        SCF_GATEWAY_KEYSTORE_DIR=str(tmp / "keystore"),
+        SCF_GATEWAY_KEYSTORE_PASSPHRASE=PASSPHRASE,
+        SCF_GATEWAY_KEYSTORE_SCRYPT_N="16",
+        SCF_GATEWAY_DEV_MODE="true",
+        SCF_GATEWAY_DEV_OPERATOR_API_KEY=OPERATOR_API_KEY,
+        SCF_GATEWAY_LOG_LEVEL="WARNING",
+    )
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    c = deploy_chain(tmp_path_factory.mktemp("chain"))
+    yield c
+    c.chain.stop()
+
+
+@dataclass
+class Api:
+    """A TestClient plus helpers to onboard members through the API."""
+
+    client: TestClient
+    chain: Chain
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def h(self, key: str, idem: str | None = None) -> dict[str, str]:
+        headers = {"X-API-Key": key}
+        if idem:
+            headers["Idempotency-Key"] = idem
+        return headers
+
+    @property
+    def op(self) -> dict[str, str]:
+        return self.h(OPERATOR_API_KEY)
+
+    def post(self, path: str, key: str, body: Any = None, idem: str | None = None, wait: bool = True) -> Any:
+        return self.client.post(path, json=body, headers=self.h(key, idem), params={"wait": "true"} if wait else None)
+
+    def put(self, path: str, key: str, body: Any = None, wait: bool = True) -> Any:
+        return self.client.put(path, json=body, headers=self.h(key), params={"wait": "true"} if wait else None)
+
+    def get(self, path: str, key: str, **params: Any) -> Any:
+        return self.client.get(path, headers=self.h(key), params=params)
+
+    def onboard(self, role: str, credit: int = 0) -> tuple[str, str]:
+        """A new member (key created by the gateway); returns (account, api_key)."""
+        r = self.post("/v1/members", OPERATOR_API_KEY, {"role": role, "kyc_hash": "0x" + secrets.token_hex(32)})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["operation"]["state"] == "confirmed", body
+        if credit:
+            r = self.put(f"/v1/members/{body['account']}/credit-limit", OPERATOR_API_KEY, {"limit": credit})
+            assert r.json()["state"] == "confirmed", r.text
+        return body["account"], body["api_key"]
+
+    def now(self) -> int:
+        import httpx
+
+        r = httpx.post(self.chain.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
+                                             "params": ["latest", False]})
+        return int(r.json()["result"]["timestamp"], 16)
+
+    def issue(self, core_key: str, payee: str, face: int = 100_000, days: int = 90) -> dict[str, Any]:
+        body = {"payee": payee, "face_value": face, "maturity": self.now() + days * 86400,
+                "document_hash": "0x" + secrets.token_hex(32)}
+        r = self.post("/v1/certificates", core_key, body)
+        assert r.status_code == 200 and r.json()["state"] == "confirmed", r.text
+        result: dict[str, Any] = r.json()["result"]
+        return result
+
+
+@pytest.fixture(scope="session")
+def api(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp = tmp_path_factory.mktemp("gateway")
+    app = create_app(gateway_settings(chain, tmp))
+    with TestClient(app) as client:
+        yield Api(client, chain)
+
+
+@dataclass
+class Scenario:
+    core: tuple[str, str]
+    supplier: tuple[str, str]
+    supplier2: tuple[str, str]
+    factor: tuple[str, str]
+    auditor: tuple[str, str]
+
+
+@pytest.fixture(scope="session")
+def members(api: Api) -> Scenario:
+    return Scenario(
+        core=api.onboard("core_enterprise", credit=10**12),
+        supplier=api.onboard("supplier"),
+        supplier2=api.onboard("supplier"),
+        factor=api.onboard("factor"),
+        auditor=api.onboard("auditor"),
+    )
+
+
+def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
