@@ -1,0 +1,147 @@
+"""Fixtures of the indexer's tests: dev chains with the platform deployed and a lifecycle played,
+and fresh databases on both backends (SQLite file; PostgreSQL from SCF_TEST_POSTGRES_URL)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scenario import Scenario, deploy_system  # noqa: E402
+
+from indexer.models import DOMAIN_TABLES  # noqa: E402
+from indexer.pipeline import Indexer  # noqa: E402
+from indexer.settings import Settings  # noqa: E402
+from scf import devchain  # noqa: E402
+
+PG_ENV = "SCF_TEST_POSTGRES_URL"
+_pg_problem: str | None = None
+
+
+def _pg_admin_url() -> str | None:
+    global _pg_problem
+    url = os.environ.get(PG_ENV)
+    if not url:
+        _pg_problem = f"{PG_ENV} is not set"
+        return None
+    try:
+        eng = create_engine(url, isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        eng.dispose()
+    except Exception as exc:  # unreachable server
+        _pg_problem = f"PostgreSQL at {PG_ENV} unreachable: {exc.__class__.__name__}: {exc}"
+        return None
+    return url
+
+
+class Databases:
+    """Creates fresh databases of one backend; drops them at teardown."""
+
+    def __init__(self, backend: str, tmp: Path, admin_url: str | None) -> None:
+        self.backend = backend
+        self.tmp = tmp
+        self.admin_url = admin_url
+        self.created: list[str] = []
+
+    def new(self) -> str:
+        name = f"scf_ix_{uuid.uuid4().hex[:12]}"
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.tmp / (name + '.db')}"
+        assert self.admin_url
+        eng = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        eng.dispose()
+        self.created.append(name)
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        eng = create_engine(self.admin_url or "", isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
+    admin = None
+    if request.param == "postgres":
+        admin = _pg_admin_url()
+        if admin is None:
+            print(f"SKIP PostgreSQL: {_pg_problem}")
+            pytest.skip(_pg_problem or "no PostgreSQL")
+    dbs = Databases(request.param, tmp_path, admin)
+    yield dbs
+    dbs.drop_all()
+
+
+class System:
+    def __init__(self, chain: devchain.DevChain, seed: int) -> None:
+        self.chain = chain
+        self.manifest = deploy_system(chain)
+        self.scenario = Scenario.connect(chain.url, self.manifest, seed=seed)
+
+    @property
+    def url(self) -> str:
+        return self.chain.url
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        return self.scenario.w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
+
+    def indexer(self, db_url: str, **overrides: Any) -> Indexer:
+        settings = Settings(rpc_url=self.url, database_url=db_url, **{"batch_blocks": 16, **overrides})
+        return Indexer(settings, manifest=self.manifest)
+
+    def index(self, db_url: str, **overrides: Any) -> Indexer:
+        ix = self.indexer(db_url, **overrides)
+        ix.sync()
+        return ix
+
+
+@pytest.fixture(scope="module")
+def played() -> Iterator[System]:
+    """A chain with the platform deployed and a full randomized lifecycle played (read-only use)."""
+    chain = devchain.start()
+    try:
+        system = System(chain, seed=int(os.environ.get("SCF_TEST_SEED", "7")))
+        system.scenario.run(certificates=5, steps=40)
+        yield system
+    finally:
+        chain.stop()
+
+
+@pytest.fixture
+def fresh_system() -> Iterator[System]:
+    """A chain with the platform deployed and nothing else (tests that rewrite history)."""
+    chain = devchain.start()
+    try:
+        yield System(chain, seed=11)
+    finally:
+        chain.stop()
+
+
+def dump(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every domain table's rows ordered by primary key: equal dumps = equal indexes."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for name, table in DOMAIN_TABLES.items():
+            out[name] = [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns))]
+    return out
+
+
+@pytest.fixture
+def dump_db() -> Callable[[Any], dict[str, list[tuple[Any, ...]]]]:
+    return dump
