@@ -9,9 +9,10 @@ import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 
 /// @title Settlement
 /// @notice Repayment by the debtor and pro-rata redemption by every holder at maturity.
-/// A holding of value v redeems v x (repaid - redeemed) / (face - redeemed), rounded down: the
-/// ratio is the same for every holder whatever the order, rounding dust stays for the next
-/// repayment, and once fully repaid every holding redeems exactly its value.
+/// Holdings cannot move once matured and redemption starts at maturity, so a holding's value at
+/// maturity, u = value + paid so far, is fixed. It is entitled to u x repaid / face (rounded down)
+/// in total: the same share for every holder whatever the order or how often it redeems, rounding
+/// dust stays for the next repayment, and once fully repaid every holding redeems exactly u.
 contract Settlement is ISettlement, ReentrancyGuard {
     IMembership private immutable _membership;
     ICertificateToken private immutable _token;
@@ -19,6 +20,8 @@ contract Settlement is ISettlement, ReentrancyGuard {
 
     uint256 private _gracePeriod = 30 days;
     mapping(uint256 certificateId => Account) private _accounts;
+    /// @dev Currency paid out on each holding so far (= value burned off it).
+    mapping(uint256 tokenId => uint256) private _paid;
 
     constructor(IMembership membership_, ICertificateToken token_, ISettlementToken currency_) {
         _membership = membership_;
@@ -91,7 +94,12 @@ contract Settlement is ISettlement, ReentrancyGuard {
     function redeemable(uint256 tokenId) public view returns (uint256) {
         ICertificateToken.Holding memory h = _token.holding(tokenId);
         ICertificateToken.Certificate memory cert = _token.certificate(h.certificateId);
-        return _payable(h.value, cert.faceValue, _accounts[h.certificateId]);
+        return _payable(tokenId, h.value, cert.faceValue, _accounts[h.certificateId]);
+    }
+
+    /// @notice Currency paid out on holding `tokenId` so far.
+    function paid(uint256 tokenId) external view returns (uint256) {
+        return _paid[tokenId];
     }
 
     function gracePeriod() external view returns (uint256) {
@@ -108,18 +116,24 @@ contract Settlement is ISettlement, ReentrancyGuard {
             revert SettlementNotMatured(h.certificateId, cert.maturity, block.timestamp);
         }
         Account storage acct = _accounts[h.certificateId];
-        amount = _payable(h.value, cert.faceValue, acct);
+        amount = _payable(tokenId, h.value, cert.faceValue, acct);
         if (amount == 0) revert SettlementNothingToRedeem(tokenId);
         acct.redeemed += uint128(amount);
+        _paid[tokenId] += amount;
         _token.redeemValue(tokenId, amount);
         _currency.transfer(h.owner, amount);
         emit Redeemed(h.certificateId, tokenId, h.owner, amount, acct.redeemed);
     }
 
-    function _payable(uint256 value, uint256 faceValue, Account storage acct) private view returns (uint256) {
-        uint256 outstanding = faceValue - acct.redeemed;
-        if (outstanding == 0) return 0;
-        return (value * (acct.repaid - acct.redeemed)) / outstanding;
+    /// @dev The entitlement of the holding's value at maturity, less what it was already paid.
+    /// Entitlements never exceed their holding's value at maturity and sum to at most `repaid`.
+    function _payable(uint256 tokenId, uint256 value, uint256 faceValue, Account storage acct)
+        private
+        view
+        returns (uint256)
+    {
+        uint256 paidOut = _paid[tokenId];
+        return ((value + paidOut) * acct.repaid) / faceValue - paidOut;
     }
 
     function _requireSettling(uint256 certificateId, ICertificateToken.Status status) private pure {

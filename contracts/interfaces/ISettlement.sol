@@ -3,9 +3,10 @@ pragma solidity ^0.8.24;
 
 /// @title Settlement at maturity (到期兑付/清分).
 /// @notice The debtor repays into this contract, in full or in parts. Holders redeem holdings at or
-/// after maturity: a holding of value v may take v x cash / outstanding, where cash = repaid -
-/// redeemed and outstanding = face value - redeemed. Every unit paid burns one unit of value, so
-/// partial repayments pay out pro rata and a full repayment redeems every holding exactly.
+/// after maturity: a holding whose value at maturity was u (its value now plus what it was paid)
+/// may take u x repaid / face value in all, less what it was already paid. Every unit paid burns
+/// one unit of value, so partial repayments pay out pro rata whatever the order of redemptions
+/// and a full repayment redeems every holding exactly.
 interface ISettlement {
     struct Account {
         uint128 repaid;
