@@ -12,6 +12,7 @@ Shared settings (prefix ``SCF_``) are handed on to the gateway (``SCF_GATEWAY_*`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -96,7 +97,8 @@ def config_cmd(
     }
     # never print secrets
     for key in list(data["components"]):
-        if any(word in key for word in ("PASSPHRASE", "SECRET", "API_KEY", "KEY_HASH")) and not key.endswith("_FILE"):
+        secret = any(word in key for word in ("PASSPHRASE", "SECRET", "API_KEY", "KEY_HASH"))
+        if secret and not key.endswith("_FILE"):
             data["components"][key] = "***"
     if as_json:
         typer.echo(json.dumps(data, indent=1))
@@ -118,12 +120,10 @@ def build_cmd() -> None:
 @app.command("chain")
 def chain_cmd(
     port: Annotated[int | None, typer.Option(help="port on 127.0.0.1 (default SCF_CHAIN_PORT, 8545)")] = None,
-    block_time: Annotated[float | None, typer.Option(help="seconds per block (default: mine on demand)")] = None,
+    block_time: Annotated[float | None, typer.Option(help="seconds per block (default: on demand)")] = None,
     accounts: Annotated[int, typer.Option(help="funded dev accounts")] = 20,
 ) -> None:
     """Run a local dev chain (anvil, chain id 31337, gas price 0) until Ctrl-C."""
-    import contextlib
-
     from scf import devchain
 
     port = port or settings().chain_port
@@ -176,28 +176,14 @@ def gateway_cmd(
 @app.command("indexer")
 def indexer_cmd(
     once: Annotated[bool, typer.Option("--once", help="index up to the head, then exit")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every indexed range")] = False,
 ) -> None:
-    """Follow the chain into SQL (SCF_INDEXER_* variables); Ctrl-C stops it."""
-    import logging
-
+    """Follow the chain into SQL (SCF_INDEXER_* variables); Ctrl-C or SIGTERM stops it."""
     s = settings()
     apply_component_env(s)
-    logging.basicConfig(level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from indexer.pipeline import Indexer
-    from indexer.settings import Settings
+    from indexer import cli as indexer_cli
 
-    idx = Indexer(Settings())
-    try:
-        if once:
-            events = idx.sync()
-            typer.echo(f"indexed {events} events; checkpoint block {idx.checkpoint()['block_number']}")
-        else:
-            try:
-                idx.follow()
-            except KeyboardInterrupt:
-                pass
-    finally:
-        idx.close()
+    raise typer.Exit(indexer_cli.main((["-v"] if verbose else []) + ["sync" if once else "run"]))
 
 
 @app.command("auditor-api")
@@ -224,11 +210,12 @@ def reconcile_cmd() -> None:
 def demo_cmd(
     keep: Annotated[bool, typer.Option("--keep", help="keep the run's directory under var/")] = False,
     workdir: Annotated[Path | None, typer.Option(help="directory for databases, keystores, logs")] = None,
+    audit: Annotated[bool, typer.Option(hidden=True, help="start the indexer and print the audit")] = True,
 ) -> None:
     """Play a whole supply chain on a fresh local chain through the gateway; print the audit."""
     from scf import demo
 
-    raise typer.Exit(demo.run(workdir=workdir, keep=keep))
+    raise typer.Exit(demo.run(workdir=workdir, keep=keep, audit=audit))
 
 
 @app.command("bench")
@@ -249,13 +236,13 @@ def bench_cmd(
 # --- the components' entry points (resolved where they live) ----------------------------------
 
 GATEWAY_APP = ("chain_gateway.app:create_app", True)
-AUDITOR_APP = ("indexer.api.app:create_app", True)
+AUDITOR_APP = ("indexer.api.main:create_app", True)
 
 
 def run_reconcile() -> int:
-    from indexer import reconcile
+    from indexer import cli as indexer_cli
 
-    return int(reconcile.main([]) or 0)
+    return int(indexer_cli.main(["reconcile"]) or 0)
 
 
 def main() -> None:

@@ -15,7 +15,9 @@ from scf.paths import ROOT
 
 runner = CliRunner()
 
-COMMANDS = ["config", "build", "chain", "deploy", "gateway", "indexer", "auditor-api", "reconcile", "demo", "bench"]
+COMMANDS = [
+    "config", "build", "chain", "deploy", "gateway", "indexer", "auditor-api", "reconcile", "demo", "bench",
+]
 
 
 def test_top_level_help_lists_every_command() -> None:

@@ -1,0 +1,628 @@
+"""`scf demo` / `make demo`: a whole supply chain on a fresh local chain, then the auditor's view.
+
+1. A fresh anvil on a free loopback port, the contracts deployed (operator: the dev chain's first
+   account, written to an encrypted keystore like any production key).
+2. The gateway, the indexer follower and the indexer's auditor API started as real processes
+   (uvicorn on loopback, free ports), each in its own process group, with their databases,
+   keystores and logs in a fresh run directory ``var/demo-<timestamp>/``.
+3. The scenario, through the gateway's HTTP API only: onboarding (2 core enterprises, 14
+   suppliers, 2 factors, 1 auditor), credit lines, currency, 4 certificates issued and accepted,
+   split down to tier 3, financed, repaid in full / in part / not at all, marked overdue.
+   The only direct node calls are dev-chain controls (``evm_increaseTime``/``evm_mine``) and reads.
+4. The auditor's report from the indexer's API (lineage tree, exposure, tiers reached, financing)
+   and a reconcile pass of the indexer's SQL against the chain.
+
+Every process started is stopped on exit, error or Ctrl-C (process groups, SIGTERM then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.tree import Tree
+
+from scf.paths import ROOT
+
+console = Console(highlight=False)
+PY = sys.executable
+DAY = 86_400
+UNIT = 100  # settlement currency minor units (2 decimals)
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    url: str | None = None
+
+
+@dataclass
+class Processes:
+    """Children in their own process groups; `stop_all` ends each group (TERM, then KILL)."""
+
+    services: list[Service] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], log: Path, url: str | None = None) -> Service:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            process = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        service = Service(name, process, log, url)
+        self.services.append(service)
+        return service
+
+    def adopt(self, name: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.services.append(Service(name, process, log))
+
+    def check(self) -> None:
+        for s in self.services:
+            if s.process.poll() is not None:
+                raise DemoError(f"{s.name} exited with code {s.process.returncode}:\n{tail(s.log)}")
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        for s in reversed(self.services):
+            _signal_group(s.process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for s in reversed(self.services):
+            try:
+                s.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(s.process, signal.SIGKILL)
+                s.process.wait()
+            # anything the service left behind in its group
+            _signal_group(s.process, signal.SIGKILL)
+        self.services.clear()
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def free_port() -> int:
+    from scf.devchain import free_port as fp
+
+    return fp()
+
+
+def wait_http(procs: Processes, url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        procs.check()
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        if time.monotonic() > deadline:
+            raise DemoError(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (and SIGHUP) raise KeyboardInterrupt so `finally` blocks stop the children."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+# --- chain helpers (dev-chain control and reads only) -----------------------------------------
+
+
+class Node:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = httpx.Client(timeout=30)
+        self._id = 0
+
+    def call(self, method: str, *params: Any) -> Any:
+        self._id += 1
+        r = self.client.post(self.url, json={"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
+        body = r.json()
+        if "error" in body:
+            raise DemoError(f"{method}: {body['error']}")
+        return body["result"]
+
+    def now(self) -> int:
+        return int(self.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+
+    def head(self) -> int:
+        return int(self.call("eth_blockNumber"), 16)
+
+    def travel(self, seconds: int) -> None:
+        """Dev chain only: move the clock forward and mine a block."""
+        self.call("evm_increaseTime", seconds)
+        self.call("evm_mine")
+
+
+# --- the gateway client -----------------------------------------------------------------------
+
+
+def doc(label: str) -> str:
+    """A stand-in for the hash of trade documents (invoice, contract, delivery note)."""
+    return "0x" + hashlib.sha256(label.encode()).hexdigest()
+
+
+class GatewayClient:
+    """Thin client of the gateway's /v1 API: every write waits for its confirmed operation."""
+
+    def __init__(self, base: str, timeout: float = 120.0) -> None:
+        self.http = httpx.Client(base_url=base, timeout=timeout)
+        self.writes = 0
+
+    def _check(self, r: httpx.Response, what: str) -> Any:
+        if r.status_code >= 400:
+            raise DemoError(f"{what}: HTTP {r.status_code} {r.text[:500]}")
+        return r.json()
+
+    def get(self, key: str, path: str, **params: Any) -> Any:
+        return self._check(self.http.get(path, headers={"X-API-Key": key}, params=params), f"GET {path}")
+
+    def post(self, key: str, path: str, body: dict[str, Any] | None = None, method: str = "POST") -> dict[str, Any]:
+        headers = {"X-API-Key": key, "Idempotency-Key": secrets.token_hex(12)}
+        r = self.http.request(method, path, json=body or {}, headers=headers, params={"wait": "true"})
+        data = self._check(r, f"{method} {path}")
+        op = data.get("operation", data)
+        if op.get("state") != "confirmed":
+            raise DemoError(f"{method} {path}: operation {op.get('id')} ended {op.get('state')}: {op.get('error')}")
+        self.writes += 1
+        return dict(data)
+
+    def put(self, key: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.post(key, path, body, method="PUT")
+
+
+# --- the cast ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    name: str
+    role: str
+    account: str = ""
+    key: str = ""
+
+
+CORES = ["Huaxin Motors", "Dongfang Grid"]
+TIER1 = ["Changjiang Body Works", "Nanfeng Electric", "Qilu Cable", "Minjiang Transformers"]
+TIER2 = ["Anhe Stamping", "Baiyun Wiring", "Chengxin Castings", "Dacheng Copper", "Eastlake Insulators"]
+TIER3 = ["Fuxing Steel Strip", "Guangming Fasteners", "Hengtai Polymer", "Jinqiao Coatings", "Kaiyuan Logistics"]
+FACTORS = ["Bank of Ningbo Factoring", "Pudong Supply Chain Finance"]
+AUDITOR = "Consortium Audit Office"
+
+
+@dataclass
+class Run:
+    gw: GatewayClient
+    node: Node
+    operator_key: str
+    members: dict[str, Member] = field(default_factory=dict)
+    certs: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> {id, token, ...}
+    holdings: dict[str, int] = field(default_factory=dict)  # label -> token id
+    step: Callable[[str], None] = lambda _m: None
+
+    def m(self, name: str) -> Member:
+        return self.members[name]
+
+
+def onboard(run: Run) -> None:
+    cast = [(n, "core_enterprise") for n in CORES]
+    cast += [(n, "supplier") for n in TIER1 + TIER2 + TIER3]
+    cast += [(n, "factor") for n in FACTORS] + [(AUDITOR, "auditor")]
+    for name, role in cast:
+        data = run.gw.post(
+            run.operator_key, "/v1/members", {"role": role, "kyc_hash": doc(f"kyc:{name}"), "label": name}
+        )
+        run.members[name] = Member(name, role, data["account"], data["api_key"])
+        run.step(f"onboarded {role.replace('_', ' ')} {name} ({data['account'][:10]}...)")
+
+
+def issue(run: Run, label: str, core: str, payee: str, face: int, days: int) -> None:
+    maturity = run.node.now() + days * DAY
+    op = run.gw.post(
+        run.m(core).key,
+        "/v1/certificates",
+        {"payee": run.m(payee).account, "face_value": face, "maturity": maturity,
+         "document_hash": doc(f"invoice:{label}")},
+    )
+    res = op["result"]
+    run.certs[label] = {"id": res["certificate_id"], "token": res["token_id"], "core": core, "face": face,
+                        "maturity": maturity}
+    run.holdings[f"{label}/{payee}"] = res["token_id"]
+    run.gw.post(run.m(payee).key, f"/v1/certificates/{res['certificate_id']}/accept")
+    run.step(f"{core} issued {label} ({money(face)}, {days} d) to {payee}; accepted")
+
+
+def split(run: Run, label: str, frm: str, to: str, value: int) -> int:
+    token = run.holdings[f"{label}/{frm}"]
+    op = run.gw.post(
+        run.m(frm).key,
+        f"/v1/holdings/{token}/split-transfer",
+        {"to": run.m(to).account, "value": value, "document_hash": doc(f"po:{label}:{frm}->{to}")},
+    )
+    new = int(op["result"]["new_token_id"])
+    run.holdings[f"{label}/{to}"] = new
+    run.step(f"{label}: {frm} paid {to} {money(value)} (holding #{new})")
+    return new
+
+
+def finance(run: Run, label: str, seller: str, factor: str, value: int, rate_bps: int) -> int:
+    token = run.holdings[f"{label}/{seller}"]
+    expires = run.node.now() + 7 * DAY
+    offer = run.gw.post(
+        run.m(seller).key,
+        "/v1/financing/offers",
+        {"token_id": token, "value": value, "factor": run.m(factor).account, "rate_bps": rate_bps,
+         "expires_at": expires, "recourse": False, "document_hash": doc(f"factoring:{label}:{seller}")},
+    )["result"]
+    deal = run.gw.post(run.m(factor).key, f"/v1/financing/offers/{offer['offer_id']}/accept")["result"]
+    run.holdings[f"{label}/{factor}"] = int(deal["new_token_id"])
+    run.step(f"{label}: {seller} sold {money(value)} to {factor} at {rate_bps / 100:.2f}% for {money(deal['price'])}")
+    return int(deal["price"])
+
+
+def live(run: Run, label: str) -> list[int]:
+    """The holdings of a certificate that still carry value (read through the gateway)."""
+    tokens = sorted({tok for k, tok in run.holdings.items() if k.startswith(f"{label}/")})
+    out = []
+    for t in tokens:
+        r = run.gw.http.get(f"/v1/holdings/{t}", headers={"X-API-Key": run.operator_key})
+        if r.status_code == 404:  # burned
+            continue
+        if int(run.gw._check(r, f"GET /v1/holdings/{t}")["value"]) > 0:
+            out.append(t)
+    return out
+
+
+def money(minor: int | float) -> str:
+    return f"¥{minor / UNIT:,.2f}"
+
+
+def play(run: Run) -> dict[str, Any]:
+    """The scenario. Returns facts for the report (which certificate is which)."""
+    op = run.operator_key
+    onboard(run)
+
+    # credit lines (授信) and currency: cores repay, factors pay for financing
+    for core, limit in zip(CORES, (5_000_000 * UNIT, 3_000_000 * UNIT), strict=True):
+        run.gw.put(op, f"/v1/members/{run.m(core).account}/credit-limit", {"limit": limit})
+        run.step(f"credit line of {core}: {money(limit)}")
+    for name, amount in [(CORES[0], 4_000_000 * UNIT), (CORES[1], 2_000_000 * UNIT),
+                         (FACTORS[0], 2_000_000 * UNIT), (FACTORS[1], 2_000_000 * UNIT)]:
+        run.gw.post(op, "/v1/currency/mint", {"to": run.m(name).account, "amount": amount})
+        run.step(f"minted {money(amount)} settlement currency to {name}")
+
+    t1, t2, t3 = TIER1, TIER2, TIER3
+    # CERT-A: repaid in full and redeemed -- the one whose lineage is shown
+    issue(run, "CERT-A", CORES[0], t1[0], 1_000_000 * UNIT, 90)
+    split(run, "CERT-A", t1[0], t2[0], 400_000 * UNIT)
+    split(run, "CERT-A", t1[0], t2[1], 250_000 * UNIT)
+    split(run, "CERT-A", t2[0], t3[0], 150_000 * UNIT)
+    split(run, "CERT-A", t2[0], t3[1], 100_000 * UNIT)
+    split(run, "CERT-A", t2[1], t3[2], 80_000 * UNIT)
+    # CERT-B: repaid in part (pro-rata)
+    issue(run, "CERT-B", CORES[0], t1[1], 600_000 * UNIT, 90)
+    split(run, "CERT-B", t1[1], t2[2], 300_000 * UNIT)
+    split(run, "CERT-B", t2[2], t3[3], 120_000 * UNIT)
+    # CERT-C: left unpaid, marked overdue
+    issue(run, "CERT-C", CORES[1], t1[2], 800_000 * UNIT, 90)
+    split(run, "CERT-C", t1[2], t2[3], 350_000 * UNIT)
+    split(run, "CERT-C", t2[3], t3[4], 100_000 * UNIT)
+    # CERT-D: longer term, still outstanding at the end
+    issue(run, "CERT-D", CORES[1], t1[3], 500_000 * UNIT, 180)
+    split(run, "CERT-D", t1[3], t2[4], 200_000 * UNIT)
+    split(run, "CERT-D", t2[4], t3[0], 60_000 * UNIT)
+
+    # financing (保理): discounted sale, delivery versus payment
+    finance(run, "CERT-A", t2[0], FACTORS[0], 100_000 * UNIT, 450)
+    finance(run, "CERT-A", t3[1], FACTORS[1], 100_000 * UNIT, 520)
+    finance(run, "CERT-B", t3[3], FACTORS[0], 120_000 * UNIT, 480)
+    finance(run, "CERT-C", t2[3], FACTORS[1], 150_000 * UNIT, 600)
+    finance(run, "CERT-D", t1[3], FACTORS[0], 100_000 * UNIT, 500)
+
+    # a judicial freeze (司法冻结) on one holding of CERT-D, kept in place
+    frozen = run.holdings[f"CERT-D/{t3[0]}"]
+    run.gw.post(op, f"/v1/holdings/{frozen}/freeze", {"reason_hash": doc("court-order:2026-0042")})
+    run.step(f"operator froze holding #{frozen} (court order)")
+
+    # maturity of A, B, C: the dev chain's clock moves on 91 days
+    run.node.travel(91 * DAY)
+    run.step("dev chain clock +91 days: CERT-A, CERT-B, CERT-C matured")
+
+    a, b, c = run.certs["CERT-A"], run.certs["CERT-B"], run.certs["CERT-C"]
+    run.gw.post(run.m(CORES[0]).key, "/v1/settlement/repay", {"certificate_id": a["id"], "amount": a["face"]})
+    run.step(f"{CORES[0]} repaid CERT-A in full ({money(a['face'])})")
+    # one holder redeems itself, the debtor settles the rest in one batch
+    own = run.holdings[f"CERT-A/{t3[0]}"]
+    run.gw.post(run.m(t3[0]).key, "/v1/settlement/redeem", {"token_id": own})
+    run.step(f"{t3[0]} redeemed its holding #{own}")
+    rest = [tok for tok in live(run, "CERT-A") if tok != own]
+    run.gw.post(run.m(CORES[0]).key, "/v1/settlement/batch", {"token_ids": rest})
+    run.step(f"{CORES[0]} settled the other {len(rest)} holdings of CERT-A in one batch")
+
+    part = b["face"] * 60 // 100
+    run.gw.post(run.m(CORES[0]).key, "/v1/settlement/repay", {"certificate_id": b["id"], "amount": part})
+    b_tokens = live(run, "CERT-B")
+    run.gw.post(run.m(CORES[0]).key, "/v1/settlement/batch", {"token_ids": b_tokens})
+    run.step(f"{CORES[0]} repaid 60% of CERT-B ({money(part)}); paid out pro rata to {len(b_tokens)} holdings")
+
+    run.node.travel(31 * DAY)
+    run.gw.post(op, "/v1/settlement/mark-overdue", {"certificate_id": c["id"]})
+    run.step("dev chain clock +31 days: grace period over; operator marked CERT-C overdue")
+    return {"lineage_certificate": a["id"]}
+
+
+# --- the auditor's report ---------------------------------------------------------------------
+
+
+class AuditorClient:
+    def __init__(self, base: str, key: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": key})
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.http.get(path, params=params)
+        if r.status_code >= 400:
+            raise DemoError(f"auditor API GET {path}: HTTP {r.status_code} {r.text[:300]}")
+        return r.json()
+
+
+def wait_indexed(auditor: AuditorClient, node: Node, procs: Processes, timeout: float = 120.0) -> int:
+    head = node.head()
+    deadline = time.monotonic() + timeout
+    while True:
+        procs.check()
+        status = auditor.get("/v1/status")
+        block = int(status.get("indexed_block", status.get("block_number", -1)))
+        if block >= head:
+            return block
+        if time.monotonic() > deadline:
+            raise DemoError(f"the indexer is at block {block}, the chain at {head}")
+        time.sleep(0.3)
+
+
+def names_by_account(run: Run) -> dict[str, str]:
+    return {m.account.lower(): m.name for m in run.members.values()}
+
+
+def lineage_tree(run: Run, data: dict[str, Any]) -> Tree:
+    names = names_by_account(run)
+
+    def label(h: dict[str, Any]) -> str:
+        owner = names.get(str(h.get("owner", "")).lower(), str(h.get("owner")))
+        value = h.get("value", 0)
+        initial = h.get("initial_value", value)
+        status = h.get("status", "")
+        return (f"[bold]#{h['token_id']}[/] tier {h.get('tier')} {owner}: {money(initial)}"
+                f" -> {money(value)} {status}".rstrip())
+
+    cert = data.get("certificate", data)
+    root = Tree(f"[bold cyan]certificate {cert.get('certificate_id')}[/] {money(cert.get('face_value', 0))}"
+                f" {cert.get('status', '')}")
+
+    def add(node: Tree, h: dict[str, Any]) -> None:
+        branch = node.add(label(h))
+        for child in h.get("children", []):
+            add(branch, child)
+
+    roots = data.get("holdings") or data.get("tree") or []
+    if isinstance(roots, dict):
+        roots = [roots]
+    for h in roots:
+        add(root, h)
+    return root
+
+
+def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]],
+          money_cols: set[str] | None = None) -> Table:
+    t = Table(title=title, title_justify="left")
+    for _, header in columns:
+        t.add_column(header, justify="left" if header in ("member", "tier", "factor", "debtor") else "right")
+    for row in rows:
+        t.add_row(*[money(row.get(k) or 0) if money_cols and k in money_cols else str(row.get(k, ""))
+                    for k, _ in columns])
+    return t
+
+
+def report(run: Run, auditor: AuditorClient, facts: dict[str, Any]) -> None:
+    names = names_by_account(run)
+    lineage = auditor.get(f"/v1/certificates/{facts['lineage_certificate']}/lineage")
+    console.print(Panel.fit("Auditor's report (from the indexer's API)", style="bold"))
+    console.print(lineage_tree(run, lineage))
+
+    exposure = auditor.get("/v1/reports/exposure")
+    rows = exposure.get("items", exposure) if isinstance(exposure, dict) else exposure
+    for r in rows:
+        r["member"] = names.get(str(r.get("debtor", "")).lower(), r.get("debtor"))
+    console.print(table("Exposure per core enterprise", rows,
+                        [("member", "debtor"), ("issued", "issued"), ("outstanding", "outstanding"),
+                         ("financed", "financed"), ("repaid", "repaid"), ("overdue", "overdue")],
+                        {"issued", "outstanding", "financed", "repaid", "overdue"}))
+
+    tiers = auditor.get("/v1/reports/tiers")
+    rows = tiers.get("items", tiers) if isinstance(tiers, dict) else tiers
+    console.print(table("Suppliers reached per tier", rows,
+                        [("tier", "tier"), ("suppliers", "suppliers"), ("holdings", "holdings"),
+                         ("value", "value")], {"value"}))
+
+    fin = auditor.get("/v1/reports/financing")
+    rows = fin.get("items", fin) if isinstance(fin, dict) else fin
+    for r in rows:
+        r["member"] = names.get(str(r.get("factor", "")).lower(), r.get("factor"))
+    console.print(table("Financing per factor", rows,
+                        [("member", "factor"), ("deals", "deals"), ("volume", "volume"),
+                         ("price", "paid"), ("avg_rate_bps", "avg rate (bps)")], {"volume", "price"}))
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def run(workdir: Path | None = None, keep: bool = False, audit: bool = True) -> int:
+    started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    work = (workdir or ROOT / "var" / f"demo-{stamp}-{os.getpid()}").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    procs = Processes()
+    ok = False
+    try:
+        with sigterm_as_interrupt():
+            ok = _run(work, procs, started, audit)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+    except DemoError as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+    finally:
+        with console.status("stopping every process the demo started"):
+            procs.stop_all()
+    if ok and not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    elif not ok:
+        console.print(f"logs and databases kept in {work}")
+    return 0 if ok else 1
+
+
+def _run(work: Path, procs: Processes, started: float, audit: bool = True) -> bool:
+    from chain_gateway.signer import write_keystore
+    from scf import devchain
+    from scripts.deploy import deploy, dev_operator_key
+
+    console.print(Panel.fit("Supply-chain finance on a permissioned EVM chain: the demo", style="bold cyan"))
+    console.print(f"run directory: {work}")
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+
+    with console.status("starting a fresh dev chain (anvil)"):
+        chain = devchain.start(None)
+        procs.adopt("anvil", chain.process, logs / "anvil.log")
+    console.print(f"[green]✓[/] anvil on {chain.url} (chain id {devchain.DEV_CHAIN_ID})")
+
+    with console.status("deploying the contracts"):
+        operator_key = dev_operator_key()
+        manifest = deploy(chain.url, operator_key)
+        manifest_path = work / "manifest.json"
+        manifest.save(manifest_path)
+    console.print(f"[green]✓[/] deployed from block {manifest.deployment_block}: "
+                  + ", ".join(f"{n} {c.address[:10]}..." for n, c in manifest.contracts.items()))
+
+    # secrets of this run: keystore passphrase in a 0600 file, API keys random, stored hashed
+    secrets_dir = work / "secrets"
+    secrets_dir.mkdir(mode=0o700)
+    passphrase_file = secrets_dir / "keystore.pass"
+    passphrase_file.write_text(secrets.token_urlsafe(24))
+    passphrase_file.chmod(0o600)
+    keystore = work / "keystore"
+    write_keystore(keystore, operator_key, passphrase_file.read_text(), scrypt_n=2**14)
+    operator_api_key = "scf_" + secrets.token_urlsafe(32)
+    auditor_api_key = "scf_" + secrets.token_urlsafe(32)
+
+    gw_port, aud_port = free_port(), free_port()
+    env = dict(os.environ)
+    env.update({
+        "PYTHONUNBUFFERED": "1",
+        "SCF_RPC_URL": chain.url,
+        "SCF_MANIFEST": str(manifest_path),
+        "SCF_VAR_DIR": str(work),
+        "SCF_GATEWAY_RPC_URL": chain.url,
+        "SCF_GATEWAY_MANIFEST": str(manifest_path),
+        "SCF_GATEWAY_DATABASE_URL": f"sqlite:///{work / 'gateway.db'}",
+        "SCF_GATEWAY_KEYSTORE_DIR": str(keystore),
+        "SCF_GATEWAY_KEYSTORE_PASSPHRASE_FILE": str(passphrase_file),
+        "SCF_GATEWAY_KEYSTORE_SCRYPT_N": str(2**14),  # demo speed; production keeps 2**18
+        "SCF_GATEWAY_BOOTSTRAP_OPERATOR_KEY_HASH": hashlib.sha256(operator_api_key.encode()).hexdigest(),
+        "SCF_GATEWAY_CONFIRMATIONS": "1",
+        "SCF_INDEXER_RPC_URL": chain.url,
+        "SCF_INDEXER_MANIFEST_PATH": str(manifest_path),
+        "SCF_INDEXER_DATABASE_URL": f"sqlite:///{work / 'indexer.db'}",
+        "SCF_INDEXER_AUDITOR_KEY_HASHES": hashlib.sha256(auditor_api_key.encode()).hexdigest(),
+        "SCF_INDEXER_POLL_INTERVAL": "0.2",
+    })
+    for key in ("SCF_GATEWAY_DEV_MODE", "SCF_GATEWAY_DEV_OPERATOR_API_KEY", "SCF_GATEWAY_KEYSTORE_PASSPHRASE"):
+        env.pop(key, None)
+    cli = [PY, "-m", "scf.cli"]
+
+    with console.status("starting the gateway, the indexer and the auditor API"):
+        gateway = procs.start("gateway", [*cli, "gateway", "--port", str(gw_port)], env, logs / "gateway.log",
+                              f"http://127.0.0.1:{gw_port}")
+        if audit:
+            # the schema first (Alembic), so the follower and the API do not race to create it
+            from indexer.db import upgrade
+
+            upgrade(env["SCF_INDEXER_DATABASE_URL"])
+            procs.start("indexer", [*cli, "indexer", "--verbose"], env, logs / "indexer.log")
+            auditor_svc = procs.start("auditor-api", [*cli, "auditor-api", "--port", str(aud_port)], env,
+                                      logs / "auditor-api.log", f"http://127.0.0.1:{aud_port}")
+            wait_http(procs, f"{auditor_svc.url}/openapi.json")
+        wait_http(procs, f"{gateway.url}/v1/health")
+    console.print(f"[green]✓[/] gateway {gateway.url}"
+                  + (f", auditor API http://127.0.0.1:{aud_port}, indexer following" if audit else "")
+                  + f" (logs in {logs})")
+
+    node = Node(chain.url)
+    gw = GatewayClient(str(gateway.url))
+    count = {"n": 0}
+
+    def step(message: str) -> None:
+        procs.check()
+        count["n"] += 1
+        console.print(f"  [dim]{count['n']:>3}[/] {message}")
+
+    console.rule("the supply chain, through the gateway's API")
+    run_ = Run(gw=gw, node=node, operator_key=operator_api_key, step=step)
+    facts = play(run_)
+    console.print(f"[green]✓[/] {gw.writes} confirmed operations through the gateway")
+    if not audit:
+        return True
+
+    auditor = AuditorClient(f"http://127.0.0.1:{aud_port}", auditor_api_key)
+    with console.status("waiting for the indexer to reach the chain's head"):
+        block = wait_indexed(auditor, node, procs)
+    console.print(f"[green]✓[/] indexed up to block {block}")
+    console.rule("the auditor's view")
+    report(run_, auditor, facts)
+
+    with console.status("reconciling the indexer's SQL against the chain"):
+        rec = subprocess.run([*cli, "reconcile"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if rec.returncode != 0:
+        raise DemoError(f"reconcile found differences (exit {rec.returncode}):\n{rec.stdout}\n{rec.stderr}")
+    console.print(f"[green]✓[/] reconcile: the indexer equals the chain. {rec.stdout.strip().splitlines()[-1:]}")
+    console.print(f"[bold green]demo complete[/] in {time.monotonic() - started:.0f} s")
+    return True
