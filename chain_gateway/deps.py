@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response, Security
+from fastapi.security import APIKeyHeader
 from pydantic import AfterValidator, BaseModel, Field
 
 from chain_gateway import operations
@@ -23,14 +24,14 @@ def get_gateway(request: Request) -> Gateway:
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (or Authorization: Bearer)")
+
+
 def current_key(
-    gw: GatewayDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_api_key: Annotated[
-        str | None, Header(alias="X-API-Key", description="API key (or Authorization: Bearer)")
-    ] = None,
+    request: Request, gw: GatewayDep, x_api_key: Annotated[str | None, Security(api_key_header)] = None
 ) -> ApiKey:
     key = x_api_key
+    authorization = request.headers.get("authorization")
     if not key and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     if not key:

@@ -19,7 +19,7 @@ from scf import devchain
 from scf.build import load_artifacts
 from scf.manifest import Manifest
 
-OPERATOR_API_KEY = "scf_test_operator_" + secrets.token_hex(8)
+OPERATOR_API_KEY = "scf_test_operator_key_dev_only"
 PASSPHRASE = "test-passphrase-not-a-secret"
 
 
