@@ -230,7 +230,7 @@ def bench_cmd(
     sys.path.insert(0, str(ROOT))
     from scripts import bench
 
-    raise typer.Exit(bench.main(only=only, quick=quick))
+    raise typer.Exit(bench.main(only=only, quick=quick, write_doc=not quick))
 
 
 # --- the components' entry points (resolved where they live) ----------------------------------

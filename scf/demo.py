@@ -146,6 +146,18 @@ def sigterm_as_interrupt() -> Iterator[None]:
             signal.signal(sig, h)
 
 
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """While stopping the children, a second Ctrl-C must not cut the clean-up short."""
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
 # --- chain helpers (dev-chain control and reads only) -----------------------------------------
 
 
@@ -502,22 +514,24 @@ def run(workdir: Path | None = None, keep: bool = False, audit: bool = True) -> 
     work = (workdir or ROOT / "var" / f"demo-{stamp}-{os.getpid()}").resolve()
     work.mkdir(parents=True, exist_ok=True)
     procs = Processes()
-    ok = False
+    ok = interrupted = False
     try:
         with sigterm_as_interrupt():
             ok = _run(work, procs, started, audit)
     except KeyboardInterrupt:
+        interrupted = True
         console.print("[yellow]interrupted[/]")
     except DemoError as exc:
         console.print(f"[red]demo failed:[/] {exc}")
     finally:
-        with console.status("stopping every process the demo started"):
+        with signals_ignored(), console.status("stopping every process the demo started"):
             procs.stop_all()
-    if ok and not keep:
-        shutil.rmtree(work, ignore_errors=True)
-    elif not ok:
+        console.print("[green]✓[/] every process the demo started is stopped")
+    if keep or (not ok and not interrupted):
         console.print(f"logs and databases kept in {work}")
-    return 0 if ok else 1
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if ok else (130 if interrupted else 1)
 
 
 def _run(work: Path, procs: Processes, started: float, audit: bool = True) -> bool:

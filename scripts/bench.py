@@ -1,0 +1,360 @@
+"""`make bench` / `scf bench`: every benchmark of the project in one go, each on a fresh chain.
+
+Runs, each with its own fresh anvil on a free loopback port (``SCF_RPC_URL`` points at it):
+
+- ``scripts/bench_gateway.py``  -> ``reports/bench_gateway.json`` (split-and-transfers per second
+  through the gateway's HTTP API against a raw web3.py loop on the same node, same run);
+- ``scripts/bench_indexer.py``  -> ``reports/bench_indexer.json`` (backfill events/s beside the time
+  of fetching the same logs without writing; auditor query latency);
+- ``scripts/gas_table.py``      -> ``reports/gas.json`` (gas per contract operation).
+
+Then writes ``reports/bench.json`` (their figures, the baseline ratios and the machine's facts) and
+``docs/benchmarks.md``. Absolute times depend on the machine; the ratios are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scf.paths import ANVIL, ROOT
+
+REPORTS = ROOT / "reports"
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+@dataclass
+class Part:
+    name: str
+    module: str
+    output: Path
+    args: list[str] = field(default_factory=list)
+    quick_args: list[str] = field(default_factory=list)
+    fresh_chain: bool = True
+    what: str = ""
+
+
+PARTS = [
+    Part(
+        "gateway", "scripts.bench_gateway", REPORTS / "bench_gateway.json",
+        what="confirmed split-and-transfers per second: gateway HTTP API vs raw web3.py pipelined loop",
+    ),
+    Part(
+        "indexer", "scripts.bench_indexer", REPORTS / "bench_indexer.json",
+        what="backfill events/s (SQLite, PostgreSQL when configured) vs fetch-only; auditor query latency",
+    ),
+    Part("gas", "scripts.gas_table", REPORTS / "gas.json", what="gas per operation"),
+]
+
+
+# --- machine facts ----------------------------------------------------------------------------
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _version(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0] if text else None
+
+
+def machine_facts() -> dict[str, Any]:
+    cpuinfo = _read("/proc/cpuinfo").splitlines()
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+        platform.processor() or platform.machine(),
+    )
+    mem_kb = next(
+        (int(line.split()[1]) for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal:")), 0
+    )
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    commit = _version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_model": cpu,
+        "cpu_cores": os.cpu_count(),
+        "cpu_cores_usable": usable,
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "node": _version(["node", "--version"]),
+        "anvil": _version([str(ANVIL), "--version"]),
+        "git_commit": commit,
+    }
+
+
+# --- running the parts ------------------------------------------------------------------------
+
+
+def run_part(part: Part, quick: bool, log_dir: Path) -> dict[str, Any]:
+    """Run one benchmark script on a fresh dev chain; returns its JSON output (or the error)."""
+    from scf import devchain
+
+    argv = [sys.executable, "-m", part.module, *part.args, *(part.quick_args if quick else [])]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    log = log_dir / f"bench_{part.name}.log"
+    started = time.monotonic()
+    print(f"[bench] {part.name}: {' '.join(argv[1:])}", flush=True)
+    if part.output.exists():
+        part.output.unlink()
+    chain = devchain.start(None, accounts=20) if part.fresh_chain else None
+    try:
+        if chain is not None:
+            env["SCF_RPC_URL"] = chain.url
+        with open(log, "w") as out:
+            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                code = proc.wait()
+            except KeyboardInterrupt:
+                os.killpg(proc.pid, 15)
+                proc.wait()
+                raise
+    finally:
+        if chain is not None:
+            chain.stop()
+    elapsed = round(time.monotonic() - started, 1)
+    result: dict[str, Any] = {"module": part.module, "exit_code": code, "elapsed_s": elapsed, "log": str(log)}
+    if code != 0 or not part.output.exists():
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        result["error"] = f"exit {code}; no {part.output.name}" if not part.output.exists() else f"exit {code}"
+        print(f"[bench] {part.name}: FAILED ({result['error']})\n{tail}", flush=True)
+        return result
+    result["figures"] = json.loads(part.output.read_text())
+    print(f"[bench] {part.name}: done in {elapsed} s -> {part.output.relative_to(ROOT)}", flush=True)
+    return result
+
+
+# --- ratios against the baselines and targets -------------------------------------------------
+
+
+def _find(data: Any, *names: str) -> Any:
+    """The first value under any of `names`, searched depth-first through nested dicts."""
+    if isinstance(data, dict):
+        for name in names:
+            if name in data and not isinstance(data[name], dict | list):
+                return data[name]
+        for value in data.values():
+            found = _find(value, *names)
+            if found is not None:
+                return found
+    return None
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def ratios(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each benchmark's figure against its baseline or target (ratio >= 1 meets the target)."""
+    rows: list[dict[str, Any]] = []
+    gw = results.get("gateway", {}).get("figures")
+    if gw:
+        gateway = _num(_find(gw, "gateway_tps", "gateway_ops_per_s", "gateway"))
+        raw = _num(_find(gw, "raw_tps", "raw_ops_per_s", "baseline_tps", "raw"))
+        ratio = _num(_find(gw, "ratio", "gateway_vs_raw"))
+        if ratio is None and gateway and raw:
+            ratio = gateway / raw
+        rows.append({
+            "benchmark": "gateway: split-and-transfer throughput vs raw web3.py loop",
+            "figure": gateway, "unit": "ops/s", "baseline": raw, "ratio": ratio, "target": ">= 0.8x",
+            "meets": None if ratio is None else ratio >= 0.8,
+        })
+    ix = results.get("indexer", {}).get("figures")
+    if ix:
+        backfill = _num(_find(ix, "backfill_events_per_s", "sqlite_events_per_s", "events_per_s"))
+        fetch = _num(_find(ix, "fetch_only_events_per_s", "fetch_events_per_s"))
+        rows.append({
+            "benchmark": "indexer: backfill into SQLite", "figure": backfill, "unit": "events/s",
+            "baseline": fetch, "ratio": backfill / fetch if backfill and fetch else None,
+            "target": ">= 20,000 events/s", "meets": None if backfill is None else backfill >= 20_000,
+        })
+        lineage = _num(_find(ix, "lineage_p95_ms"))
+        if lineage is not None:
+            rows.append({
+                "benchmark": "indexer: lineage of a 10,000-holding certificate, p95", "figure": lineage,
+                "unit": "ms", "baseline": 50.0, "ratio": 50.0 / lineage if lineage else None,
+                "target": "<= 50 ms", "meets": lineage <= 50,
+            })
+        exposure = _num(_find(ix, "exposure_ms", "exposure_p95_ms"))
+        if exposure is not None:
+            rows.append({
+                "benchmark": "indexer: exposure report", "figure": exposure, "unit": "ms", "baseline": 1000.0,
+                "ratio": 1000.0 / exposure if exposure else None, "target": "<= 1 s", "meets": exposure <= 1000,
+            })
+    return rows
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _flatten(data: Any, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list) and data and all(not isinstance(x, dict | list) for x in data):
+        yield prefix, ", ".join(_fmt(x) for x in data)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _flatten(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, data
+
+
+def _gas_table(gas: Any) -> list[str]:
+    """A gas table: rows of {operation/name, gas...} or a mapping name -> gas."""
+    rows: list[dict[str, Any]] = []
+    if isinstance(gas, dict):
+        inner = gas.get("operations") or gas.get("rows") or gas.get("gas")
+        if isinstance(inner, list):
+            rows = [r for r in inner if isinstance(r, dict)]
+        elif isinstance(inner, dict):
+            rows = [{"operation": k, **(v if isinstance(v, dict) else {"gas": v})} for k, v in inner.items()]
+        else:
+            rows = [{"operation": k, **(v if isinstance(v, dict) else {"gas": v})} for k, v in gas.items()
+                    if not isinstance(v, list)]
+    elif isinstance(gas, list):
+        rows = [r for r in gas if isinstance(r, dict)]
+    if not rows:
+        return []
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    return lines
+
+
+def render(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    out = [
+        "# Benchmarks",
+        "",
+        "Produced by `make bench` (`scf bench`, `scripts/bench.py`): each benchmark runs on a fresh",
+        "local dev chain (anvil, automine, gas price 0) started for it alone; the figures below are",
+        f"copied from `reports/bench.json` of the run of {m['date']}.",
+        "",
+        "> **Absolute times are machine-dependent**: they were measured on the machine described",
+        "> below and will differ on yours. Compare the **ratios** (each figure against its baseline",
+        "> measured in the same run on the same node) and re-run `make bench` to reproduce.",
+        "",
+        "## Machine",
+        "",
+        "| fact | value |",
+        "|---|---|",
+    ]
+    out += [f"| {k} | {_fmt(v)} |" for k, v in m.items()]
+    out += ["", "## Figures against baselines and targets", ""]
+    if report["ratios"]:
+        out += ["| benchmark | figure | baseline | ratio | target | meets |", "|---|---|---|---|---|---|"]
+        for r in report["ratios"]:
+            out.append(
+                f"| {r['benchmark']} | {_fmt(r['figure'])} {r['unit']} | {_fmt(r['baseline'])} | "
+                f"{_fmt(r['ratio'])} | {r['target']} | {_fmt(r['meets'])} |"
+            )
+        out += ["", "The ratio is figure / baseline for rates and target / figure for latencies, so a",
+                "ratio of 1 or more meets the target."]
+    else:
+        out.append("(no figures: see the failures below)")
+    for part in PARTS:
+        res = report["results"].get(part.name)
+        if res is None:
+            continue
+        out += ["", f"## {part.name}: {part.what}", "",
+                f"`python -m {part.module}` -> `{part.output.relative_to(ROOT)}`, {res['elapsed_s']} s."]
+        if "error" in res:
+            out += ["", f"**Did not complete**: {res['error']} (log: `{Path(res['log']).relative_to(ROOT)}`)."]
+            continue
+        figures = res["figures"]
+        gas_lines = _gas_table(figures) if part.name == "gas" else []
+        if gas_lines:
+            out += [""] + gas_lines
+        else:
+            out += ["", "| figure | value |", "|---|---|"]
+            out += [f"| `{k}` | {_fmt(v)} |" for k, v in _flatten(figures)]
+    out += [
+        "",
+        "## Reproducing",
+        "",
+        "```bash",
+        "make bench                      # all three, then this page and reports/bench.json",
+        ".venv/bin/scf bench --only gas  # one part (gateway | indexer | gas)",
+        "```",
+        "",
+        "The indexer's PostgreSQL figures need a server: set `SCF_TEST_POSTGRES_URL`",
+        "(e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/test`); without it only SQLite runs.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def main(only: list[str] | None = None, quick: bool = False, write_doc: bool = True) -> int:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    parts = [p for p in PARTS if not only or p.name in only]
+    unknown = set(only or []) - {p.name for p in PARTS}
+    if unknown:
+        print(f"unknown part(s): {', '.join(sorted(unknown))}; choose from gateway, indexer, gas", file=sys.stderr)
+        return 2
+    machine = machine_facts()
+    results: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        missing = not (ROOT / (part.module.replace(".", "/") + ".py")).exists()
+        if missing:
+            results[part.name] = {"module": part.module, "exit_code": None, "elapsed_s": 0,
+                                  "log": str(REPORTS / f"bench_{part.name}.log"),
+                                  "error": f"{part.module} is not in this checkout"}
+            print(f"[bench] {part.name}: {part.module} missing, skipped", flush=True)
+            continue
+        results[part.name] = run_part(part, quick, REPORTS)
+    report = {"machine": machine, "quick": quick, "results": results, "ratios": ratios(results)}
+    (REPORTS / "bench.json").write_text(json.dumps(report, indent=1, default=str))
+    print(f"[bench] wrote {(REPORTS / 'bench.json').relative_to(ROOT)}")
+    if write_doc:
+        DOC.parent.mkdir(parents=True, exist_ok=True)
+        DOC.write_text(render(report))
+        print(f"[bench] wrote {DOC.relative_to(ROOT)}")
+    failed = [name for name, r in results.items() if "error" in r]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", choices=[p.name for p in PARTS])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    a = parser.parse_args()
+    sys.exit(main(only=a.only, quick=a.quick, write_doc=not a.no_doc))
