@@ -179,3 +179,25 @@ def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.1) -> An
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="module")
+def own_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A chain and gateway of the module's own (for tests that move the chain's clock)."""
+    tmp = tmp_path_factory.mktemp("own")
+    c = deploy_chain(tmp)
+    try:
+        with TestClient(create_app(gateway_settings(c, tmp))) as client:
+            yield Api(client, c)
+    finally:
+        c.chain.stop()
+
+
+def rpc(url: str, method: str, *params: Any) -> Any:
+    import httpx
+
+    r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=30)
+    body = r.json()
+    if "error" in body:
+        raise RuntimeError(body["error"])
+    return body["result"]
