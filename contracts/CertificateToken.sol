@@ -182,15 +182,16 @@ contract CertificateToken is ICertificateToken, ERC165 {
         owner = h.owner;
         if (owner == address(0)) revert CertificateUnknownHolding(tokenId);
         if (h.frozen) revert CertificateFrozen(tokenId);
-        Certificate storage cert = _certificates[h.certificateId];
+        uint256 certificateId = h.certificateId; // read before _burnValue may delete the holding
+        Certificate storage cert = _certificates[certificateId];
         if (cert.status != Status.Active && cert.status != Status.Overdue) {
-            revert CertificateWrongStatus(h.certificateId, cert.status);
+            revert CertificateWrongStatus(certificateId, cert.status);
         }
         cert.redeemedValue += uint128(value); // value <= h.value, checked in _burnValue
         _burnValue(tokenId, value);
         if (cert.redeemedValue == cert.faceValue) {
             cert.status = Status.Settled;
-            emit CertificateStatusChanged(h.certificateId, Status.Settled);
+            emit CertificateStatusChanged(certificateId, Status.Settled);
         }
     }
 

@@ -157,3 +157,10 @@ def assert_event(tx, name: str, index: int = 0, **expected: Any) -> None:
             value = value.address
         assert actual == value, f"{name}.{key}: {actual!r} != {value!r}"
     assert set(expected) <= set(got), f"{name} has no field(s) {set(expected) - set(got)}"
+
+
+def next_timestamp(chain, web3, delta: int = 1) -> int:
+    """Fix the next block's timestamp (so errors carrying `block.timestamp` can be matched)."""
+    ts = max(chain.time(), chain[-1].timestamp) + delta
+    web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
+    return ts

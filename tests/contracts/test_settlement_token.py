@@ -1,0 +1,109 @@
+import brownie
+from conftest import CURRENCY, ZERO, assert_event
+from errors import err
+
+
+def test_metadata(world):
+    c = world.currency
+    assert c.name() == "Settlement Deposit CNY"
+    assert c.symbol() == "DCNY"
+    assert c.decimals() == 2
+    assert c.membership() == world.membership
+    assert c.balanceOf(world.f1) == CURRENCY
+    assert c.totalSupply() == 4 * CURRENCY
+
+
+def test_mint(world):
+    tx = world.currency.mint(world.s1, 12_345, {"from": world.op})
+    assert_event(tx, "Transfer", **{"from": ZERO, "to": world.s1, "value": 12_345})
+    assert world.currency.balanceOf(world.s1) == 12_345
+    # system contracts may receive currency too
+    world.currency.mint(world.settlement, 1, {"from": world.op})
+
+
+def test_mint_reverts(world):
+    c = world.currency
+    with brownie.reverts(err("SettlementTokenUnauthorized", world.core)):
+        c.mint(world.core, 1, {"from": world.core})
+    with brownie.reverts(err("MembershipUnknownMember", world.outsider)):
+        c.mint(world.outsider, 1, {"from": world.op})
+    with brownie.reverts(err("MembershipInactive", world.suspended)):
+        c.mint(world.suspended, 1, {"from": world.op})
+    with brownie.reverts(err("ERC20InvalidReceiver", ZERO)):
+        c.mint(ZERO, 1, {"from": world.op})
+    world.membership.pause({"from": world.op})
+    with brownie.reverts(err("MembershipPaused")):
+        c.mint(world.s1, 1, {"from": world.op})
+
+
+def test_burn(world):
+    tx = world.currency.burn(world.f1, 1_000, {"from": world.op})
+    assert_event(tx, "Transfer", **{"from": world.f1, "to": ZERO, "value": 1_000})
+    assert world.currency.balanceOf(world.f1) == CURRENCY - 1_000
+
+
+def test_burn_reverts(world):
+    c = world.currency
+    with brownie.reverts(err("SettlementTokenUnauthorized", world.f1)):
+        c.burn(world.f1, 1, {"from": world.f1})
+    with brownie.reverts(err("ERC20InsufficientBalance", world.s1, 0, 1)):
+        c.burn(world.s1, 1, {"from": world.op})
+    with brownie.reverts(err("ERC20InvalidSender", ZERO)):
+        c.burn(ZERO, 1, {"from": world.op})
+    c.mint(world.s2, 10, {"from": world.op})
+    world.membership.setActive(world.s2, False, {"from": world.op})
+    with brownie.reverts(err("MembershipInactive", world.s2)):
+        c.burn(world.s2, 10, {"from": world.op})
+
+
+def test_transfer_between_members(world):
+    c = world.currency
+    tx = c.transfer(world.auditor, 500, {"from": world.f1})
+    assert_event(tx, "Transfer", **{"from": world.f1, "to": world.auditor, "value": 500})
+    assert c.balanceOf(world.auditor) == 500
+    c.transfer(world.settlement, 1, {"from": world.f1})  # a system contract is a valid party
+
+
+def test_transfer_reverts(world):
+    c = world.currency
+    with brownie.reverts(err("MembershipUnknownMember", world.outsider)):
+        c.transfer(world.outsider, 1, {"from": world.f1})
+    with brownie.reverts(err("MembershipInactive", world.suspended)):
+        c.transfer(world.suspended, 1, {"from": world.f1})
+    with brownie.reverts(err("ERC20InsufficientBalance", world.s1, 0, 1)):
+        c.transfer(world.f1, 1, {"from": world.s1})
+    with brownie.reverts(err("ERC20InvalidReceiver", ZERO)):
+        c.transfer(ZERO, 1, {"from": world.f1})
+    c.mint(world.s2, 10, {"from": world.op})
+    world.membership.setActive(world.s2, False, {"from": world.op})
+    with brownie.reverts(err("MembershipInactive", world.s2)):
+        c.transfer(world.f1, 1, {"from": world.s2})
+    world.membership.pause({"from": world.op})
+    with brownie.reverts(err("MembershipPaused")):
+        c.transfer(world.f2, 1, {"from": world.f1})
+
+
+def test_approve_and_transfer_from(world):
+    c = world.currency
+    tx = c.approve(world.f2, 300, {"from": world.f1})
+    assert_event(tx, "Approval", owner=world.f1, spender=world.f2, value=300)
+    tx = c.transferFrom(world.f1, world.s1, 200, {"from": world.f2})
+    assert_event(tx, "Transfer", **{"from": world.f1, "to": world.s1, "value": 200})
+    assert c.allowance(world.f1, world.f2) == 100
+    with brownie.reverts(err("ERC20InsufficientAllowance", world.f2, 100, 101)):
+        c.transferFrom(world.f1, world.s1, 101, {"from": world.f2})
+    with brownie.reverts(err("MembershipUnknownMember", world.outsider)):
+        c.transferFrom(world.f1, world.outsider, 1, {"from": world.f2})
+
+
+def test_transfer_by_agent(world):
+    c = world.currency
+    with brownie.reverts(err("SettlementTokenUnauthorized", world.op)):
+        c.transferByAgent(world.f1, world.s1, 1, {"from": world.op})
+    with brownie.reverts(err("SettlementTokenUnauthorized", world.s1)):
+        c.transferByAgent(world.f1, world.s1, 1, {"from": world.s1})
+    world.membership.setSystemContract(world.outsider, True, {"from": world.op})
+    tx = c.transferByAgent(world.f1, world.s1, 7, {"from": world.outsider})  # no ERC-20 approval needed
+    assert_event(tx, "Transfer", **{"from": world.f1, "to": world.s1, "value": 7})
+    with brownie.reverts(err("MembershipInactive", world.suspended)):
+        c.transferByAgent(world.f1, world.suspended, 1, {"from": world.outsider})
