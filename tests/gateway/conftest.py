@@ -201,3 +201,56 @@ def rpc(url: str, method: str, *params: Any) -> Any:
     if "error" in body:
         raise RuntimeError(body["error"])
     return body["result"]
+
+
+class GatewayProcess:
+    """The gateway as a real uvicorn process (`uvicorn chain_gateway.main:app`)."""
+
+    def __init__(self, env: dict[str, str], port: int | None = None, log: Path | None = None):
+        self.env = env
+        self.port = port or devchain.free_port()
+        self.log = log
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> GatewayProcess:
+        import subprocess
+        import sys
+
+        import httpx
+
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "chain_gateway.main:app", "--host", "127.0.0.1", "--port",
+             str(self.port), "--log-level", "warning", "--no-access-log"],
+            env=self.env, stdout=out, stderr=out, cwd=str(Path(__file__).resolve().parents[2]),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("gateway did not start")
+
+    def kill(self) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except Exception:
+                self.kill()
