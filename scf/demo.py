@@ -569,7 +569,7 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True) -> bo
     auditor_api_key = "scf_" + secrets.token_urlsafe(32)
 
     gw_port, aud_port = free_port(), free_port()
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCF_")}  # the run is self-contained
     env.update({
         "PYTHONUNBUFFERED": "1",
         "SCF_RPC_URL": chain.url,
@@ -589,8 +589,6 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True) -> bo
         "SCF_INDEXER_AUDITOR_KEY_HASHES": hashlib.sha256(auditor_api_key.encode()).hexdigest(),
         "SCF_INDEXER_POLL_INTERVAL": "0.2",
     })
-    for key in ("SCF_GATEWAY_DEV_MODE", "SCF_GATEWAY_DEV_OPERATOR_API_KEY", "SCF_GATEWAY_KEYSTORE_PASSPHRASE"):
-        env.pop(key, None)
     cli = [PY, "-m", "scf.cli"]
 
     with console.status("starting the gateway, the indexer and the auditor API"):

@@ -95,3 +95,19 @@ def test_deploy_without_key_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     _clean_env(monkeypatch)
     result = runner.invoke(cli.app, ["deploy", "--rpc-url", "http://127.0.0.1:1"])
     assert result.exit_code == 2
+
+
+def test_configuration_doc_lists_every_setting() -> None:
+    """docs/configuration.md names every variable of the CLI, the gateway and the indexer."""
+    from chain_gateway.settings import Settings as GatewaySettings
+    from indexer.settings import Settings as IndexerSettings
+
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    missing = []
+    for prefix, model in (("SCF_", cli.CliSettings), ("SCF_GATEWAY_", GatewaySettings),
+                          ("SCF_INDEXER_", IndexerSettings)):
+        for name in model.model_fields:
+            var = f"{prefix}{name.upper()}"
+            if f"`{var}`" not in doc:
+                missing.append(var)
+    assert missing == [], f"add to docs/configuration.md: {missing}"
