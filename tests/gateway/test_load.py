@@ -53,7 +53,7 @@ async def fire(base: str, key: str, token: int, to: str, clients: int, per_clien
 
     async def one(i: int) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-            for j in range(per_client):
+            for _ in range(per_client):
                 if stop_after is not None and time.monotonic() - started > stop_after:
                     return
                 try:

@@ -25,7 +25,8 @@ def test_repay_redeem_batch_and_overdue(own_api: Api) -> None:
 
     # before maturity: the contract refuses redemption, decoded
     r = api.post("/v1/settlement/redeem", sup_key, {"token_id": c1["token_id"]})
-    assert r.status_code == 422 and r.json()["details"]["error"] in ("SettlementNotMatured", "SettlementNothingToRedeem")
+    assert r.status_code == 422
+    assert r.json()["details"]["error"] in ("SettlementNotMatured", "SettlementNothingToRedeem")
     # repaying someone else's certificate: 403 before signing
     r = api.post("/v1/settlement/repay", core2_key, {"certificate_id": c1["certificate_id"], "amount": 1})
     assert r.status_code == 403

@@ -1,0 +1,94 @@
+"""Nonce recovery: dropped and stuck transactions, nonces used outside the gateway, gaps."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from chain_gateway.main import create_app
+from chain_gateway.models import NonceState, Operation
+from chain_gateway.signer import dev_accounts
+from tests.gateway.conftest import OPERATOR_API_KEY, Api, deploy_chain, gateway_settings, rpc, wait_until
+
+
+@pytest.fixture
+def env(tmp_path: Path):
+    chain = deploy_chain(tmp_path)
+    settings = gateway_settings(chain, tmp_path, resend_after_s=0.5, bump_after_s=1.5, poll_interval_s=0.05)
+    try:
+        yield chain, settings
+    finally:
+        chain.chain.stop()
+
+
+def op_row(client: TestClient, op_id: str) -> Operation:
+    with Session(client.app.state.gateway.engine) as s:  # type: ignore[attr-defined]
+        row = s.exec(select(Operation).where(Operation.id == op_id)).one()
+        return row
+
+
+def operator_tx(api: Api, amount: int = 1, wait: bool = False) -> dict:
+    """An operator transaction (sets the grace period)."""
+    r = api.client.put("/v1/system/grace-period", json={"grace_period_seconds": 86400 + amount},
+                       headers={"X-API-Key": OPERATOR_API_KEY}, params={"wait": "true"} if wait else None)
+    assert r.status_code in (200, 202), r.text
+    return r.json()
+
+
+def test_dropped_then_stuck_tx_is_resent_and_bumped(env) -> None:
+    chain, settings = env
+    operator = dev_accounts()[0].address
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        operator_tx(api, wait=True)
+        n0 = int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16)
+        rpc(chain.url, "evm_setAutomine", False)
+        op = operator_tx(api, 5)
+        first = wait_until(lambda: op_row(client, op["id"]).tx_hash)
+        wait_until(lambda: op_row(client, op["id"]).sent_at is not None)
+        rpc(chain.url, "anvil_dropTransaction", first)  # the node forgets it
+        # re-broadcast after resend_after_s, then re-signed at the same nonce with a higher fee
+        row = wait_until(lambda: (r := op_row(client, op["id"])) and len(r.tx_hashes) >= 2 and r.sent_at and r, 15)
+        assert row.nonce == n0 and row.gas_price and row.gas_price > 0
+        rpc(chain.url, "evm_setAutomine", True)
+        rpc(chain.url, "evm_mine")
+        done = api.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY, wait="true").json()
+        assert done["state"] == "confirmed" and done["nonce"] == n0
+        assert done["tx_hash"] in op_row(client, op["id"]).tx_hashes
+        assert int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16) == n0 + 1
+
+
+def test_nonce_used_outside_the_gateway_and_gap_fill(env) -> None:
+    chain, settings = env
+    acct = dev_accounts()[0]
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        operator_tx(api, wait=True)
+        n = int(rpc(chain.url, "eth_getTransactionCount", acct.address, "latest"), 16)
+        # someone uses the operator key directly: the gateway's next nonce is now taken ("nonce too low")
+        raw = Account.sign_transaction({"chainId": 31337, "nonce": n, "to": acct.address, "value": 0, "gas": 21000,
+                                        "gasPrice": 10**9}, acct.key).raw_transaction
+        rpc(chain.url, "eth_sendRawTransaction", "0x" + raw.hex())
+        done = api.get(f"/v1/operations/{operator_tx(api, 7)['id']}", OPERATOR_API_KEY, wait="true", timeout=20).json()
+        assert done["state"] == "confirmed" and done["nonce"] == n + 1
+    # a gap in the store (e.g. a restored backup ahead of the chain): filled on start
+    with Session(client.app.state.gateway.engine) as s:  # type: ignore[attr-defined]
+        ns = s.get(NonceState, acct.address.lower())
+        assert ns is not None
+        ns.next_nonce += 2
+        s.add(ns)
+        s.commit()
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        done = api.get(f"/v1/operations/{operator_tx(api, 9)['id']}", OPERATOR_API_KEY, wait="true", timeout=20).json()
+        assert done["state"] == "confirmed" and done["nonce"] == n + 4
+        with Session(client.app.state.gateway.engine) as s:  # type: ignore[attr-defined]
+            fills = s.exec(select(Operation).where(Operation.kind == "system.nonce_fill")).all()
+        assert sorted(f.nonce for f in fills) == [n + 2, n + 3]
+        time.sleep(0.2)
+        assert int(rpc(chain.url, "eth_getTransactionCount", acct.address, "latest"), 16) == n + 5
