@@ -1,0 +1,102 @@
+"""Units without a chain: keystore signer, settings rules, error decoding, admin CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from chain_gateway.auth import hash_key
+from chain_gateway.contracts import ContractSet
+from chain_gateway.errors import NoSigner
+from chain_gateway.settings import Settings
+from chain_gateway.signer import KeystoreSigner, SignerRegistry, write_keystore
+from scf.build import load_artifacts
+from scf.manifest import DeployedContract, Manifest
+
+
+def test_keystore_signer_roundtrip(tmp_path: Path) -> None:
+    acct = Account.create()
+    path = write_keystore(tmp_path, acct.key, "pw", scrypt_n=2**4)
+    ks = json.loads(path.read_text())
+    assert ks["crypto"]["kdf"] == "scrypt" and acct.key.hex() not in path.read_text()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    signer = KeystoreSigner(path, lambda _a: "pw")
+    assert signer.address == acct.address and "0x" not in repr(signer).replace(acct.address, "")
+    tx = {"chainId": 1, "nonce": 0, "to": acct.address, "value": 0, "gas": 21000, "gasPrice": 0, "data": b""}
+    raw, h = signer.sign_transaction(tx)
+    assert Account.recover_transaction(raw) == acct.address and h.startswith("0x")
+    bad = KeystoreSigner(path, lambda _a: "wrong")
+    with pytest.raises(ValueError):
+        bad.sign_transaction(tx)
+
+
+def test_passphrase_sources_and_no_default_key(tmp_path: Path) -> None:
+    acct = Account.create()
+    write_keystore(tmp_path, acct.key, "from-file", scrypt_n=2**4)
+    secret = tmp_path / "secret"
+    secret.write_text("from-file\n")
+    reg = SignerRegistry(Settings(keystore_dir=tmp_path, keystore_passphrase_file=secret))
+    assert reg.has(acct.address)
+    reg.get(acct.address).sign_transaction({"chainId": 1, "nonce": 0, "to": acct.address, "value": 0, "gas": 21000,
+                                            "gasPrice": 0, "data": b""})
+    # outside dev mode there is no default key (the anvil accounts are unknown)
+    empty = SignerRegistry(Settings(keystore_dir=tmp_path / "none"))
+    with pytest.raises(NoSigner):
+        empty.get("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+    with pytest.raises(NoSigner):  # no passphrase configured: no new keys
+        empty.create()
+    dev = SignerRegistry(Settings(keystore_dir=tmp_path / "none", dev_mode=True))
+    assert dev.has("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+
+
+def test_settings_have_no_secret_defaults() -> None:
+    s = Settings()
+    assert s.keystore_passphrase is None and s.webhook_secret is None and s.dev_operator_api_key is None
+    assert s.dev_mode is False and s.bootstrap_operator_key_hash is None
+    assert "s3cr3t-value" not in repr(Settings(keystore_passphrase="s3cr3t-value"))
+
+
+def test_error_decoding_by_selector() -> None:
+    arts = load_artifacts()
+    names = ("Membership", "SettlementToken", "CertificateToken", "Financing", "Settlement")
+    m = Manifest(chain_id=1, deployment_block=1, operator="0x" + "00" * 20, solc_version="x", evm_version="paris",
+                 contracts={n: DeployedContract(address="0x" + f"{i + 1:040x}", abi=arts[n]["abi"])
+                            for i, n in enumerate(names)})
+    cs = ContractSet.from_manifest(m)
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    data = keccak(text="CertificateInsufficientValue(uint256,uint256,uint256)")[:4] + encode(
+        ["uint256"] * 3, [7, 10, 11])
+    d = cs.decode_error("0x" + data.hex())
+    assert d is not None and d.name == "CertificateInsufficientValue"
+    assert d.args == {"tokenId": 7, "available": 10, "requested": 11}
+    assert cs.decode_error("0xdeadbeef").name == "Unknown"  # type: ignore[union-attr]
+    assert cs.decode_error(None) is None
+    panic = bytes.fromhex("4e487b71") + encode(["uint256"], [0x11])
+    assert cs.decode_error(panic).args == {"code": 0x11}  # type: ignore[union-attr]
+
+
+def test_admin_cli(tmp_path: Path) -> None:
+    env = {"SCF_GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}", "SCF_GATEWAY_KEYSTORE_DIR": str(tmp_path),
+           "SCF_GATEWAY_KEYSTORE_PASSPHRASE": "pw", "SCF_GATEWAY_KEYSTORE_SCRYPT_N": "16", "PATH": "/usr/bin:/bin"}
+
+    def run(*args: str, stdin: str = "") -> str:
+        out = subprocess.run([sys.executable, "-m", "chain_gateway.admin", *args], env=env, input=stdin,
+                             capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2])
+        return out.stdout.strip()
+
+    lines = run("hash-key").splitlines()
+    key, digest = lines[0].split()[-1], lines[1].split()[-1]
+    assert hash_key(key) == digest
+    acct = Account.create()
+    assert run("import-key", stdin=acct.key.hex() + "\n") == acct.address.lower()
+    api_key = run("create-key", "--account", acct.address, "--role", "supplier")
+    assert api_key.startswith("scf_")
+    assert "revoked 1" in run("revoke", "--account", acct.address)
+    assert run("new-signer").startswith("0x")
