@@ -10,7 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """SQLite (WAL) or PostgreSQL; `read_only` makes every session refuse writes (the API)."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
@@ -23,10 +24,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=OFF")
+            if read_only:
+                cur.execute("PRAGMA query_only=ON")
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def alembic_config(url: str) -> Any:

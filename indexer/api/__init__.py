@@ -1,0 +1,1 @@
+"""The auditors' read-only API (FastAPI)."""

@@ -1,0 +1,52 @@
+"""The auditors' API. ``uvicorn indexer.api.main:app`` (settings from SCF_INDEXER_* variables) or
+``create_app(settings)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+
+from indexer import reports
+from indexer.api import certificates, members
+from indexer.api import reports as report_routes
+from indexer.api.deps import json_response
+from indexer.db import make_engine
+from indexer.settings import Settings
+
+
+def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="SCF indexer: auditors' API",
+        version="1",
+        description="Read-only views of the indexed chain. Every /v1 route needs an auditor key "
+        "(`X-API-Key` or `Authorization: Bearer`). Add `format=csv` for CSV.",
+    )
+    app.state.engine = engine or make_engine(settings.database_url, read_only=True)
+    app.state.key_hashes = settings.key_hashes()
+
+    @app.get("/health", tags=["status"])
+    def health(request: Request) -> Response:
+        """Liveness and the indexed block (no key needed)."""
+        with request.app.state.engine.connect() as conn:
+            try:
+                return json_response({"ok": True, **reports.status(conn)})
+            except Exception as exc:  # schema not migrated yet
+                return json_response({"ok": False, "error": exc.__class__.__name__})
+
+    app.include_router(certificates.router)
+    app.include_router(members.router)
+    app.include_router(report_routes.router)
+    return app
+
+
+app: FastAPI  # `uvicorn indexer.api.main:app`: built from the environment on first access
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)

@@ -1,0 +1,64 @@
+"""Members: list, holdings and history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from indexer import reports
+from indexer.api.certificates import _page
+from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, respond
+
+router = APIRouter(prefix="/v1/members", tags=["members"], dependencies=[Auditor])
+
+
+@router.get("")
+def list_members(
+    conn: Conn, page: Annotated[Page, Depends()], role: str | None = None, format: Format = "json"
+) -> Response:
+    """Members with role, status, KYC hash, credit line and settlement-currency balance."""
+    items = reports.members(conn, role=role, limit=page.limit, offset=page.offset)
+    return respond(_page(items, page), "items", format, "members")
+
+
+@router.get("/{member}/holdings")
+def member_holdings(
+    conn: Conn,
+    member: str,
+    page: Annotated[Page, Depends()],
+    include_spent: bool = False,
+    certificate_id: int | None = None,
+    format: Format = "json",
+) -> Response:
+    """Holdings of a member (live ones with value unless `include_spent`)."""
+    items = reports.member_holdings(
+        conn,
+        address(member) or "",
+        include_spent=include_spent,
+        certificate_id=certificate_id,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return respond(_page(items, page), "items", format, "holdings")
+
+
+@router.get("/{member}/history")
+def member_history(
+    conn: Conn,
+    member: str,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    format: Format = "json",
+) -> Response:
+    """Holdings received and passed on, financing deals, redemptions, repayments, currency moves
+    (amount signed from the member's side), in chain order."""
+    items = reports.member_history(
+        conn,
+        address(member) or "",
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return respond(_page(items, page), "items", format, "history")

@@ -1,0 +1,421 @@
+"""The auditors' reports: plain SQL (portable between SQLite and PostgreSQL) over the indexed
+tables. Every function takes a connection and returns JSON-ready dicts; amounts are integer minor
+units (2 decimals), times unix seconds of the chain."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+OPEN_STATUSES = ("Pending", "Active", "Overdue")
+DAY = 86_400
+DUE_BUCKETS = [
+    (0, 30, "due 0-30d"),
+    (31, 60, "due 31-60d"),
+    (61, 90, "due 61-90d"),
+    (91, 180, "due 91-180d"),
+    (181, None, "due >180d"),
+]
+OVERDUE_BUCKETS = [
+    (1, 30, "overdue 1-30d"),
+    (31, 60, "overdue 31-60d"),
+    (61, 90, "overdue 61-90d"),
+    (91, None, "overdue >90d"),
+]
+
+
+class Filters:
+    """WHERE-clause builder for optional filters."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: dict[str, Any] = {}
+
+    def add(self, clause: str, **params: Any) -> None:
+        if any(v is None for v in params.values()):
+            return
+        self.clauses.append(clause)
+        self.params.update(params)
+
+    def where(self, prefix: str = "WHERE") -> str:
+        return f"{prefix} " + " AND ".join(self.clauses) if self.clauses else ""
+
+
+def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def status(conn: Connection) -> dict[str, Any]:
+    cp = conn.execute(text("SELECT block_number, block_hash, events FROM checkpoint WHERE id = 1")).mappings().first()
+    ts = conn.execute(text("SELECT timestamp FROM block ORDER BY number DESC LIMIT 1")).scalar()
+    return {
+        "indexed_block": cp["block_number"] if cp else None,
+        "block_hash": cp["block_hash"] if cp else None,
+        "events": cp["events"] if cp else 0,
+        "chain_time": ts,
+    }
+
+
+def chain_time(conn: Connection) -> int:
+    """The timestamp of the newest indexed block: 'now' for ageing (the dev chain's clock moves)."""
+    ts = conn.execute(text("SELECT timestamp FROM block ORDER BY number DESC LIMIT 1")).scalar()
+    return int(ts or 0)
+
+
+# --- certificates and lineage ----------------------------------------------------------------
+
+
+def certificates(
+    conn: Connection,
+    *,
+    debtor: str | None = None,
+    holder: str | None = None,
+    status_: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    f = Filters()
+    f.add("c.debtor = :debtor", debtor=debtor)
+    f.add("c.status = :status", status=status_)
+    f.add("c.issued_at >= :date_from", date_from=date_from)
+    f.add("c.issued_at < :date_to", date_to=date_to)
+    f.add("EXISTS (SELECT 1 FROM holding h WHERE h.certificate_id = c.id AND h.owner = :holder)", holder=holder)
+    return _rows(
+        conn,
+        f"""
+        SELECT c.id, c.debtor, c.payee, c.face_value, c.redeemed_value, c.repaid_value,
+               c.face_value - c.redeemed_value AS outstanding, c.status, c.issued_at, c.maturity, c.overdue_at,
+               c.settled_at, c.document_hash, c.issued_tx, c.issued_block
+        FROM certificate c {f.where()} ORDER BY c.id LIMIT :limit OFFSET :offset""",
+        {**f.params, "limit": limit, "offset": offset},
+    )
+
+
+def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
+    """The certificate and the tree of its holdings from tier 1 down (penetration)."""
+    cert = conn.execute(text("SELECT * FROM certificate WHERE id = :id"), {"id": certificate_id}).mappings().first()
+    if cert is None:
+        return None
+    rows = conn.execute(
+        text("""
+        SELECT token_id, parent_token_id, tier, owner, value, initial_value, status, frozen, document_hash,
+               created_tx, created_block, created_at
+        FROM holding WHERE certificate_id = :id ORDER BY token_id"""),
+        {"id": certificate_id},
+    ).all()
+    moves = conn.execute(
+        text("""
+        SELECT to_token_id, from_owner, to_owner, tx_hash, block_number, timestamp
+        FROM holding_transfer WHERE certificate_id = :id AND kind = 'transfer'
+        ORDER BY block_number, log_index"""),
+        {"id": certificate_id},
+    ).all()
+    transfers: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for m in moves:
+        transfers[m[0]].append({"from": m[1], "to": m[2], "tx_hash": m[3], "block_number": m[4], "timestamp": m[5]})
+    nodes: dict[int, dict[str, Any]] = {}
+    roots: list[dict[str, Any]] = []
+    for r in rows:
+        node = {
+            "token_id": r[0],
+            "parent_token_id": r[1],
+            "tier": r[2],
+            "owner": r[3],
+            "value": r[4],
+            "initial_value": r[5],
+            "status": r[6],
+            "frozen": bool(r[7]),
+            "document_hash": r[8],
+            "created_tx": r[9],
+            "created_block": r[10],
+            "created_at": r[11],
+            "transfers": transfers.get(r[0], []),
+            "children": [],
+        }
+        nodes[r[0]] = node
+    for node in nodes.values():
+        parent = nodes.get(node["parent_token_id"])
+        (parent["children"] if parent is not None else roots).append(node)
+    live = sum(n["value"] for n in nodes.values() if n["status"] == "live")
+    return {
+        "certificate": dict(cert),
+        "holdings": len(nodes),
+        "live_value": live,
+        "max_tier": max((n["tier"] for n in nodes.values()), default=0),
+        "tree": roots,
+    }
+
+
+def flatten_lineage(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Depth-first rows of a lineage tree (for CSV)."""
+    out: list[dict[str, Any]] = []
+    stack = list(reversed(tree))
+    while stack:
+        node = stack.pop()
+        row = {k: v for k, v in node.items() if k not in ("children", "transfers")}
+        row["transfer_txs"] = " ".join(t["tx_hash"] for t in node["transfers"])
+        out.append(row)
+        stack.extend(reversed(node["children"]))
+    return out
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+def members(conn: Connection, *, role: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    f = Filters()
+    f.add("m.role = :role", role=role)
+    return _rows(
+        conn,
+        f"""
+        SELECT m.address, m.role, m.active, m.kyc_hash, m.onboarded_at, cl."limit" AS credit_limit,
+               cl.used AS credit_used, cb.balance AS currency_balance
+        FROM member m LEFT JOIN credit_line cl ON cl.debtor = m.address
+        LEFT JOIN currency_balance cb ON cb.address = m.address
+        {f.where()} ORDER BY m.address LIMIT :limit OFFSET :offset""",
+        {**f.params, "limit": limit, "offset": offset},
+    )
+
+
+def member_holdings(
+    conn: Connection,
+    address: str,
+    *,
+    include_spent: bool = False,
+    certificate_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    f = Filters()
+    f.add("h.owner = :owner", owner=address)
+    f.add("h.certificate_id = :cid", cid=certificate_id)
+    if not include_spent:
+        f.clauses.append("h.status = 'live' AND h.value > 0")
+    return _rows(
+        conn,
+        f"""
+        SELECT h.token_id, h.certificate_id, h.value, h.initial_value, h.parent_token_id, h.tier, h.frozen,
+               h.status, h.document_hash, h.created_tx, h.created_at, c.debtor, c.maturity,
+               c.status AS certificate_status
+        FROM holding h JOIN certificate c ON c.id = h.certificate_id
+        {f.where()} ORDER BY h.token_id LIMIT :limit OFFSET :offset""",
+        {**f.params, "limit": limit, "offset": offset},
+    )
+
+
+def member_history(
+    conn: Connection,
+    address: str,
+    *,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Everything that happened to a member, newest last: holdings received and given, financing
+    deals, redemptions, repayments and currency transfers."""
+    f = Filters()
+    f.add("timestamp >= :date_from", date_from=date_from)
+    f.add("timestamp < :date_to", date_to=date_to)
+    sql = f"""
+        SELECT * FROM (
+          SELECT block_number, log_index, tx_hash, timestamp, 'holding_' || kind AS event, certificate_id,
+                 CASE WHEN to_owner = :a THEN to_token_id ELSE from_token_id END AS token_id,
+                 CASE WHEN to_owner = :a THEN from_owner ELSE to_owner END AS counterparty,
+                 CASE WHEN to_owner = :a THEN value ELSE -value END AS amount
+          FROM holding_transfer WHERE (from_owner = :a OR to_owner = :a) AND NOT (from_owner = :a AND to_owner = :a)
+          UNION ALL
+          SELECT block_number, log_index, tx_hash, timestamp,
+                 CASE WHEN seller = :a THEN 'financing_sold' ELSE 'financing_bought' END, certificate_id,
+                 new_token_id, CASE WHEN seller = :a THEN factor ELSE seller END,
+                 CASE WHEN seller = :a THEN price ELSE -price END
+          FROM financing_deal WHERE seller = :a OR factor = :a
+          UNION ALL
+          SELECT block_number, log_index, tx_hash, timestamp, 'redeemed', certificate_id, token_id, NULL, amount
+          FROM redemption WHERE holder = :a
+          UNION ALL
+          SELECT block_number, log_index, tx_hash, timestamp, 'repaid', certificate_id, NULL, NULL, -amount
+          FROM repayment WHERE debtor = :a
+          UNION ALL
+          SELECT block_number, log_index, tx_hash, timestamp, 'currency_transfer', NULL, NULL,
+                 CASE WHEN recipient = :a THEN sender ELSE recipient END,
+                 CASE WHEN recipient = :a THEN value ELSE -value END
+          FROM currency_transfer WHERE sender = :a OR recipient = :a
+        ) hist {f.where()}
+        ORDER BY block_number, log_index, event LIMIT :limit OFFSET :offset"""
+    return _rows(conn, sql, {**f.params, "a": address, "limit": limit, "offset": offset})
+
+
+# --- exposure, tiers, financing --------------------------------------------------------------
+
+
+def exposure(
+    conn: Connection,
+    *,
+    debtor: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    as_of: int | None = None,
+) -> list[dict[str, Any]]:
+    """Per core enterprise: issued, outstanding, financed, repaid, overdue (certificates issued in
+    the date range)."""
+    as_of = as_of if as_of is not None else chain_time(conn)
+    f = Filters()
+    f.add("c.debtor = :debtor", debtor=debtor)
+    f.add("c.issued_at >= :date_from", date_from=date_from)
+    f.add("c.issued_at < :date_to", date_to=date_to)
+    f.clauses.append("c.status <> 'Rejected'")
+    rows = _rows(
+        conn,
+        f"""
+        SELECT c.debtor, COUNT(*) AS certificates, SUM(c.face_value) AS issued,
+               SUM(CASE WHEN c.status IN ('Pending', 'Active', 'Overdue') THEN c.face_value - c.redeemed_value
+                   ELSE 0 END) AS outstanding,
+               SUM(c.repaid_value) AS repaid, SUM(c.redeemed_value) AS redeemed,
+               SUM(CASE WHEN c.status = 'Overdue' THEN c.face_value - c.repaid_value ELSE 0 END) AS overdue,
+               SUM(CASE WHEN c.status IN ('Active', 'Overdue') AND c.maturity <= :as_of
+                   THEN c.face_value - c.repaid_value ELSE 0 END) AS matured_unpaid,
+               COUNT(CASE WHEN c.status = 'Overdue' THEN 1 END) AS overdue_certificates
+        FROM certificate c {f.where()} GROUP BY c.debtor ORDER BY c.debtor""",
+        {**f.params, "as_of": as_of},
+    )
+    fin = {
+        r["debtor"]: r
+        for r in _rows(
+            conn,
+            f"""
+        SELECT c.debtor, COUNT(*) AS deals, SUM(d.value) AS financed, SUM(d.price) AS financed_price
+        FROM financing_deal d JOIN certificate c ON c.id = d.certificate_id {f.where()}
+        GROUP BY c.debtor""",
+            f.params,
+        )
+    }
+    for r in rows:
+        d = fin.get(r["debtor"], {})
+        r["financed"] = int(d.get("financed") or 0)
+        r["financed_price"] = int(d.get("financed_price") or 0)
+        r["deals"] = int(d.get("deals") or 0)
+        for k in ("issued", "outstanding", "repaid", "redeemed", "overdue", "matured_unpaid"):
+            r[k] = int(r[k] or 0)
+    return rows
+
+
+def tiers(conn: Connection, *, debtor: str | None = None, certificate_id: int | None = None) -> list[dict[str, Any]]:
+    """Suppliers reached per tier: distinct supplier holders, holdings and value at each tier."""
+    f = Filters()
+    f.add("c.debtor = :debtor", debtor=debtor)
+    f.add("h.certificate_id = :cid", cid=certificate_id)
+    return _rows(
+        conn,
+        f"""
+        SELECT h.tier, COUNT(DISTINCT CASE WHEN m.role = 'Supplier' THEN h.owner END) AS suppliers,
+               COUNT(DISTINCT h.owner) AS holders, COUNT(*) AS holdings, SUM(h.initial_value) AS value_received,
+               SUM(CASE WHEN h.status = 'live' THEN h.value ELSE 0 END) AS value_held
+        FROM holding h JOIN certificate c ON c.id = h.certificate_id LEFT JOIN member m ON m.address = h.owner
+        {f.where()} GROUP BY h.tier ORDER BY h.tier""",
+        f.params,
+    )
+
+
+def financing(
+    conn: Connection, *, factor: str | None = None, date_from: int | None = None, date_to: int | None = None
+) -> list[dict[str, Any]]:
+    """Per factor: deals, volume (value bought), price paid, discount, value-weighted average rate."""
+    f = Filters()
+    f.add("factor = :factor", factor=factor)
+    f.add("timestamp >= :date_from", date_from=date_from)
+    f.add("timestamp < :date_to", date_to=date_to)
+    rows = _rows(
+        conn,
+        f"""
+        SELECT factor, COUNT(*) AS deals, SUM(value) AS volume, SUM(price) AS paid,
+               SUM(value) - SUM(price) AS discount, SUM(rate_bps * value) AS rate_value,
+               AVG(rate_bps) AS avg_rate_bps_simple, AVG(days_to_maturity) AS avg_days_to_maturity,
+               COUNT(DISTINCT seller) AS sellers
+        FROM financing_deal {f.where()} GROUP BY factor ORDER BY factor""",
+        f.params,
+    )
+    for r in rows:
+        r["volume"] = int(r["volume"] or 0)
+        r["paid"] = int(r["paid"] or 0)
+        r["discount"] = int(r["discount"] or 0)
+        r["avg_rate_bps"] = round(int(r.pop("rate_value") or 0) / r["volume"], 2) if r["volume"] else 0.0
+        r["avg_rate_bps_simple"] = round(float(r["avg_rate_bps_simple"] or 0), 2)
+        r["avg_days_to_maturity"] = round(float(r["avg_days_to_maturity"] or 0), 2)
+    return rows
+
+
+# --- ageing and concentration ----------------------------------------------------------------
+
+
+def ageing(conn: Connection, *, debtor: str | None = None, as_of: int | None = None) -> dict[str, Any]:
+    """Outstanding value (face - redeemed of open certificates) by days to maturity, and past
+    maturity by days overdue."""
+    as_of = as_of if as_of is not None else chain_time(conn)
+    f = Filters()
+    f.add("debtor = :debtor", debtor=debtor)
+    f.clauses.append("status IN ('Pending', 'Active', 'Overdue')")
+    rows = conn.execute(
+        text(f"""
+        SELECT maturity, status, face_value - redeemed_value AS outstanding FROM certificate {f.where()}"""),
+        f.params,
+    ).all()
+    labels = [b[2] for b in DUE_BUCKETS] + [b[2] for b in OVERDUE_BUCKETS]
+    buckets: dict[str, dict[str, Any]] = {
+        label: {"bucket": label, "certificates": 0, "outstanding": 0, "marked_overdue": 0} for label in labels
+    }
+    for maturity, st, outstanding in rows:
+        if outstanding <= 0:
+            continue
+        if maturity > as_of:
+            days = (maturity - as_of + DAY - 1) // DAY
+            label = next(lbl for lo, hi, lbl in DUE_BUCKETS if hi is None or days <= hi)
+        else:
+            days = max(1, (as_of - maturity) // DAY + (1 if (as_of - maturity) % DAY else 0))
+            label = next(lbl for lo, hi, lbl in OVERDUE_BUCKETS if hi is None or days <= hi)
+        b = buckets[label]
+        b["certificates"] += 1
+        b["outstanding"] += int(outstanding)
+        if st == "Overdue":
+            b["marked_overdue"] += int(outstanding)
+    return {"as_of": as_of, "buckets": list(buckets.values())}
+
+
+def concentration(conn: Connection, *, by: str = "debtor", top: int = 10, debtor: str | None = None) -> dict[str, Any]:
+    """Outstanding value by debtor (open certificates) or by holder (live holdings): top-N share and
+    the Herfindahl-Hirschman index (sum of squared shares, 0-10000)."""
+    f = Filters()
+    if by == "debtor":
+        f.add("debtor = :debtor", debtor=debtor)
+        f.clauses.append("status IN ('Pending', 'Active', 'Overdue')")
+        sql = f"""SELECT debtor AS party, SUM(face_value - redeemed_value) AS outstanding
+                  FROM certificate {f.where()} GROUP BY debtor"""
+    elif by == "holder":
+        f.add("c.debtor = :debtor", debtor=debtor)
+        f.clauses.append("h.status = 'live' AND h.value > 0 AND c.status IN ('Pending', 'Active', 'Overdue')")
+        sql = f"""SELECT h.owner AS party, SUM(h.value) AS outstanding
+                  FROM holding h JOIN certificate c ON c.id = h.certificate_id {f.where()} GROUP BY h.owner"""
+    else:
+        raise ValueError("by must be 'debtor' or 'holder'")
+    groups = [(r[0], int(r[1] or 0)) for r in conn.execute(text(sql), f.params).all()]
+    groups = [g for g in groups if g[1] > 0]
+    groups.sort(key=lambda g: (-g[1], g[0]))
+    total = sum(v for _, v in groups)
+    shares = [(p, v, v / total if total else 0.0) for p, v in groups]
+    hhi = round(sum((s * 100) ** 2 for _, _, s in shares), 2)
+    top_rows = [
+        {"rank": i + 1, "party": p, "outstanding": v, "share": round(s, 6)} for i, (p, v, s) in enumerate(shares[:top])
+    ]
+    return {
+        "by": by,
+        "parties": len(groups),
+        "total_outstanding": total,
+        "top_n": top,
+        "top_n_share": round(sum(s for _, _, s in shares[:top]), 6),
+        "hhi": hhi,
+        "top": top_rows,
+    }
