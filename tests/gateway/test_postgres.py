@@ -1,0 +1,58 @@
+"""The PostgreSQL store (SCF_TEST_POSTGRES_URL): a fresh database per run, dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chain_gateway.main import create_app
+from tests.gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings
+from tests.gateway.test_api import confirmed, h32
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = os.environ.get("SCF_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("SCF_TEST_POSTGRES_URL is not set")
+    import psycopg
+
+    base = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at SCF_TEST_POSTGRES_URL is unreachable: {exc}")
+    name = f"scf_gw_{secrets.token_hex(6)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_gateway_on_postgres(chain: Chain, pg_url: str, tmp_path: Path) -> None:
+    settings = gateway_settings(chain, tmp_path, database_url=pg_url)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        core, core_key = api.onboard("core_enterprise", credit=10**9)
+        sup, sup_key = api.onboard("supplier")
+        sup2, _ = api.onboard("supplier")
+        res = api.issue(core_key, sup, face=5_000)
+        confirmed(api.post(f"/v1/certificates/{res['certificate_id']}/accept", sup_key))
+        key = "pg-" + secrets.token_hex(4)
+        body = {"to": sup2, "value": 1, "document_hash": h32()}
+        r1 = api.post(f"/v1/holdings/{res['token_id']}/split-transfer", sup_key, body, idem=key)
+        r2 = api.post(f"/v1/holdings/{res['token_id']}/split-transfer", sup_key, body, idem=key)
+        assert r1.json()["id"] == r2.json()["id"]
+        assert r1.json()["state"] == "confirmed" and r1.json()["result"]["new_token_id"] > 0
+        ops = api.get("/v1/operations", sup_key).json()
+        assert len(ops) >= 2
+        assert api.get("/v1/me", OPERATOR_API_KEY).status_code == 200
