@@ -401,7 +401,7 @@ def play(run: Run) -> dict[str, Any]:
     run.node.travel(31 * DAY)
     run.gw.post(op, "/v1/settlement/mark-overdue", {"certificate_id": c["id"]})
     run.step("dev chain clock +31 days: grace period over; operator marked CERT-C overdue")
-    return {"lineage_certificate": a["id"]}
+    return {"lineage": [("CERT-A, repaid in full and redeemed", a["id"]), ("CERT-C, overdue", c["id"])]}
 
 
 # --- the auditor's report ---------------------------------------------------------------------
@@ -423,8 +423,8 @@ def wait_indexed(auditor: AuditorClient, node: Node, procs: Processes, timeout: 
     deadline = time.monotonic() + timeout
     while True:
         procs.check()
-        status = auditor.get("/v1/status")
-        block = int(status.get("indexed_block", status.get("block_number", -1)))
+        status = auditor.get("/health")
+        block = int(status.get("indexed_block") or -1)
         if block >= head:
             return block
         if time.monotonic() > deadline:
@@ -440,28 +440,39 @@ def lineage_tree(run: Run, data: dict[str, Any]) -> Tree:
     names = names_by_account(run)
 
     def label(h: dict[str, Any]) -> str:
-        owner = names.get(str(h.get("owner", "")).lower(), str(h.get("owner")))
-        value = h.get("value", 0)
-        initial = h.get("initial_value", value)
-        status = h.get("status", "")
-        return (f"[bold]#{h['token_id']}[/] tier {h.get('tier')} {owner}: {money(initial)}"
-                f" -> {money(value)} {status}".rstrip())
+        owner = names.get(str(h["owner"]).lower(), str(h["owner"]))
+        role = next((m.role for m in run.members.values() if m.account.lower() == str(h["owner"]).lower()), "")
+        if h["status"] == "live":
+            now = f"holds {money(h['value'])}" if h["value"] else "passed all of it on"
+        else:
+            now = "redeemed" if h["status"] == "burned" else h["status"]
+        moved = f", moved {len(h['transfers'])}x" if h.get("transfers") else ""
+        frozen = " [red]FROZEN[/]" if h.get("frozen") else ""
+        return (f"[bold]#{h['token_id']}[/] tier {h['tier']} [cyan]{owner}[/] ({role.replace('_', ' ')}): "
+                f"received {money(h['initial_value'])}, {now}{moved}{frozen} "
+                f"[dim]doc {str(h['document_hash'])[:10]}... tx {str(h['created_tx'])[:10]}...[/]")
 
-    cert = data.get("certificate", data)
-    root = Tree(f"[bold cyan]certificate {cert.get('certificate_id')}[/] {money(cert.get('face_value', 0))}"
-                f" {cert.get('status', '')}")
+    cert = data["certificate"]
+    debtor = names.get(str(cert["debtor"]).lower(), cert["debtor"])
+    root = Tree(f"[bold cyan]certificate {cert['id']}[/] of {debtor}: face {money(cert['face_value'])}, "
+                f"{cert['status']}, {data['holdings']} holdings down to tier {data['max_tier']}")
 
     def add(node: Tree, h: dict[str, Any]) -> None:
         branch = node.add(label(h))
         for child in h.get("children", []):
             add(branch, child)
 
-    roots = data.get("holdings") or data.get("tree") or []
-    if isinstance(roots, dict):
-        roots = [roots]
-    for h in roots:
+    for h in data["tree"]:
         add(root, h)
     return root
+
+
+def cell(value: Any, is_money: bool) -> str:
+    if is_money:
+        return money(value or 0)
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return "" if value is None else str(value)
 
 
 def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]],
@@ -470,31 +481,34 @@ def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]
     for _, header in columns:
         t.add_column(header, justify="left" if header in ("member", "tier", "factor", "debtor") else "right")
     for row in rows:
-        t.add_row(*[money(row.get(k) or 0) if money_cols and k in money_cols else str(row.get(k, ""))
-                    for k, _ in columns])
+        t.add_row(*[cell(row.get(k), bool(money_cols and k in money_cols)) for k, _ in columns])
     return t
 
 
 def report(run: Run, auditor: AuditorClient, facts: dict[str, Any]) -> None:
     names = names_by_account(run)
-    lineage = auditor.get(f"/v1/certificates/{facts['lineage_certificate']}/lineage")
     console.print(Panel.fit("Auditor's report (from the indexer's API)", style="bold"))
-    console.print(lineage_tree(run, lineage))
+    for title, cert_id in facts["lineage"]:
+        lineage = auditor.get(f"/v1/certificates/{cert_id}/lineage")
+        console.print(f"[bold]Lineage (penetration) of {title}[/]")
+        console.print(lineage_tree(run, lineage))
 
     exposure = auditor.get("/v1/reports/exposure")
     rows = exposure.get("items", exposure) if isinstance(exposure, dict) else exposure
     for r in rows:
         r["member"] = names.get(str(r.get("debtor", "")).lower(), r.get("debtor"))
     console.print(table("Exposure per core enterprise", rows,
-                        [("member", "debtor"), ("issued", "issued"), ("outstanding", "outstanding"),
-                         ("financed", "financed"), ("repaid", "repaid"), ("overdue", "overdue")],
+                        [("member", "debtor"), ("certificates", "certificates"), ("issued", "issued"),
+                         ("outstanding", "outstanding"), ("financed", "financed"), ("repaid", "repaid"),
+                         ("overdue", "overdue")],
                         {"issued", "outstanding", "financed", "repaid", "overdue"}))
 
     tiers = auditor.get("/v1/reports/tiers")
     rows = tiers.get("items", tiers) if isinstance(tiers, dict) else tiers
     console.print(table("Suppliers reached per tier", rows,
-                        [("tier", "tier"), ("suppliers", "suppliers"), ("holdings", "holdings"),
-                         ("value", "value")], {"value"}))
+                        [("tier", "tier"), ("suppliers", "suppliers"), ("holders", "holders"),
+                         ("holdings", "holdings"), ("value_received", "value received"),
+                         ("value_held", "value held now")], {"value_received", "value_held"}))
 
     fin = auditor.get("/v1/reports/financing")
     rows = fin.get("items", fin) if isinstance(fin, dict) else fin
@@ -502,7 +516,8 @@ def report(run: Run, auditor: AuditorClient, facts: dict[str, Any]) -> None:
         r["member"] = names.get(str(r.get("factor", "")).lower(), r.get("factor"))
     console.print(table("Financing per factor", rows,
                         [("member", "factor"), ("deals", "deals"), ("volume", "volume"),
-                         ("price", "paid"), ("avg_rate_bps", "avg rate (bps)")], {"volume", "price"}))
+                         ("paid", "paid"), ("discount", "discount"), ("avg_rate_bps", "avg rate (bps/yr)")],
+                        {"volume", "paid", "discount"}))
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -635,6 +650,8 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True) -> bo
         rec = subprocess.run([*cli, "reconcile"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if rec.returncode != 0:
         raise DemoError(f"reconcile found differences (exit {rec.returncode}):\n{rec.stdout}\n{rec.stderr}")
-    console.print(f"[green]✓[/] reconcile: the indexer equals the chain. {rec.stdout.strip().splitlines()[-1:]}")
+    summary = (rec.stdout.strip().splitlines() or [""])[-1]
+    console.print(f"[green]✓[/] reconcile against the chain: {summary} (holdings, certificates, members, credit "
+                  "lines, offers, balances)")
     console.print(f"[bold green]demo complete[/] in {time.monotonic() - started:.0f} s")
     return True
