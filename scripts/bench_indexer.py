@@ -197,7 +197,8 @@ INSERT INTO holding (token_id, certificate_id, owner, value, initial_value, pare
                      document_hash, created_block, created_tx, created_at, updated_block)
 SELECT t, cid, '0x' || lpad(to_hex(51 + (t * 7919) % 5010), 40, '0'), 1000, 1000,
        CASE WHEN k = 0 THEN 0 ELSE first + (k - 1) / 3 END,
-       1 + floor(ln(1 + 2 * k) / ln(3))::int, false, 'live', '0x' || repeat('ef', 32), t, '0x' || lpad(to_hex(t), 64, '0'),
+       1 + floor(ln(1 + 2 * k) / ln(3))::int, false, 'live', '0x' || repeat('ef', 32), t,
+       '0x' || lpad(to_hex(t), 64, '0'),
        1700000000 + t, t
 FROM (
   SELECT t,
