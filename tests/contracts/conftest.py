@@ -51,12 +51,16 @@ class World:
         """Issue (and by default accept) a certificate; returns (certificate id, root token id)."""
         payee = payee or self.s1
         debtor = debtor or self.core
-        maturity = self.chain.time() + days * DAY
+        maturity = self.now() + days * DAY
         tx = self.token.issue(payee, face, maturity, h32(doc), {"from": debtor})
         cert_id, token_id = tx.return_value
         if accept:
             self.token.accept(cert_id, {"from": payee})
         return cert_id, token_id
+
+    def now(self) -> int:
+        """The latest block's timestamp: the chain's own clock."""
+        return self.chain[-1].timestamp
 
     def split(self, token_id, to, value, sender=None, doc=2):
         sender = sender or self.token.ownerOf(token_id)
@@ -68,16 +72,16 @@ class World:
 
     def mature(self, cert_id, extra=0):
         """Jump past the certificate's maturity (plus `extra` seconds)."""
-        maturity = self.token.certificate(cert_id)[1]
-        gap = maturity - self.chain.time() + extra
-        if gap > 0:
-            self.chain.sleep(gap)
-        self.chain.mine()
+        self.warp(self.token.certificate(cert_id)[1] + extra)
+
+    def warp(self, timestamp: int) -> None:
+        """Mine a block at `timestamp` (at least one second after the latest block)."""
+        warp(self.chain, timestamp)
 
     def offer(self, token_id, value, factor=None, rate=500, days=30, recourse=False, doc=7, seller=None):
         factor = factor or self.f1
         seller = seller or self.token.ownerOf(token_id)
-        expires = self.chain.time() + days * DAY
+        expires = self.now() + days * DAY
         tx = self.financing.createOffer(token_id, value, factor, rate, expires, recourse, h32(doc), {"from": seller})
         return tx.return_value
 
@@ -159,8 +163,19 @@ def assert_event(tx, name: str, index: int = 0, **expected: Any) -> None:
     assert set(expected) <= set(got), f"{name} has no field(s) {set(expected) - set(got)}"
 
 
+def warp(chain, timestamp: int) -> int:
+    """Mine a block at `timestamp` (or one second after the latest block if that is later)."""
+    from brownie import web3
+
+    ts = max(timestamp, chain[-1].timestamp + 1)
+    web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
+    web3.provider.make_request("evm_mine", [])
+    assert chain[-1].timestamp == ts
+    return ts
+
+
 def next_timestamp(chain, web3, delta: int = 1) -> int:
     """Fix the next block's timestamp (so errors carrying `block.timestamp` can be matched)."""
-    ts = max(chain.time(), chain[-1].timestamp) + delta
+    ts = chain[-1].timestamp + delta
     web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
     return ts

@@ -74,7 +74,7 @@ def test_issue_at_term_limits(world, chain, web3):
 
 def test_issue_reverts(world, chain, web3, accounts):
     t, core = world.token, world.core
-    mat = chain.time() + 30 * DAY
+    mat = world.now() + 30 * DAY
     with brownie.reverts(err("MembershipWrongRole", world.s1, CORE, SUPPLIER)):
         t.issue(world.s2, 1, mat, h32(1), {"from": world.s1})
     with brownie.reverts(err("MembershipWrongRole", world.outsider, CORE, 0)):

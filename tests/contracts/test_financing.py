@@ -90,7 +90,7 @@ def test_create_offer_reverts(world, chain, web3, held):
     f = world.financing
     cert, root, tier2 = held
     maturity = world.token.certificate(cert)[1]
-    exp = chain.time() + 5 * DAY
+    exp = world.now() + 5 * DAY
 
     def create(token=root, value=1, factor=None, rate=100, expires=exp, sender=None):
         factor = factor or world.f1
@@ -240,8 +240,9 @@ def test_accept_offer_reverts(world, chain, web3, held):
     assert f.offer(oid3)[8] == OFFER_OPEN
     # expired
     expires = f.offer(oid3)[6]
-    chain.sleep(10 * DAY)
+    world.warp(expires - 1)
     ts = next_timestamp(chain, web3)
+    assert ts == expires  # expired at its very second
     with brownie.reverts(err("FinancingOfferExpired", oid3, expires, ts)):
         f.acceptOffer(oid3, {"from": world.f1})
 
