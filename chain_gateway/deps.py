@@ -72,7 +72,7 @@ def idempotency_key(
         Header(alias="Idempotency-Key", max_length=200, description="same key + same body = same operation"),
     ] = None,
 ) -> str | None:
-    return key
+    return key or None  # an empty header is no key
 
 
 IdemKey = Annotated[str | None, Depends(idempotency_key)]

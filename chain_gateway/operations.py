@@ -93,6 +93,7 @@ async def submit(
     hash_args: dict[str, Any] | None = None,
 ) -> Operation:
     """Simulate, persist as queued, hand to the signer's worker. Returns the operation."""
+    idempotency_key = idempotency_key or None
     rhash = request_hash(kind, view_args if hash_args is None else hash_args)
     if idempotency_key:
         existing = find_idempotent(gw, caller, idempotency_key, rhash)

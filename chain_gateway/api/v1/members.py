@@ -134,7 +134,9 @@ async def new_api_key(account: Address, gw: GatewayDep, caller: OperatorDep) -> 
 
 @router.post("/{account}/api-keys/revoke")
 async def revoke_api_keys(account: Address, gw: GatewayDep, caller: OperatorDep) -> dict[str, int]:
-    """Revoke every API key bound to the account."""
+    """Revoke every API key bound to the account (not the operator's: use the admin CLI)."""
+    if same(account, gw.manifest.operator):
+        raise Forbidden("the operator's keys are revoked with the admin CLI, not through the API")
     with Session(gw.engine) as s:
         rows = s.exec(select(ApiKey).where(ApiKey.account == account, ApiKey.revoked == False)).all()  # noqa: E712
         for r in rows:
