@@ -4,6 +4,7 @@ units (2 decimals), times unix seconds of the chain."""
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from typing import Any
 
@@ -95,59 +96,78 @@ def certificates(
     )
 
 
+_LINEAGE_COLS = (
+    "token_id",
+    "parent_token_id",
+    "tier",
+    "owner",
+    "value",
+    "initial_value",
+    "status",
+    "frozen",
+    "document_hash",
+    "created_tx",
+    "created_block",
+    "created_at",
+)
+
+
+def _raw(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Plain DBAPI tuples (no Row objects): the lineage of a large certificate is latency-bound."""
+    if conn.dialect.paramstyle == "qmark":
+        sql = sql.replace("%s", "?")
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, params)
+        rows: list[tuple[Any, ...]] = cur.fetchall()
+    finally:
+        cur.close()
+    return rows
+
+
 def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
     """The certificate and the tree of its holdings from tier 1 down (penetration)."""
     cert = conn.execute(text("SELECT * FROM certificate WHERE id = :id"), {"id": certificate_id}).mappings().first()
     if cert is None:
         return None
-    rows = conn.execute(
-        text("""
-        SELECT token_id, parent_token_id, tier, owner, value, initial_value, status, frozen, document_hash,
-               created_tx, created_block, created_at
-        FROM holding WHERE certificate_id = :id ORDER BY token_id"""),
-        {"id": certificate_id},
-    ).all()
-    moves = conn.execute(
-        text("""
-        SELECT to_token_id, from_owner, to_owner, tx_hash, block_number, timestamp
-        FROM holding_transfer WHERE certificate_id = :id AND kind = 'transfer'
-        ORDER BY block_number, log_index"""),
-        {"id": certificate_id},
-    ).all()
-    transfers: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for m in moves:
-        transfers[m[0]].append({"from": m[1], "to": m[2], "tx_hash": m[3], "block_number": m[4], "timestamp": m[5]})
-    nodes: dict[int, dict[str, Any]] = {}
-    roots: list[dict[str, Any]] = []
-    for r in rows:
-        node = {
-            "token_id": r[0],
-            "parent_token_id": r[1],
-            "tier": r[2],
-            "owner": r[3],
-            "value": r[4],
-            "initial_value": r[5],
-            "status": r[6],
-            "frozen": bool(r[7]),
-            "document_hash": r[8],
-            "created_tx": r[9],
-            "created_block": r[10],
-            "created_at": r[11],
-            "transfers": transfers.get(r[0], []),
-            "children": [],
-        }
-        nodes[r[0]] = node
-    for node in nodes.values():
-        parent = nodes.get(node["parent_token_id"])
-        (parent["children"] if parent is not None else roots).append(node)
-    live = sum(n["value"] for n in nodes.values() if n["status"] == "live")
-    return {
-        "certificate": dict(cert),
-        "holdings": len(nodes),
-        "live_value": live,
-        "max_tier": max((n["tier"] for n in nodes.values()), default=0),
-        "tree": roots,
-    }
+    rows = _raw(
+        conn,
+        f"SELECT {', '.join(_LINEAGE_COLS)} FROM holding WHERE certificate_id = %s ORDER BY token_id",
+        (certificate_id,),
+    )
+    moves = _raw(
+        conn,
+        "SELECT to_token_id, from_owner, to_owner, tx_hash, block_number, timestamp "
+        "FROM holding_transfer WHERE certificate_id = %s AND kind = 'transfer' "
+        "ORDER BY block_number, log_index",
+        (certificate_id,),
+    )
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # ~30k fresh containers, no cycles: a collection would only cost time
+    try:
+        transfers: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for m in moves:
+            transfers[m[0]].append({"from": m[1], "to": m[2], "tx_hash": m[3], "block_number": m[4], "timestamp": m[5]})
+        nodes: dict[int, dict[str, Any]] = {}
+        roots: list[dict[str, Any]] = []
+        live = 0
+        max_tier = 0
+        for r in rows:
+            node = dict(zip(_LINEAGE_COLS, r, strict=True))
+            node["frozen"] = bool(r[7])
+            node["transfers"] = transfers.get(r[0], [])
+            node["children"] = []
+            nodes[r[0]] = node
+            parent = nodes.get(r[1])
+            (parent["children"] if parent is not None else roots).append(node)
+            if r[6] == "live":
+                live += r[4]
+            if r[2] > max_tier:
+                max_tier = r[2]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {"certificate": dict(cert), "holdings": len(nodes), "live_value": live, "max_tier": max_tier, "tree": roots}
 
 
 def flatten_lineage(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:

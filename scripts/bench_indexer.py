@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -243,6 +244,8 @@ def query_latency(db_url: str, holdings: int, runs: int) -> dict[str, Any]:
         conn.execute(text("VACUUM ANALYZE"))
     generated = time.perf_counter() - start
     out: dict[str, Any] = {"holdings": holdings, "certificates": certs, "generate_s": round(generated, 1)}
+    gc.collect()
+    gc.freeze()  # as the API server does after start-up (indexer.api.main.create_app)
     timings: dict[str, list[float]] = {"lineage": [], "exposure": [], "concentration_holder": [], "tiers": []}
     with engine.connect() as conn:
         size = reports.lineage(conn, 1)
