@@ -17,13 +17,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 
 from indexer import handlers, store
 from indexer.db import make_engine, upgrade
 from indexer.decode import Decoder, Event
 from indexer.fetch import LogFetcher
-from indexer.rpc import Rpc
+from indexer.rpc import Rpc, RpcError
 from indexer.settings import Settings
 from scf.manifest import Manifest
 
@@ -249,6 +250,12 @@ class Indexer:
                 res = self.step()
             except ReorgDetected as exc:
                 log.warning("inconsistent range (%s); retrying", exc)
+                continue
+            except (httpx.HTTPError, RpcError, OSError) as exc:  # node down or restarting: retry
+                log.warning(
+                    "node error (%s: %s); retrying in %.1f s", exc.__class__.__name__, exc, self.settings.poll_interval
+                )
+                time.sleep(self.settings.poll_interval)
                 continue
             if res is None:
                 time.sleep(self.settings.poll_interval)

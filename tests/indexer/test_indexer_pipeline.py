@@ -3,6 +3,7 @@ when a row is tampered with, invariants hold, a second sync changes nothing."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -118,3 +119,48 @@ def test_limit_error_at_minimum_raises() -> None:
     f = LogFetcher(rpc, [], start=4, minimum=1)  # type: ignore[arg-type]
     with pytest.raises(RpcError):
         f.fetch(1, 10)
+
+
+def test_follow_keeps_confirmation_depth(fresh_system: Any, databases: Any) -> None:
+    import threading
+
+    system = fresh_system
+    s = system.scenario
+    s.setup()
+    ix = system.indexer(databases.new(), confirmations=2, poll_interval=0.05)
+    stop = threading.Event()
+    thread = threading.Thread(target=ix.follow, kwargs={"stop": stop.is_set}, daemon=True)
+    thread.start()
+    try:
+        s.issue(2)
+        s.trade(5)
+        head = s.w3.eth.block_number
+        deadline = time.monotonic() + 30
+        while ix.checkpoint()["block_number"] < head - 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert ix.checkpoint()["block_number"] == head - 2  # never closer to the head than 2 blocks
+    finally:
+        stop.set()
+        thread.join(10)
+        ix.close()
+
+
+def test_migrations_match_models(databases: Any) -> None:
+    """`alembic upgrade head` builds exactly the schema of the models (no pending autogenerate diff)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from indexer.db import make_engine, upgrade
+    from indexer.models import SQLModel
+
+    url = databases.new()
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
