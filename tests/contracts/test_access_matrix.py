@@ -1,0 +1,371 @@
+"""Role x function matrix: who may call each state-changing function of the five contracts.
+
+Every caller acts on the object that is "its own" when its role can have one (its holding, its
+offer, its certificate), otherwise on the supplier's. Refusals assert the exact authorization error.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import brownie
+import pytest
+from conftest import AUDITOR, CORE, DAY, FACTOR, NONE, SUPPLIER, h32
+from errors import err
+
+ROLES = ["operator", "core", "supplier", "factor", "auditor", "outsider", "suspended"]
+ROLE_ENUM = {
+    "operator": NONE, "core": CORE, "supplier": SUPPLIER, "factor": FACTOR,
+    "auditor": AUDITOR, "outsider": NONE, "suspended": SUPPLIER,
+}
+HOLDERS = {"supplier", "factor", "suspended"}
+
+
+@dataclass
+class Matrix:
+    w: Any
+    callers: dict[str, Any]
+    active_cert: int
+    holding: dict[str, int]  # role -> its holding of the active certificate
+    other_holding: int  # s2's holding of the active certificate (merge target)
+    frozen: int
+    pending: int
+    offer: int
+    settling_cert: int
+    settling: dict[str, int]  # role -> its holding of the matured, half-repaid certificate
+    overdue_cert: int
+    nominee: Any
+    new_account: Any
+
+    def own(self, role: str) -> int:
+        return self.holding.get(role, self.holding["supplier"])
+
+    def own_settling(self, role: str) -> int:
+        return self.settling.get(role, self.settling["supplier"])
+
+
+@pytest.fixture(scope="module")
+def mx(world, accounts):
+    w, op = world, world.op
+    m = w.membership
+    m.setActive(w.suspended, True, {"from": op})
+    for who in (w.s1, w.auditor, w.suspended):
+        w.currency.mint(who, 1_000, {"from": op})
+    cert, a = w.issue(face=100_000, days=90)
+    b = w.split(a, w.f1, 10_000)
+    s = w.split(a, w.suspended, 10_000)
+    x = w.split(a, w.s2, 10_000)
+    frozen = w.split(a, w.s2, 10)
+    w.token.freeze(frozen, h32(1), {"from": op})
+    pending, _ = w.issue(face=1_000, days=30, accept=False)
+    offer = w.offer(a, 1_000, factor=w.f1, days=30)
+    c2, r1 = w.issue(face=1_000, days=1)
+    r2 = w.split(r1, w.f1, 300)
+    r3 = w.split(r1, w.suspended, 300)
+    c3, _ = w.issue(face=1_000, days=1)
+    m.setActive(w.suspended, False, {"from": op})
+    w.settlement.repay(c2, 500, {"from": w.core})
+    w.settlement.setGracePeriod(0, {"from": op})
+    w.warp(max(w.token.certificate(c2)[1], w.token.certificate(c3)[1]) + 10)
+    # every caller may spend some of the core enterprise's currency (ERC-20 allowance)
+    callers = {
+        "operator": op, "core": w.core, "supplier": w.s1, "factor": w.f1,
+        "auditor": w.auditor, "outsider": w.outsider, "suspended": w.suspended,
+    }
+    for who in callers.values():
+        w.currency.approve(who, 1_000, {"from": w.core})
+    return Matrix(
+        w=w, callers=callers, active_cert=cert,
+        holding={"supplier": a, "factor": b, "suspended": s}, other_holding=x, frozen=frozen,
+        pending=pending, offer=offer, settling_cert=c2,
+        settling={"supplier": r1, "factor": r2, "suspended": r3}, overdue_cert=c3,
+        nominee=accounts[15], new_account=accounts[16],
+    )
+
+
+# --- expectations ---------------------------------------------------------------------------
+
+
+def allow(*roles, otherwise):
+    """`roles` succeed; any other role gets `otherwise(mx, role, who)`."""
+    def expect(mx, role, who):
+        return None if role in roles else otherwise(mx, role, who)
+    return expect
+
+
+def everyone(mx, role, who):
+    return None
+
+
+def ownable(mx, role, who):
+    return err("OwnableUnauthorizedAccount", who)
+
+
+def cert_unauthorized(mx, role, who):
+    return err("CertificateUnauthorized", who)
+
+
+def wrong_role(expected):
+    return lambda mx, role, who: err("MembershipWrongRole", who, expected, ROLE_ENUM[role])
+
+
+def not_owner(mx, role, who):
+    return err("CertificateNotOwnerNorApproved", mx.own(role), who)
+
+
+def holder_or(mx, role, who):
+    """Holders act on their own holding; a suspended holder is stopped by membership."""
+    if role == "suspended":
+        return err("MembershipInactive", who)
+    return not_owner(mx, role, who)
+
+
+def currency_party(mx, role, who):
+    if role == "suspended":
+        return err("MembershipInactive", who)
+    return err("MembershipUnknownMember", who)
+
+
+def tx(who):
+    return {"from": who}
+
+
+# function -> (call(mx, role, who), expectation(mx, role, who) -> None | revert string)
+CASES = {
+    # Membership
+    "Membership.onboard": (
+        lambda mx, r, who: mx.w.membership.onboard(mx.new_account, SUPPLIER, h32(1), tx(who)),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.updateKyc": (
+        lambda mx, r, who: mx.w.membership.updateKyc(mx.w.s2, h32(2), tx(who)),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.setActive": (
+        lambda mx, r, who: mx.w.membership.setActive(mx.w.s2, False, tx(who)),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.setCreditLimit": (
+        lambda mx, r, who: mx.w.membership.setCreditLimit(mx.w.core2, 1, tx(who)),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.setSystemContract": (
+        lambda mx, r, who: mx.w.membership.setSystemContract(mx.new_account, True, tx(who)),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.pause": (
+        lambda mx, r, who: mx.w.membership.pause(tx(who)),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.unpause": (
+        lambda mx, r, who: (mx.w.membership.pause(tx(mx.w.op)), mx.w.membership.unpause(tx(who))),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.transferOwnership": (
+        lambda mx, r, who: mx.w.membership.transferOwnership(mx.nominee, tx(who)),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.acceptOwnership": (
+        lambda mx, r, who: (
+            mx.w.membership.transferOwnership(mx.nominee, tx(mx.w.op)), mx.w.membership.acceptOwnership(tx(who))
+        ),
+        allow(otherwise=ownable),  # only the nominee, who holds no role here
+    ),
+    "Membership.renounceOwnership": (
+        lambda mx, r, who: mx.w.membership.renounceOwnership(tx(who)),
+        allow("operator", otherwise=ownable),
+    ),
+    "Membership.consumeCredit": (
+        lambda mx, r, who: mx.w.membership.consumeCredit(mx.w.core, 1, tx(who)),
+        allow(otherwise=lambda mx, r, who: err("MembershipUnauthorized", who)),
+    ),
+    "Membership.releaseCredit": (
+        lambda mx, r, who: mx.w.membership.releaseCredit(mx.w.core, 1, tx(who)),
+        allow(otherwise=lambda mx, r, who: err("MembershipUnauthorized", who)),
+    ),
+    # SettlementToken
+    "SettlementToken.mint": (
+        lambda mx, r, who: mx.w.currency.mint(mx.w.s1, 1, tx(who)),
+        allow("operator", otherwise=lambda mx, r, who: err("SettlementTokenUnauthorized", who)),
+    ),
+    "SettlementToken.burn": (
+        lambda mx, r, who: mx.w.currency.burn(mx.w.core, 1, tx(who)),
+        allow("operator", otherwise=lambda mx, r, who: err("SettlementTokenUnauthorized", who)),
+    ),
+    "SettlementToken.transferByAgent": (
+        lambda mx, r, who: mx.w.currency.transferByAgent(mx.w.core, mx.w.s1, 1, tx(who)),
+        allow(otherwise=lambda mx, r, who: err("SettlementTokenUnauthorized", who)),
+    ),
+    "SettlementToken.transfer": (
+        lambda mx, r, who: mx.w.currency.transfer(mx.w.s2, 1, tx(who)),
+        allow("core", "supplier", "factor", "auditor", otherwise=currency_party),
+    ),
+    "SettlementToken.approve": (  # approving moves nothing; every transfer is checked
+        lambda mx, r, who: mx.w.currency.approve(mx.w.s2, 1, tx(who)),
+        everyone,
+    ),
+    "SettlementToken.transferFrom": (  # the parties are checked, not the approved spender
+        lambda mx, r, who: mx.w.currency.transferFrom(mx.w.core, mx.w.s1, 1, tx(who)),
+        everyone,
+    ),
+    # CertificateToken
+    "CertificateToken.issue": (
+        lambda mx, r, who: mx.w.token.issue(mx.w.s1, 1, mx.w.now() + 10 * DAY, h32(1), tx(who)),
+        allow("core", otherwise=wrong_role(CORE)),
+    ),
+    "CertificateToken.accept": (
+        lambda mx, r, who: mx.w.token.accept(mx.pending, tx(who)),
+        allow("supplier", otherwise=lambda mx, r, who: err("CertificateNotPayee", mx.pending, who, mx.w.s1)),
+    ),
+    "CertificateToken.reject": (
+        lambda mx, r, who: mx.w.token.reject(mx.pending, tx(who)),
+        allow("supplier", otherwise=lambda mx, r, who: err("CertificateNotPayee", mx.pending, who, mx.w.s1)),
+    ),
+    "CertificateToken.splitTransfer": (
+        lambda mx, r, who: mx.w.token.splitTransfer(mx.own(r), mx.w.s2, 1, h32(3), tx(who)),
+        allow("supplier", "factor", otherwise=holder_or),
+    ),
+    "CertificateToken.freeze": (
+        lambda mx, r, who: mx.w.token.freeze(mx.own(r), h32(4), tx(who)),
+        allow("operator", otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.unfreeze": (
+        lambda mx, r, who: mx.w.token.unfreeze(mx.frozen, h32(4), tx(who)),
+        allow("operator", otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.setMaxTerm": (
+        lambda mx, r, who: mx.w.token.setMaxTerm(180 * DAY, tx(who)),
+        allow("operator", otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.setSystemContracts": (
+        lambda mx, r, who: mx.w.token.setSystemContracts(mx.w.financing, mx.w.settlement, tx(who)),
+        allow("operator", otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.transferByAgent": (
+        lambda mx, r, who: mx.w.token.transferByAgent(mx.own(r), mx.w.s1, mx.w.f1, 1, h32(0), tx(who)),
+        allow(otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.redeemValue": (
+        lambda mx, r, who: mx.w.token.redeemValue(mx.own_settling(r), 1, tx(who)),
+        allow(otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.markOverdue": (
+        lambda mx, r, who: mx.w.token.markOverdue(mx.overdue_cert, tx(who)),
+        allow(otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.approve(value)": (  # approving moves nothing; a suspended owner may approve
+        lambda mx, r, who: mx.w.token.approve["uint256,address,uint256"](mx.own(r), mx.w.s3, 1, tx(who)),
+        allow("supplier", "factor", "suspended", otherwise=not_owner),
+    ),
+    "CertificateToken.approve(721)": (
+        lambda mx, r, who: mx.w.token.approve["address,uint256"](mx.w.s3, mx.own(r), tx(who)),
+        allow("supplier", "factor", "suspended", otherwise=not_owner),
+    ),
+    "CertificateToken.setApprovalForAll": (
+        lambda mx, r, who: mx.w.token.setApprovalForAll(mx.w.s3, True, tx(who)),
+        everyone,
+    ),
+    "CertificateToken.transferFrom(id,to,value)": (
+        lambda mx, r, who: mx.w.token.transferFrom["uint256,address,uint256"](mx.own(r), mx.w.s2, 1, tx(who)),
+        allow("supplier", "factor", otherwise=holder_or),
+    ),
+    "CertificateToken.transferFrom(id,id,value)": (
+        lambda mx, r, who: mx.w.token.transferFrom["uint256,uint256,uint256"](
+            mx.own(r), mx.other_holding, 1, tx(who)
+        ),
+        allow("supplier", "factor", otherwise=holder_or),
+    ),
+    "CertificateToken.transferFrom(from,to,id)": (
+        lambda mx, r, who: mx.w.token.transferFrom["address,address,uint256"](
+            mx.w.token.ownerOf(mx.own(r)), mx.w.s2, mx.own(r), tx(who)
+        ),
+        allow("supplier", "factor", otherwise=holder_or),
+    ),
+    "CertificateToken.safeTransferFrom(from,to,id)": (
+        lambda mx, r, who: mx.w.token.safeTransferFrom["address,address,uint256"](
+            mx.w.token.ownerOf(mx.own(r)), mx.w.s2, mx.own(r), tx(who)
+        ),
+        allow("supplier", "factor", otherwise=holder_or),
+    ),
+    "CertificateToken.safeTransferFrom(from,to,id,data)": (
+        lambda mx, r, who: mx.w.token.safeTransferFrom["address,address,uint256,bytes"](
+            mx.w.token.ownerOf(mx.own(r)), mx.w.s2, mx.own(r), b"x", tx(who)
+        ),
+        allow("supplier", "factor", otherwise=holder_or),
+    ),
+    # Financing
+    "Financing.createOffer": (
+        lambda mx, r, who: mx.w.financing.createOffer(
+            mx.own(r), 1, mx.w.f2, 100, mx.w.now() + 10 * DAY, False, h32(5), tx(who)
+        ),
+        allow(
+            "supplier", "factor",
+            otherwise=lambda mx, r, who: err("MembershipInactive", who) if r == "suspended"
+            else err("FinancingNotHolder", mx.own(r), who, mx.w.s1),
+        ),
+    ),
+    "Financing.cancelOffer": (
+        lambda mx, r, who: mx.w.financing.cancelOffer(mx.offer, tx(who)),
+        allow("supplier", otherwise=lambda mx, r, who: err("FinancingNotSeller", mx.offer, who, mx.w.s1)),
+    ),
+    "Financing.acceptOffer": (
+        lambda mx, r, who: mx.w.financing.acceptOffer(mx.offer, tx(who)),
+        allow("factor", otherwise=lambda mx, r, who: err("FinancingNotFactor", mx.offer, who, mx.w.f1)),
+    ),
+    # Settlement
+    "Settlement.repay": (
+        lambda mx, r, who: mx.w.settlement.repay(mx.settling_cert, 1, tx(who)),
+        allow("core", otherwise=wrong_role(CORE)),
+    ),
+    "Settlement.redeem": (
+        lambda mx, r, who: mx.w.settlement.redeem(mx.own_settling(r), tx(who)),
+        allow(
+            "supplier", "factor",
+            otherwise=lambda mx, r, who: err("MembershipInactive", who) if r == "suspended"
+            else err("SettlementNotHolder", mx.own_settling(r), who, mx.w.s1),
+        ),
+    ),
+    "Settlement.settleBatch": (
+        lambda mx, r, who: mx.w.settlement.settleBatch([mx.settling["supplier"]], tx(who)),
+        allow(
+            "operator", "core",
+            otherwise=lambda mx, r, who: err("SettlementNotDebtor", mx.settling_cert, who, mx.w.core),
+        ),
+    ),
+    "Settlement.markOverdue": (
+        lambda mx, r, who: mx.w.settlement.markOverdue(mx.overdue_cert, tx(who)),
+        everyone,
+    ),
+    "Settlement.setGracePeriod": (
+        lambda mx, r, who: mx.w.settlement.setGracePeriod(DAY, tx(who)),
+        allow("operator", otherwise=lambda mx, r, who: err("SettlementUnauthorized", who)),
+    ),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("fn", list(CASES))
+def test_matrix(mx, fn, role):
+    who = mx.callers[role]
+    call, expect = CASES[fn]
+    expected = expect(mx, role, who)
+    if expected is None:
+        call(mx, role, who)
+    else:
+        with brownie.reverts(expected):
+            call(mx, role, who)
+
+
+def test_every_state_changing_function_is_in_the_matrix(world):
+    """A new external function must be added to the matrix."""
+    covered = {name.split("(")[0] for name in CASES}
+    contracts = {
+        "Membership": world.membership, "SettlementToken": world.currency, "CertificateToken": world.token,
+        "Financing": world.financing, "Settlement": world.settlement,
+    }
+    missing = []
+    for cname, contract in contracts.items():
+        for item in contract.abi:
+            name = f"{cname}.{item.get('name')}"
+            if item["type"] == "function" and item["stateMutability"] not in ("view", "pure") and name not in covered:
+                missing.append(name)
+    assert missing == []
