@@ -206,7 +206,7 @@ FROM (
          CASE WHEN t <= 10000 THEN 1 ELSE 2 + (t - 10001) / 99 END AS cid,
          CASE WHEN t <= 10000 THEN t - 1 ELSE (t - 10001) % 99 END AS k,
          CASE WHEN t <= 10000 THEN 1 ELSE 10001 + ((t - 10001) / 99) * 99 END AS first
-  FROM generate_series(1, :holdings) t
+  FROM generate_series(1::bigint, :holdings) t
 ) s;
 
 INSERT INTO holding_transfer (block_number, log_index, tx_hash, timestamp, kind, certificate_id, from_token_id,
