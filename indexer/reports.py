@@ -324,21 +324,39 @@ def exposure(
     return rows
 
 
-def tiers(conn: Connection, *, debtor: str | None = None, certificate_id: int | None = None) -> list[dict[str, Any]]:
-    """Suppliers reached per tier: distinct supplier holders, holdings and value at each tier."""
+def tiers(
+    conn: Connection,
+    *,
+    debtor: str | None = None,
+    certificate_id: int | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+) -> list[dict[str, Any]]:
+    """Suppliers reached per tier: distinct supplier holders, holdings and value at each tier
+    (optionally of one debtor's certificates, one certificate, or certificates issued in a range)."""
     f = Filters()
     f.add("c.debtor = :debtor", debtor=debtor)
     f.add("h.certificate_id = :cid", cid=certificate_id)
-    return _rows(
+    f.add("c.issued_at >= :date_from", date_from=date_from)
+    f.add("c.issued_at < :date_to", date_to=date_to)
+    join = "JOIN certificate c ON c.id = h.certificate_id" if debtor or date_from or date_to else ""
+    rows = _rows(
         conn,
         f"""
-        SELECT h.tier, COUNT(DISTINCT CASE WHEN m.role = 'Supplier' THEN h.owner END) AS suppliers,
-               COUNT(DISTINCT h.owner) AS holders, COUNT(*) AS holdings, SUM(h.initial_value) AS value_received,
-               SUM(CASE WHEN h.status = 'live' THEN h.value ELSE 0 END) AS value_held
-        FROM holding h JOIN certificate c ON c.id = h.certificate_id LEFT JOIN member m ON m.address = h.owner
-        {f.where()} GROUP BY h.tier ORDER BY h.tier""",
+        SELECT t.tier, COUNT(CASE WHEN m.role = 'Supplier' THEN 1 END) AS suppliers, COUNT(*) AS holders,
+               SUM(t.n) AS holdings, SUM(t.received) AS value_received, SUM(t.held) AS value_held
+        FROM (
+          SELECT h.tier, h.owner, COUNT(*) AS n, SUM(h.initial_value) AS received,
+                 SUM(CASE WHEN h.status = 'live' THEN h.value ELSE 0 END) AS held
+          FROM holding h {join} {f.where()} GROUP BY h.tier, h.owner
+        ) t LEFT JOIN member m ON m.address = t.owner
+        GROUP BY t.tier ORDER BY t.tier""",
         f.params,
     )
+    for r in rows:
+        for k in ("holdings", "value_received", "value_held"):
+            r[k] = int(r[k] or 0)
+    return rows
 
 
 def financing(

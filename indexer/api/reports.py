@@ -43,9 +43,18 @@ def exposure(
 
 
 @router.get("/tiers")
-def tiers(conn: Conn, member: Member = None, certificate_id: int | None = None, format: Format = "json") -> Response:
-    """Suppliers reached per tier (distinct supplier holders), holdings and value per tier."""
-    rows = reports.tiers(conn, debtor=address(member), certificate_id=certificate_id)
+def tiers(
+    conn: Conn,
+    dates: Annotated[DateRange, Depends()],
+    member: Member = None,
+    certificate_id: int | None = None,
+    format: Format = "json",
+) -> Response:
+    """Suppliers reached per tier (distinct supplier holders), holdings and value per tier, of
+    certificates issued in the date range."""
+    rows = reports.tiers(
+        conn, debtor=address(member), certificate_id=certificate_id, date_from=dates.date_from, date_to=dates.date_to
+    )
     return respond({"items": rows}, "items", format, "tiers")
 
 

@@ -137,6 +137,18 @@ def test_reports(api: Any) -> None:
 
     tiers = client.get("/v1/reports/tiers").json()["items"]
     assert tiers[0]["tier"] == 1 and tiers[0]["suppliers"] >= 1 and len(tiers) >= 3
+    with ix.engine.connect() as conn:
+        expected = conn.execute(
+            text(
+                "select h.tier, count(distinct h.owner), count(*) from holding h join member m on m.address = h.owner "
+                "where m.role = 'Supplier' group by h.tier order by h.tier"
+            )
+        ).all()
+        n_holdings = conn.execute(text("select count(*) from holding")).scalar()
+    assert [(r[0], r[1]) for r in expected] == [(t["tier"], t["suppliers"]) for t in tiers if t["suppliers"]]
+    assert sum(t["holdings"] for t in tiers) == n_holdings
+    assert client.get("/v1/reports/tiers", params={"date_to": "1970-01-02"}).json()["items"] == []
+    assert client.get("/v1/reports/tiers", params={"member": debtor}).json()["items"]
     _csv(client.get("/v1/reports/tiers", params={"format": "csv"}))
 
     fin = client.get("/v1/reports/financing").json()["items"]
