@@ -155,17 +155,32 @@ class Scenario:
             op = self.rng.random()
             if h["frozen"]:
                 self.try_send(t.unfreeze(tid, doc(self.rng)), self.operator)
-            elif op < 0.5:  # split part of it to another holder
+            elif op < 0.40:  # split part of it to another holder
                 to = self.rng.choice([a for a in holders if a != owner])
                 value = self.rng.randint(1, h["value"])
                 before = self.token.functions.tokenCount().call()
                 if self.try_send(t.splitTransfer(tid, to, value, doc(self.rng)), owner):
                     self.tokens.append(before + 1)
-            elif op < 0.6:  # whole ERC-721 transfer
+            elif op < 0.47:  # ERC-3525 value transfer into another holding of the same certificate
+                others = [o for o, oh in live if o != tid and oh["certificate_id"] == h["certificate_id"]]
+                if others:
+                    fn = self.token.get_function_by_signature("transferFrom(uint256,uint256,uint256)")
+                    self.try_send(fn(tid, self.rng.choice(others), self.rng.randint(1, h["value"])), owner)
+            elif op < 0.52:  # value allowance to an operator, who splits to an address (ERC-3525)
+                operator = self.rng.choice([a for a in holders if a != owner])
+                to = self.rng.choice([a for a in holders if a != owner])
+                value = self.rng.randint(1, h["value"])
+                approve = self.token.get_function_by_signature("approve(uint256,address,uint256)")
+                split = self.token.get_function_by_signature("transferFrom(uint256,address,uint256)")
+                if self.try_send(approve(tid, operator, value), owner):
+                    before = self.token.functions.tokenCount().call()
+                    if self.try_send(split(tid, to, value), operator):
+                        self.tokens.append(before + 1)
+            elif op < 0.60:  # whole ERC-721 transfer
                 to = self.rng.choice([a for a in holders if a != owner])
                 fn = self.token.get_function_by_signature("transferFrom(address,address,uint256)")
                 self.try_send(fn(owner, to, tid), owner)
-            elif op < 0.85 and owner not in self.factors:  # financing
+            elif op < 0.82 and owner not in self.factors:  # financing
                 factor = self.rng.choice(self.factors)
                 cert = self.certificate(h["certificate_id"])
                 expires = min(cert[1], self.now() + 5 * DAY)  # (debtor, maturity, status, ...)
@@ -180,11 +195,20 @@ class Scenario:
                         self.tokens.append(before + 1)
                 else:
                     self.send(f.cancelOffer(offer_id), owner)
-            elif op < 0.9:
+            elif op < 0.87:
                 self.try_send(t.freeze(tid, doc(self.rng)), self.operator)
-            else:  # currency moves between members
+            elif op < 0.92:  # currency moves between members
                 a, b = self.rng.sample(self.cores + self.factors, 2)
                 self.try_send(self.currency.functions.transfer(b, self.rng.randint(1, 10_000)), a)
+            elif op < 0.96:  # member suspension and reinstatement
+                member = self.rng.choice(self.suppliers)
+                m = self.membership.functions
+                if self.try_send(m.setActive(member, False), self.operator):
+                    self.send(m.setActive(member, True), self.operator)
+            else:  # emergency pause and resume
+                m = self.membership.functions
+                if self.try_send(m.pause(), self.operator):
+                    self.send(m.unpause(), self.operator)
 
     def settle(self) -> None:
         """Past every maturity: repay some fully, some partially, leave some unpaid (overdue)."""
