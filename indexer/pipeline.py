@@ -227,13 +227,19 @@ class Indexer:
         head = self.rpc.block_number()
         total = 0
         steps = 0
+        retries = 0
         while True:
             try:
                 res = self.step(head)
             except ReorgDetected as exc:
+                retries += 1
+                if retries > 20:
+                    raise
                 log.warning("inconsistent range (%s); retrying", exc)
+                time.sleep(min(2.0, 0.05 * retries))
                 head = self.rpc.block_number()
                 continue
+            retries = 0
             if res is None:
                 return total
             total += res.events
