@@ -52,3 +52,32 @@ def test_reorg_equals_fresh_index(fresh_system: Any, databases: Any, dump_db: An
             fresh.close()
     finally:
         ix.close()
+
+
+def test_anvil_reorg_equals_fresh_index(fresh_system: Any, databases: Any, dump_db: Any) -> None:
+    """anvil_reorg replaces the newest blocks (their transactions dropped, another one mined)."""
+    system = fresh_system
+    s = system.scenario
+    s.setup()
+    s.issue(3)
+    s.trade(10)
+    ix = system.index(databases.new())
+    try:
+        before = ix.checkpoint()
+        data = s.currency.functions.mint(s.suppliers[0], 12_345)._encode_transaction_data()
+        replacement = {"from": s.operator, "to": s.currency.address, "data": data, "gasPrice": "0x0"}
+        assert system.rpc("anvil_reorg", 6, [[replacement, 2]]) is None
+        assert "0x" + bytes(s.w3.eth.get_block(before["block_number"])["hash"]).hex() != before["block_hash"]
+        ix.sync()
+        ix.sync()
+        assert ix.reorgs == 1
+        assert ix.checkpoint()["block_number"] == s.w3.eth.block_number
+        _, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)
+        assert diffs == [], "\n".join(map(str, diffs))
+        fresh = system.index(databases.new())
+        try:
+            assert dump_db(ix.engine) == dump_db(fresh.engine)
+        finally:
+            fresh.close()
+    finally:
+        ix.close()
