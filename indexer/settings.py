@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCF_INDEXER_", extra="ignore")
 
     rpc_url: str = "http://127.0.0.1:8545"
-    manifest_path: str = "build/manifest.json"
+    manifest_path: str = "var/manifest.json"
     database_url: str = "sqlite:///var/indexer.db"
     # index only up to head - confirmations (0 on a dev chain; QBFT has immediate finality)
     confirmations: int = 0
