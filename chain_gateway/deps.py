@@ -103,10 +103,11 @@ def b32(value: str) -> bytes:
 
 
 async def finish(gw: Gateway, op: Operation, wait: WaitParams, response: Response) -> OperationOut:
+    out = OperationOut.of(op)
     if wait.wait:
-        op = await operations.wait_final(gw, op, wait.timeout or gw.settings.wait_timeout_s)
-    response.status_code = 200 if op.state in FINAL_STATES else 202
-    return OperationOut.of(op)
+        out = await operations.wait_final(gw, op, wait.timeout or gw.settings.wait_timeout_s)
+    response.status_code = 200 if out.state in FINAL_STATES else 202
+    return out
 
 
 async def write(

@@ -36,7 +36,7 @@ def verify_webhook(secret: str, header: str, body: bytes, tolerance_s: int = 300
 class EventBus:
     def __init__(self, webhook_url: str | None = None, webhook_secret: str | None = None):
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        self._final: dict[str, asyncio.Event] = {}
+        self._final: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
@@ -58,15 +58,20 @@ class EventBus:
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(op)
         if op.get("state") in ("confirmed", "failed"):
-            ev = self._final.pop(op["id"], None)
-            if ev:
-                ev.set()
+            fut = self._final.pop(op["id"], None)
+            if fut is not None and not fut.done():
+                fut.set_result(op)
         if self._webhook_queue is not None:
             with contextlib.suppress(asyncio.QueueFull):
                 self._webhook_queue.put_nowait(op)
 
-    def final_event(self, op_id: str) -> asyncio.Event:
-        return self._final.setdefault(op_id, asyncio.Event())
+    def final_future(self, op_id: str) -> asyncio.Future[dict[str, Any]]:
+        """Resolved with the operation's JSON when it reaches a final state (shared by waiters)."""
+        fut = self._final.get(op_id)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._final[op_id] = fut
+        return fut
 
     def forget(self, op_id: str) -> None:
         self._final.pop(op_id, None)

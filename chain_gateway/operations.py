@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import uuid
@@ -147,17 +146,20 @@ def get_for(gw: Gateway, caller: ApiKey, op_id: str) -> Operation:
     return op
 
 
-async def wait_final(gw: Gateway, op: Operation, timeout: float) -> Operation:
+async def wait_final(gw: Gateway, op: Operation, timeout: float) -> OperationOut:
+    """The operation once final (or as it stands after `timeout`). `op` must be fresh from the store
+    with no await since: the worker cannot finish it between that read and the subscription."""
     if op.state in FINAL_STATES:
-        return op
-    event = gw.bus.final_event(op.id)
-    fresh = load(gw, op.id)  # it may have finished before we subscribed
-    if fresh is not None and fresh.state in FINAL_STATES:
-        gw.bus.forget(op.id)
-        return fresh
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout)
-    return load(gw, op.id) or op
+        return OperationOut.of(op)
+    fut = gw.bus.final_future(op.id)
+    try:
+        payload = await asyncio.wait_for(asyncio.shield(fut), timeout)
+        return OperationOut.model_validate(payload)
+    except TimeoutError:
+        fresh = load(gw, op.id) or op
+        if fresh.state in FINAL_STATES:
+            gw.bus.forget(op.id)
+        return OperationOut.of(fresh)
 
 
 def out(op: Operation) -> OperationOut:

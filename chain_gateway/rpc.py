@@ -1,11 +1,12 @@
-"""A small async JSON-RPC client (httpx) with batching; node outages raise NodeUnavailable."""
+"""A small async JSON-RPC client (aiohttp) with batching; node outages raise NodeUnavailable."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
-import httpx
+import aiohttp
 
 from chain_gateway.errors import NodeUnavailable
 
@@ -28,30 +29,79 @@ class RpcError(Exception):
 
 
 class Rpc:
-    def __init__(self, url: str, timeout: float = 30.0):
+    """Concurrent ``call``s are coalesced: at most ``max_inflight`` HTTP requests are in flight and
+    calls made meanwhile leave together as one JSON-RPC batch (fewer round trips under load)."""
+
+    def __init__(self, url: str, timeout: float = 30.0, max_inflight: int = 2, max_batch: int = 200):
         self.url = url
         self._ids = itertools.count(1)
-        self._client = httpx.AsyncClient(
-            timeout=timeout, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32)
-        )
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        self.max_inflight = max_inflight
+        self.max_batch = max_batch
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def _post(self, payload: Any) -> Any:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout), connector=aiohttp.TCPConnector(limit=16)
+            )
         try:
-            response = await self._client.post(self.url, json=payload)
-            response.raise_for_status()
-            return response.json()
-        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+            async with self._session.post(self.url, json=payload) as response:
+                if response.status >= 400:
+                    raise NodeUnavailable("the chain node answered an HTTP error", {"status": response.status})
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             raise NodeUnavailable("the chain node is unreachable", {"reason": type(exc).__name__}) from exc
 
     async def call(self, method: str, *params: Any) -> Any:
-        reply = await self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)})
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, fut))
+        if self._inflight < self.max_inflight:
+            self._flush_next()
+        reply = await fut
         if "error" in reply:
             err = reply["error"]
             raise RpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
         return reply.get("result")
+
+    def _flush_next(self) -> None:
+        if not self._pending:
+            return
+        chunk, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        self._inflight += 1
+        task = asyncio.create_task(self._flush(chunk))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, chunk: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
+        try:
+            if len(chunk) == 1:
+                replies = [await self._post(chunk[0][0])]
+            else:
+                replies = await self._post([payload for payload, _ in chunk])
+                if isinstance(replies, dict):  # the node refused the batch as a whole
+                    replies = [dict(replies, id=payload["id"]) for payload, _ in chunk]
+            by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+            for payload, fut in chunk:
+                if not fut.done():
+                    fut.set_result(by_id.get(payload["id"], {"error": {"code": -1, "message": "missing reply"}}))
+        except BaseException as exc:
+            for _, fut in chunk:
+                if not fut.done():
+                    fut.set_exception(exc if isinstance(exc, Exception) else NodeUnavailable("cancelled"))
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._inflight -= 1
+            while self._pending and self._inflight < self.max_inflight:
+                self._flush_next()
 
     async def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Results in order; a failed call's slot holds its RpcError."""

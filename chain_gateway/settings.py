@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     bump_after_s: float = 30.0  # then re-sign it at the same nonce with a higher fee
     poll_interval_s: float = 0.05
     max_batch: int = 100
+    # send a signer's transactions as one JSON-RPC batch; off: one request each, in nonce order
+    # (anvil runs a batch's requests concurrently and can strand a tx in its "queued" pool)
+    send_batch: bool = False
     node_retry_s: float = 0.5
 
     # API

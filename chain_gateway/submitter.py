@@ -262,9 +262,13 @@ class SignerWorker:
 
     async def broadcast(self, ops: list[Operation]) -> None:
         results: list[Any] = []
-        for i in range(0, len(ops), self.s.max_batch):
-            chunk = ops[i : i + self.s.max_batch]
-            results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
+        if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
+            for i in range(0, len(ops), self.s.max_batch):
+                chunk = ops[i : i + self.s.max_batch]
+                results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
+        else:  # one after another, in nonce order: a node never sees a nonce before its predecessor
+            for op in ops:
+                results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
         now = utcnow()
         rejected: list[tuple[Operation, RpcError]] = []
         with self.session() as s:

@@ -66,5 +66,5 @@ async def stream(request: Request, gw: GatewayDep, caller: CallerDep) -> Streami
 async def get_operation(operation_id: str, gw: GatewayDep, caller: CallerDep, wait: WaitDep) -> OperationOut:
     op = operations.get_for(gw, caller, operation_id)
     if wait.wait:
-        op = await operations.wait_final(gw, op, wait.timeout or gw.settings.wait_timeout_s)
+        return await operations.wait_final(gw, op, wait.timeout or gw.settings.wait_timeout_s)
     return OperationOut.of(op)
