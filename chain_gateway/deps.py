@@ -128,9 +128,7 @@ async def write(
         existing = operations.find_idempotent(gw, caller, idem, operations.request_hash(kind, view_args))
         if existing is not None:
             return await finish(gw, existing, wait, response)
-    if precheck is not None:
-        await precheck()
-    op = await operations.submit(gw, caller, kind, contract, fn, call_args, view_args, idem)
+    op = await operations.submit(gw, caller, kind, contract, fn, call_args, view_args, idem, precheck=precheck)
     return await finish(gw, op, wait, response)
 
 

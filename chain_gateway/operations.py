@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -90,6 +91,7 @@ async def submit(
     view_args: dict[str, Any],
     idempotency_key: str | None,
     hash_args: dict[str, Any] | None = None,
+    precheck: Callable[[], Awaitable[Any]] | None = None,
 ) -> Operation:
     """Simulate, persist as queued, hand to the signer's worker. Returns the operation."""
     idempotency_key = idempotency_key or None
@@ -101,10 +103,26 @@ async def submit(
     gw.signers.get(caller.account)  # NoSigner (422) if the gateway holds no key for the caller
     to = gw.contracts.address(contract)
     data = gw.contracts.encode(contract, fn, call_args)
-    try:
-        estimate = int(await gw.rpc.call("eth_estimateGas", {"from": caller.account, "to": to, "data": data}), 16)
-    except RpcError as exc:
-        raise revert_error(gw, exc) from exc
+
+
+    async def simulate() -> int:
+        try:
+            return int(await gw.rpc.call("eth_estimateGas", {"from": caller.account, "to": to, "data": data}), 16)
+        except RpcError as exc:
+            raise revert_error(gw, exc) from exc
+
+    async def check() -> None:
+        if precheck is not None:
+            await precheck()
+
+    # the ownership check and the simulation leave together (one JSON-RPC batch); a refusal by the
+    # check (403) wins over the simulation's verdict; nothing is signed unless both pass
+    checked, simulated = await asyncio.gather(check(), simulate(), return_exceptions=True)
+    if isinstance(checked, BaseException):
+        raise checked
+    if isinstance(simulated, BaseException):
+        raise simulated
+    estimate = simulated
     gas_limit = int(estimate * gw.settings.gas_multiplier) + gw.settings.gas_extra
     op = Operation(
         id=str(uuid.uuid4()), api_account=caller.account, signer=caller.account, kind=kind, contract=contract,

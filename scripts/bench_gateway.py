@@ -61,8 +61,8 @@ def start_gateway(rpc_url: str, manifest: Path, work: Path) -> tuple[subprocess.
     )
     profile = ["-m", "cProfile", "-o", os.environ["SCF_BENCH_PROFILE"]] if os.environ.get("SCF_BENCH_PROFILE") else []
     proc = subprocess.Popen(
-        [sys.executable, *profile, "-m", "uvicorn", "chain_gateway.main:app", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"],
+        [sys.executable, *profile, "-m", "uvicorn", "chain_gateway.main:app", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
         env=env, cwd=str(ROOT), stdout=open(work / "gateway.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
     )
     url = f"http://127.0.0.1:{port}"
