@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -39,21 +40,26 @@ def ensure_key_hash(engine: Engine, key_hash: str, account: str, role: Role, lab
 
 
 class KeyCache:
-    """Authenticated keys cached in memory (revocation clears the cache)."""
+    """Authenticated keys cached in memory for `ttl` seconds (revocation through the API clears the
+    cache at once; through the admin CLI it takes effect within `ttl`)."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, ttl: float = 30.0):
         self.engine = engine
-        self._cache: dict[str, ApiKey] = {}
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, ApiKey]] = {}
 
     def lookup(self, key: str) -> ApiKey | None:
         h = hash_key(key)
-        row = self._cache.get(h)
-        if row is not None:
-            return row
+        now = time.monotonic()
+        hit = self._cache.get(h)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
         with Session(self.engine, expire_on_commit=False) as s:
             row = s.exec(select(ApiKey).where(ApiKey.key_hash == h, ApiKey.revoked == False)).first()  # noqa: E712
         if row is not None:
-            self._cache[h] = row
+            self._cache[h] = (now, row)
+        else:
+            self._cache.pop(h, None)
         return row
 
     def clear(self) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from chain_gateway.contracts import ContractSet
-from chain_gateway.errors import NodeUnavailable
+from chain_gateway.errors import NodeUnavailable, NoSigner
 from chain_gateway.events import EventBus
 from chain_gateway.models import NonceState, Operation, OperationOut, OpState, utcnow
 from chain_gateway.rpc import Rpc, RpcError
@@ -89,7 +89,11 @@ class Submitter:
         key = signer.lower()
         worker = self.workers.get(key)
         if worker is None or worker.task.done():
-            worker = SignerWorker(self, signer)
+            try:
+                worker = SignerWorker(self, signer)
+            except NoSigner:  # its key is gone: its operations wait until the key is back
+                log.error("no key for signer %s: its operations stay queued", signer)
+                return
             self.workers[key] = worker
         worker.wake.set()
 
@@ -114,6 +118,7 @@ class SignerWorker:
         self.synced = False
         self.node_ok = True
         self.misses: dict[str, int] = {}
+        self.unsent = True  # look for signed but unsent transactions (set again by every recovery path)
         self._gas_price: int | None = None
         self.task = asyncio.create_task(self.run(), name=f"signer-{address}")
 
@@ -151,8 +156,12 @@ class SignerWorker:
     async def step(self) -> bool:
         if not self.synced:
             await self.sync()
-        await self.sign_queued()
-        await self.broadcast_unsent()
+        signed = await self.sign_queued()
+        if self.unsent:  # after a re-sync, a resend or a failed broadcast: whatever is unsent
+            self.unsent = False
+            await self.broadcast_unsent()
+        elif signed:
+            await self.broadcast(signed)
         return await self.track()
 
     # --- nonces -------------------------------------------------------------------------------
@@ -188,6 +197,7 @@ class SignerWorker:
                 for op in outstanding:  # re-broadcast everything not yet mined
                     op.sent_at = None
                     s.add(op)
+                self.unsent = True
                 gas_price = await self.gas_price()
                 for n in range(max(chain_latest, chain_pending), ns.next_nonce):
                     if n not in ours:
@@ -215,7 +225,7 @@ class SignerWorker:
             tx_hash=h, tx_hashes=[h], raw_tx=raw,
         )
 
-    async def sign_queued(self) -> None:
+    async def sign_queued(self) -> list[Operation]:
         async with self.lock:
             with self.session() as s:
                 ops = s.exec(
@@ -225,7 +235,7 @@ class SignerWorker:
                     .limit(self.s.max_batch)
                 ).all()
                 if not ops:
-                    return
+                    return []
                 gas_price = await self.gas_price()
                 ns = s.get(NonceState, self.address.lower()) or NonceState(account=self.address.lower())
                 now = utcnow()
@@ -245,6 +255,7 @@ class SignerWorker:
                 s.commit()  # nonce + signed tx durable before the broadcast
         for op in ops:
             publish(self.sub.bus, op)
+        return list(ops)
 
     async def broadcast_unsent(self) -> None:
         with self.session() as s:
@@ -261,6 +272,7 @@ class SignerWorker:
             await self.broadcast(list(ops))
 
     async def broadcast(self, ops: list[Operation]) -> None:
+        self.unsent = True  # until every send below has an answer
         results: list[Any] = []
         if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
             for i in range(0, len(ops), self.s.max_batch):
@@ -270,6 +282,7 @@ class SignerWorker:
             for op in ops:
                 results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
         now = utcnow()
+        unsent = False
         rejected: list[tuple[Operation, RpcError]] = []
         with self.session() as s:
             for op, res in zip(ops, results, strict=True):
@@ -277,6 +290,7 @@ class SignerWorker:
                     msg = res.message
                     if _has(msg, TOO_HIGH):
                         self.synced = False  # a lower nonce is missing: re-sync fills it
+                        unsent = True
                         continue
                     if not (_has(msg, KNOWN) or _has(msg, TOO_LOW) or _has(msg, UNDERPRICED)):
                         rejected.append((op, res))
@@ -284,6 +298,7 @@ class SignerWorker:
                 op.sent_at = now
                 s.add(op)
             s.commit()
+        self.unsent = unsent
         for op, err in rejected:
             await self.reject(op, err)
 
@@ -303,6 +318,7 @@ class SignerWorker:
                 filler = self._filler(fresh.nonce, await self.gas_price())
                 s.add(filler)
                 s.commit()
+        self.unsent = True
         publish(self.sub.bus, fresh)
 
     # --- receipts -----------------------------------------------------------------------------
@@ -398,6 +414,7 @@ class SignerWorker:
                     op.state = OpState.confirmed
                 else:  # reorged out: track it again
                     op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
+                    self.unsent = True
                 op.updated_at = now
                 s.add(op)
             s.commit()
@@ -419,6 +436,7 @@ class SignerWorker:
                         op.sent_at = None
                         s.add(op)
                 s.commit()
+            self.unsent = True
 
     async def bump(self, op: Operation) -> None:
         """Re-sign the stuck tx at the same nonce with a higher gas price."""
@@ -432,6 +450,7 @@ class SignerWorker:
                     fresh.sent_at = None
                     s.add(fresh)
                     s.commit()
+            self.unsent = True
             return
         tx = {
             "chainId": self.sub.chain_id, "nonce": op.nonce, "to": op.to_address, "value": 0,
@@ -450,6 +469,7 @@ class SignerWorker:
             fresh.updated_at = utcnow()
             s.add(fresh)
             s.commit()
+        self.unsent = True
 
     async def revert_reason(self, op: Operation) -> dict[str, Any]:
         """Replay the reverted call on the parent block's state to name the error."""
