@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -51,7 +51,13 @@ class ApiKey(SQLModel, table=True):
 
 class Operation(SQLModel, table=True):
     __tablename__ = "gw_operation"
-    __table_args__ = (UniqueConstraint("api_account", "idempotency_key", name="uq_gw_op_idem"),)
+    __table_args__ = (
+        UniqueConstraint("api_account", "idempotency_key", name="uq_gw_op_idem"),
+        # the workers' queries: a signer's queued / unfinished operations (without it SQLite scans
+        # every operation of the signer, and throughput falls as the table grows)
+        Index("ix_gw_op_signer_state_nonce", "signer", "state", "nonce"),
+        Index("ix_gw_op_account_seq", "api_account", "seq"),
+    )
     seq: int | None = Field(default=None, primary_key=True)  # submission order
     id: str = Field(index=True, unique=True, max_length=36)
     api_account: str = Field(index=True, max_length=42)  # the caller
