@@ -24,6 +24,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scf.paths import ROOT
 
+# The checkout's packages (chain_gateway, indexer, scripts) are importable from the console script
+# too, even when the editable install predates one of them.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
 
 class CliSettings(BaseSettings):
     """Settings shared by every `scf` command (environment prefix ``SCF_``)."""
@@ -124,9 +129,13 @@ def chain_cmd(
     accounts: Annotated[int, typer.Option(help="funded dev accounts")] = 20,
 ) -> None:
     """Run a local dev chain (anvil, chain id 31337, gas price 0) until Ctrl-C."""
+    import signal
+
     from scf import devchain
 
     port = port or settings().chain_port
+    # SIGTERM ends like Ctrl-C, so `finally` stops anvil (it runs in its own session)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     chain = devchain.start(port, accounts=accounts, block_time=block_time, quiet=False)
     typer.echo(f"anvil listening on {chain.url} (chain id {devchain.DEV_CHAIN_ID}); Ctrl-C stops it")
     try:
@@ -227,7 +236,6 @@ def bench_cmd(
 ) -> None:
     """Run the gateway and indexer benchmarks and the gas table; write reports/bench.json and
     docs/benchmarks.md."""
-    sys.path.insert(0, str(ROOT))
     from scripts import bench
 
     raise typer.Exit(bench.main(only=only, quick=quick, write_doc=not quick))

@@ -15,7 +15,7 @@ import pytest
 
 from scf.paths import ROOT
 
-TIMEOUT = 300
+TIMEOUT = 240
 
 
 def _tagged_processes(tag: str) -> list[str]:
@@ -102,3 +102,47 @@ def test_interrupted_demo_stops_every_process(sig: int) -> None:
     assert proc.returncode != 0, "".join(lines) + rest
     assert "interrupted" in rest
     assert _wait_gone(tag) == [], "an interrupted demo left processes behind"
+
+
+def _doc_blocks(path: Path) -> str:
+    text = path.read_text()
+    blocks = []
+    for chunk in text.split("```bash\n")[1:]:
+        blocks.append(chunk.split("```", 1)[0])
+    return "\n".join(blocks)
+
+
+def test_lifecycle_doc_runs_as_written(tmp_path: Path) -> None:
+    """docs/lifecycle.md, every bash block in order, against a fresh local stack."""
+    from scf.devchain import free_port
+
+    tag = uuid.uuid4().hex
+    script = tmp_path / "lifecycle.sh"
+    script.write_text("set -eo pipefail\n" + _doc_blocks(ROOT / "docs" / "lifecycle.md"))
+    env = _env(tag)
+    env.update(
+        CHAIN_PORT=str(free_port()), GW_PORT=str(free_port()), AUD_PORT=str(free_port()),
+        SCF_VAR_DIR=str(tmp_path / "var"), PATH=f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
+    )
+    proc = subprocess.Popen(["bash", str(script)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for line in _tagged_processes(tag):  # only what this test started
+            os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
+    assert proc.returncode == 0, out[-8000:]
+    for expected in (
+        '"state":"confirmed"',
+        "CertificateInsufficientValue",
+        "HTTP 403",
+        '"status":"settled"',
+        '"status":"overdue"',
+        "0 difference(s)",
+        "stopped",
+    ):
+        assert expected in out, f"{expected!r} missing:\n{out[-8000:]}"
+    assert _wait_gone(tag) == [], "the walk-through's processes outlived its last block"
