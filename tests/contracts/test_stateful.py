@@ -1,0 +1,436 @@
+"""Hypothesis stateful tests of DOMAIN.md's invariants.
+
+A Python model follows random issues, accepts/rejects, splits, ERC-3525 merges, ERC-721 transfers,
+financings, (partial) repayments, redemptions, batch settlements, overdue marks, freezes, pauses,
+suspensions and time jumps. Every action is predicted by the model: an action it expects to work
+must work; an action it expects to be refused (frozen, paused, suspended, matured, ...) must
+revert with the exact error. After every step the invariants are checked against the chain:
+
+- per certificate: sum of live holdings' values + redeemed value == face value, and
+  redeemed == currency paid out (the settlement contract holds repaid - redeemed);
+- only active suppliers/factors hold, each holding's owner and value are the model's;
+- issuance never exceeds the credit line: used <= limit, and used == sum of (face - repaid)
+  over issued, unrejected certificates.
+"""
+
+from collections import Counter
+
+import brownie
+from conftest import DAY, h32
+from errors import err
+from hypothesis import strategies as st
+from stateful import state_machine, steps
+
+PENDING, ACTIVE, REJECTED, OVERDUE, SETTLED = 1, 2, 3, 4, 5
+LIMIT = 30_000_000
+GRACE = 30 * DAY
+FACTOR_CASH = 10**12
+HOLDER_ROLES = ("s1", "s2", "s3", "f1", "f2")
+
+
+class Lifecycle:
+    st_idx = st.integers(min_value=0, max_value=2**16)
+    st_face = st.integers(min_value=1, max_value=12_000_000)
+    st_days = st.integers(min_value=1, max_value=100)
+    st_rate = st.integers(min_value=0, max_value=3_000)
+    st_bool = st.booleans()
+    st_seconds = st.integers(min_value=3_600, max_value=45 * DAY)
+    stats: Counter = Counter()  # (function, "ok" | error name) over all runs
+
+    def __init__(cls, world):
+        cls.w = world
+        world.membership.setCreditLimit(world.core, LIMIT, {"from": world.op})
+        for f in (world.f1, world.f2):
+            world.currency.mint(f, FACTOR_CASH - world.currency.balanceOf(f), {"from": world.op})
+        cls.holders = [getattr(world, r) for r in HOLDER_ROLES]
+        cls.suppliers = cls.holders[:3]
+        cls.factors = cls.holders[3:]
+
+    def setup(self):
+        w = self.w
+        self.paused = False
+        self.inactive = set()
+        self.certs = {}  # id -> dict(face, maturity, status, repaid, redeemed)
+        self.h = {}  # live holdings: id -> dict(cert, owner, value, frozen, paid)
+        self.cert_count = w.token.certificateCount()
+        self.token_count = w.token.tokenCount()
+        self.used = w.membership.memberOf(w.core)[4]
+        self.cash = {str(a): w.currency.balanceOf(a) for a in self.holders}
+        self.settlement_cash = w.currency.balanceOf(w.settlement)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def pin(self):
+        """Fix the next block's timestamp to one second after the latest: time moves only in
+        rule_sleep, and errors carrying `block.timestamp` are predictable."""
+        ts = self.w.chain[-1].timestamp + 1
+        brownie.web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
+        return ts
+
+    def run(self, expected, call, *args):
+        name = getattr(call, "_name", None) or call.abi["name"]
+        self.stats[(name.split(".")[-1], expected.split(":")[0] if expected else "ok")] += 1
+        if expected is None:
+            return call(*args)
+        with brownie.reverts(expected):
+            call(*args)
+        return None
+
+    def pick(self, items, idx):
+        items = sorted(items)
+        return items[idx % len(items)] if items else None
+
+    def holders_error(self, a, b):
+        if self.paused:
+            return err("MembershipPaused")
+        for x in (a, b):
+            if str(x) in self.inactive:
+                return err("MembershipInactive", x)
+        return None
+
+    def movable_error(self, tid, now):
+        h = self.h[tid]
+        c = self.certs[h["cert"]]
+        if h["frozen"]:
+            return err("CertificateFrozen", tid)
+        if c["status"] != ACTIVE:
+            return err("CertificateWrongStatus", h["cert"], c["status"])
+        if now >= c["maturity"]:
+            return err("CertificateMatured", h["cert"], c["maturity"])
+        return None
+
+    def new_holding(self, cert, owner, value):
+        self.token_count += 1
+        self.h[self.token_count] = {"cert": cert, "owner": str(owner), "value": value, "frozen": False, "paid": 0}
+        return self.token_count
+
+    def redeem_error(self, tid, now):
+        """The error of paying out `tid` now, or None; and the amount payable."""
+        h = self.h[tid]
+        c = self.certs[h["cert"]]
+        if c["status"] not in (ACTIVE, OVERDUE):
+            return err("SettlementWrongStatus", h["cert"], c["status"]), 0
+        if now < c["maturity"]:
+            return err("SettlementNotMatured", h["cert"], c["maturity"], now), 0
+        amount = (h["value"] + h["paid"]) * c["repaid"] // c["face"] - h["paid"]
+        if amount == 0:
+            return err("SettlementNothingToRedeem", tid), 0
+        if h["frozen"]:
+            return err("CertificateFrozen", tid), 0
+        if self.paused:
+            return err("MembershipPaused"), 0
+        if h["owner"] in self.inactive:
+            return err("MembershipInactive", h["owner"]), 0
+        return None, amount
+
+    def pay_out(self, tid, amount):
+        h = self.h[tid]
+        c = self.certs[h["cert"]]
+        h["value"] -= amount
+        h["paid"] += amount
+        c["redeemed"] += amount
+        self.cash[h["owner"]] += amount
+        self.settlement_cash -= amount
+        if h["value"] == 0:
+            del self.h[tid]
+        if c["redeemed"] == c["face"]:
+            c["status"] = SETTLED
+
+    # --- rules --------------------------------------------------------------------------------
+
+    def initialize_certificates(self, st_idx, st_face, st_days):
+        """Every run starts with two accepted certificates, one of them already split and partly
+        repaid (repayment before maturity is allowed)."""
+        self.rule_issue(st_idx, st_face, st_days)
+        self.rule_issue(st_idx + 1, st_face // 3 + 1, 1 + st_days // 2)
+        for cid in sorted(self.certs):
+            self.rule_respond(cid - 1, True)
+        self.rule_split(st_idx, st_face, True)
+        self.rule_repay(0, st_face * 7)
+
+    def rule_issue(self, st_idx, st_face, st_days):
+        w = self.w
+        payee = self.suppliers[st_idx % 3]
+        now = self.pin()
+        maturity = now + st_days * DAY
+        if self.paused:
+            expected = err("MembershipPaused")
+        elif str(payee) in self.inactive:
+            expected = err("MembershipInactive", payee)
+        elif st_face > LIMIT - self.used:
+            expected = err("MembershipCreditExceeded", w.core, LIMIT - self.used, st_face)
+        else:
+            expected = None
+        tx = self.run(expected, w.token.issue, payee, st_face, maturity, h32(st_idx), {"from": w.core})
+        if tx:
+            self.cert_count += 1
+            cid = self.cert_count
+            tid = self.new_holding(cid, payee, st_face)
+            assert tuple(tx.return_value) == (cid, tid)
+            self.certs[cid] = {"face": st_face, "maturity": maturity, "status": PENDING, "repaid": 0, "redeemed": 0}
+            self.used += st_face
+
+    def rule_respond(self, st_idx, st_bool):
+        w = self.w
+        cid = self.pick([c for c, v in self.certs.items() if v["status"] == PENDING], st_idx)
+        if cid is None:
+            return
+        root = next(t for t, h in self.h.items() if h["cert"] == cid)
+        payee = self.h[root]["owner"]
+        expected = err("MembershipPaused") if self.paused else (
+            err("MembershipInactive", payee) if payee in self.inactive else None)
+        self.pin()
+        call = w.token.accept if st_bool else w.token.reject
+        if self.run(expected, call, cid, {"from": payee}):
+            if st_bool:
+                self.certs[cid]["status"] = ACTIVE
+            else:
+                self.certs[cid]["status"] = REJECTED
+                del self.h[root]
+                self.used -= self.certs[cid]["face"]
+
+    def rule_split(self, st_idx, st_face, st_bool):
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        to = self.holders[st_face % 5]
+        value = 1 + st_face % (h["value"] + 1)  # up to one more than there is
+        now = self.pin()
+        expected = self.movable_error(tid, now) or self.holders_error(h["owner"], to)
+        if expected is None and value > h["value"]:
+            expected = err("CertificateInsufficientValue", tid, h["value"], value)
+        if st_bool:
+            tx = self.run(expected, w.token.splitTransfer, tid, to, value, h32(7), {"from": h["owner"]})
+        else:
+            tx = self.run(expected, w.token.transferFrom["uint256,address,uint256"], tid, to, value,
+                          {"from": h["owner"]})
+        if tx:
+            h["value"] -= value
+            assert tx.return_value == self.new_holding(h["cert"], to, value)
+
+    def rule_merge(self, st_idx, st_face):
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        src = self.h[tid]
+        dst_id = self.pick([t for t, h in self.h.items() if h["cert"] == src["cert"] and t != tid], st_face)
+        if dst_id is None:
+            return
+        dst = self.h[dst_id]
+        value = 1 + st_face % (src["value"] + 1)
+        now = self.pin()
+        expected = (err("CertificateFrozen", dst_id) if dst["frozen"] else None) or self.movable_error(tid, now) \
+            or self.holders_error(src["owner"], dst["owner"])
+        if expected is None and value > src["value"]:
+            expected = err("CertificateInsufficientValue", tid, src["value"], value)
+        merge = w.token.transferFrom["uint256,uint256,uint256"]
+        if self.run(expected, merge, tid, dst_id, value, {"from": src["owner"]}):
+            src["value"] -= value
+            dst["value"] += value
+
+    def rule_transfer_whole(self, st_idx, st_face):
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        to = self.holders[st_face % 5]
+        now = self.pin()
+        expected = self.movable_error(tid, now) or self.holders_error(h["owner"], to)
+        xfer = w.token.transferFrom["address,address,uint256"]
+        if self.run(expected, xfer, h["owner"], to, tid, {"from": h["owner"]}):
+            h["owner"] = str(to)
+
+    def rule_finance(self, st_idx, st_face, st_rate):
+        w, f = self.w, self.w.financing
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        c = self.certs[h["cert"]]
+        factor = self.factors[st_face % 2]
+        value = 1 + st_face % h["value"] if h["value"] else 1
+        now = self.pin()
+        expires = min(c["maturity"], now + 10 * DAY)
+        expected = self.holders_error(h["owner"], factor)
+        if expected is None and value > h["value"]:
+            expected = err("FinancingInsufficientValue", tid, h["value"], value)
+        if expected is None and c["status"] != ACTIVE:
+            expected = err("FinancingCertificateNotActive", h["cert"], c["status"])
+        if expected is None and expires <= now:
+            expected = err("FinancingInvalidExpiry", expires, now, c["maturity"])
+        tx = self.run(expected, f.createOffer, tid, value, factor, st_rate, expires, st_face % 2 == 0, h32(9),
+                      {"from": h["owner"]})
+        if not tx:
+            return
+        oid = tx.return_value
+        price = f.offer(oid)[4]
+        assert 0 < price <= value
+        now = self.pin()
+        if now >= expires:
+            expected = err("FinancingOfferExpired", oid, expires, now)
+        else:
+            expected = self.movable_error(tid, now) or self.holders_error(h["owner"], factor)
+        tx = self.run(expected, f.acceptOffer, oid, {"from": factor})
+        if tx:
+            h["value"] -= value
+            assert tx.return_value == self.new_holding(h["cert"], factor, value)
+            self.cash[str(factor)] -= price
+            self.cash[h["owner"]] += price
+
+    def rule_repay(self, st_idx, st_face):
+        w = self.w
+        cid = self.pick(self.certs, st_idx)
+        if cid is None:
+            return
+        c = self.certs[cid]
+        outstanding = c["face"] - c["repaid"]
+        amount = 1 + st_face % outstanding if outstanding else 1
+        if self.paused:
+            expected = err("MembershipPaused")
+        elif c["status"] not in (ACTIVE, OVERDUE):
+            expected = err("SettlementWrongStatus", cid, c["status"])
+        elif outstanding == 0:
+            expected = err("SettlementFullyRepaid", cid)
+        else:
+            expected = None
+        self.pin()
+        if self.run(expected, w.settlement.repay, cid, amount, {"from": w.core}):
+            c["repaid"] += amount
+            self.used -= amount
+            self.settlement_cash += amount
+
+    def rule_redeem(self, st_idx):
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        owner = self.h[tid]["owner"]
+        now = self.pin()
+        expected, amount = self.redeem_error(tid, now)
+        tx = self.run(expected, w.settlement.redeem, tid, {"from": owner})
+        if tx:
+            assert tx.return_value == amount
+            self.pay_out(tid, amount)
+
+    def rule_settle_batch(self, st_idx):
+        w = self.w
+        cid = self.pick(self.certs, st_idx)
+        if cid is None:
+            return
+        batch = sorted(t for t, h in self.h.items() if h["cert"] == cid)
+        now = self.pin()
+        plan, expected = [], None
+        for tid in batch:
+            expected, amount = self.redeem_error(tid, now)
+            if expected:
+                break
+            plan.append((tid, amount))
+        tx = self.run(expected, w.settlement.settleBatch, batch, {"from": w.core})
+        if tx:
+            assert tx.return_value == sum(a for _, a in plan)
+            for tid, amount in plan:
+                self.pay_out(tid, amount)
+
+    def rule_mark_overdue(self, st_idx):
+        w = self.w
+        cid = self.pick(self.certs, st_idx)
+        if cid is None:
+            return
+        c = self.certs[cid]
+        now = self.pin()
+        if c["status"] != ACTIVE:
+            expected = err("SettlementWrongStatus", cid, c["status"])
+        elif c["repaid"] >= c["face"]:
+            expected = err("SettlementFullyRepaid", cid)
+        elif now <= c["maturity"] + GRACE:
+            expected = err("SettlementNotOverdueYet", cid, c["maturity"] + GRACE, now)
+        else:
+            expected = None
+        if self.run(expected, w.settlement.markOverdue, cid, {"from": w.auditor}):
+            c["status"] = OVERDUE
+
+    def rule_freeze(self, st_idx):
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        self.pin()
+        call = w.token.unfreeze if h["frozen"] else w.token.freeze
+        call(tid, h32(1), {"from": w.op})
+        h["frozen"] = not h["frozen"]
+
+    def rule_pause(self):
+        w = self.w
+        self.pin()
+        (w.membership.unpause if self.paused else w.membership.pause)({"from": w.op})
+        self.paused = not self.paused
+
+    def rule_suspend(self, st_idx):
+        w = self.w
+        who = str(self.holders[st_idx % 5])
+        self.pin()
+        w.membership.setActive(who, who in self.inactive, {"from": w.op})
+        self.inactive ^= {who}
+
+    def rule_sleep(self, st_seconds):
+        ts = self.w.chain[-1].timestamp + st_seconds
+        brownie.web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
+        brownie.web3.provider.make_request("evm_mine", [])
+
+    # --- invariants ---------------------------------------------------------------------------
+
+    def invariant_holdings_and_conservation(self):
+        t = self.w.token
+        assert t.tokenCount() == self.token_count
+        assert t.certificateCount() == self.cert_count
+        live = {}
+        for tid, h in self.h.items():
+            got = t.holding(tid)
+            assert (got[0], got[1], got[2], got[5]) == (h["cert"], h["owner"], h["value"], h["frozen"])
+            # only members that may hold: suppliers and factors
+            assert h["owner"] in {str(a) for a in self.holders}
+            live[h["cert"]] = live.get(h["cert"], 0) + h["value"]
+        for cid, c in self.certs.items():
+            chain_cert = t.certificate(cid)
+            assert chain_cert[2] == c["status"]
+            assert chain_cert[5] == c["redeemed"]
+            if c["status"] == REJECTED:
+                assert live.get(cid, 0) == 0 and c["redeemed"] == 0
+            else:
+                assert live.get(cid, 0) + c["redeemed"] == c["face"]
+            assert tuple(self.w.settlement.account(cid)) == (c["repaid"], c["redeemed"])
+            assert c["redeemed"] <= c["repaid"] <= c["face"]
+
+    def invariant_currency(self):
+        w = self.w
+        assert w.currency.balanceOf(w.settlement) == self.settlement_cash
+        assert self.settlement_cash == sum(c["repaid"] - c["redeemed"] for c in self.certs.values())
+        for a in self.holders:
+            assert w.currency.balanceOf(a) == self.cash[str(a)]
+
+    def invariant_credit_line(self):
+        w = self.w
+        member = w.membership.memberOf(w.core)
+        assert member[3] == LIMIT
+        assert member[4] == self.used <= LIMIT
+        assert self.used == sum(c["face"] - c["repaid"] for c in self.certs.values() if c["status"] != REJECTED)
+
+
+def test_lifecycle_invariants(world):
+    Lifecycle.stats.clear()
+    steps.clear()
+    state_machine(Lifecycle, world, settings={"max_examples": 25, "stateful_step_count": 40})
+    print(dict(steps))
+    for key, n in sorted(Lifecycle.stats.items()):
+        print(f"{key[0]:>16} {key[1]:<34} {n}")
+    ok = {fn for fn, outcome in Lifecycle.stats if outcome == "ok"}
+    # the runs explored: every main success path was taken, and refusals were checked
+    assert ok >= {"issue", "accept", "splitTransfer", "transferFrom", "acceptOffer", "repay"}
+    assert ok & {"redeem", "settleBatch"}
+    refused = {outcome for _, outcome in Lifecycle.stats if outcome != "ok"}
+    assert refused >= {"CertificateFrozen", "MembershipPaused", "CertificateMatured"}
