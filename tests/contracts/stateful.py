@@ -4,8 +4,9 @@ eth-brownie 1.22.2 ships `brownie.test.stateful` compiled with mypyc, and its `s
 fails on every run (``TypeError: brownie.test.stateful._BrownieStateMachine object expected``).
 This is the same driver in plain Python with the same conventions: strategies are class
 attributes, `rule_*` (and `initialize_*`, run first in every run) methods take them by argument
-name, `invariant_*` methods run after every step, `__init__(cls, ...)` runs once (as a class method) and `setup(self)` at the start of every
-run; the chain is reverted to the snapshot taken after `__init__` before each run.
+name, `invariant_*` methods run after every step, `__init__(cls, ...)` runs once (as a class
+method) and `setup(self)` at the start of every run; the chain is reverted to the snapshot taken
+after `__init__` before each run.
 """
 
 from __future__ import annotations

@@ -245,7 +245,7 @@ class Lifecycle:
             h["owner"] = str(to)
 
     def rule_finance(self, st_idx, st_face, st_rate):
-        w, f = self.w, self.w.financing
+        f = self.w.financing
         tid = self.pick(self.h, st_idx)
         if tid is None:
             return
