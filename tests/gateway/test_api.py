@@ -226,3 +226,31 @@ def test_validation_errors(api: Api, members: Scenario) -> None:
     r = api.post("/v1/holdings/1/split-transfer", sup_key, {"to": "0x" + "1" * 40, "value": 2**256,
                                                             "document_hash": h32()})
     assert r.status_code == 422
+
+
+def test_read_refusals_and_not_found(api: Api, members: Scenario) -> None:
+    sup, sup_key = members.supplier
+    core = members.core[0]
+    assert api.get(f"/v1/currency/balances/{core}", sup_key).status_code == 403
+    assert api.get(f"/v1/currency/balances/{core}", members.auditor[1]).status_code == 200
+    r = api.get("/v1/certificates/987654", sup_key)
+    assert r.status_code == 404 and r.json()["code"] == "NOT_FOUND"
+    assert api.get("/v1/financing/offers/987654", sup_key).status_code == 404
+    assert api.get("/v1/operations", sup_key, state="confirmed").status_code == 200
+    # the operator's own keys are not revoked through the API
+    operator = api.get("/v1/me", OPERATOR_API_KEY).json()["account"]
+    r = api.client.post(f"/v1/members/{operator}/api-keys/revoke", headers=api.op)
+    assert r.status_code == 403
+    # a member without a key held by the gateway cannot write (NO_SIGNER), but can read
+    outsider = "0x" + "77" * 20
+    r = api.post("/v1/members", OPERATOR_API_KEY, {"role": "auditor", "kyc_hash": h32(), "account": outsider})
+    assert r.json()["operation"]["state"] == "confirmed", r.text
+    r = api.client.post(f"/v1/members/{outsider}/api-keys", headers=api.op)
+    assert r.status_code == 201
+    aud_key = r.json()["api_key"]
+    assert api.get("/v1/me", aud_key).json()["signer"] is False
+    r = api.post("/v1/settlement/mark-overdue", aud_key, {"certificate_id": 1})
+    assert r.status_code == 403  # auditors are read-only by role
+    # revoke: the key stops working at once
+    assert api.client.post(f"/v1/members/{outsider}/api-keys/revoke", headers=api.op).json()["revoked"] >= 1
+    assert api.get("/v1/me", aud_key).status_code == 401
