@@ -128,6 +128,8 @@ def machine_facts() -> dict[str, Any]:
         "node": _version(["node", "--version"]),
         "anvil": _version([str(ANVIL), "--version"]),
         "git_commit": commit,
+        # other work on the machine skews absolute figures; the ratios are measured side by side
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -374,6 +376,7 @@ def main(only: list[str] | None = None, quick: bool = False, write_doc: bool = T
             print(f"[bench] {part.name}: {part.module} missing, skipped", flush=True)
             continue
         results[part.name] = run_part(part, quick, REPORTS)
+    machine["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     report = {"machine": machine, "quick": quick, "postgres": _redact(pg), "results": results,
               "ratios": ratios(results)}
     (REPORTS / "bench.json").write_text(json.dumps(report, indent=1, default=str))
