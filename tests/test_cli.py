@@ -111,3 +111,31 @@ def test_configuration_doc_lists_every_setting() -> None:
             if f"`{var}`" not in doc:
                 missing.append(var)
     assert missing == [], f"add to docs/configuration.md: {missing}"
+
+
+def test_bench_ratios_and_page() -> None:
+    """`scf bench` turns the three benchmarks' JSON into ratios and a page noting machine dependence."""
+    from scripts import bench
+
+    results = {
+        "gateway": {"elapsed_s": 1, "log": str(ROOT / "reports" / "g.log"),
+                    "figures": {"gateway_tps": 90.0, "raw_tps": 100.0, "ratio": 0.9}},
+        "indexer": {"elapsed_s": 1, "log": str(ROOT / "reports" / "i.log"),
+                    "figures": {"backfill_events_per_s": 25_000.0, "fetch_only_events_per_s": 100_000.0,
+                                "lineage_p95_ms": 40.0, "exposure_ms": 200.0,
+                                "queries": {"holdings": 1_000_000, "lineage_holdings": 10_000}}},
+        "gas": {"elapsed_s": 1, "log": str(ROOT / "reports" / "s.log"),
+                "figures": {"split_to_new_holder_gas": 120_000, "reference_split_gas": 240_000,
+                            "operations": [{"operation": "issue", "gas_used": 200_000, "note": ""}]}},
+    }
+    rows = {r["benchmark"].split(":")[0] + ":" + r["unit"]: r for r in bench.ratios(results)}
+    assert rows["gateway:ops/s"]["ratio"] == 0.9 and rows["gateway:ops/s"]["meets"] is True
+    assert rows["indexer:events/s"]["ratio"] == 0.25 and rows["indexer:events/s"]["meets"] is True
+    assert rows["gas:gas"]["ratio"] == 0.5 and rows["gas:gas"]["meets"] is True
+    report = {"machine": bench.machine_facts(), "quick": False, "postgres": None, "results": results,
+              "ratios": bench.ratios(results)}
+    page = bench.render(report)
+    assert "machine-dependent" in page
+    assert "| issue | 200,000 |" in page
+    assert report["machine"]["cpu_cores"] and report["machine"]["python"]
+    assert bench._redact("postgresql+psycopg://u:secret@db/x") == "postgresql+psycopg://u@db/x"
