@@ -92,6 +92,7 @@ async def submit(
     idempotency_key: str | None,
     hash_args: dict[str, Any] | None = None,
     precheck: Callable[[], Awaitable[Any]] | None = None,
+    before_store: Callable[[], Any] | None = None,
 ) -> Operation:
     """Simulate, persist as queued, hand to the signer's worker. Returns the operation."""
     idempotency_key = idempotency_key or None
@@ -123,6 +124,8 @@ async def submit(
     if isinstance(simulated, BaseException):
         raise simulated
     estimate = simulated
+    if before_store is not None:  # e.g. persist the member's new key once the onboarding will pass
+        before_store()
     gas_limit = int(estimate * gw.settings.gas_multiplier) + gw.settings.gas_extra
     op = Operation(
         id=str(uuid.uuid4()), api_account=caller.account, signer=caller.account, kind=kind, contract=contract,

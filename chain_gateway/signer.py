@@ -116,10 +116,14 @@ class SignerRegistry:
     def has(self, address: str) -> bool:
         return address.lower() in self.signers
 
-    def create(self) -> Signer:
-        """A new key, written encrypted (scrypt) to the keystore directory."""
+    def can_create(self) -> None:
+        """NoSigner unless new keys can be encrypted (a passphrase is configured)."""
+        self._passphrase("0x0")
+
+    def create(self, acct: LocalAccount | None = None) -> Signer:
+        """A new key (or `acct`), written encrypted (scrypt) to the keystore directory."""
         passphrase = self._passphrase("0x0")
-        acct = Account.create()
+        acct = acct or Account.create()
         keystore = Account.encrypt(acct.key, passphrase, kdf="scrypt", iterations=self.settings.keystore_scrypt_n)
         directory = self.settings.keystore_dir
         directory.mkdir(parents=True, exist_ok=True)

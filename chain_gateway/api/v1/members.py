@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth_account import Account
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
@@ -75,11 +76,16 @@ async def onboard(
             return OnboardOut(
                 operation=await finish(gw, existing, wait, response), account=existing.args["account"], api_key=None
             )
-    account = body.account or gw.signers.create().address
+    new_key = None
+    if body.account is None:  # the gateway creates the member's key; written only if the call will pass
+        gw.signers.can_create()
+        new_key = Account.create()
+    account = body.account or new_key.address  # type: ignore[union-attr]
     view_args: dict[str, Any] = {**hash_args, "account": account}
     op = await operations.submit(
         gw, caller, "members.onboard", "Membership", "onboard",
         [account, CHAIN_ROLE[body.role], b32(body.kyc_hash)], view_args, idem, hash_args=hash_args,
+        before_store=(lambda: gw.signers.create(new_key)) if new_key is not None else None,
     )
     key = None
     if op.args.get("account") == account:  # not a concurrent replay
