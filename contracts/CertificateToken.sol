@@ -42,8 +42,10 @@ contract CertificateToken is ICertificateToken, ERC165 {
     mapping(address owner => uint256) private _balances;
     mapping(uint256 tokenId => address) private _tokenApprovals;
     mapping(address owner => mapping(address operator => bool)) private _operatorApprovals;
-    /// @dev Keyed by the owner too, so a transfer of the token voids the old owner's approvals.
-    mapping(uint256 tokenId => mapping(address owner => mapping(address operator => uint256))) private _allowances;
+    /// @dev Keyed by the holding's tier too: every whole (ERC-721) transfer raises the tier, so it
+    /// voids every value allowance given before it, even when the holding comes back to an owner
+    /// who had granted one (keying by owner let such stale allowances revive).
+    mapping(uint256 tokenId => mapping(uint32 tier => mapping(address operator => uint256))) private _allowances;
 
     constructor(IMembership membership_, string memory name_, string memory symbol_) {
         _membership = membership_;
@@ -228,12 +230,13 @@ contract CertificateToken is ICertificateToken, ERC165 {
         if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) {
             revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
         }
-        _allowances[tokenId][owner][operator] = value;
+        _allowances[tokenId][_holdings[tokenId].tier][operator] = value;
         emit ApprovalValue(tokenId, operator, value);
     }
 
     function allowance(uint256 tokenId, address operator) external view returns (uint256) {
-        return _allowances[tokenId][_ownerOf(tokenId)][operator];
+        _ownerOf(tokenId);
+        return _allowances[tokenId][_holdings[tokenId].tier][operator];
     }
 
     /// @notice ERC-3525 split to an address: {splitTransfer} without a document hash.
@@ -461,12 +464,13 @@ contract CertificateToken is ICertificateToken, ERC165 {
     function _spendAllowance(address operator, uint256 tokenId, uint256 value) private {
         address owner = _ownerOf(tokenId);
         if (_isApprovedOrOwner(operator, owner, tokenId)) return;
-        uint256 current = _allowances[tokenId][owner][operator];
+        uint32 tier = _holdings[tokenId].tier;
+        uint256 current = _allowances[tokenId][tier][operator];
         if (current == 0) revert CertificateNotOwnerNorApproved(tokenId, operator);
         if (current < value) revert CertificateInsufficientAllowance(tokenId, operator, current, value);
         if (current != type(uint256).max) {
             unchecked {
-                _allowances[tokenId][owner][operator] = current - value;
+                _allowances[tokenId][tier][operator] = current - value;
             }
             emit ApprovalValue(tokenId, operator, current - value);
         }

@@ -70,5 +70,3 @@ def err(name: str, *args: Any) -> str:
     """The revert message brownie reports for custom error ``name(*args)``."""
     return decode_typed_error("0x" + encode_error(name, *args).hex())
 
-
-PANIC_UNDERFLOW = "Integer overflow"  # brownie's text for Panic(0x11)

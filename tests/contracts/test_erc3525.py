@@ -126,6 +126,24 @@ def test_value_allowance_dies_with_an_erc721_transfer(world, held):
         t.splitTransfer(root, world.f1, 1, h32(0), {"from": world.f1})
 
 
+def test_value_allowance_does_not_revive_when_the_holding_comes_back(world, held):
+    """Regression: allowances were keyed by owner, so A -> B -> A revived A's old allowances."""
+    t = world.token
+    xfer = t.transferFrom["address,address,uint256"]
+    _, root, _ = held
+    t.approve["uint256,address,uint256"](root, world.f1, 5_000, {"from": world.s1})
+    xfer(world.s1, world.s3, root, {"from": world.s1})
+    xfer(world.s3, world.s1, root, {"from": world.s3})
+    assert t.ownerOf(root) == world.s1
+    assert t.allowance(root, world.f1) == 0
+    with brownie.reverts(err("CertificateNotOwnerNorApproved", root, world.f1)):
+        t.splitTransfer(root, world.f1, 1, h32(0), {"from": world.f1})
+    # a new allowance works as before
+    t.approve["uint256,address,uint256"](root, world.f1, 10, {"from": world.s1})
+    t.splitTransfer(root, world.f1, 10, h32(0), {"from": world.f1})
+    assert t.allowance(root, world.f1) == 0
+
+
 # --- ERC-3525 transfers ----------------------------------------------------------------------
 
 

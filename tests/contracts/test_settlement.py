@@ -214,6 +214,7 @@ def test_settle_batch_reverts(world, split_cert):
     assert world.currency.balanceOf(world.s1) == 0
     with brownie.reverts(err("CertificateUnknownHolding", 99)):
         s.settleBatch([99], {"from": world.op})
+    world.mature(other)
     s.settleBatch([root, otok], {"from": world.op})  # the operator settles across debtors
 
 

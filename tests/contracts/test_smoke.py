@@ -1,4 +1,5 @@
 import brownie
+from errors import err
 
 
 def test_issue_and_split(system, accounts, chain):
@@ -14,5 +15,5 @@ def test_issue_and_split(system, accounts, chain):
     tx = token.splitTransfer(token_id, s2, 40_000, b"\x0a" * 32, {"from": s1})
     print("split gas", tx.gas_used)
     assert token.balanceOf["uint256"](token_id) == 60_000
-    with brownie.reverts():
+    with brownie.reverts(err("CertificateInsufficientValue", token_id, 60_000, 70_000)):
         token.splitTransfer(token_id, s2, 70_000, b"\x00" * 32, {"from": s1})
