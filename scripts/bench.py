@@ -297,6 +297,12 @@ def render(report: dict[str, Any]) -> str:
         "",
         "## Machine",
         "",
+    ]
+    load = m.get("load_average_1m_at_start")
+    if load is not None and m.get("cpu_cores") and load > 0.5 * m["cpu_cores"]:
+        out += [f"This run shared the machine with other work (load average {load} on {m['cpu_cores']} cores):",
+                "its absolute figures are pessimistic; ratios measured side by side are less affected.", ""]
+    out += [
         "| fact | value |",
         "|---|---|",
     ]
