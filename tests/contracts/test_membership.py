@@ -221,3 +221,17 @@ def test_two_step_operator_handover(world, accounts):
     m.pause({"from": new})
     with brownie.reverts(err("OwnableUnauthorizedAccount", world.core)):
         m.transferOwnership(world.core, {"from": world.core})
+
+
+def test_operator_must_not_be_zero(world, Membership):
+    with brownie.reverts(err("OwnableInvalidOwner", ZERO)):
+        Membership.deploy(ZERO, {"from": world.op})
+
+
+def test_pending_handover_can_be_cancelled(world, accounts):
+    m, new = world.membership, accounts[12]
+    m.transferOwnership(new, {"from": world.op})
+    m.transferOwnership(ZERO, {"from": world.op})  # cancels the nomination
+    assert m.pendingOwner() == ZERO
+    with brownie.reverts(err("OwnableUnauthorizedAccount", new)):
+        m.acceptOwnership({"from": new})

@@ -107,3 +107,8 @@ def test_transfer_by_agent(world):
     assert_event(tx, "Transfer", **{"from": world.f1, "to": world.s1, "value": 7})
     with brownie.reverts(err("MembershipInactive", world.suspended)):
         c.transferByAgent(world.f1, world.suspended, 1, {"from": world.outsider})
+
+
+def test_approve_to_zero_reverts(world):
+    with brownie.reverts(err("ERC20InvalidSpender", ZERO)):
+        world.currency.approve(ZERO, 1, {"from": world.f1})
