@@ -103,14 +103,32 @@ def test_configuration_doc_lists_every_setting() -> None:
     from indexer.settings import Settings as IndexerSettings
 
     doc = (ROOT / "docs" / "configuration.md").read_text()
-    missing = []
+    documented: dict[str, str] = {}  # variable -> its default cell
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`SCF_"):
+            documented.setdefault(cells[0].strip("`"), cells[1])
+    missing, wrong = [], []
     for prefix, model in (("SCF_", cli.CliSettings), ("SCF_GATEWAY_", GatewaySettings),
                           ("SCF_INDEXER_", IndexerSettings)):
-        for name in model.model_fields:
+        for name, field in model.model_fields.items():
             var = f"{prefix}{name.upper()}"
-            if f"`{var}`" not in doc:
+            if var not in documented:
                 missing.append(var)
+                continue
+            cell = documented[var]
+            default = field.default
+            if default is None:
+                ok = cell.startswith("none")
+            elif default == "":
+                ok = cell.startswith("empty")
+            else:
+                expected = str(default).lower() if isinstance(default, bool) else str(default)
+                ok = cell.startswith(f"`{expected}`")
+            if not ok:
+                wrong.append(f"{var}: doc {cell!r}, code {default!r}")
     assert missing == [], f"add to docs/configuration.md: {missing}"
+    assert wrong == [], f"defaults in docs/configuration.md differ from the code: {wrong}"
 
 
 def test_bench_ratios_and_page() -> None:
