@@ -479,7 +479,8 @@ def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]
           money_cols: set[str] | None = None) -> Table:
     t = Table(title=title, title_justify="left")
     for _, header in columns:
-        t.add_column(header, justify="left" if header in ("member", "tier", "factor", "debtor") else "right")
+        left = header in ("member", "tier", "factor", "debtor", "bucket", "certificate", "status")
+        t.add_column(header, justify="left" if left else "right")
     for row in rows:
         t.add_row(*[cell(row.get(k), bool(money_cols and k in money_cols)) for k, _ in columns])
     return t
@@ -509,6 +510,25 @@ def report(run: Run, auditor: AuditorClient, facts: dict[str, Any]) -> None:
                         [("tier", "tier"), ("suppliers", "suppliers"), ("holders", "holders"),
                          ("holdings", "holdings"), ("value_received", "value received"),
                          ("value_held", "value held now")], {"value_received", "value_held"}))
+
+    ageing = auditor.get("/v1/reports/ageing")
+    rows = [b for b in ageing["buckets"] if b.get("certificates")]
+    console.print(table("Ageing of outstanding value (days to maturity / past maturity, chain time)", rows,
+                        [("bucket", "bucket"), ("certificates", "certificates"), ("outstanding", "outstanding"),
+                         ("marked_overdue", "of which marked overdue")], {"outstanding", "marked_overdue"}))
+
+    conservation = []
+    for label, c in run.certs.items():
+        data = auditor.get(f"/v1/certificates/{c['id']}/lineage")
+        cert = data["certificate"]
+        live, redeemed, face = int(data["live_value"]), int(cert["redeemed_value"]), int(cert["face_value"])
+        if live + redeemed != face:
+            raise DemoError(f"{label}: live {live} + redeemed {redeemed} != face {face}")
+        conservation.append({"certificate": f"{label} (#{c['id']})", "status": cert["status"], "live": live,
+                             "redeemed": redeemed, "face": face, "ok": "✓"})
+    console.print(table("Invariant: live holdings + redeemed = face value", conservation,
+                        [("certificate", "certificate"), ("status", "status"), ("live", "live"),
+                         ("redeemed", "redeemed"), ("face", "face"), ("ok", "ok")], {"live", "redeemed", "face"}))
 
     fin = auditor.get("/v1/reports/financing")
     rows = fin.get("items", fin) if isinstance(fin, dict) else fin
