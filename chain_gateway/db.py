@@ -34,3 +34,51 @@ def make_engine(url: str) -> Engine:
 
     SQLModel.metadata.create_all(engine)
     return engine
+
+
+class InstanceLock:
+    """One gateway process per database: nonces are assigned in-process, so a second process on
+    the same store would hand out the same nonces. SQLite: an exclusive `flock` on `<db>.lock`;
+    PostgreSQL: a session advisory lock. Both are released by the kernel / server if the process
+    dies (SIGKILL included)."""
+
+    PG_LOCK_ID = 0x5CF6A7E  # arbitrary, constant
+
+    def __init__(self, engine: Engine, url: str):
+        self.engine = engine
+        self.url = url
+        self._file: Any = None
+        self._conn: Any = None
+
+    def acquire(self) -> None:
+        if self.url.startswith("sqlite"):
+            path = self.url.split("///", 1)[-1]
+            if not path or path == ":memory:":
+                return
+            import fcntl
+
+            self._file = open(path + ".lock", "a")  # noqa: SIM115
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                self._file.close()
+                self._file = None
+                raise RuntimeError(f"another gateway process uses {path}") from exc
+        elif self.url.startswith("postgresql"):
+            from sqlalchemy import text
+
+            self._conn = self.engine.connect()
+            got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.PG_LOCK_ID}).scalar()
+            self._conn.commit()
+            if not got:
+                self._conn.close()
+                self._conn = None
+                raise RuntimeError("another gateway process uses this PostgreSQL database")
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

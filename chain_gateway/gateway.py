@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from chain_gateway.auth import KeyCache, ensure_key_hash, hash_key
 from chain_gateway.contracts import ContractSet
-from chain_gateway.db import make_engine
+from chain_gateway.db import InstanceLock, make_engine
 from chain_gateway.events import EventBus
 from chain_gateway.models import Role
 from chain_gateway.rpc import Rpc
@@ -33,6 +33,7 @@ class Gateway:
     keys: KeyCache
     submitter: Submitter | None = None
     chain_id: int = 0
+    instance_lock: InstanceLock | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -65,6 +66,8 @@ class Gateway:
             ensure_key_hash(self.engine, key_hash, operator, Role.operator, "dev")
 
     async def start(self) -> None:
+        self.instance_lock = InstanceLock(self.engine, self.settings.database_url)
+        self.instance_lock.acquire()
         self.bootstrap_keys()
         await self.bus.start()
         self.submitter = Submitter(
@@ -77,4 +80,6 @@ class Gateway:
             await self.submitter.stop()
         await self.bus.stop()
         await self.rpc.close()
+        if self.instance_lock is not None:
+            self.instance_lock.release()
         self.engine.dispose()

@@ -92,3 +92,15 @@ def test_nonce_used_outside_the_gateway_and_gap_fill(env) -> None:
         assert sorted(f.nonce for f in fills) == [n + 2, n + 3]
         time.sleep(0.2)
         assert int(rpc(chain.url, "eth_getTransactionCount", acct.address, "latest"), 16) == n + 5
+
+
+def test_one_gateway_process_per_database(env) -> None:
+    chain, settings = env
+    with (
+        TestClient(create_app(settings)),
+        pytest.raises(RuntimeError, match="another gateway process"),
+        TestClient(create_app(settings)),
+    ):
+        pass
+    with TestClient(create_app(settings)) as client:  # released on stop
+        assert client.get("/v1/health").status_code == 200
