@@ -4,6 +4,7 @@ row; and an interrupted run stops everything it started too."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -112,6 +113,7 @@ def _doc_blocks(path: Path) -> str:
     return "\n".join(blocks)
 
 
+@pytest.mark.skipif(shutil.which("jq") is None or shutil.which("curl") is None, reason="the page uses curl and jq")
 def test_lifecycle_doc_runs_as_written(tmp_path: Path) -> None:
     """docs/lifecycle.md, every bash block in order, against a fresh local stack."""
     from scf.devchain import free_port
