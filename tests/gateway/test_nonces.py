@@ -104,3 +104,22 @@ def test_one_gateway_process_per_database(env) -> None:
         pass
     with TestClient(create_app(settings)) as client:  # released on stop
         assert client.get("/v1/health").status_code == 200
+
+
+def test_confirmation_depth(tmp_path: Path) -> None:
+    chain = deploy_chain(tmp_path)
+    try:
+        settings = gateway_settings(chain, tmp_path, confirmations=3)
+        with TestClient(create_app(settings)) as client:
+            api = Api(client, chain)
+            op = operator_tx(api, 3)
+            row = wait_until(lambda: (r := op_row(client, op["id"])).state.value == "mined" and r)
+            assert row.block_number is not None
+            rpc(chain.url, "evm_mine")
+            time.sleep(0.3)
+            assert op_row(client, op["id"]).state.value == "mined"  # 2 of 3 blocks
+            rpc(chain.url, "evm_mine")
+            done = api.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY, wait="true", timeout=10).json()
+            assert done["state"] == "confirmed"
+    finally:
+        chain.chain.stop()
