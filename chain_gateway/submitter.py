@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -117,7 +118,7 @@ class SignerWorker:
         self.wake = asyncio.Event()
         self.synced = False
         self.node_ok = True
-        self.misses: dict[str, int] = {}
+        self.misses: dict[str, float] = {}  # op id -> when its consumed nonce first showed no receipt
         self.unsent = True  # look for signed but unsent transactions (set again by every recovery path)
         self._gas_price: int | None = None
         self.task = asyncio.create_task(self.run(), name=f"signer-{address}")
@@ -356,19 +357,26 @@ class SignerWorker:
         requeue: list[Operation] = []
         now = utcnow()
         it = iter(receipts)
+        found_by_id: dict[str, dict[str, Any]] = {}
+        for op in mined:
+            for _ in op.tx_hashes:
+                r = next(it)
+                if isinstance(r, dict) and r.get("blockNumber"):
+                    found_by_id[op.id] = r
+            if op.id in found_by_id:
+                self.misses.pop(op.id, None)
+                continue
+            # the nonce is used but no receipt of ours: a receipt index lagging behind, or a tx that
+            # is not ours. Only after a while, and only if the node knows none of our hashes, is
+            # the operation given a fresh nonce (its own signed txs can then never be mined).
+            first = self.misses.setdefault(op.id, time.monotonic())
+            if time.monotonic() - first >= max(1.0, self.s.resend_after_s) and await self._unknown(op):
+                requeue.append(op)
         with self.session() as s:
             for op in mined:
-                found = None
-                for _ in op.tx_hashes:
-                    r = next(it)
-                    if isinstance(r, dict) and r.get("blockNumber"):
-                        found = r
+                found = found_by_id.get(op.id)
                 if found is None:
-                    self.misses[op.id] = self.misses.get(op.id, 0) + 1
-                    if self.misses[op.id] >= 3:  # nonce used by a tx that is not ours
-                        requeue.append(op)
                     continue
-                self.misses.pop(op.id, None)
                 op.tx_hash = found["transactionHash"]
                 op.block_number = int(found["blockNumber"], 16)
                 op.block_hash = found["blockHash"]
@@ -397,6 +405,10 @@ class SignerWorker:
         if requeue:
             self.synced = False
         return True
+
+    async def _unknown(self, op: Operation) -> bool:
+        replies = await self.sub.rpc.batch([("eth_getTransactionByHash", [h]) for h in op.tx_hashes])
+        return all(r is None for r in replies)
 
     async def confirm(self, ops: list[Operation], head: int) -> None:
         depth = max(1, self.s.confirmations)
