@@ -69,13 +69,13 @@ class Processes:
 
     def start(self, name: str, argv: list[str], env: dict[str, str], log: Path, url: str | None = None) -> Service:
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
+        with interrupts_deferred(), open(log, "ab") as out:
             process = subprocess.Popen(
                 argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        service = Service(name, process, log, url)
-        self.services.append(service)
+            service = Service(name, process, log, url)
+            self.services.append(service)
         return service
 
     def adopt(self, name: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -144,6 +144,22 @@ def sigterm_as_interrupt() -> Iterator[None]:
     finally:
         for sig, h in previous.items():
             signal.signal(sig, h)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C / SIGTERM arriving while a child is being started and registered is delivered just
+    after, so no child escapes the clean-up."""
+    received: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda signum, _f: received.append(signum)) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+    if received:
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
@@ -579,7 +595,7 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True) -> bo
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
 
-    with console.status("starting a fresh dev chain (anvil)"):
+    with console.status("starting a fresh dev chain (anvil)"), interrupts_deferred():
         chain = devchain.start(None)
         procs.adopt("anvil", chain.process, logs / "anvil.log")
     console.print(f"[green]✓[/] anvil on {chain.url} (chain id {devchain.DEV_CHAIN_ID})")
