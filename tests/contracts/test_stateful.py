@@ -13,6 +13,7 @@ revert with the exact error. After every step the invariants are checked against
   over issued, unrejected certificates.
 """
 
+import os
 from collections import Counter
 
 import brownie
@@ -139,14 +140,14 @@ class Lifecycle:
     # --- rules --------------------------------------------------------------------------------
 
     def initialize_certificates(self, st_idx, st_face, st_days):
-        """Every run starts with two accepted certificates, one of them already split and partly
-        repaid (repayment before maturity is allowed)."""
+        """Every run starts with two accepted certificates, the short-dated one already split and
+        partly repaid (repayment before maturity is allowed)."""
         self.rule_issue(st_idx, st_face, st_days)
-        self.rule_issue(st_idx + 1, st_face // 3 + 1, 1 + st_days // 2)
+        self.rule_issue(st_idx + 1, st_face // 3 + 1, 1 + st_days // 5)  # short-dated
         for cid in sorted(self.certs):
             self.rule_respond(cid - 1, True)
-        self.rule_split(st_idx, st_face, True)
-        self.rule_repay(0, st_face * 7)
+        self.rule_split(st_idx + 1, st_face, True)
+        self.rule_repay(1, st_face * 7)
 
     def rule_issue(self, st_idx, st_face, st_days):
         w = self.w
@@ -316,12 +317,17 @@ class Lifecycle:
             assert tx.return_value == amount
             self.pay_out(tid, amount)
 
-    def rule_settle_batch(self, st_idx):
+    def rule_settle_batch(self, st_idx, st_bool):
+        """The debtor settles every live holding of a certificate, or (st_bool) only those the
+        model says can be paid now."""
         w = self.w
         cid = self.pick(self.certs, st_idx)
         if cid is None:
             return
+        now = self.w.chain[-1].timestamp + 1
         batch = sorted(t for t, h in self.h.items() if h["cert"] == cid)
+        if st_bool:
+            batch = [t for t in batch if self.redeem_error(t, now)[0] is None]
         now = self.pin()
         plan, expected = [], None
         for tid in batch:
@@ -377,6 +383,16 @@ class Lifecycle:
         w.membership.setActive(who, who in self.inactive, {"from": w.op})
         self.inactive ^= {who}
 
+    def rule_sleep_to_maturity(self, st_idx, st_seconds):
+        """Jump to just past a certificate's maturity (or further, up to beyond its grace)."""
+        cid = self.pick([c for c, v in self.certs.items() if v["status"] in (ACTIVE, OVERDUE)], st_idx)
+        if cid is None:
+            return
+        target = self.certs[cid]["maturity"] + st_seconds % (GRACE + 2 * DAY)
+        ts = max(target, self.w.chain[-1].timestamp + 1)
+        brownie.web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
+        brownie.web3.provider.make_request("evm_mine", [])
+
     def rule_sleep(self, st_seconds):
         ts = self.w.chain[-1].timestamp + st_seconds
         brownie.web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
@@ -424,7 +440,14 @@ class Lifecycle:
 def test_lifecycle_invariants(world):
     Lifecycle.stats.clear()
     steps.clear()
-    state_machine(Lifecycle, world, settings={"max_examples": 25, "stateful_step_count": 40})
+    # Deterministic by default, so the suite's time and coverage are stable in CI; set
+    # SCF_STATEFUL_RANDOM=1 (and SCF_STATEFUL_EXAMPLES=200, say) to explore new sequences.
+    settings = {
+        "max_examples": int(os.environ.get("SCF_STATEFUL_EXAMPLES", "25")),
+        "stateful_step_count": 40,
+        "derandomize": not os.environ.get("SCF_STATEFUL_RANDOM"),
+    }
+    state_machine(Lifecycle, world, settings=settings)
     print(dict(steps))
     for key, n in sorted(Lifecycle.stats.items()):
         print(f"{key[0]:>16} {key[1]:<34} {n}")
