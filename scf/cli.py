@@ -12,7 +12,6 @@ Shared settings (prefix ``SCF_``) are handed on to the gateway (``SCF_GATEWAY_*`
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -130,17 +129,21 @@ def chain_cmd(
 ) -> None:
     """Run a local dev chain (anvil, chain id 31337, gas price 0) until Ctrl-C."""
     import signal
+    import time
 
     from scf import devchain
 
     port = port or settings().chain_port
-    # SIGTERM ends like Ctrl-C, so `finally` stops anvil (it runs in its own session)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C and SIGTERM only raise a flag, so anvil (in its own session) is stopped in every case,
+    # also when the signal arrives while it is starting
+    stopping: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     chain = devchain.start(port, accounts=accounts, block_time=block_time, quiet=False)
-    typer.echo(f"anvil listening on {chain.url} (chain id {devchain.DEV_CHAIN_ID}); Ctrl-C stops it")
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            chain.process.wait()
+        typer.echo(f"anvil listening on {chain.url} (chain id {devchain.DEV_CHAIN_ID}); Ctrl-C stops it")
+        while not stopping and chain.process.poll() is None:
+            time.sleep(0.1)
     finally:
         chain.stop()
 

@@ -157,3 +157,55 @@ def test_bench_ratios_and_page() -> None:
     assert "| issue | 200,000 |" in page
     assert report["machine"]["cpu_cores"] and report["machine"]["python"]
     assert bench._redact("postgresql+psycopg://u:secret@db/x") == "postgresql+psycopg://u@db/x"
+
+
+def _scf(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scf.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_deploy_index_once_and_reconcile_on_a_dev_chain(tmp_path: Path) -> None:
+    """`scf deploy --dev`, `scf indexer --once` and `scf reconcile` wired by the shared settings alone."""
+    import os
+
+    from scf import devchain
+
+    with devchain.running() as chain:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCF_")}
+        env.update(SCF_RPC_URL=chain.url, SCF_VAR_DIR=str(tmp_path), SCF_MANIFEST=str(tmp_path / "manifest.json"))
+        out = _scf("deploy", "--dev", env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert (tmp_path / "manifest.json").exists()
+        out = _scf("indexer", "--once", env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert (tmp_path / "indexer.db").exists()
+        out = _scf("reconcile", env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "0 difference(s)" in out.stdout
+
+
+def test_chain_command_stops_anvil_on_sigterm() -> None:
+    import os
+    import signal
+    import time
+
+    from scf import devchain
+
+    port = devchain.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "scf.cli", "chain", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not devchain.port_open(port):
+            assert proc.poll() is None and time.monotonic() < deadline, "scf chain did not start anvil"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        deadline = time.monotonic() + 10
+        while devchain.port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not devchain.port_open(port), "anvil outlived `scf chain`"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
