@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, Table
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 ZERO_ADDRESS = "0x" + "0" * 40
@@ -31,14 +32,18 @@ def big(**kw: Any) -> Any:
 # --- bookkeeping ---------------------------------------------------------------------------
 
 
-class Block(SQLModel, table=True):
+class IndexerModel(SQLModel, registry=registry()):
+    """Base of the indexer's tables: their own metadata, apart from the gateway's (own database)."""
+
+
+class Block(IndexerModel, table=True):
     number: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
     hash: str = Field(max_length=66)
     parent_hash: str | None = Field(default=None, max_length=66)
     timestamp: int = big(default=0)
 
 
-class Checkpoint(SQLModel, table=True):
+class Checkpoint(IndexerModel, table=True):
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     chain_id: int = big()
     block_number: int = big()
@@ -48,7 +53,7 @@ class Checkpoint(SQLModel, table=True):
     events: int = big(default=0)
 
 
-class UndoLog(SQLModel, table=True):
+class UndoLog(IndexerModel, table=True):
     __tablename__ = "undo_log"
     id: int | None = Field(default=None, primary_key=True)
     block_number: int = big(index=True)
@@ -60,7 +65,7 @@ class UndoLog(SQLModel, table=True):
 # --- state tables --------------------------------------------------------------------------
 
 
-class Member(SQLModel, table=True):
+class Member(IndexerModel, table=True):
     address: str = Field(primary_key=True, max_length=42)
     role: str = Field(max_length=20, index=True)
     active: bool = True
@@ -70,7 +75,7 @@ class Member(SQLModel, table=True):
     updated_block: int = big()
 
 
-class CreditLine(SQLModel, table=True):
+class CreditLine(IndexerModel, table=True):
     __tablename__ = "credit_line"
     debtor: str = Field(primary_key=True, max_length=42)
     limit: int = big()
@@ -78,7 +83,7 @@ class CreditLine(SQLModel, table=True):
     updated_block: int = big()
 
 
-class Certificate(SQLModel, table=True):
+class Certificate(IndexerModel, table=True):
     id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
     debtor: str = Field(max_length=42, index=True)
     payee: str = Field(max_length=42, index=True)
@@ -97,7 +102,7 @@ class Certificate(SQLModel, table=True):
     updated_block: int = big()
 
 
-class Holding(SQLModel, table=True):
+class Holding(IndexerModel, table=True):
     token_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
     certificate_id: int = big(index=True)
     owner: str = Field(max_length=42, index=True)
@@ -115,7 +120,7 @@ class Holding(SQLModel, table=True):
     updated_block: int = big()
 
 
-class FinancingOffer(SQLModel, table=True):
+class FinancingOffer(IndexerModel, table=True):
     __tablename__ = "financing_offer"
     offer_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
     token_id: int = big(index=True)
@@ -137,14 +142,14 @@ class FinancingOffer(SQLModel, table=True):
     closed_tx: str | None = Field(default=None, max_length=66)
 
 
-class CurrencyBalance(SQLModel, table=True):
+class CurrencyBalance(IndexerModel, table=True):
     __tablename__ = "currency_balance"
     address: str = Field(primary_key=True, max_length=42)
     balance: int = big(default=0)
     updated_block: int = big()
 
 
-class SystemState(SQLModel, table=True):
+class SystemState(IndexerModel, table=True):
     __tablename__ = "system_state"
     key: str = Field(primary_key=True, max_length=80)
     value: str
@@ -154,7 +159,7 @@ class SystemState(SQLModel, table=True):
 # --- event tables --------------------------------------------------------------------------
 
 
-class _EventRow(SQLModel):
+class _EventRow(IndexerModel):
     block_number: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
     log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     tx_hash: str = Field(max_length=66)

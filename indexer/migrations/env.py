@@ -9,7 +9,7 @@ from indexer import models
 from indexer.db import make_engine
 from indexer.settings import Settings
 
-target_metadata = models.SQLModel.metadata
+target_metadata = models.IndexerModel.metadata
 
 
 def _url() -> str:

@@ -153,14 +153,14 @@ def test_migrations_match_models(databases: Any) -> None:
     from alembic.migration import MigrationContext
 
     from indexer.db import make_engine, upgrade
-    from indexer.models import SQLModel
+    from indexer.models import IndexerModel
 
     url = databases.new()
     upgrade(url)
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+            diff = compare_metadata(MigrationContext.configure(conn), IndexerModel.metadata)
         assert diff == []
     finally:
         engine.dispose()
