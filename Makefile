@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install build hardhat test test-contracts test-python lint demo bench gas clean
 
-install: $(VENV)/.installed node_modules/.installed $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
+install: $(VENV)/.installed .venv-fuzz/.installed node_modules/.installed $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
 
 # Exact pins in requirements.lock agree with eth-brownie's; --no-deps skips the resolver, which
 # would refuse pydantic-settings beside brownie's python-dotenv pin.
@@ -18,6 +18,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements.lock
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# schemathesis (the gateway's OpenAPI fuzz) needs a newer hypothesis than brownie pins: own venv.
+.venv-fuzz/.installed: requirements-fuzz.lock
+	$(PYTHON) -m venv .venv-fuzz
+	.venv-fuzz/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-fuzz.lock
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -60,4 +66,4 @@ gas: build
 	$(PY) -m scripts.gas_table
 
 clean:
-	rm -rf build reports .solcx $(VENV) node_modules
+	rm -rf build reports .solcx $(VENV) .venv-fuzz node_modules
