@@ -223,11 +223,13 @@ def demo_cmd(
     keep: Annotated[bool, typer.Option("--keep", help="keep the run's directory under var/")] = False,
     workdir: Annotated[Path | None, typer.Option(help="directory for databases, keystores, logs")] = None,
     audit: Annotated[bool, typer.Option(hidden=True, help="start the indexer and print the audit")] = True,
+    serve: Annotated[bool, typer.Option("--serve", help="afterwards keep the stack up (API keys shown) "
+                                        "until Ctrl-C")] = False,
 ) -> None:
     """Play a whole supply chain on a fresh local chain through the gateway; print the audit."""
     from scf import demo
 
-    raise typer.Exit(demo.run(workdir=workdir, keep=keep, audit=audit))
+    raise typer.Exit(demo.run(workdir=workdir, keep=keep, audit=audit, serve=serve))
 
 
 @app.command("bench")

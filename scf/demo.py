@@ -559,7 +559,7 @@ def report(run: Run, auditor: AuditorClient, facts: dict[str, Any]) -> None:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def run(workdir: Path | None = None, keep: bool = False, audit: bool = True) -> int:
+def run(workdir: Path | None = None, keep: bool = False, audit: bool = True, serve: bool = False) -> int:
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     work = (workdir or ROOT / "var" / f"demo-{stamp}-{os.getpid()}").resolve()
@@ -568,7 +568,7 @@ def run(workdir: Path | None = None, keep: bool = False, audit: bool = True) -> 
     ok = interrupted = False
     try:
         with sigterm_as_interrupt():
-            ok = _run(work, procs, started, audit)
+            ok = _run(work, procs, started, audit, serve)
     except KeyboardInterrupt:
         interrupted = True
         console.print("[yellow]interrupted[/]")
@@ -585,7 +585,7 @@ def run(workdir: Path | None = None, keep: bool = False, audit: bool = True) -> 
     return 0 if ok else (130 if interrupted else 1)
 
 
-def _run(work: Path, procs: Processes, started: float, audit: bool = True) -> bool:
+def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve: bool = False) -> bool:
     from chain_gateway.signer import write_keystore
     from scf import devchain
     from scripts.deploy import deploy, dev_operator_key
@@ -690,4 +690,29 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True) -> bo
     console.print(f"[green]✓[/] reconcile against the chain: {summary} (holdings, certificates, members, credit "
                   "lines, offers, balances)")
     console.print(f"[bold green]demo complete[/] in {time.monotonic() - started:.0f} s")
+    if serve:
+        serve_until_interrupted(procs, chain.url, str(gateway.url), f"http://127.0.0.1:{aud_port}",
+                                operator_api_key, auditor_api_key, run_)
     return True
+
+
+def serve_until_interrupted(procs: Processes, rpc: str, gateway: str, auditor: str, operator_key: str,
+                            auditor_key: str, run_: Run) -> None:
+    """`--serve`: leave the stack up for exploring (OpenAPI pages, curl) until Ctrl-C."""
+    t = Table(title="The stack stays up until Ctrl-C (dev keys of this run only)", title_justify="left")
+    t.add_column("what")
+    t.add_column("where / key")
+    t.add_row("chain (anvil)", rpc)
+    t.add_row("gateway", f"{gateway}/docs")
+    t.add_row("auditor API", f"{auditor}/docs")
+    t.add_row("operator API key", operator_key)
+    t.add_row("auditor API key", auditor_key)
+    for name in (CORES[0], TIER1[0], TIER3[0], FACTORS[0]):
+        t.add_row(f"{name} ({run_.m(name).role.replace('_', ' ')})", run_.m(name).key)
+    console.print(t)
+    try:
+        while True:
+            procs.check()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping")
