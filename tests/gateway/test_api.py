@@ -6,7 +6,7 @@ import secrets
 
 import httpx
 
-from tests.gateway.conftest import OPERATOR_API_KEY, Api, Scenario
+from gateway.conftest import OPERATOR_API_KEY, Api, Scenario
 
 
 def h32() -> str:

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from chain_gateway.events import sign_webhook, verify_webhook
+from gateway.conftest import OPERATOR_API_KEY, GatewayProcess, deploy_chain, gateway_env
+from gateway.test_load import h32
 from scf import devchain
-from tests.gateway.conftest import OPERATOR_API_KEY, GatewayProcess, deploy_chain, gateway_env
-from tests.gateway.test_load import h32
 
 SECRET = "webhook-test-secret"
 

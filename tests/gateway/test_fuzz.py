@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway.conftest import OPERATOR_API_KEY, GatewayProcess, deploy_chain, gateway_env
+from gateway.conftest import OPERATOR_API_KEY, GatewayProcess, deploy_chain, gateway_env
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

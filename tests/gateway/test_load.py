@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, create_engine, select
 
 from chain_gateway.models import Operation
-from tests.gateway.conftest import OPERATOR_API_KEY, Chain, GatewayProcess, deploy_chain, gateway_env, rpc
+from gateway.conftest import OPERATOR_API_KEY, Chain, GatewayProcess, deploy_chain, gateway_env, rpc
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.conftest import GatewayProcess, deploy_chain, gateway_env, rpc
+from gateway.test_load import check_exactly_once, h32, setup_holder
 from scf import devchain
-from tests.gateway.conftest import GatewayProcess, deploy_chain, gateway_env, rpc
-from tests.gateway.test_load import check_exactly_once, h32, setup_holder
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from chain_gateway.main import create_app
 from chain_gateway.models import NonceState, Operation
 from chain_gateway.signer import dev_accounts
-from tests.gateway.conftest import OPERATOR_API_KEY, Api, deploy_chain, gateway_settings, rpc, wait_until
+from gateway.conftest import OPERATOR_API_KEY, Api, deploy_chain, gateway_settings, rpc, wait_until
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chain_gateway.main import create_app
-from tests.gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings
-from tests.gateway.test_api import confirmed, h32
+from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings
+from gateway.test_api import confirmed, h32
 
 pytestmark = pytest.mark.postgres
 

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import Session, func, select
 
 from chain_gateway.models import Operation
-from tests.gateway.conftest import OPERATOR_API_KEY, Api, Scenario
-from tests.gateway.test_api import chain_nonce, confirmed, h32
+from gateway.conftest import OPERATOR_API_KEY, Api, Scenario
+from gateway.test_api import chain_nonce, confirmed, h32
 
 A = "0x" + "11" * 20
 ROLES = ["operator", "core_enterprise", "supplier", "factor", "auditor"]

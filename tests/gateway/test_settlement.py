@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.gateway.conftest import OPERATOR_API_KEY, Api, rpc
-from tests.gateway.test_api import confirmed, h32
+from gateway.conftest import OPERATOR_API_KEY, Api, rpc
+from gateway.test_api import confirmed, h32
 
 
 def test_repay_redeem_batch_and_overdue(own_api: Api) -> None:
