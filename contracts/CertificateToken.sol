@@ -108,13 +108,15 @@ contract CertificateToken is ICertificateToken, ERC165 {
     }
 
     /// @notice The payee rejects its pending certificate: the holding burns and the debtor's
-    /// credit is released. Emits {CertificateStatusChanged}, {TransferValue}, {Transfer},
+    /// credit is released. Requirements: the holding is not frozen (a judicial freeze keeps it).
+    /// Emits {CertificateStatusChanged}, {TransferValue}, {Transfer},
     /// {CreditLineChanged} (membership).
     function reject(uint256 certificateId) external {
         Certificate storage cert = _pendingForPayee(certificateId);
+        uint256 tokenId = cert.rootTokenId;
+        if (_holdings[tokenId].frozen) revert CertificateFrozen(tokenId);
         cert.status = Status.Rejected;
         emit CertificateStatusChanged(certificateId, Status.Rejected);
-        uint256 tokenId = cert.rootTokenId;
         _burnValue(tokenId, _holdings[tokenId].value);
         _membership.releaseCredit(cert.debtor, cert.faceValue);
     }

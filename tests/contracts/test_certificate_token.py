@@ -129,6 +129,19 @@ def test_reject(world):
         world.token.holding(token)
 
 
+def test_a_frozen_pending_holding_cannot_be_rejected(world):
+    """Regression: rejecting burned a holding under a judicial freeze."""
+    cert, token = world.issue(face=40_000, accept=False)
+    world.token.freeze(token, h32(1), {"from": world.op})
+    with brownie.reverts(err("CertificateFrozen", token)):
+        world.token.reject(cert, {"from": world.s1})
+    assert world.value(token) == 40_000
+    # accepting moves nothing: allowed, and the holding stays frozen
+    world.token.accept(cert, {"from": world.s1})
+    assert world.token.holding(token)[5] is True
+    world.token.unfreeze(token, h32(1), {"from": world.op})
+
+
 @pytest.mark.parametrize("fn", ["accept", "reject"])
 def test_accept_reject_reverts(world, fn):
     cert, _ = world.issue(accept=False)

@@ -178,8 +178,14 @@ class Lifecycle:
             return
         root = next(t for t, h in self.h.items() if h["cert"] == cid)
         payee = self.h[root]["owner"]
-        expected = err("MembershipPaused") if self.paused else (
-            err("MembershipInactive", payee) if payee in self.inactive else None)
+        if self.paused:
+            expected = err("MembershipPaused")
+        elif payee in self.inactive:
+            expected = err("MembershipInactive", payee)
+        elif not st_bool and self.h[root]["frozen"]:
+            expected = err("CertificateFrozen", root)  # a judicial freeze keeps the holding
+        else:
+            expected = None
         self.pin()
         call = w.token.accept if st_bool else w.token.reject
         if self.run(expected, call, cid, {"from": payee}):
