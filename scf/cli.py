@@ -14,19 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from scf.paths import ROOT
-
-# The checkout's packages (chain_gateway, indexer, scripts) are importable from the console script
-# too, even when the editable install predates one of them.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 class CliSettings(BaseSettings):
