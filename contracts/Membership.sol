@@ -78,6 +78,12 @@ contract Membership is IMembership, Ownable2Step {
         emit SystemUnpaused(msg.sender);
     }
 
+    /// @notice Disabled: a platform without an operator could never onboard, unfreeze or unpause
+    /// again. Hand the role over with {transferOwnership} and {acceptOwnership} instead.
+    function renounceOwnership() public view override onlyOwner {
+        revert MembershipRenounceDisabled();
+    }
+
     // --- system contracts -------------------------------------------------------------------
 
     /// @notice Use `amount` of `debtor`'s credit line.

@@ -42,6 +42,7 @@ interface IMembership {
     error MembershipNotHolder(address account, Role role);
     error MembershipCreditExceeded(address debtor, uint256 available, uint256 requested);
     error MembershipCreditUnderflow(address debtor, uint256 used, uint256 released);
+    error MembershipRenounceDisabled();
     error MembershipPaused();
     error MembershipNotPaused();
 
