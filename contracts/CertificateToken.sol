@@ -26,7 +26,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
         uint128 parentTokenId;
     }
 
-    uint256 private constant _MAX_TERM_LIMIT = 3650 days;
+    /// @dev PBOC (effective 2025-06-15): 6 months in principle, 1 year at most.
+    uint256 private constant _MAX_TERM_LIMIT = 365 days;
 
     IMembership private immutable _membership;
     string private _name;

@@ -306,11 +306,11 @@ def test_set_max_term(world, chain, web3):
     with brownie.reverts(err("CertificateInvalidMaturity", ts + 181 * DAY, ts + 1, ts + 180 * DAY)):
         t.issue(world.s1, 1, ts + 181 * DAY, h32(1), {"from": world.core})
     world.issue(days=179)
-    t.setMaxTerm(3650 * DAY, {"from": world.op})
+    t.setMaxTerm(365 * DAY, {"from": world.op})
     with brownie.reverts(err("CertificateInvalidTerm", 0)):
         t.setMaxTerm(0, {"from": world.op})
-    with brownie.reverts(err("CertificateInvalidTerm", 3650 * DAY + 1)):
-        t.setMaxTerm(3650 * DAY + 1, {"from": world.op})
+    with brownie.reverts(err("CertificateInvalidTerm", 365 * DAY + 1)):
+        t.setMaxTerm(365 * DAY + 1, {"from": world.op})
     with brownie.reverts(err("CertificateUnauthorized", world.core)):
         t.setMaxTerm(DAY, {"from": world.core})
 
