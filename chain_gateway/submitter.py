@@ -42,7 +42,8 @@ log = logging.getLogger("chain_gateway.submitter")
 
 KNOWN = ("already known", "known transaction", "already imported", "already exists", "alreadyknown")
 TOO_LOW = ("nonce too low", "nonce is too low", "oldnonce", "nonce has already been used")
-TOO_HIGH = ("nonce too high", "gapped", "future nonce", "nonce_too_high")
+# Besu: "Transaction nonce is too distant from current sender nonce", "lower nonce exists"
+TOO_HIGH = ("nonce too high", "gapped", "future nonce", "nonce_too_high", "too distant", "lower nonce")
 UNDERPRICED = ("underpriced", "replacement transaction")
 
 
@@ -294,7 +295,10 @@ class SignerWorker:
                         unsent = True
                         continue
                     if not (_has(msg, KNOWN) or _has(msg, TOO_LOW) or _has(msg, UNDERPRICED)):
-                        rejected.append((op, res))
+                        # Only a refused first send fails the operation: a re-broadcast of a tx the
+                        # node once accepted may still be mined (receipt tracking decides).
+                        if op.sent_at is None:
+                            rejected.append((op, res))
                         continue
                 op.sent_at = now
                 s.add(op)
