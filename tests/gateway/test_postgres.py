@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from chain_gateway.main import create_app
 from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings
 from gateway.test_api import confirmed, h32
+from tests.pg import unavailable
 
 pytestmark = pytest.mark.postgres
 
@@ -28,7 +29,7 @@ def pg_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at SCF_TEST_POSTGRES_URL is unreachable: {exc}")
+        unavailable(f"PostgreSQL at SCF_TEST_POSTGRES_URL is unreachable: {exc}")
     name = f"scf_gw_{secrets.token_hex(6)}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:

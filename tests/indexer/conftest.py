@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from tests.pg import unavailable
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scenario import Scenario, deploy_system  # noqa: E402
@@ -82,7 +84,7 @@ def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
         admin = _pg_admin_url()
         if admin is None:
             print(f"SKIP PostgreSQL: {_pg_problem}")
-            pytest.skip(_pg_problem or "no PostgreSQL")
+            unavailable(_pg_problem or "no PostgreSQL")
     dbs = Databases(request.param, tmp_path, admin)
     yield dbs
     dbs.drop_all()
