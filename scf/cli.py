@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class CliSettings(BaseSettings):
@@ -91,11 +92,13 @@ def config_cmd(
         "shared": {k: str(v) for k, v in s.model_dump().items()},
         "components": {k: env[k] for k in sorted(env) if k.startswith(("SCF_GATEWAY_", "SCF_INDEXER_"))},
     }
-    # never print secrets
-    for key in list(data["components"]):
+    # never print secrets: secret values masked, passwords in database URLs hidden
+    for key, value in list(data["components"].items()):
         secret = any(word in key for word in ("PASSPHRASE", "SECRET", "API_KEY", "KEY_HASH"))
         if secret and not key.endswith("_FILE"):
             data["components"][key] = "***"
+        elif key.endswith("DATABASE_URL") and value:
+            data["components"][key] = make_url(value).render_as_string(hide_password=True)
     if as_json:
         typer.echo(json.dumps(data, indent=1))
         return

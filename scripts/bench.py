@@ -60,7 +60,7 @@ PARTS = [
 ]
 
 PG_ENV = "SCF_TEST_POSTGRES_URL"
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"  # what .ci/run-tests.sh uses
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"  # what .ci/run uses
 
 
 def postgres_url() -> str | None:
