@@ -100,3 +100,15 @@ def test_admin_cli(tmp_path: Path) -> None:
     assert api_key.startswith("scf_")
     assert "revoked 1" in run("revoke", "--account", acct.address)
     assert run("new-signer").startswith("0x")
+
+
+def test_webhook_url_without_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from chain_gateway.settings import Settings
+
+    monkeypatch.setenv("SCF_GATEWAY_WEBHOOK_URL", "http://127.0.0.1:9/hook")
+    with pytest.raises(ValidationError, match="WEBHOOK_SECRET"):
+        Settings()
+    monkeypatch.setenv("SCF_GATEWAY_WEBHOOK_SECRET", "s3cret")
+    assert Settings().webhook_url == "http://127.0.0.1:9/hook"
