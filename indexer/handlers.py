@@ -252,10 +252,7 @@ def certificate_status_changed(ws: WorkSet, ev: Event) -> None:
     a = ev.args
     status = CERT_STATUS_NAMES.get(a["status"], str(a["status"]))
     if ws.get("certificate", a["certificateId"]) is None:
-        # CertificateToken.redeemValue emits Settled after deleting the holding it reads the id
-        # from (certificateId 0); `redeemed` derives Settled from the Redeemed event instead.
-        log.warning("status %s of unknown certificate %s ignored (tx %s)", status, a["certificateId"], ev.tx_hash)
-        return
+        raise KeyError(f"status {status} of unknown certificate {a['certificateId']} (tx {ev.tx_hash})")
     changes: dict[str, Any] = {"status": status, "updated_block": ev.block_number}
     if status == "Overdue":
         changes["overdue_at"] = ev.timestamp
@@ -319,9 +316,11 @@ def transfer_value(ws: WorkSet, ev: Event) -> None:
         ws.put("holding", dst, hd)
     if hs is not None:
         hs = ws.update("holding", src, value=hs["value"] - value, updated_block=ev.block_number)
+    # a split fills a holding created empty just before; a merge adds to a live (non-empty) one
+    merge = hd is not None and src and hd["value"] > 0
     if hd is not None:
         hd = ws.update("holding", dst, value=hd["value"] + value, updated_block=ev.block_number)
-    kind = "mint" if not src else "burn" if not dst else "split"
+    kind = "mint" if not src else "burn" if not dst else "merge" if merge else "split"
     ref = hd or hs
     ws.add_event(
         "holding_transfer",

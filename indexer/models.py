@@ -169,8 +169,9 @@ class _EventRow(IndexerModel):
 class HoldingTransfer(_EventRow, table=True):
     """Value flow between holdings (ERC-3525 TransferValue) and whole-holding transfers (ERC-721).
 
-    kind: mint (value into a new holding), split (value from holding to holding), burn (value
-    redeemed), transfer (the whole holding changed owner)."""
+    kind: mint (value into a new holding), split (value into a new holding from its parent), merge
+    (value into an existing holding), burn (value redeemed or rejected), transfer (the whole holding
+    changed owner)."""
 
     __tablename__ = "holding_transfer"
     kind: str = Field(max_length=8)

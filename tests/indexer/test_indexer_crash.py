@@ -45,7 +45,7 @@ def test_sigkill_during_backfill_then_resume(played: Any, databases: Any, dump_d
     head = played.scenario.w3.eth.block_number
     engine = make_engine(url)
     rng = random.Random(3)
-    kills = 0
+    midway_kills = 0  # kills that left the backfill unfinished (a fast machine may finish a round first)
     try:
         for _ in range(3):
             start = _checkpoint(engine)
@@ -54,13 +54,13 @@ def test_sigkill_during_backfill_then_resume(played: Any, databases: Any, dump_d
             while _checkpoint(engine) < start + rng.randint(3, 12) and proc.poll() is None:
                 assert time.monotonic() < deadline
                 time.sleep(0.005)
-            time.sleep(rng.random() * 0.05)  # land anywhere: between or inside transactions
+            time.sleep(rng.random() * 0.01)  # land anywhere: between or inside transactions
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
-                kills += 1
+                proc.wait(30)
+                midway_kills += _checkpoint(engine) < head
             proc.wait(30)
-        assert kills >= 1
-        assert _checkpoint(engine) < head, "the chain is too short to kill the backfill midway"
+        assert midway_kills >= 1, "no SIGKILL landed before the backfill finished"
         done = subprocess.run([sys.executable, "-m", "indexer", "sync"], env=env, cwd=ROOT, timeout=120)
         assert done.returncode == 0
         assert _checkpoint(engine) == head
