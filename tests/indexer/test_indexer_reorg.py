@@ -19,6 +19,17 @@ def _branch(system: Any, seed: int, steps: int, settle: bool) -> None:
         s.settle()
 
 
+def assert_matches_chain_and_fresh_index(ix: Any, system: Any, databases: Any, dump_db: Any) -> None:
+    """After a reorg: SQL agrees with the chain and equals a fresh index of the new branch."""
+    _, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)
+    assert diffs == [], "\n".join(map(str, diffs))
+    fresh = system.index(databases.new())
+    try:
+        assert dump_db(ix.engine) == dump_db(fresh.engine)
+    finally:
+        fresh.close()
+
+
 @pytest.mark.parametrize(
     "window,longer", [(128, True), (128, False), (4, True)], ids=["journal", "shorter-branch", "below-journal"]
 )
@@ -43,13 +54,7 @@ def test_reorg_equals_fresh_index(fresh_system: Any, databases: Any, dump_db: An
         while ix.checkpoint()["block_number"] != head:  # a reorg step returns before catching up
             ix.sync()
         assert ix.reorgs >= 1
-        _, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)
-        assert diffs == [], "\n".join(map(str, diffs))
-        fresh = system.index(databases.new())
-        try:
-            assert dump_db(ix.engine) == dump_db(fresh.engine)
-        finally:
-            fresh.close()
+        assert_matches_chain_and_fresh_index(ix, system, databases, dump_db)
     finally:
         ix.close()
 
@@ -72,12 +77,6 @@ def test_anvil_reorg_equals_fresh_index(fresh_system: Any, databases: Any, dump_
         ix.sync()
         assert ix.reorgs == 1
         assert ix.checkpoint()["block_number"] == s.w3.eth.block_number
-        _, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)
-        assert diffs == [], "\n".join(map(str, diffs))
-        fresh = system.index(databases.new())
-        try:
-            assert dump_db(ix.engine) == dump_db(fresh.engine)
-        finally:
-            fresh.close()
+        assert_matches_chain_and_fresh_index(ix, system, databases, dump_db)
     finally:
         ix.close()
