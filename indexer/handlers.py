@@ -504,12 +504,8 @@ def repaid(ws: WorkSet, ev: Event) -> None:
 @on("Settlement", "Redeemed")
 def redeemed(ws: WorkSet, ev: Event) -> None:
     a = ev.args
-    cert = ws.update(
-        "certificate", a["certificateId"], redeemed_value=a["totalRedeemed"], updated_block=ev.block_number
-    )
-    if cert["redeemed_value"] == cert["face_value"] and cert["status"] != "Settled":
-        ws.update("certificate", a["certificateId"], status="Settled", settled_at=ev.timestamp)
-        ws.add_event("certificate_status_change", ev, certificate_id=a["certificateId"], status="Settled")
+    # the token's CertificateStatusChanged(Settled), earlier in the same transaction, sets the status
+    ws.update("certificate", a["certificateId"], redeemed_value=a["totalRedeemed"], updated_block=ev.block_number)
     ws.add_event(
         "redemption",
         ev,
