@@ -138,12 +138,17 @@ def test_sigkill_mid_flight_then_restart(proc_env) -> None:
         gw.kill()
         await task
 
-    for kill_at in (250, 450):  # twice: the second run recovers the first's leftovers too
+    # a fast idle machine may have confirmed everything by the instant of a kill: count the kills
+    # that landed with operations in flight, and kill three times (each restart also recovers
+    # the previous run's leftovers)
+    kills_in_flight = 0
+    for kill_at in (200, 400, 600):
         asyncio.run(run(kill_at))
         assert len(accepted) >= kill_at - 50
         ops = store_ops(tmp / "gateway.db", signer)
-        assert any(op.state.value != "confirmed" for op in ops), "nothing was in flight at the kill"
+        kills_in_flight += any(op.state.value != "confirmed" for op in ops)
         gw.start()  # same database, same keystore: recovers and finishes
+    assert kills_in_flight >= 1, "nothing was in flight at any kill"
     check_exactly_once(chain, tmp / "gateway.db", signer, accepted)
     ops = store_ops(tmp / "gateway.db", signer)
     splits = [op for op in ops if op.kind == "holdings.split_transfer"]
