@@ -40,7 +40,8 @@ from rich.tree import Tree
 
 from scf.paths import ROOT
 
-console = Console(highlight=False)
+# piped into a log (no terminal) rich would assume 80 columns; the audit tables need more
+console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
 PY = sys.executable
 DAY = 86_400
 UNIT = 100  # settlement currency minor units (2 decimals)
@@ -496,7 +497,8 @@ def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]
     t = Table(title=title, title_justify="left")
     for _, header in columns:
         left = header in ("member", "tier", "factor", "debtor", "bucket", "certificate", "status")
-        t.add_column(header, justify="left" if left else "right")
+        # fold, never ellipsize: a figure cut to "¥1,300,…" would misreport the audit
+        t.add_column(header, justify="left" if left else "right", overflow="fold")
     for row in rows:
         t.add_row(*[cell(row.get(k), bool(money_cols and k in money_cols)) for k, _ in columns])
     return t
