@@ -125,8 +125,12 @@ async def gateway_loop(url: str, key: str, token_id: int, to: str, ops: int, cli
             remaining -= 1
             body = {"to": to, "value": 1, "document_hash": "0x" + h32().hex()}
             async with session.post(target, json=body, headers={"X-API-Key": key}) as r:
-                data = await r.json()
-                if r.status != 200 or data["state"] != "confirmed":
+                try:
+                    data = await r.json(content_type=None)
+                except ValueError:  # not JSON (a proxy's error page): a failure, not a crash
+                    data = None
+                # an error answer is {"code", "message", "details"}: no "state", counted as a failure
+                if r.status != 200 or not isinstance(data, dict) or data.get("state") != "confirmed":
                     failed += 1
 
     # aiohttp: a light client, so the figure is the gateway's rather than the HTTP client's
