@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
@@ -33,7 +33,37 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
     SQLModel.metadata.create_all(engine)
+    upgrade_schema(engine)
     return engine
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """The store's only migration step: ``create_all`` creates missing tables, and columns added to
+    the gateway's tables since a store was created are added here (``ALTER TABLE ... ADD COLUMN``).
+    Every column added after the first release must therefore be nullable; anything else (a
+    renamed or retyped column) needs a real migration and is refused here."""
+    inspector = inspect(engine)
+    prep = engine.dialect.identifier_preparer
+    statements: list[str] = []
+    for table in SQLModel.metadata.sorted_tables:
+        if not table.name.startswith("gw_"):
+            continue
+        existing = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in existing:
+                continue
+            if not column.nullable or column.primary_key:
+                raise RuntimeError(
+                    f"the gateway store lacks the non-nullable column {table.name}.{column.name}: migrate it by hand"
+                )
+            statements.append(
+                f"ALTER TABLE {prep.quote(table.name)} ADD COLUMN {prep.quote(column.name)} "
+                f"{column.type.compile(dialect=engine.dialect)}"
+            )
+    if statements:
+        with engine.begin() as conn:
+            for sql in statements:
+                conn.execute(text(sql))
 
 
 class InstanceLock:
@@ -65,8 +95,6 @@ class InstanceLock:
                 self._file = None
                 raise RuntimeError(f"another gateway process uses {path}") from exc
         elif self.url.startswith("postgresql"):
-            from sqlalchemy import text
-
             self._conn = self.engine.connect()
             got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.PG_LOCK_ID}).scalar()
             self._conn.commit()

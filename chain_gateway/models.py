@@ -35,6 +35,7 @@ class OpState(enum.StrEnum):
 
 
 FINAL_STATES = (OpState.confirmed, OpState.failed)
+NONCE_FILL = "system.nonce_fill"  # kind of the 0-value self-transfers that fill nonce gaps
 
 
 class ApiKey(SQLModel, table=True):
@@ -46,6 +47,9 @@ class ApiKey(SQLModel, table=True):
     role: Role
     label: str = ""
     revoked: bool = False
+    # a member's key created by onboarding: refused until that operation is confirmed, revoked if
+    # it fails
+    onboarding_operation: str | None = Field(default=None, index=True, max_length=36)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -76,7 +80,11 @@ class Operation(SQLModel, table=True):
     tx_hash: str | None = Field(default=None, index=True, max_length=66)
     tx_hashes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     raw_tx: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # signed, public
-    sent_at: datetime | None = None
+    sent_at: datetime | None = None  # last broadcast (reset to re-broadcast)
+    # first time the node accepted (or knew) one of the operation's signed transactions: from then
+    # on it may be mined, so the operation is never failed by a refused send (never reset, except
+    # when the nonce went to a foreign transaction and the operation is re-queued)
+    accepted_at: datetime | None = None
     block_number: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     block_hash: str | None = Field(default=None, max_length=66)
     gas_used: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

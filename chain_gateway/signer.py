@@ -4,6 +4,7 @@ Keys and passphrases are never logged, returned or written in clear."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -58,16 +59,38 @@ class KeystoreSigner(LocalSigner):
     def address(self) -> str:
         return self._address
 
-    def sign_transaction(self, tx: dict[str, Any]) -> tuple[str, str]:
+    @property
+    def unlocked(self) -> bool:
+        return self._loaded is not None
+
+    def unlock(self) -> None:
+        """Decrypt the key (scrypt: ~0.5 s at n = 2^18; the service calls it through ``unlock``, in a
+        worker thread). A wrong passphrase raises ValueError."""
         if self._loaded is None:
             passphrase = self._passphrase_source(self._address)
             key = Account.decrypt(json.loads(self.path.read_text()), passphrase)
             self._loaded = Account.from_key(key)
             self._account = self._loaded
+
+    def sign_transaction(self, tx: dict[str, Any]) -> tuple[str, str]:
+        self.unlock()
         return super().sign_transaction(tx)
 
     def __repr__(self) -> str:
         return f"KeystoreSigner({self._address})"
+
+
+async def unlock(signer: Signer) -> None:
+    """Make ``signer`` ready to sign without blocking the event loop: a keystore signer's first
+    decryption runs in a worker thread. Raises what the decryption raises (ValueError: wrong
+    passphrase or corrupt file; OSError: unreadable file; NoSigner: no passphrase configured)."""
+    if not getattr(signer, "unlocked", True):
+        await asyncio.to_thread(signer.unlock)  # type: ignore[attr-defined]
+
+
+# chain ids of local development chains (anvil, hardhat: 31337; ganache and geth --dev: 1337): the
+# only chains where dev mode's well-known mnemonic accounts may sign
+DEV_CHAIN_IDS = (31337, 1337)
 
 
 def dev_accounts(count: int = 20) -> list[LocalAccount]:
@@ -122,8 +145,22 @@ class SignerRegistry:
 
     def create(self, acct: LocalAccount | None = None) -> Signer:
         """A new key (or `acct`), written encrypted (scrypt) to the keystore directory."""
-        passphrase = self._passphrase("0x0")
         acct = acct or Account.create()
+        self._write(acct)
+        return self._register(acct)
+
+    async def create_async(self, acct: LocalAccount) -> Signer:
+        """``create`` with the scrypt encryption (~0.5 s at n = 2^18) in a worker thread."""
+        await asyncio.to_thread(self._write, acct)
+        return self._register(acct)
+
+    def _register(self, acct: LocalAccount) -> Signer:
+        signer = LocalSigner(acct)
+        self.signers[acct.address.lower()] = signer
+        return signer
+
+    def _write(self, acct: LocalAccount) -> None:
+        passphrase = self._passphrase("0x0")
         keystore = Account.encrypt(acct.key, passphrase, kdf="scrypt", iterations=self.settings.keystore_scrypt_n)
         directory = self.settings.keystore_dir
         directory.mkdir(parents=True, exist_ok=True)
@@ -135,9 +172,6 @@ class SignerRegistry:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        signer = LocalSigner(acct)
-        self.signers[acct.address.lower()] = signer
-        return signer
 
 
 def write_keystore(directory: Path, key: bytes | str, passphrase: str, scrypt_n: int = 2**18) -> Path:

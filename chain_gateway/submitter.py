@@ -14,7 +14,12 @@ Exactly-once, crash-safe design:
 * an unmined tx is re-broadcast after ``resend_after_s`` and re-signed at the same nonce with a
   higher gas price after ``bump_after_s``;
 * a nonce the chain consumed without any of our hashes (someone else used the key) sends the
-  operation back to the queue for a fresh nonce.
+  operation back to the queue for a fresh nonce;
+* a refused send fails an operation only if the node never accepted any of its transactions
+  (``accepted_at``) and knows none of its hashes; a filler (``system.nonce_fill``) is never failed:
+  the refusal is shown in ``error`` and the send retried after ``resend_after_s``;
+* a keystore key is decrypted in a worker thread; if it cannot be (wrong passphrase), the signer's
+  queued operations show ``SIGNER_LOCKED`` and the decryption is retried every ``UNLOCK_RETRY_S``.
 """
 
 from __future__ import annotations
@@ -33,10 +38,11 @@ from sqlmodel import Session, col, select
 from chain_gateway.contracts import ContractSet
 from chain_gateway.errors import NodeUnavailable, NoSigner
 from chain_gateway.events import EventBus
-from chain_gateway.models import NonceState, Operation, OperationOut, OpState, utcnow
+from chain_gateway.models import NONCE_FILL, NonceState, Operation, OperationOut, OpState, utcnow
 from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
+from chain_gateway.signer import unlock as unlock_signer
 
 log = logging.getLogger("chain_gateway.submitter")
 
@@ -45,6 +51,12 @@ TOO_LOW = ("nonce too low", "nonce is too low", "oldnonce", "nonce has already b
 # Besu: "Transaction nonce is too distant from current sender nonce", "lower nonce exists"
 TOO_HIGH = ("nonce too high", "gapped", "future nonce", "nonce_too_high", "too distant", "lower nonce")
 UNDERPRICED = ("underpriced", "replacement transaction")
+# refusals that say nothing about the transaction (the node is busy, or its reply went missing):
+# never a reason to fail an operation
+TRANSIENT = ("missing reply", "pool is full", "rate limit", "too many requests", "try again")
+# transient problems shown in a pending operation's `error`, cleared once they pass
+PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED")
+UNLOCK_RETRY_S = 30.0  # a key that cannot be decrypted: next attempt after this long
 
 
 def _has(message: str, needles: tuple[str, ...]) -> bool:
@@ -122,6 +134,9 @@ class SignerWorker:
         self.misses: dict[str, float] = {}  # op id -> when its consumed nonce first showed no receipt
         self.unsent = True  # look for signed but unsent transactions (set again by every recovery path)
         self._gas_price: int | None = None
+        self.unlocked = False
+        self.unlock_retry_at = 0.0  # monotonic time of the next decryption attempt after a failure
+        self.unlock_error: dict[str, Any] | None = None
         self.task = asyncio.create_task(self.run(), name=f"signer-{address}")
 
     @property
@@ -148,7 +163,10 @@ class SignerWorker:
                 self.synced = False
                 await asyncio.sleep(self.s.node_retry_s)
                 continue
-            if busy:
+            if not self.unlocked:  # the key cannot be decrypted: new work or the next attempt wakes it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), max(0.0, self.unlock_retry_at - time.monotonic()))
+            elif busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.s.poll_interval_s)
             else:
@@ -156,6 +174,9 @@ class SignerWorker:
             self.wake.clear()
 
     async def step(self) -> bool:
+        if not await self.unlock():
+            await self.show_locked()
+            return False
         if not self.synced:
             await self.sync()
         signed = await self.sign_queued()
@@ -165,6 +186,48 @@ class SignerWorker:
         elif signed:
             await self.broadcast(signed)
         return await self.track()
+
+    # --- the key ------------------------------------------------------------------------------
+
+    async def unlock(self) -> bool:
+        """Decrypt the signer's key (in a worker thread) unless done; after a failure, try again
+        only after UNLOCK_RETRY_S (a wrong passphrase must not re-run scrypt every poll)."""
+        if self.unlocked:
+            return True
+        if time.monotonic() < self.unlock_retry_at:
+            return False
+        try:
+            await unlock_signer(self.signer)
+        except (ValueError, KeyError, OSError, NoSigner) as exc:  # never log the passphrase or the key
+            reason = {
+                ValueError: "wrong passphrase or corrupt keystore file", KeyError: "corrupt keystore file",
+            }.get(type(exc), "no readable passphrase or keystore file")
+            self.unlock_retry_at = time.monotonic() + UNLOCK_RETRY_S
+            self.unlock_error = {
+                "code": "SIGNER_LOCKED",
+                "message": f"the gateway cannot decrypt this account's key ({reason}); "
+                f"the operation waits, next attempt in {UNLOCK_RETRY_S:.0f} s",
+            }
+            log.error("signer %s: cannot decrypt its key (%s: %s); its operations wait, next attempt in %.0f s",
+                      self.address, type(exc).__name__, reason, UNLOCK_RETRY_S)
+            return False
+        self.unlocked, self.unlock_error = True, None
+        return True
+
+    async def show_locked(self) -> None:
+        """Put the decryption failure in the `error` of the signer's queued operations."""
+        changed: list[Operation] = []
+        with self.session() as s:
+            for op in s.exec(
+                select(Operation).where(Operation.signer == self.address, Operation.state == OpState.queued)
+            ).all():
+                if op.error != self.unlock_error:
+                    op.error, op.updated_at = self.unlock_error, utcnow()
+                    s.add(op)
+                    changed.append(op)
+            s.commit()
+        for op in changed:
+            publish(self.sub.bus, op)
 
     # --- nonces -------------------------------------------------------------------------------
 
@@ -221,7 +284,7 @@ class SignerWorker:
         }
         raw, h = self.signer.sign_transaction(tx)
         return Operation(
-            id=str(uuid.uuid4()), api_account=self.address, signer=self.address, kind="system.nonce_fill",
+            id=str(uuid.uuid4()), api_account=self.address, signer=self.address, kind=NONCE_FILL,
             contract="-", to_address=self.address, data="0x", args={"nonce": nonce}, request_hash="-",
             state=OpState.submitted, nonce=nonce, gas_limit=21_000, gas_price=gas_price,
             tx_hash=h, tx_hashes=[h], raw_tx=raw,
@@ -249,6 +312,8 @@ class SignerWorker:
                     raw, h = self.signer.sign_transaction(tx)
                     op.nonce, op.tx_hash, op.tx_hashes, op.raw_tx = ns.next_nonce, h, [h], raw
                     op.gas_price, op.state, op.sent_at, op.updated_at = gas_price, OpState.submitted, None, now
+                    if op.error is not None and op.error.get("code") in PENDING_ERRORS:
+                        op.error = None
                     op.attempts += 1
                     ns.next_nonce += 1
                     s.add(op)
@@ -285,7 +350,7 @@ class SignerWorker:
                 results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
         now = utcnow()
         unsent = False
-        rejected: list[tuple[Operation, RpcError]] = []
+        refused: list[tuple[Operation, RpcError]] = []
         with self.session() as s:
             for op, res in zip(ops, results, strict=True):
                 if isinstance(res, RpcError):
@@ -295,25 +360,53 @@ class SignerWorker:
                         unsent = True
                         continue
                     if not (_has(msg, KNOWN) or _has(msg, TOO_LOW) or _has(msg, UNDERPRICED)):
-                        # Only a refused first send fails the operation: a re-broadcast of a tx the
-                        # node once accepted may still be mined (receipt tracking decides).
-                        if op.sent_at is None:
-                            rejected.append((op, res))
+                        refused.append((op, res))
                         continue
                 op.sent_at = now
+                if op.accepted_at is None and (not isinstance(res, RpcError) or _has(res.message, KNOWN)):
+                    op.accepted_at = now  # the node has it: from now on it may be mined
+                if op.error is not None and op.error.get("code") in PENDING_ERRORS:
+                    op.error = None
                 s.add(op)
             s.commit()
         self.unsent = unsent
-        for op, err in rejected:
-            await self.reject(op, err)
+        for op, err in refused:
+            await self.refused(op, err)
+
+    async def refused(self, op: Operation, err: RpcError) -> None:
+        """The node refused a send. The operation fails only if that cannot lose a transaction: the
+        node never accepted any of its transactions, knows none of its hashes now, the refusal is not
+        a transient one, and it is not a filler. Otherwise the refusal is shown in `error` and the
+        send retried after resend_after_s (the receipt decides)."""
+        known: list[Any] = []
+        if op.kind != NONCE_FILL and op.accepted_at is None and not _has(err.message, TRANSIENT):
+            known = await self.sub.rpc.batch([("eth_getTransactionByHash", [h]) for h in op.tx_hashes])
+            if all(r is None for r in known):
+                await self.reject(op, err)
+                return
+        log.warning("signer %s: node refused nonce %s (%s): kept, sent again in %ss",
+                    self.address, op.nonce, err.message[:200], self.s.resend_after_s)
+        with self.session() as s:
+            fresh = s.get(Operation, op.seq)
+            if fresh is None or fresh.state != OpState.submitted or fresh.raw_tx != op.raw_tx:
+                return
+            now = utcnow()
+            fresh.sent_at = now  # an attempt: the resend timer applies, not the next poll
+            if fresh.accepted_at is None and any(isinstance(r, dict) for r in known):
+                fresh.accepted_at = now  # the node knows one of its transactions
+            fresh.error = {"code": "SEND_REFUSED", "message": err.message[:500]}
+            s.add(fresh)
+            s.commit()
+        publish(self.sub.bus, fresh)
 
     async def reject(self, op: Operation, err: RpcError) -> None:
-        """The node refused the tx outright: the operation fails and its nonce is filled."""
+        """The node refused a transaction it never had: the operation fails and its nonce is filled."""
+        assert op.kind != NONCE_FILL, "a filler is never failed (another filler would replace it)"
         log.warning("signer %s: node refused nonce %s: %s", self.address, op.nonce, err.message)
         async with self.lock:
             with self.session() as s:
                 fresh = s.get(Operation, op.seq)
-                if fresh is None or fresh.state != OpState.submitted:
+                if fresh is None or fresh.state != OpState.submitted or fresh.accepted_at is not None:
                     return
                 fresh.state = OpState.failed
                 fresh.error = {"code": "SEND_REJECTED", "message": err.message[:500]}
@@ -386,9 +479,12 @@ class SignerWorker:
                 op.block_hash = found["blockHash"]
                 op.gas_used = int(found["gasUsed"], 16)
                 op.updated_at = now
+                op.accepted_at = op.accepted_at or now
                 if int(found.get("status", "0x1"), 16) == 1:
                     op.state = OpState.mined
                     op.result = self.parse_result(op, found.get("logs", []))
+                    if op.error is not None and op.error.get("code") in PENDING_ERRORS:
+                        op.error = None
                 else:
                     op.state = OpState.failed
                     op.error = await self.revert_reason(op)
@@ -398,6 +494,9 @@ class SignerWorker:
                 log.warning("signer %s: nonce %s was used outside the gateway; re-queueing", self.address, op.nonce)
                 op.state, op.nonce, op.raw_tx, op.sent_at, op.tx_hash = OpState.queued, None, None, None, None
                 op.tx_hashes = []
+                # its transactions can never be mined (their nonce went to another one): the next
+                # one it is signed with starts afresh
+                op.accepted_at = None
                 op.updated_at = now
                 s.add(op)
                 self.misses.pop(op.id, None)
@@ -459,11 +558,16 @@ class SignerWorker:
         old = op.gas_price or 0
         new = max(old * (100 + self.s.fee_bump_percent) // 100, old + 1)
         balance = int(await self.sub.rpc.call("eth_getBalance", self.address, "latest"), 16)
-        if balance < new * op.gas_limit:  # cannot pay a higher fee (free-gas network): re-broadcast as is
+        if balance < new * op.gas_limit:
+            # cannot pay a higher fee (always so on a free-gas network: members' keys hold no ether):
+            # re-broadcast as is, and restart the bump clock (updated_at) so the next attempt is
+            # bump_after_s away, not the next poll
+            log.info("signer %s: nonce %s stuck and no funds for a higher fee; re-broadcasting", self.address, op.nonce)
             with self.session() as s:
                 fresh = s.get(Operation, op.seq)
                 if fresh is not None and fresh.state == OpState.submitted:
                     fresh.sent_at = None
+                    fresh.updated_at = utcnow()
                     s.add(fresh)
                     s.commit()
             self.unsent = True

@@ -254,3 +254,37 @@ class GatewayProcess:
                 self.proc.wait(15)
             except Exception:
                 self.kill()
+
+
+class SendFault:
+    """Makes the gateway's node refuse `eth_sendRawTransaction` with `message` while it is set (the
+    gateway's JSON-RPC client is wrapped in place). With `forward`, the transaction reaches the node
+    first (the node has it, only the reply is an error)."""
+
+    def __init__(self, client: TestClient, message: str | None = None, forward: bool = False):
+        self.rpc = client.app.state.gateway.rpc  # type: ignore[attr-defined]
+        self.original = self.rpc.batch
+        self.message = message
+        self.forward = forward
+        self.refused = 0
+        self.rpc.batch = self.batch
+
+    async def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        from chain_gateway.rpc import RpcError
+
+        message = self.message
+        if message is None or all(method != "eth_sendRawTransaction" for method, _ in calls):
+            return await self.original(calls)
+        out: list[Any] = []
+        for method, params in calls:
+            if method != "eth_sendRawTransaction":
+                out += await self.original([(method, params)])
+                continue
+            if self.forward:
+                await self.original([(method, params)])
+            self.refused += 1
+            out.append(RpcError(-32000, message))
+        return out
+
+    def remove(self) -> None:
+        self.rpc.batch = self.original

@@ -13,7 +13,10 @@ from sqlmodel import Session, select
 from chain_gateway.main import create_app
 from chain_gateway.models import NonceState, Operation
 from chain_gateway.signer import dev_accounts
-from gateway.conftest import OPERATOR_API_KEY, Api, deploy_chain, gateway_settings, rpc, wait_until
+from gateway.conftest import OPERATOR_API_KEY, Api, SendFault, deploy_chain, gateway_settings, rpc, wait_until
+
+# an answer the submitter does not recognise (neither "known", "nonce too low/high" nor transient)
+REFUSAL = "insufficient funds for gas * price + value"
 
 
 @pytest.fixture
@@ -24,6 +27,11 @@ def env(tmp_path: Path):
         yield chain, settings
     finally:
         chain.chain.stop()
+
+
+def fillers(client: TestClient) -> list[Operation]:
+    with Session(client.app.state.gateway.engine) as s:  # type: ignore[attr-defined]
+        return list(s.exec(select(Operation).where(Operation.kind == "system.nonce_fill")).all())
 
 
 def op_row(client: TestClient, op_id: str) -> Operation:
@@ -123,3 +131,102 @@ def test_confirmation_depth(tmp_path: Path) -> None:
             assert done["state"] == "confirmed"
     finally:
         chain.chain.stop()
+
+
+def test_refused_resend_never_fails_an_accepted_operation(env) -> None:
+    """The node accepted the tx; a re-sync re-broadcasts it and the node now refuses it with an
+    unrecognised error: the operation stays submitted (the tx may still be mined) and confirms."""
+    chain, settings = env
+    operator = dev_accounts()[0].address
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        operator_tx(api, wait=True)
+        n0 = int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16)
+        rpc(chain.url, "evm_setAutomine", False)
+        op = operator_tx(api, 11)
+        wait_until(lambda: op_row(client, op["id"]).accepted_at is not None)
+        fault = SendFault(client, REFUSAL)
+        worker = client.app.state.gateway.submitter.workers[operator.lower()]  # type: ignore[attr-defined]
+        worker.synced = False  # as after a restart, a node outage or "nonce too high": sent_at is reset
+        wait_until(lambda: fault.refused >= 1, 10)
+        time.sleep(0.3)
+        row = op_row(client, op["id"])
+        assert row.state.value == "submitted" and row.error and row.error["code"] == "SEND_REFUSED", row
+        assert not fillers(client)
+        fault.remove()
+        rpc(chain.url, "evm_setAutomine", True)
+        rpc(chain.url, "evm_mine")
+        done = api.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY, wait="true", timeout=20).json()
+        assert done["state"] == "confirmed" and done["nonce"] == n0 and done["error"] is None
+        assert not fillers(client)
+
+
+def test_refused_first_send_of_a_tx_the_node_has_is_not_failed(env) -> None:
+    """The node answers the first send with an error but has the transaction (it is mined): the
+    lookup by hash before failing keeps the operation, which confirms."""
+    chain, settings = env
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        operator_tx(api, wait=True)
+        fault = SendFault(client, REFUSAL, forward=True)
+        done = api.get(f"/v1/operations/{operator_tx(api, 13)['id']}", OPERATOR_API_KEY, wait="true",
+                       timeout=20).json()
+        assert fault.refused >= 1
+        assert done["state"] == "confirmed" and done["error"] is None, done
+        assert not fillers(client)
+
+
+def test_a_filler_is_never_failed(env) -> None:
+    """A first send refused outright fails its operation and a filler takes its nonce; the node
+    refusing the filler too keeps the filler (error shown, sent again later): no filler cascade."""
+    chain, settings = env
+    operator = dev_accounts()[0].address
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        operator_tx(api, wait=True)
+        n0 = int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16)
+        fault = SendFault(client, REFUSAL)
+        failed = api.get(f"/v1/operations/{operator_tx(api, 17)['id']}", OPERATOR_API_KEY, wait="true").json()
+        assert failed["state"] == "failed" and failed["error"]["code"] == "SEND_REJECTED"
+        wait_until(lambda: fault.refused >= 4, 10)  # the filler's sends, retried after resend_after_s
+        rows = fillers(client)
+        assert len(rows) == 1 and rows[0].nonce == n0 and rows[0].state.value == "submitted"
+        assert rows[0].error and rows[0].error["code"] == "SEND_REFUSED" and REFUSAL in rows[0].error["message"]
+        fault.remove()
+        done = api.get(f"/v1/operations/{operator_tx(api, 19)['id']}", OPERATOR_API_KEY, wait="true",
+                       timeout=20).json()
+        assert done["state"] == "confirmed" and done["nonce"] == n0 + 1
+        rows = fillers(client)
+        assert len(rows) == 1 and rows[0].state.value in ("mined", "confirmed") and rows[0].error is None
+
+
+def test_stuck_tx_without_funds_for_a_bump_is_not_retried_every_poll(env) -> None:
+    """Free gas: the account cannot pay a higher fee, so the stuck tx is re-broadcast as is, and the
+    next bump attempt is bump_after_s away (not every poll: eth_getBalance + resend 20 times a second)."""
+    chain, settings = env
+    operator = dev_accounts()[0].address
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        gw = client.app.state.gateway  # type: ignore[attr-defined]
+        operator_tx(api, wait=True)
+        rpc(chain.url, "anvil_setBalance", operator, "0x0")
+        calls: list[str] = []
+        original = gw.rpc.call
+
+        async def counting(method: str, *params: object) -> object:
+            calls.append(method)
+            return await original(method, *params)
+
+        gw.rpc.call = counting
+        rpc(chain.url, "evm_setAutomine", False)
+        op = operator_tx(api, 23)
+        wait_until(lambda: op_row(client, op["id"]).sent_at is not None)
+        time.sleep(settings.bump_after_s + 2.5)  # the first bump attempt, then 2.5 s of polls (50 ms)
+        balance_reads = calls.count("eth_getBalance")
+        assert 1 <= balance_reads <= 4, balance_reads
+        row = op_row(client, op["id"])
+        assert row.state.value == "submitted" and len(row.tx_hashes) == 1  # never re-signed
+        rpc(chain.url, "evm_setAutomine", True)
+        rpc(chain.url, "evm_mine")
+        done = api.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY, wait="true", timeout=20).json()
+        assert done["state"] == "confirmed"
