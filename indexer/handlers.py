@@ -332,6 +332,7 @@ def transfer_value(ws: WorkSet, ev: Event) -> None:
         from_owner=hs["owner"] if hs else ZERO_ADDRESS,
         to_owner=hd["owner"] if hd else ZERO_ADDRESS,
         value=value,
+        tier=ref["tier"] if ref else 0,
     )
 
 
@@ -363,6 +364,7 @@ def holding_nft_transfer(ws: WorkSet, ev: Event) -> None:
         from_owner=src,
         to_owner=dst,
         value=row["value"],
+        tier=row["tier"] + 1,  # HoldingTransferred, next in the same transaction, confirms it
     )
 
 
@@ -370,6 +372,13 @@ def holding_nft_transfer(ws: WorkSet, ev: Event) -> None:
 def holding_transferred(ws: WorkSet, ev: Event) -> None:
     a = ev.args
     ws.update("holding", a["tokenId"], owner=a["to"], tier=a["tier"], updated_block=ev.block_number)
+    # the ERC-721 Transfer just before it (same transaction) recorded the move: the event's tier wins
+    for row in reversed(ws.events["holding_transfer"]):
+        if row["tx_hash"] != ev.tx_hash:
+            break
+        if row["kind"] == "transfer" and row["to_token_id"] == a["tokenId"]:
+            row["tier"] = a["tier"]
+            break
 
 
 @on("CertificateToken", "HoldingFrozen")

@@ -171,7 +171,11 @@ class HoldingTransfer(_EventRow, table=True):
 
     kind: mint (value into a new holding), split (value into a new holding from its parent), merge
     (value into an existing holding), burn (value redeemed or rejected), transfer (the whole holding
-    changed owner)."""
+    changed owner).
+
+    tier: the tier of the receiving holding right after the event (for a burn: of the burned one);
+    with the holding's creation (mint/split) and every whole transfer, the history of who held a
+    holding at which tier (`reports.tiers`)."""
 
     __tablename__ = "holding_transfer"
     kind: str = Field(max_length=8)
@@ -181,6 +185,7 @@ class HoldingTransfer(_EventRow, table=True):
     from_owner: str = Field(max_length=42, index=True)
     to_owner: str = Field(max_length=42, index=True)
     value: int = big()
+    tier: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class FinancingDeal(_EventRow, table=True):

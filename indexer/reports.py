@@ -281,8 +281,13 @@ def exposure(
     date_to: int | None = None,
     as_of: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Per core enterprise: issued, outstanding, financed, repaid, overdue (certificates issued in
-    the date range)."""
+    """Per core enterprise, over its certificates issued in the date range (rejected ones left out).
+
+    Two bases, on purpose: `outstanding` = face - redeemed of open certificates (value still held
+    by holders, what they will be paid); `unpaid_by_debtor` = face - repaid of open certificates
+    (what the debtor still owes; smaller than outstanding when repaid money is not yet paid out to
+    the holders); `overdue` = face - repaid of certificates marked Overdue; `matured_unpaid` =
+    face - repaid of Active/Overdue certificates whose maturity is <= `as_of` (marked or not)."""
     as_of = as_of if as_of is not None else chain_time(conn)
     f = Filters()
     f.add("c.debtor = :debtor", debtor=debtor)
@@ -295,6 +300,8 @@ def exposure(
         SELECT c.debtor, COUNT(*) AS certificates, SUM(c.face_value) AS issued,
                SUM(CASE WHEN c.status IN ('Pending', 'Active', 'Overdue') THEN c.face_value - c.redeemed_value
                    ELSE 0 END) AS outstanding,
+               SUM(CASE WHEN c.status IN ('Pending', 'Active', 'Overdue') THEN c.face_value - c.repaid_value
+                   ELSE 0 END) AS unpaid_by_debtor,
                SUM(c.repaid_value) AS repaid, SUM(c.redeemed_value) AS redeemed,
                SUM(CASE WHEN c.status = 'Overdue' THEN c.face_value - c.repaid_value ELSE 0 END) AS overdue,
                SUM(CASE WHEN c.status IN ('Active', 'Overdue') AND c.maturity <= :as_of
@@ -319,9 +326,14 @@ def exposure(
         r["financed"] = int(d.get("financed") or 0)
         r["financed_price"] = int(d.get("financed_price") or 0)
         r["deals"] = int(d.get("deals") or 0)
-        for k in ("issued", "outstanding", "repaid", "redeemed", "overdue", "matured_unpaid"):
+        for k in ("issued", "outstanding", "unpaid_by_debtor", "repaid", "redeemed", "overdue", "matured_unpaid"):
             r[k] = int(r[k] or 0)
     return rows
+
+
+# holding_transfer kinds by which a holding arrives at a tier: created there (issue, split,
+# financing split) or moved there whole (ERC-721 transfer, tier + 1)
+_ARRIVALS = "('mint', 'split', 'transfer')"
 
 
 def tiers(
@@ -332,38 +344,66 @@ def tiers(
     date_from: int | None = None,
     date_to: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Suppliers reached per tier: distinct supplier holders, holdings and value at each tier
-    (optionally of one debtor's certificates, one certificate, or certificates issued in a range)."""
+    """Suppliers reached per tier, from the history (optionally of one debtor's certificates, one
+    certificate, or certificates issued in a range): every arrival of a holding at a tier (its
+    creation, or a whole transfer that moved it one tier deeper) counts for the member that
+    received it. `suppliers`: distinct receivers with the Supplier role; `holders`: distinct
+    receivers; `holdings`: arrivals; `value_received`: value that arrived (initial value of a
+    created holding, whole value of a transferred one); `value_held`: live value at that tier now."""
     f = Filters()
     f.add("c.debtor = :debtor", debtor=debtor)
-    f.add("h.certificate_id = :cid", cid=certificate_id)
     f.add("c.issued_at >= :date_from", date_from=date_from)
     f.add("c.issued_at < :date_to", date_to=date_to)
-    join = "JOIN certificate c ON c.id = h.certificate_id" if debtor or date_from or date_to else ""
-    rows = _rows(
+    join = bool(f.clauses)
+    f.add("{t}.certificate_id = :cid", cid=certificate_id)
+    where = f.where()
+
+    def scoped(alias: str) -> tuple[str, str]:
+        j = f"JOIN certificate c ON c.id = {alias}.certificate_id" if join else ""
+        return j, where.replace("{t}", alias)
+
+    j, w = scoped("r")
+    arrivals = _rows(
         conn,
         f"""
-        SELECT t.tier, COUNT(CASE WHEN m.role = 'Supplier' THEN 1 END) AS suppliers, COUNT(*) AS holders,
-               SUM(t.n) AS holdings, SUM(t.received) AS value_received, SUM(t.held) AS value_held
-        FROM (
-          SELECT h.tier, h.owner, COUNT(*) AS n, SUM(h.initial_value) AS received,
-                 SUM(CASE WHEN h.status = 'live' THEN h.value ELSE 0 END) AS held
-          FROM holding h {join} {f.where()} GROUP BY h.tier, h.owner
-        ) t LEFT JOIN member m ON m.address = t.owner
-        GROUP BY t.tier ORDER BY t.tier""",
+        SELECT r.tier, COUNT(DISTINCT CASE WHEN m.role = 'Supplier' THEN r.to_owner END) AS suppliers,
+               COUNT(DISTINCT r.to_owner) AS holders, COUNT(*) AS holdings, SUM(r.value) AS value_received
+        FROM holding_transfer r {j} LEFT JOIN member m ON m.address = r.to_owner
+        {w} {"AND" if w else "WHERE"} r.kind IN {_ARRIVALS}
+        GROUP BY r.tier ORDER BY r.tier""",
         f.params,
     )
-    for r in rows:
-        for k in ("holdings", "value_received", "value_held"):
+    j, w = scoped("h")
+    held = {
+        int(r[0]): int(r[1] or 0)
+        for r in conn.execute(
+            text(f"""
+        SELECT h.tier, SUM(h.value) FROM holding h {j}
+        {w} {"AND" if w else "WHERE"} h.status = 'live' GROUP BY h.tier"""),
+            f.params,
+        ).all()
+    }
+    for r in arrivals:
+        for k in ("suppliers", "holders", "holdings", "value_received"):
             r[k] = int(r[k] or 0)
-    return rows
+        r["value_held"] = held.get(r["tier"], 0)
+    return arrivals
 
 
 def financing(
-    conn: Connection, *, factor: str | None = None, date_from: int | None = None, date_to: int | None = None
+    conn: Connection,
+    *,
+    member: str | None = None,
+    seller: str | None = None,
+    factor: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Per factor: deals, volume (value bought), price paid, discount, value-weighted average rate."""
+    """Per factor: deals, volume (value bought), price paid, discount, value-weighted average rate,
+    over the deals (accepted offers) in the date range; `member` matches the factor or the seller."""
     f = Filters()
+    f.add("(factor = :member OR seller = :member)", member=member)
+    f.add("seller = :seller", seller=seller)
     f.add("factor = :factor", factor=factor)
     f.add("timestamp >= :date_from", date_from=date_from)
     f.add("timestamp < :date_to", date_to=date_to)
@@ -390,12 +430,21 @@ def financing(
 # --- ageing and concentration ----------------------------------------------------------------
 
 
-def ageing(conn: Connection, *, debtor: str | None = None, as_of: int | None = None) -> dict[str, Any]:
-    """Outstanding value (face - redeemed of open certificates) by days to maturity, and past
-    maturity by days overdue."""
+def ageing(
+    conn: Connection,
+    *,
+    debtor: str | None = None,
+    as_of: int | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+) -> dict[str, Any]:
+    """Outstanding value (face - redeemed of open certificates issued in the date range) by days to
+    maturity, and past maturity by days overdue."""
     as_of = as_of if as_of is not None else chain_time(conn)
     f = Filters()
     f.add("debtor = :debtor", debtor=debtor)
+    f.add("issued_at >= :date_from", date_from=date_from)
+    f.add("issued_at < :date_to", date_to=date_to)
     f.clauses.append("status IN ('Pending', 'Active', 'Overdue')")
     rows = conn.execute(
         text(f"""
@@ -423,17 +472,30 @@ def ageing(conn: Connection, *, debtor: str | None = None, as_of: int | None = N
     return {"as_of": as_of, "buckets": list(buckets.values())}
 
 
-def concentration(conn: Connection, *, by: str = "debtor", top: int = 10, debtor: str | None = None) -> dict[str, Any]:
-    """Outstanding value by debtor (open certificates) or by holder (live holdings): top-N share and
-    the Herfindahl-Hirschman index (sum of squared shares, 0-10000)."""
+def concentration(
+    conn: Connection,
+    *,
+    by: str = "debtor",
+    top: int = 10,
+    debtor: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+) -> dict[str, Any]:
+    """Outstanding value by debtor (open certificates) or by holder (live holdings), of certificates
+    issued in the date range: top-N share and the Herfindahl-Hirschman index (sum of squared
+    shares, 0-10000)."""
     f = Filters()
     if by == "debtor":
         f.add("debtor = :debtor", debtor=debtor)
+        f.add("issued_at >= :date_from", date_from=date_from)
+        f.add("issued_at < :date_to", date_to=date_to)
         f.clauses.append("status IN ('Pending', 'Active', 'Overdue')")
         sql = f"""SELECT debtor AS party, SUM(face_value - redeemed_value) AS outstanding
                   FROM certificate {f.where()} GROUP BY debtor"""
     elif by == "holder":
         f.add("c.debtor = :debtor", debtor=debtor)
+        f.add("c.issued_at >= :date_from", date_from=date_from)
+        f.add("c.issued_at < :date_to", date_to=date_to)
         f.clauses.append("h.status = 'live' AND h.value > 0 AND c.status IN ('Pending', 'Active', 'Overdue')")
         sql = f"""SELECT h.owner AS party, SUM(h.value) AS outstanding
                   FROM holding h JOIN certificate c ON c.id = h.certificate_id {f.where()} GROUP BY h.owner"""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from indexer import reports
-from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, respond
+from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, report_response, respond
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"], dependencies=[Auditor])
 
@@ -46,6 +46,38 @@ def certificate_lineage(conn: Conn, certificate_id: int, format: Format = "json"
     if format == "csv":
         return respond({"rows": reports.flatten_lineage(tree["tree"])}, "rows", "csv", f"lineage-{certificate_id}")
     return respond(tree, "tree", "json", "lineage")
+
+
+@router.get("/{certificate_id}/lineage/rows")
+def certificate_lineage_rows(
+    conn: Conn,
+    certificate_id: int,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    member: Annotated[str | None, Query(description="only holdings this member owns now")] = None,
+    format: Format = "json",
+) -> Response:
+    """The lineage as flat rows, depth first (the order of the tree), paginated: holdings created in
+    the date range, optionally of one owner. Summary: holdings, live value and deepest tier of the
+    whole tree."""
+    tree = reports.lineage(conn, certificate_id)
+    if tree is None:
+        raise HTTPException(404, f"certificate {certificate_id} not indexed")
+    owner = address(member)
+    rows = [
+        r
+        for r in reports.flatten_lineage(tree["tree"])
+        if (owner is None or r["owner"] == owner)
+        and (dates.date_from is None or r["created_at"] >= dates.date_from)
+        and (dates.date_to is None or r["created_at"] < dates.date_to)
+    ]
+    summary = {
+        "certificate_id": certificate_id,
+        "holdings": tree["holdings"],
+        "live_value": tree["live_value"],
+        "max_tier": tree["max_tier"],
+    }
+    return report_response(rows, page, format, f"lineage-{certificate_id}", summary=summary)
 
 
 def _page(items: list[dict[str, object]], page: Page) -> dict[str, object]:

@@ -104,8 +104,10 @@ def json_response(payload: Any) -> Response:
     return Response(json.dumps(payload, default=_json_default, separators=(",", ":")), media_type="application/json")
 
 
-def csv_response(rows: list[dict[str, Any]], name: str) -> Response:
+def csv_response(rows: list[dict[str, Any]], name: str, summary: dict[str, Any] | None = None) -> Response:
     buf = io.StringIO()
+    if summary:
+        rows = [{**r, **summary} for r in rows]
     fields: list[str] = []
     for r in rows:
         for k in r:
@@ -126,3 +128,33 @@ def respond(payload: dict[str, Any], rows_key: str, fmt: str, name: str) -> Resp
     if fmt == "csv":
         return csv_response(payload[rows_key], name)
     return json_response(payload)
+
+
+def page_of(rows: list[dict[str, Any]], page: Page) -> dict[str, Any]:
+    """One page of a report's rows (computed whole: reports have few rows)."""
+    end = page.offset + page.limit
+    return {
+        "total": len(rows),
+        "limit": page.limit,
+        "offset": page.offset,
+        "next_offset": end if end < len(rows) else None,
+        "items": rows[page.offset : end],
+    }
+
+
+def report_response(
+    rows: list[dict[str, Any]],
+    page: Page,
+    fmt: str,
+    name: str,
+    *,
+    rows_key: str = "items",
+    summary: dict[str, Any] | None = None,
+) -> Response:
+    """A report, paginated: JSON `{<rows_key>: page, total, limit, offset, next_offset, **summary}`;
+    CSV: the page's rows with the summary figures as extra columns on every row."""
+    paged = page_of(rows, page)
+    items = paged.pop("items")
+    if fmt == "csv":
+        return csv_response(items, name, summary)
+    return json_response({**(summary or {}), rows_key: items, **paged})

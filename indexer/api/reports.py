@@ -1,4 +1,10 @@
-"""Aggregate reports: exposure, tiers, financing, ageing, concentration."""
+"""Aggregate reports: exposure, tiers, financing, ageing, concentration.
+
+Every report takes the same parameters: `member`, `date_from` / `date_to`, `limit` / `offset`
+(over its rows) and `format=json|csv`. JSON: the rows (under `items`, `buckets` for ageing, `top`
+for concentration) with `total`, `limit`, `offset`, `next_offset` and the report's summary
+figures. CSV: the rows of the page, the summary figures repeated as columns on every row (so a
+saved file keeps them)."""
 
 from __future__ import annotations
 
@@ -7,23 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from indexer import reports
-from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, parse_time, respond
+from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, parse_time, report_response
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[Auditor])
 
-Member = Annotated[str | None, Query(description="filter by member (the debtor, or the factor for financing)")]
+Member = Annotated[str | None, Query(description="filter by member (the debtor; factor or seller for financing)")]
 AsOf = Annotated[str | None, Query(description="reference time (default: newest indexed block)")]
-
-
-def _rows_page(rows: list[dict[str, Any]], page: Page) -> dict[str, Any]:
-    items = rows[page.offset : page.offset + page.limit]
-    return {
-        "items": items,
-        "total": len(rows),
-        "limit": page.limit,
-        "offset": page.offset,
-        "next_offset": page.offset + page.limit if page.offset + page.limit < len(rows) else None,
-    }
 
 
 @router.get("/exposure")
@@ -35,27 +30,31 @@ def exposure(
     as_of: AsOf = None,
     format: Format = "json",
 ) -> Response:
-    """Per core enterprise: issued, outstanding, financed, repaid, overdue."""
-    rows = reports.exposure(
-        conn, debtor=address(member), date_from=dates.date_from, date_to=dates.date_to, as_of=parse_time(as_of)
-    )
-    return respond(_rows_page(rows, page), "items", format, "exposure")
+    """Per core enterprise, certificates issued in the date range: issued, outstanding (face -
+    redeemed), unpaid by the debtor (face - repaid), financed, repaid, overdue, matured unpaid."""
+    when = parse_time(as_of)
+    if when is None:
+        when = reports.chain_time(conn)
+    rows = reports.exposure(conn, debtor=address(member), date_from=dates.date_from, date_to=dates.date_to, as_of=when)
+    return report_response(rows, page, format, "exposure", summary={"as_of": when})
 
 
 @router.get("/tiers")
 def tiers(
     conn: Conn,
+    page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
     member: Member = None,
     certificate_id: int | None = None,
     format: Format = "json",
 ) -> Response:
-    """Suppliers reached per tier (distinct supplier holders), holdings and value per tier, of
-    certificates issued in the date range."""
+    """Suppliers reached per tier (from the history: every arrival of a holding at a tier),
+    holders, holdings and value received per tier, and value held there now; certificates issued
+    in the date range."""
     rows = reports.tiers(
         conn, debtor=address(member), certificate_id=certificate_id, date_from=dates.date_from, date_to=dates.date_to
     )
-    return respond({"items": rows}, "items", format, "tiers")
+    return report_response(rows, page, format, "tiers")
 
 
 @router.get("/financing")
@@ -64,28 +63,55 @@ def financing(
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
     member: Member = None,
+    seller: Annotated[str | None, Query(description="only deals of this seller")] = None,
+    factor: Annotated[str | None, Query(description="only deals of this factor")] = None,
     format: Format = "json",
 ) -> Response:
-    """Per factor: deals, volume, price paid, discount and average discount rate (bps a year)."""
-    rows = reports.financing(conn, factor=address(member), date_from=dates.date_from, date_to=dates.date_to)
-    return respond(_rows_page(rows, page), "items", format, "financing")
+    """Per factor, deals in the date range: deals, volume, price paid, discount and average
+    discount rate (bps a year)."""
+    rows = reports.financing(
+        conn,
+        member=address(member),
+        seller=address(seller),
+        factor=address(factor),
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+    )
+    return report_response(rows, page, format, "financing")
 
 
 @router.get("/ageing")
-def ageing(conn: Conn, member: Member = None, as_of: AsOf = None, format: Format = "json") -> Response:
-    """Outstanding value in buckets of days to maturity, and of days overdue."""
-    return respond(reports.ageing(conn, debtor=address(member), as_of=parse_time(as_of)), "buckets", format, "ageing")
+def ageing(
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    member: Member = None,
+    as_of: AsOf = None,
+    format: Format = "json",
+) -> Response:
+    """Outstanding value of certificates issued in the date range, in buckets of days to
+    maturity and of days overdue."""
+    rep = reports.ageing(
+        conn, debtor=address(member), as_of=parse_time(as_of), date_from=dates.date_from, date_to=dates.date_to
+    )
+    buckets = rep.pop("buckets")
+    return report_response(buckets, page, format, "ageing", rows_key="buckets", summary=rep)
 
 
 @router.get("/concentration")
 def concentration(
     conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
     by: Annotated[str, Query(pattern="^(debtor|holder)$")] = "debtor",
-    top: Annotated[int, Query(ge=1, le=1000)] = 10,
+    top: Annotated[int, Query(ge=1, le=10_000, description="N of the top-N rows and share")] = 10,
     member: Member = None,
     format: Format = "json",
 ) -> Response:
-    """Outstanding value by debtor or by holder: top-N share and HHI."""
-    return respond(
-        reports.concentration(conn, by=by, top=top, debtor=address(member)), "top", format, f"concentration-{by}"
+    """Outstanding value by debtor or by holder (certificates issued in the date range): the
+    top-N rows (paginated), top-N share, HHI, parties and total."""
+    rep: dict[str, Any] = reports.concentration(
+        conn, by=by, top=top, debtor=address(member), date_from=dates.date_from, date_to=dates.date_to
     )
+    rows = rep.pop("top")
+    return report_response(rows, page, format, f"concentration-{by}", rows_key="top", summary=rep)
