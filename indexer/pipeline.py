@@ -199,15 +199,19 @@ class Indexer:
             applied = handlers.apply(ws, events)
             rows = store.write(conn, ws)
             store.save_blocks(conn, list(blocks.values()))
-            floor = cp.get("journal_floor")
+            old_floor = cp.get("journal_floor")
+            floor = old_floor
             if not journaling:
                 floor = None
             elif floor is None or journal_from > a:
                 floor = journal_from
             prune_below = head - self.settings.reorg_window + 1
             if floor is not None and floor < prune_below:
-                store.prune_journal(conn, prune_below)
                 floor = prune_below
+            if floor != old_floor:
+                # entries below the floor can never be used (rollback needs every block above
+                # floor - 1): drop them whenever it moves, everything when journaling stops
+                store.prune_journal(conn, floor if floor is not None else b + 1)
             store.save_checkpoint(
                 conn,
                 {

@@ -1,7 +1,10 @@
 """Compare SQL with the chain at the indexed block (eth_call with that block number): every
 holding's owner, value, tier, parent and freeze, every certificate's state, every member's role,
 status and credit line, every offer's status and every settlement-currency balance, plus the
-entity counts. Any difference is listed; the CLI exits non-zero."""
+entity counts. The sets compared are the union of what SQL has and what the chain has (ids
+1..count; members onboarded and currency holders from the chain's own logs up to the block), so a
+row missing from SQL is a difference too. SQL is read in one snapshot (the follower may commit
+meanwhile). Any difference is listed; the CLI exits non-zero."""
 
 from __future__ import annotations
 
@@ -10,14 +13,17 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from indexer import store
+from indexer.decode import Decoder
+from indexer.fetch import is_limit_error
 from indexer.models import (
     CERT_STATUS_NAMES,
     OFFER_STATUS_NAMES,
     ROLE_NAMES,
     STATE_TABLES,
+    ZERO_ADDRESS,
 )
 from indexer.rpc import Rpc, RpcError
 from scf.manifest import Manifest
@@ -89,27 +95,82 @@ class ChainReader:
         return self.call_many(contract, fn, [list(args)])[0]
 
 
+def read_snapshot(engine: Engine) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The checkpoint and every state table, read in ONE snapshot: a follower committing a batch
+    meanwhile must not mix two blocks' states (false differences). PostgreSQL: REPEATABLE READ;
+    SQLite (WAL): an explicit BEGIN, since pysqlite opens no transaction for SELECTs."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        return _read_all(conn)
+
+
+def _read_all(conn: Connection) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    cp = store.load_checkpoint(conn)
+    if cp is None:
+        raise RuntimeError("nothing indexed yet")
+    rows = {name: [dict(r) for r in conn.execute(select(t)).mappings()] for name, t in STATE_TABLES.items()}
+    return cp, rows
+
+
+def chain_logs(
+    rpc: Rpc, decoder: Decoder, contract: str, address: str, event: str, from_block: int, to_block: int
+) -> list[Any]:
+    """Decoded logs of one event of one contract, straight from the node (ranges halve on limits)."""
+    dec = next(d for (a, _, _), d in decoder.by_key.items() if a == address.lower() and d.name == event)
+    topic0 = next(t for (a, t, _), d in decoder.by_key.items() if d is dec)
+    out: list[Any] = []
+    step = 100_000
+    a = from_block
+    while a <= to_block:
+        b = min(to_block, a + step - 1)
+        try:
+            query = {"address": address, "topics": ["0x" + topic0.hex()], "fromBlock": hex(a), "toBlock": hex(b)}
+            logs = rpc.call("eth_getLogs", query)
+        except Exception as exc:
+            if not is_limit_error(exc) or step == 1:
+                raise
+            step = max(1, step // 2)
+            continue
+        for lg in logs:
+            ev = decoder.decode(lg)
+            if ev is not None and ev.contract == contract and ev.name == event:
+                out.append(ev)
+        a = b + 1
+    return out
+
+
 def reconcile(engine: Engine, rpc: Rpc, manifest: Manifest) -> tuple[int, list[Difference]]:
     """Returns (indexed block, differences)."""
-    with engine.connect() as conn:
-        cp = store.load_checkpoint(conn)
-        if cp is None:
-            raise RuntimeError("nothing indexed yet")
-        block = cp["block_number"]
-        rows = {name: [dict(r) for r in conn.execute(select(t)).mappings()] for name, t in STATE_TABLES.items()}
-        n_holdings = conn.execute(select(func.count()).select_from(STATE_TABLES["holding"])).scalar_one()
+    cp, rows = read_snapshot(engine)
+    block = cp["block_number"]
     chain = ChainReader(rpc, manifest, block)
+    decoder = Decoder(manifest)
+    first = manifest.deployment_block
+
+    def events(contract: str, event: str) -> list[Any]:
+        return chain_logs(rpc, decoder, contract, manifest.contracts[contract].address, event, first, block)
+
     diffs: list[Difference] = []
 
     def cmp(entity: str, key: Any, field: str, sql: Any, onchain: Any) -> None:
         if sql != onchain:
             diffs.append(Difference(entity, key, field, sql, onchain))
 
-    # holdings
-    holdings = rows["holding"]
-    got = chain.call_many("CertificateToken", "holding", [[h["token_id"]] for h in holdings])
-    for h, c in zip(holdings, got, strict=True):
-        key = h["token_id"]
+    # holdings: ids 1..tokenCount on chain, plus whatever SQL has
+    token_count = chain.call("CertificateToken", "tokenCount")
+    by_token = {h["token_id"]: h for h in rows["holding"]}
+    token_ids = sorted(set(by_token) | set(range(1, token_count + 1)))
+    got = chain.call_many("CertificateToken", "holding", [[t] for t in token_ids])
+    for key, c in zip(token_ids, got, strict=True):
+        h = by_token.get(key)
+        if h is None:
+            # a burned holding no longer exists on chain: missing from SQL only if it is live there
+            if not isinstance(c, RpcError):
+                cmp("holding", key, "exists", False, True)
+            continue
         if isinstance(c, RpcError):
             if h["status"] != "burned":
                 cmp("holding", key, "exists", True, False)
@@ -123,37 +184,49 @@ def reconcile(engine: Engine, rpc: Rpc, manifest: Manifest) -> tuple[int, list[D
         cmp("holding", key, "parent_token_id", h["parent_token_id"], c["parentTokenId"])
         cmp("holding", key, "tier", h["tier"], c["tier"])
         cmp("holding", key, "frozen", h["frozen"], c["frozen"])
-    if ("CertificateToken", "tokenCount") in chain.fns:
-        cmp("holding", "*", "count", n_holdings, chain.call("CertificateToken", "tokenCount"))
+    cmp("holding", "*", "count", len(rows["holding"]), token_count)
 
-    # certificates
-    certs = rows["certificate"]
-    got = chain.call_many("CertificateToken", "certificate", [[c["id"]] for c in certs])
-    for s, c in zip(certs, got, strict=True):
-        key = s["id"]
-        if isinstance(c, RpcError):
+    # certificates: ids 1..certificateCount, payee from the chain's CertificateIssued logs
+    cert_count = chain.call("CertificateToken", "certificateCount")
+    by_cert = {c["id"]: c for c in rows["certificate"]}
+    cert_ids = sorted(set(by_cert) | set(range(1, cert_count + 1)))
+    payees = {ev.args["certificateId"]: ev.args["payee"] for ev in events("CertificateToken", "CertificateIssued")}
+    got = chain.call_many("CertificateToken", "certificate", [[i] for i in cert_ids])
+    for key, c in zip(cert_ids, got, strict=True):
+        s = by_cert.get(key)
+        if s is None:
+            cmp("certificate", key, "exists", False, not isinstance(c, RpcError))
+            continue
+        if isinstance(c, RpcError) or c["status"] == 0:
             cmp("certificate", key, "exists", True, False)
             continue
         cmp("certificate", key, "status", s["status"], CERT_STATUS_NAMES.get(c["status"], str(c["status"])))
         cmp("certificate", key, "debtor", s["debtor"], c["debtor"])
+        cmp("certificate", key, "payee", s["payee"], payees.get(key))
         cmp("certificate", key, "face_value", s["face_value"], c["faceValue"])
         cmp("certificate", key, "redeemed_value", s["redeemed_value"], c["redeemedValue"])
+        cmp("certificate", key, "issued_at", s["issued_at"], c["issuedAt"])
         cmp("certificate", key, "maturity", s["maturity"], c["maturity"])
         cmp("certificate", key, "document_hash", s["document_hash"], c["documentHash"])
-    cmp("certificate", "*", "count", len(certs), chain.call("CertificateToken", "certificateCount"))
-    accounts = chain.call_many("Settlement", "account", [[c["id"]] for c in certs])
-    for s, acct in zip(certs, accounts, strict=True):
+        if "rootTokenId" in c:
+            cmp("certificate", key, "first_token_id", s["first_token_id"], c["rootTokenId"])
+    cmp("certificate", "*", "count", len(rows["certificate"]), cert_count)
+    accounts = chain.call_many("Settlement", "account", [[c["id"]] for c in rows["certificate"]])
+    for s, acct in zip(rows["certificate"], accounts, strict=True):
         if not isinstance(acct, RpcError):
             cmp("certificate", s["id"], "repaid_value", s["repaid_value"], acct["repaid"])
 
-    # members and credit lines
-    members = rows["member"]
+    # members and credit lines: SQL's and every account the chain's MemberOnboarded logs name
+    by_member = {m["address"]: m for m in rows["member"]}
     credit = {r["debtor"]: r for r in rows["credit_line"]}
-    got = chain.call_many("Membership", "memberOf", [[m["address"]] for m in members])
-    for m, c in zip(members, got, strict=True):
-        key = m["address"]
-        if isinstance(c, RpcError):
-            cmp("member", key, "exists", True, False)
+    onboarded = {ev.args["account"] for ev in events("Membership", "MemberOnboarded")}
+    addresses = sorted(set(by_member) | onboarded | set(credit))
+    got = chain.call_many("Membership", "memberOf", [[a] for a in addresses])
+    for key, c in zip(addresses, got, strict=True):
+        m = by_member.get(key)
+        on_chain = not isinstance(c, RpcError) and c["role"] != 0
+        if m is None or not on_chain:
+            cmp("member", key, "exists", m is not None, on_chain)
             continue
         cmp("member", key, "role", m["role"], ROLE_NAMES.get(c["role"], str(c["role"])))
         cmp("member", key, "active", m["active"], c["active"])
@@ -162,22 +235,36 @@ def reconcile(engine: Engine, rpc: Rpc, manifest: Manifest) -> tuple[int, list[D
         cmp("credit_line", key, "limit", line["limit"], c["creditLimit"])
         cmp("credit_line", key, "used", line["used"], c["creditUsed"])
 
-    # offers
-    offers = rows["financing_offer"]
-    got = chain.call_many("Financing", "offer", [[o["offer_id"]] for o in offers])
-    for o, c in zip(offers, got, strict=True):
-        if isinstance(c, RpcError):
-            cmp("financing_offer", o["offer_id"], "exists", True, False)
+    # offers: ids 1..offerCount
+    offer_count = chain.call("Financing", "offerCount")
+    by_offer = {o["offer_id"]: o for o in rows["financing_offer"]}
+    offer_ids = sorted(set(by_offer) | set(range(1, offer_count + 1)))
+    got = chain.call_many("Financing", "offer", [[i] for i in offer_ids])
+    for key, c in zip(offer_ids, got, strict=True):
+        o = by_offer.get(key)
+        if o is None:
+            cmp("financing_offer", key, "exists", False, not isinstance(c, RpcError) and c["status"] != 0)
             continue
-        cmp("financing_offer", o["offer_id"], "status", o["status"], OFFER_STATUS_NAMES.get(c["status"]))
-        cmp("financing_offer", o["offer_id"], "value", o["value"], c["value"])
-    cmp("financing_offer", "*", "count", len(offers), chain.call("Financing", "offerCount"))
+        if isinstance(c, RpcError):
+            cmp("financing_offer", key, "exists", True, False)
+            continue
+        cmp("financing_offer", key, "status", o["status"], OFFER_STATUS_NAMES.get(c["status"]))
+        cmp("financing_offer", key, "value", o["value"], c["value"])
+    cmp("financing_offer", "*", "count", len(rows["financing_offer"]), offer_count)
 
-    # settlement currency
-    balances = rows["currency_balance"]
-    got = chain.call_many("SettlementToken", "balanceOf", [[b["address"]] for b in balances])
-    for b, c in zip(balances, got, strict=True):
-        cmp("currency_balance", b["address"], "balance", b["balance"], c)
-    total = sum(b["balance"] for b in balances)
-    cmp("currency_balance", "*", "total_supply", total, chain.call("SettlementToken", "totalSupply"))
+    # settlement currency: SQL's and every address the chain's Transfer logs name
+    sql_balance = {b["address"]: b["balance"] for b in rows["currency_balance"]}
+    parties = {ZERO_ADDRESS}
+    for ev in events("SettlementToken", "Transfer"):
+        parties.add(ev.args["from"])
+        parties.add(ev.args["to"])
+    parties.discard(ZERO_ADDRESS)
+    holders = sorted(set(sql_balance) | parties)
+    got = chain.call_many("SettlementToken", "balanceOf", [[a] for a in holders])
+    for key, c in zip(holders, got, strict=True):
+        if key not in sql_balance:
+            cmp("currency_balance", key, "exists", False, True)
+        cmp("currency_balance", key, "balance", sql_balance.get(key, 0), c)
+    supply = chain.call("SettlementToken", "totalSupply")
+    cmp("currency_balance", "*", "total_supply", sum(sql_balance.values()), supply)
     return block, diffs

@@ -67,6 +67,52 @@ def test_backfill_reconciles_and_detects_tampering(played: Any, databases: Any, 
         assert ("holding", "value") in fields
         assert ("currency_balance", "balance") in fields
         assert ("currency_balance", "total_supply") in fields
+
+        # rows missing from SQL, and certificate fields that used to go unchecked
+        with ix.engine.begin() as conn:
+            member = conn.execute(text("select min(address) from member")).scalar()
+            conn.execute(text("delete from member where address = :a"), {"a": member})
+            rich = conn.execute(text("select max(address) from currency_balance where balance > 0")).scalar()
+            conn.execute(text("delete from currency_balance where address = :a"), {"a": rich})
+            conn.execute(text("update certificate set payee = :a where id = 1"), {"a": "0x" + "ee" * 20})
+            conn.execute(text("update certificate set issued_at = issued_at + 1, first_token_id = 999 where id = 2"))
+        _, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)
+        found = {(d.entity, d.key, d.field) for d in diffs}
+        assert ("member", member, "exists") in found
+        assert ("currency_balance", rich, "exists") in found and ("currency_balance", rich, "balance") in found
+        assert {
+            ("certificate", 1, "payee"),
+            ("certificate", 2, "issued_at"),
+            ("certificate", 2, "first_token_id"),
+        } <= found
+    finally:
+        ix.close()
+
+
+def test_reconcile_reads_one_snapshot(played: Any, databases: Any, monkeypatch: Any) -> None:
+    """The follower commits a batch between reconcile's reads: reconcile still sees one state."""
+    from indexer import store
+
+    ix = played.index(databases.new())
+    holding = STATE_TABLES["holding"]
+    load_checkpoint = store.load_checkpoint
+    committed = []
+
+    def follower_commits_meanwhile(conn: Any) -> Any:
+        cp = load_checkpoint(conn)
+        if not committed:  # another connection changes a holding after the checkpoint was read
+            with ix.engine.begin() as other:
+                tid = other.execute(select(holding.c.token_id).where(holding.c.status == "live").limit(1)).scalar()
+                other.execute(update(holding).where(holding.c.token_id == tid).values(value=holding.c.value + 1))
+            committed.append(tid)
+        return cp
+
+    try:
+        monkeypatch.setattr(store, "load_checkpoint", follower_commits_meanwhile)
+        _, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)
+        assert committed and diffs == [], "\n".join(map(str, diffs))
+        _, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)  # the change was committed: seen now
+        assert [(d.entity, d.key, d.field) for d in diffs] == [("holding", committed[0], "value")]
     finally:
         ix.close()
 
@@ -119,6 +165,70 @@ def test_limit_error_at_minimum_raises() -> None:
     f = LogFetcher(rpc, [], start=4, minimum=1)  # type: ignore[arg-type]
     with pytest.raises(RpcError):
         f.fetch(1, 10)
+
+
+def test_rate_limit_backs_off_and_retries_the_same_range() -> None:
+    import httpx
+
+    from indexer.fetch import is_limit_error, is_rate_limited
+
+    class Throttled:
+        def __init__(self, errors: list[Exception]) -> None:
+            self.errors = errors
+            self.calls: list[tuple[int, int]] = []
+
+        def get_logs(self, addresses: list[str], a: int, b: int) -> list[dict[str, Any]]:
+            self.calls.append((a, b))
+            if self.errors:
+                raise self.errors.pop(0)
+            return []
+
+    too_many = httpx.Response(429, request=httpx.Request("POST", "http://node"))
+    errors: list[Exception] = [
+        RpcError({"code": -32005, "message": "rate limit exceeded"}),
+        httpx.HTTPStatusError("429", request=too_many.request, response=too_many),
+        RpcError({"code": -32000, "message": "Too Many Requests"}),
+    ]
+    rpc = Throttled(list(errors))
+    slept: list[float] = []
+    f = LogFetcher(rpc, [], start=100, sleep=slept.append)  # type: ignore[arg-type]
+    assert f.fetch(1, 10_000) == (100, [])
+    assert rpc.calls == [(1, 100)] * 4 and f.step == 200  # same range each time; then it grew
+    assert slept == [0.5, 1.0, 2.0]  # exponential back-off
+    assert all(is_rate_limited(e) and not is_limit_error(e) for e in errors)
+
+    endless = Throttled([RpcError({"code": 429, "message": "slow down"}) for _ in range(10)])
+    f = LogFetcher(endless, [], start=100, rate_retries=3, sleep=slept.append)  # type: ignore[arg-type]
+    with pytest.raises(RpcError):
+        f.fetch(1, 10_000)
+    assert endless.calls == [(1, 100)] * 4 and f.step == 100
+
+    # range / result-size errors still halve the range, whatever their wording
+    for message in ("query returned more than 10000 results", "Log response size exceeded", "block range too large"):
+        assert is_limit_error(RpcError({"code": -32000, "message": message}))
+        assert not is_rate_limited(RpcError({"code": -32000, "message": message}))
+    assert not is_limit_error(RpcError({"code": -32000, "message": "gas limit reached"}))
+
+
+def test_journal_pruned_when_the_floor_moves(fresh_system: Any, databases: Any) -> None:
+    """Undo entries below the journal floor can never be used: they go whenever the floor moves up
+    (here: a gap of more than the window between two syncs)."""
+    system = fresh_system
+    system.scenario.setup()
+    ix = system.index(databases.new(), reorg_window=8)
+    try:
+        with ix.engine.connect() as conn:
+            assert conn.execute(text("select count(*) from undo_log")).scalar() > 0
+        system.scenario.issue(2)
+        system.rpc("anvil_mine", hex(60))
+        system.scenario.issue(1)
+        ix.sync()
+        floor = ix.checkpoint()["journal_floor"]
+        with ix.engine.connect() as conn:
+            low, n = conn.execute(text("select min(block_number), count(*) from undo_log")).one()
+        assert n > 0 and low >= floor > system.scenario.w3.eth.block_number - 8
+    finally:
+        ix.close()
 
 
 def test_follow_keeps_confirmation_depth(fresh_system: Any, databases: Any) -> None:
