@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Index, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
@@ -39,16 +39,19 @@ def make_engine(url: str) -> Engine:
 
 def upgrade_schema(engine: Engine) -> None:
     """The store's only migration step: ``create_all`` creates missing tables, and columns added to
-    the gateway's tables since a store was created are added here (``ALTER TABLE ... ADD COLUMN``).
-    Every column added after the first release must therefore be nullable; anything else (a
-    renamed or retyped column) needs a real migration and is refused here."""
+    the gateway's tables since a store was created are added here (``ALTER TABLE ... ADD COLUMN``),
+    with their indexes. Every column added after the first release must therefore be nullable;
+    anything else (a renamed or retyped column) needs a real migration and is refused here."""
     inspector = inspect(engine)
     prep = engine.dialect.identifier_preparer
     statements: list[str] = []
+    indexes: list[Index] = []
     for table in SQLModel.metadata.sorted_tables:
         if not table.name.startswith("gw_"):
             continue
         existing = {c["name"] for c in inspector.get_columns(table.name)}
+        existing_indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        indexes += [i for i in table.indexes if i.name not in existing_indexes]
         for column in table.columns:
             if column.name in existing:
                 continue
@@ -60,10 +63,12 @@ def upgrade_schema(engine: Engine) -> None:
                 f"ALTER TABLE {prep.quote(table.name)} ADD COLUMN {prep.quote(column.name)} "
                 f"{column.type.compile(dialect=engine.dialect)}"
             )
-    if statements:
+    if statements or indexes:
         with engine.begin() as conn:
             for sql in statements:
                 conn.execute(text(sql))
+            for index in indexes:  # e.g. the index of a column added above
+                index.create(conn)
 
 
 class InstanceLock:

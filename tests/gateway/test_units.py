@@ -112,3 +112,67 @@ def test_webhook_url_without_secret_is_refused(monkeypatch: pytest.MonkeyPatch) 
         Settings()
     monkeypatch.setenv("SCF_GATEWAY_WEBHOOK_SECRET", "s3cret")
     assert Settings().webhook_url == "http://127.0.0.1:9/hook"
+
+
+def test_store_created_before_new_columns_is_upgraded(tmp_path: Path) -> None:
+    """A store from before `accepted_at` / `onboarding_operation` gets the columns (and index) on start."""
+    import sqlite3
+
+    from sqlalchemy import inspect
+    from sqlmodel import Session
+
+    from chain_gateway.db import make_engine
+    from chain_gateway.models import ApiKey, Operation, Role, utcnow
+
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    make_engine(url).dispose()
+    con = sqlite3.connect(tmp_path / "gw.db")
+    con.execute("DROP INDEX ix_gw_api_key_onboarding_operation")
+    con.execute("ALTER TABLE gw_api_key DROP COLUMN onboarding_operation")
+    con.execute("ALTER TABLE gw_operation DROP COLUMN accepted_at")
+    con.commit()
+    con.close()
+    engine = make_engine(url)
+    insp = inspect(engine)
+    assert "accepted_at" in {c["name"] for c in insp.get_columns("gw_operation")}
+    assert "ix_gw_api_key_onboarding_operation" in {i["name"] for i in insp.get_indexes("gw_api_key")}
+    with Session(engine) as s:
+        s.add(Operation(id="x", api_account="0x1", signer="0x1", kind="k", contract="c", to_address="0x2", data="0x",
+                        request_hash="h", accepted_at=utcnow()))
+        s.add(ApiKey(key_hash="a" * 64, prefix="p", account="0x1", role=Role.supplier, onboarding_operation="x"))
+        s.commit()
+    engine.dispose()
+
+
+def test_keystore_unlock_and_new_keys_run_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt (~0.5 s at n = 2^18) never runs on the event loop: decryption and encryption go to a
+    worker thread."""
+    import asyncio
+    import threading
+
+    from chain_gateway.signer import unlock
+
+    acct = Account.create()
+    path = write_keystore(tmp_path, acct.key, "pw", scrypt_n=2**4)
+    signer = KeystoreSigner(path, lambda _a: "pw")
+    threads: list[int] = []
+    original = Account.decrypt
+
+    def recording(*args: object, **kwargs: object) -> bytes:
+        threads.append(threading.get_ident())
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    reg = SignerRegistry(Settings(keystore_dir=tmp_path / "new", keystore_passphrase="pw", keystore_scrypt_n=2**4))
+
+    async def main() -> int:
+        assert not signer.unlocked
+        await unlock(signer)
+        assert signer.unlocked
+        new = Account.create()
+        await reg.create_async(new)
+        assert reg.has(new.address) and (tmp_path / "new" / f"{new.address.lower()}.json").exists()
+        return threading.get_ident()
+
+    monkeypatch.setattr(Account, "decrypt", recording)
+    loop_thread = asyncio.run(main())
+    assert threads and loop_thread not in threads
