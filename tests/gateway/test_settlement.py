@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+
 from gateway.conftest import OPERATOR_API_KEY, Api, rpc
-from gateway.test_api import confirmed, h32
+from gateway.test_api import chain_nonce, confirmed, h32
 
 
 def test_repay_redeem_batch_and_overdue(own_api: Api) -> None:
@@ -42,10 +44,19 @@ def test_repay_redeem_batch_and_overdue(own_api: Api) -> None:
 
     r = api.post("/v1/settlement/redeem", sup_key, {"token_id": split})
     assert r.status_code == 403  # not the caller's holding
-    redeemed = confirmed(api.post("/v1/settlement/redeem", sup2_key, {"token_id": split}))
+    redeem_key = "redeem-" + secrets.token_hex(8)
+    redeemed = confirmed(api.post("/v1/settlement/redeem", sup2_key, {"token_id": split}, idem=redeem_key))
     assert redeemed["result"]["redeemed"] == 40_000
     assert api.get("/v1/me", sup2_key).json()["balance"] == 40_000
-    # replay of a burned holding's redeem with the same key: the same operation
+    # replay of a burned holding's redeem with the same key: the same operation (no ownership check or
+    # simulation against the burned holding), no second transaction
+    n = chain_nonce(api, sup2)
+    again = confirmed(api.post("/v1/settlement/redeem", sup2_key, {"token_id": split}, idem=redeem_key))
+    assert again["id"] == redeemed["id"] and again["result"]["redeemed"] == 40_000
+    # without the key it is a new request: the holding is gone, refused before signing
+    r = api.post("/v1/settlement/redeem", sup2_key, {"token_id": split})
+    assert r.status_code == 404, r.text
+    assert chain_nonce(api, sup2) == n and api.get("/v1/me", sup2_key).json()["balance"] == 40_000
     # batch: the debtor pays out the rest
     batch = confirmed(api.post("/v1/settlement/batch", core_key, {"token_ids": [c1["token_id"], c2["token_id"]]}))
     assert batch["result"]["redeemed"] == 60_000 + 50_000
