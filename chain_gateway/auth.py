@@ -9,7 +9,8 @@ import time
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from chain_gateway.models import ApiKey, Role
+from chain_gateway.errors import Unauthenticated
+from chain_gateway.models import ApiKey, Operation, OpState, Role
 
 KEY_PREFIX = "scf_"
 
@@ -22,14 +23,24 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_api_key(engine: Engine, account: str, role: Role, label: str = "") -> tuple[str, ApiKey]:
-    """Returns the plain key (to show once) and the stored row."""
+def create_api_key(
+    engine: Engine, account: str, role: Role, label: str = "", onboarding_operation: str | None = None
+) -> tuple[str, ApiKey]:
+    """Returns the plain key (to show once) and the stored row. With ``onboarding_operation`` the key
+    is refused until that operation is confirmed (and revoked if it fails)."""
     key = new_key()
-    row = ApiKey(key_hash=hash_key(key), prefix=key[:10], account=account, role=role, label=label)
+    row = ApiKey(key_hash=hash_key(key), prefix=key[:10], account=account, role=role, label=label,
+                 onboarding_operation=onboarding_operation)
     with Session(engine, expire_on_commit=False) as s:
         s.add(row)
         s.commit()
     return key, row
+
+
+def has_api_key_for(engine: Engine, operation_id: str) -> bool:
+    """Whether a key was already created for this onboarding operation."""
+    with Session(engine) as s:
+        return s.exec(select(ApiKey.id).where(ApiKey.onboarding_operation == operation_id)).first() is not None
 
 
 def ensure_key_hash(engine: Engine, key_hash: str, account: str, role: Role, label: str) -> None:
@@ -56,11 +67,31 @@ class KeyCache:
             return hit[1]
         with Session(self.engine, expire_on_commit=False) as s:
             row = s.exec(select(ApiKey).where(ApiKey.key_hash == h, ApiKey.revoked == False)).first()  # noqa: E712
+            if row is not None and row.onboarding_operation is not None:
+                row = self._check_onboarded(s, row)
         if row is not None:
             self._cache[h] = (now, row)
         else:
             self._cache.pop(h, None)
         return row
+
+    @staticmethod
+    def _check_onboarded(s: Session, row: ApiKey) -> ApiKey:
+        """A key waiting for its onboarding operation: active once it is confirmed, revoked if it
+        failed, refused (401) meanwhile."""
+        op = s.exec(select(Operation).where(Operation.id == row.onboarding_operation)).first()
+        state = op.state if op is not None else OpState.failed
+        if state == OpState.confirmed:
+            return row
+        if state == OpState.failed:
+            row.revoked = True
+            s.add(row)
+            s.commit()
+            raise Unauthenticated("unknown or revoked API key")
+        raise Unauthenticated(
+            "this API key is not active until its onboarding operation is confirmed",
+            {"operation_id": row.onboarding_operation, "state": state.value},
+        )
 
     def clear(self) -> None:
         self._cache.clear()

@@ -10,11 +10,12 @@ from sqlalchemy.engine import Engine
 from chain_gateway.auth import KeyCache, ensure_key_hash, hash_key
 from chain_gateway.contracts import ContractSet
 from chain_gateway.db import InstanceLock, make_engine
+from chain_gateway.errors import NodeUnavailable
 from chain_gateway.events import EventBus
 from chain_gateway.models import Role
-from chain_gateway.rpc import Rpc
+from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
-from chain_gateway.signer import SignerRegistry
+from chain_gateway.signer import DEV_CHAIN_IDS, SignerRegistry
 from chain_gateway.submitter import Submitter
 from scf.manifest import Manifest
 
@@ -65,7 +66,35 @@ class Gateway:
             key_hash = hash_key(s.dev_operator_api_key.get_secret_value())
             ensure_key_hash(self.engine, key_hash, operator, Role.operator, "dev")
 
+    async def check_chain(self) -> None:
+        """Refuse to start on the wrong chain: the node's eth_chainId must be the manifest's (every
+        transaction is signed for the manifest's chain id), and dev mode (the well-known anvil
+        mnemonic as signers) needs a dev chain id."""
+        try:
+            node_chain_id = await self.rpc.chain_id()
+        except (NodeUnavailable, RpcError, ValueError, TypeError) as exc:
+            raise RuntimeError(
+                "cannot read eth_chainId from the node at SCF_GATEWAY_RPC_URL: refusing to start "
+                "(the node's chain id is checked against the manifest's on start)"
+            ) from exc
+        if node_chain_id != self.manifest.chain_id:
+            raise RuntimeError(
+                f"chain id mismatch: the node at SCF_GATEWAY_RPC_URL is chain {node_chain_id}, the manifest "
+                f"{self.settings.manifest} is for chain {self.manifest.chain_id}: refusing to start"
+            )
+        if self.settings.dev_mode and node_chain_id not in DEV_CHAIN_IDS:
+            raise RuntimeError(
+                f"SCF_GATEWAY_DEV_MODE=true on chain {node_chain_id}: dev mode (the anvil mnemonic's well-known "
+                f"keys as signers) is refused unless the chain id is a dev chain's {DEV_CHAIN_IDS}"
+            )
+
     async def start(self) -> None:
+        try:
+            await self.check_chain()
+        except BaseException:
+            await self.rpc.close()
+            self.engine.dispose()
+            raise
         self.instance_lock = InstanceLock(self.engine, self.settings.database_url)
         self.instance_lock.acquire()
         self.bootstrap_keys()

@@ -92,7 +92,7 @@ async def submit(
     idempotency_key: str | None,
     hash_args: dict[str, Any] | None = None,
     precheck: Callable[[], Awaitable[Any]] | None = None,
-    before_store: Callable[[], Any] | None = None,
+    before_store: Callable[[], Awaitable[Any]] | None = None,
 ) -> Operation:
     """Simulate, persist as queued, hand to the signer's worker. Returns the operation."""
     idempotency_key = idempotency_key or None
@@ -104,7 +104,6 @@ async def submit(
     gw.signers.get(caller.account)  # NoSigner (422) if the gateway holds no key for the caller
     to = gw.contracts.address(contract)
     data = gw.contracts.encode(contract, fn, call_args)
-
 
     async def simulate() -> int:
         try:
@@ -125,7 +124,7 @@ async def submit(
         raise simulated
     estimate = simulated
     if before_store is not None:  # e.g. persist the member's new key once the onboarding will pass
-        before_store()
+        await before_store()
     gas_limit = int(estimate * gw.settings.gas_multiplier) + gw.settings.gas_extra
     op = Operation(
         id=str(uuid.uuid4()), api_account=caller.account, signer=caller.account, kind=kind, contract=contract,

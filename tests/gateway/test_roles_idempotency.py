@@ -103,3 +103,72 @@ def test_idempotent_onboarding_shows_key_once(api: Api) -> None:
     second = api.post("/v1/members", OPERATOR_API_KEY, body, idem=key).json()
     assert second["api_key"] is None and second["account"] == first["account"]
     assert second["operation"]["id"] == first["operation"]["id"]
+
+
+def concurrently(api: Api, *requests: tuple[str, str, dict[str, Any], str]) -> list[Any]:
+    """The requests (path, API key, body, Idempotency-Key) sent at once into the running app; each
+    one's simulation is held until all of them have reached it, so every one has passed the
+    Idempotency-Key lookup before any stores its operation (the unique constraint decides)."""
+    import asyncio
+
+    import httpx
+
+    gw = api.client.app.state.gateway  # type: ignore[attr-defined]
+    original = gw.rpc.call
+
+    async def run() -> list[Any]:
+        arrived = 0
+        all_there = asyncio.Event()
+
+        async def held(method: str, *params: Any) -> Any:
+            nonlocal arrived
+            if method == "eth_estimateGas":
+                arrived += 1
+                if arrived == len(requests):
+                    all_there.set()
+                await asyncio.wait_for(all_there.wait(), 10)
+            return await original(method, *params)
+
+        gw.rpc.call = held
+        try:
+            transport = httpx.ASGITransport(app=api.client.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                return list(await asyncio.gather(*(
+                    client.post(path, json=body, headers={"X-API-Key": key, "Idempotency-Key": idem})
+                    for path, key, body, idem in requests
+                )))
+        finally:
+            gw.rpc.call = original
+
+    return api.client.portal.call(run)  # type: ignore[union-attr,no-any-return]
+
+
+def test_concurrent_requests_with_one_idempotency_key(api: Api, members: Scenario) -> None:
+    core, core_key = members.core
+    body = {"payee": members.supplier[0], "face_value": 555, "maturity": api.now() + 86400, "document_hash": h32()}
+    idem = "race-" + secrets.token_hex(8)
+    n0, ops0 = chain_nonce(api, core), op_count(api)
+    first, second = concurrently(api, *[("/v1/certificates", core_key, body, idem)] * 2)
+    assert first.status_code == second.status_code == 202, (first.text, second.text)
+    assert first.json()["id"] == second.json()["id"]
+    assert op_count(api) == ops0 + 1  # one operation
+    done = api.get(f"/v1/operations/{first.json()['id']}", core_key, wait="true").json()
+    assert done["state"] == "confirmed"
+    assert chain_nonce(api, core) == n0 + 1  # one transaction
+
+
+def test_concurrent_onboarding_with_one_idempotency_key(api: Api) -> None:
+    """Two onboardings racing with one key: one operation, one member, one API key shown."""
+    body = {"role": "supplier", "kyc_hash": h32()}
+    idem = "race-onb-" + secrets.token_hex(8)
+    ops0 = op_count(api)
+    first, second = concurrently(api, *[("/v1/members", OPERATOR_API_KEY, body, idem)] * 2)
+    a, b = first.json(), second.json()
+    assert a["operation"]["id"] == b["operation"]["id"] and a["account"] == b["account"]
+    assert op_count(api) == ops0 + 1
+    keys = [k for k in (a["api_key"], b["api_key"]) if k]
+    assert len(keys) == 1
+    done = api.get(f"/v1/operations/{a['operation']['id']}", OPERATOR_API_KEY, wait="true").json()
+    assert done["state"] == "confirmed"
+    me = api.get("/v1/me", keys[0]).json()
+    assert me["account"] == a["account"] and me["role"] == "supplier"

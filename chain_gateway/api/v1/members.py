@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from chain_gateway import operations
-from chain_gateway.auth import create_api_key
+from chain_gateway.auth import create_api_key, has_api_key_for
 from chain_gateway.deps import (
     Address,
     Bytes32,
@@ -85,12 +85,14 @@ async def onboard(
     op = await operations.submit(
         gw, caller, "members.onboard", "Membership", "onboard",
         [account, CHAIN_ROLE[body.role], b32(body.kyc_hash)], view_args, idem, hash_args=hash_args,
-        before_store=(lambda: gw.signers.create(new_key)) if new_key is not None else None,
+        before_store=(lambda: gw.signers.create_async(new_key)) if new_key is not None else None,
     )
+    # the member's key works once the onboarding is confirmed (a failed onboarding leaves no key);
+    # one key per operation (a concurrent replay with the same Idempotency-Key gets none)
     key = None
-    if op.args.get("account") == account:  # not a concurrent replay
-        key, _ = create_api_key(gw.engine, account, body.role, body.label)
-    return OnboardOut(operation=await finish(gw, op, wait, response), account=account, api_key=key)
+    if not has_api_key_for(gw.engine, op.id):
+        key, _ = create_api_key(gw.engine, op.args["account"], body.role, body.label, onboarding_operation=op.id)
+    return OnboardOut(operation=await finish(gw, op, wait, response), account=op.args["account"], api_key=key)
 
 
 @router.get("/{account}")
