@@ -119,7 +119,9 @@ class Submitter:
                 await w.task
 
     def status(self) -> dict[str, Any]:
-        return {addr: {"synced": w.synced, "node_ok": w.node_ok} for addr, w in self.workers.items()}
+        return {
+            addr: {"synced": w.synced, "node_ok": w.node_ok, "unlocked": w.unlocked} for addr, w in self.workers.items()
+        }
 
 
 class SignerWorker:
