@@ -125,6 +125,9 @@ def _raw(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any,
     return rows
 
 
+_NO_TRANSFERS: tuple[dict[str, Any], ...] = ()  # shared by the nodes never transferred whole (JSON: [])
+
+
 def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
     """The certificate and the tree of its holdings from tier 1 down (penetration)."""
     cert = conn.execute(text("SELECT * FROM certificate WHERE id = :id"), {"id": certificate_id}).mappings().first()
@@ -153,10 +156,23 @@ def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
         live = 0
         max_tier = 0
         for r in rows:
-            node = dict(zip(_LINEAGE_COLS, r, strict=True))
-            node["frozen"] = bool(r[7])
-            node["transfers"] = transfers.get(r[0], [])
-            node["children"] = []
+            # one dict literal per node (keys of _LINEAGE_COLS): half the cost of dict(zip()) + updates
+            node = {
+                "token_id": r[0],
+                "parent_token_id": r[1],
+                "tier": r[2],
+                "owner": r[3],
+                "value": r[4],
+                "initial_value": r[5],
+                "status": r[6],
+                "frozen": bool(r[7]),
+                "document_hash": r[8],
+                "created_tx": r[9],
+                "created_block": r[10],
+                "created_at": r[11],
+                "transfers": transfers.get(r[0], _NO_TRANSFERS),
+                "children": [],
+            }
             nodes[r[0]] = node
             parent = nodes.get(r[1])
             (parent["children"] if parent is not None else roots).append(node)

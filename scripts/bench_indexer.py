@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import statistics
@@ -210,9 +209,9 @@ FROM (
 ) s;
 
 INSERT INTO holding_transfer (block_number, log_index, tx_hash, timestamp, kind, certificate_id, from_token_id,
-                              to_token_id, from_owner, to_owner, value)
-SELECT h.token_id, 0, h.created_tx, h.created_at, 'split', h.certificate_id, h.parent_token_id, h.token_id,
-       '0x' || lpad('1', 40, '0'), h.owner, h.value
+                              to_token_id, from_owner, to_owner, value, tier)
+SELECT h.token_id, 0, h.created_tx, h.created_at, CASE WHEN h.parent_token_id = 0 THEN 'mint' ELSE 'split' END,
+       h.certificate_id, h.parent_token_id, h.token_id, '0x' || lpad('1', 40, '0'), h.owner, h.value, h.tier
 FROM holding h;
 
 INSERT INTO financing_deal (block_number, log_index, tx_hash, timestamp, offer_id, certificate_id, token_id,
@@ -244,9 +243,21 @@ def query_latency(db_url: str, holdings: int, runs: int) -> dict[str, Any]:
         conn.execute(text("VACUUM ANALYZE"))
     generated = time.perf_counter() - start
     out: dict[str, Any] = {"holdings": holdings, "certificates": certs, "generate_s": round(generated, 1)}
-    gc.collect()
-    gc.freeze()  # as the API server does after start-up (indexer.api.main.create_app)
-    timings: dict[str, list[float]] = {"lineage": [], "exposure": [], "concentration_holder": [], "tiers": []}
+    from fastapi.testclient import TestClient
+
+    from indexer.api.main import create_app
+    from indexer.settings import Settings, hash_key
+
+    # the API as an auditor gets it: routing, auth, query, tree, JSON encoding, response body
+    app = create_app(Settings(database_url=db_url, auditor_key_hashes=hash_key("bench")))  # gc.freeze()s
+    client = TestClient(app, headers={"X-API-Key": "bench"})
+    timings: dict[str, list[float]] = {
+        "lineage": [],
+        "lineage_api": [],
+        "exposure": [],
+        "concentration_holder": [],
+        "tiers": [],
+    }
     with engine.connect() as conn:
         size = reports.lineage(conn, 1)
         assert size is not None
@@ -257,6 +268,16 @@ def query_latency(db_url: str, holdings: int, runs: int) -> dict[str, Any]:
             t1 = time.perf_counter()
             if i >= 3:  # warm-up
                 timings["lineage"].append((t1 - t0) * 1000)
+        for i in range(runs + 3):
+            t0 = time.perf_counter()
+            resp = client.get("/v1/certificates/1/lineage")
+            body = resp.content
+            t1 = time.perf_counter()
+            assert resp.status_code == 200, resp.text[:200]
+            if i >= 3:
+                timings["lineage_api"].append((t1 - t0) * 1000)
+        out["lineage_api_bytes"] = len(body)
+        assert json.loads(body)["holdings"] == size["holdings"]
         for i in range(max(5, runs // 4) + 1):
             t0 = time.perf_counter()
             reports.exposure(conn)
@@ -269,9 +290,13 @@ def query_latency(db_url: str, holdings: int, runs: int) -> dict[str, Any]:
                 timings["exposure"].append((t1 - t0) * 1000)
                 timings["concentration_holder"].append((t2 - t1) * 1000)
                 timings["tiers"].append((t3 - t2) * 1000)
+    client.close()
+    app.state.engine.dispose()
     engine.dispose()
     out["lineage_p95_ms"] = _p95(timings["lineage"])
     out["lineage_median_ms"] = round(statistics.median(timings["lineage"]), 2)
+    out["lineage_api_p95_ms"] = _p95(timings["lineage_api"])
+    out["lineage_api_median_ms"] = round(statistics.median(timings["lineage_api"]), 2)
     out["exposure_ms"] = round(statistics.median(timings["exposure"]), 2)
     out["exposure_p95_ms"] = _p95(timings["exposure"])
     out["concentration_by_holder_ms"] = round(statistics.median(timings["concentration_holder"]), 2)
@@ -292,7 +317,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=50, help="lineage repetitions (p95)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_indexer.json")
     parser.add_argument("--no-out", action="store_true", help="print only")
+    parser.add_argument("--queries-only", action="store_true", help="only the auditor queries (no chain, no backfill)")
     args = parser.parse_args(argv)
+    if args.queries_only:
+        admin = pg_admin_url()
+        if not admin:
+            return 1
+        with pg_database(admin) as db_url:
+            q = query_latency(db_url, args.holdings, args.runs)
+        print(json.dumps(q, indent=1))
+        return 0
 
     from scf import devchain
 
@@ -336,11 +370,14 @@ def main(argv: list[str] | None = None) -> int:
             with pg_database(admin) as db_url:
                 q = query_latency(db_url, args.holdings, args.runs)
             result["queries"] = q
-            result["lineage_p95_ms"] = q["lineage_p95_ms"]
+            result["lineage_p95_ms"] = q["lineage_api_p95_ms"]  # the target: as an auditor gets it
+            result["lineage_in_process_p95_ms"] = q["lineage_p95_ms"]
             result["exposure_ms"] = q["exposure_ms"]
             print(
                 f"queries on {q['holdings']:,} holdings (generated in {q['generate_s']} s): lineage of "
-                f"{q['lineage_holdings']:,} holdings p95 {q['lineage_p95_ms']} ms; exposure {q['exposure_ms']} ms; "
+                f"{q['lineage_holdings']:,} holdings through the API p95 {q['lineage_api_p95_ms']} ms "
+                f"(median {q['lineage_api_median_ms']} ms, {q['lineage_api_bytes']:,} bytes), in-process p95 "
+                f"{q['lineage_p95_ms']} ms (median {q['lineage_median_ms']} ms); exposure {q['exposure_ms']} ms; "
                 f"concentration by holder {q['concentration_by_holder_ms']} ms; tiers {q['tiers_ms']} ms",
                 flush=True,
             )

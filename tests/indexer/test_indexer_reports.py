@@ -406,6 +406,11 @@ def test_lineage_rows(client: TestClient) -> None:
     )
     assert [r["token_id"] for r in rows] == ["1", "2", "11", "3"] and {r["live_value"] for r in rows} == {"1000"}
     assert client.get("/v1/certificates/99/lineage/rows").status_code == 404
+    tree = client.get("/v1/certificates/1/lineage").json()["tree"]
+    assert tree[0]["transfers"] == [] and [c["token_id"] for c in tree[0]["children"]] == [2, 3]
+    assert [(t["from"], t["to"]) for t in tree[0]["children"][0]["transfers"]] == [(S2, S3)]
+    six = client.get("/v1/certificates/6/lineage").json()["tree"]
+    assert [(t["from"], t["to"]) for t in six[0]["transfers"]] == [(S3, S1), (S1, S2)]
 
 
 def test_migration_backfills_transfer_tiers(databases: Any) -> None:
