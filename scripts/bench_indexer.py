@@ -250,7 +250,8 @@ def query_latency(db_url: str, holdings: int, runs: int) -> dict[str, Any]:
 
     # the API as an auditor gets it: routing, auth, query, tree, JSON encoding, response body
     app = create_app(Settings(database_url=db_url, auditor_key_hashes=hash_key("bench")))  # gc.freeze()s
-    client = TestClient(app, headers={"X-API-Key": "bench"})
+    # entered once, as a server keeps its event loop (a bare TestClient starts a thread per request)
+    client = TestClient(app, headers={"X-API-Key": "bench"}).__enter__()
     timings: dict[str, list[float]] = {
         "lineage": [],
         "lineage_api": [],
@@ -290,7 +291,7 @@ def query_latency(db_url: str, holdings: int, runs: int) -> dict[str, Any]:
                 timings["exposure"].append((t1 - t0) * 1000)
                 timings["concentration_holder"].append((t2 - t1) * 1000)
                 timings["tiers"].append((t3 - t2) * 1000)
-    client.close()
+    client.__exit__(None, None, None)
     app.state.engine.dispose()
     engine.dispose()
     out["lineage_p95_ms"] = _p95(timings["lineage"])

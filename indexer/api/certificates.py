@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from indexer import reports
-from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, report_response, respond
+from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, csv_response, report_response, respond
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"], dependencies=[Auditor])
 
@@ -39,12 +39,14 @@ def list_certificates(
 @router.get("/{certificate_id}/lineage")
 def certificate_lineage(conn: Conn, certificate_id: int, format: Format = "json") -> Response:
     """The tree of holdings from tier 1 down: owners, values, document hashes, creating and
-    transferring transactions. CSV: one row per holding, depth first."""
+    transferring transactions. CSV: one row per holding, depth first (all of them; the paginated
+    form is /lineage/rows), with the tree's holdings, live value and deepest tier as columns."""
     tree = reports.lineage(conn, certificate_id)
     if tree is None:
         raise HTTPException(404, f"certificate {certificate_id} not indexed")
     if format == "csv":
-        return respond({"rows": reports.flatten_lineage(tree["tree"])}, "rows", "csv", f"lineage-{certificate_id}")
+        summary = {k: tree[k] for k in ("holdings", "live_value", "max_tier")}
+        return csv_response(reports.flatten_lineage(tree["tree"]), f"lineage-{certificate_id}", summary)
     return respond(tree, "tree", "json", "lineage")
 
 

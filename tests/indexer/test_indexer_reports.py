@@ -406,6 +406,10 @@ def test_lineage_rows(client: TestClient) -> None:
     )
     assert [r["token_id"] for r in rows] == ["1", "2", "11", "3"] and {r["live_value"] for r in rows} == {"1000"}
     assert client.get("/v1/certificates/99/lineage/rows").status_code == 404
+    whole = list(csv.DictReader(io.StringIO(client.get("/v1/certificates/1/lineage", params={"format": "csv"}).text)))
+    assert [(r["token_id"], r["holdings"], r["live_value"], r["max_tier"]) for r in whole] == [
+        (t, "4", "1000", "4") for t in ("1", "2", "11", "3")
+    ]
     tree = client.get("/v1/certificates/1/lineage").json()["tree"]
     assert tree[0]["transfers"] == [] and [c["token_id"] for c in tree[0]["children"]] == [2, 3]
     assert [(t["from"], t["to"]) for t in tree[0]["children"][0]["transfers"]] == [(S2, S3)]
