@@ -18,6 +18,9 @@ contract Settlement is ISettlement, ReentrancyGuard {
     ICertificateToken private immutable _token;
     ISettlementToken private immutable _currency;
 
+    /// @dev maturity + grace stays far from overflow, and a year past maturity is overdue anyway.
+    uint256 public constant MAX_GRACE_PERIOD = 365 days;
+
     uint256 private _gracePeriod = 30 days;
     mapping(uint256 certificateId => Account) private _accounts;
     /// @dev Currency paid out on each holding so far (= value burned off it).
@@ -80,9 +83,13 @@ contract Settlement is ISettlement, ReentrancyGuard {
         _token.markOverdue(certificateId);
     }
 
-    /// @notice Requirements: caller is the operator. Emits {GracePeriodSet}.
+    /// @notice Requirements: caller is the operator; `gracePeriodSeconds` <= {MAX_GRACE_PERIOD}.
+    /// Emits {GracePeriodSet}.
     function setGracePeriod(uint256 gracePeriodSeconds) external {
         if (msg.sender != _membership.operator()) revert SettlementUnauthorized(msg.sender);
+        if (gracePeriodSeconds > MAX_GRACE_PERIOD) {
+            revert SettlementInvalidGracePeriod(gracePeriodSeconds, MAX_GRACE_PERIOD);
+        }
         _gracePeriod = gracePeriodSeconds;
         emit GracePeriodSet(gracePeriodSeconds);
     }

@@ -29,6 +29,7 @@ interface ISettlement {
     error SettlementFullyRepaid(uint256 certificateId);
     error SettlementNothingToRedeem(uint256 tokenId);
     error SettlementNotHolder(uint256 tokenId, address caller, address owner);
+    error SettlementInvalidGracePeriod(uint256 gracePeriodSeconds, uint256 maxGracePeriodSeconds);
 
     /// @notice The debtor pays `amount` in; its credit line is released by the same amount.
     function repay(uint256 certificateId, uint256 amount) external;

@@ -278,6 +278,13 @@ def test_set_grace_period(world, split_cert):
     for who in (world.core, world.s1, world.auditor, world.outsider):
         with brownie.reverts(err("SettlementUnauthorized", who)):
             s.setGracePeriod(1, {"from": who})
+    # at most a year: maturity + grace never nears overflow (it could, unbounded)
+    assert s.MAX_GRACE_PERIOD() == 365 * DAY
+    s.setGracePeriod(365 * DAY, {"from": world.op})
+    for seconds in (365 * DAY + 1, 2**256 - 1):
+        with brownie.reverts(err("SettlementInvalidGracePeriod", seconds, 365 * DAY)):
+            s.setGracePeriod(seconds, {"from": world.op})
+    assert s.gracePeriod() == 365 * DAY
 
 
 # --- pro rata ---------------------------------------------------------------------------------
