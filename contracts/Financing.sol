@@ -32,8 +32,9 @@ contract Financing is IFinancing, ReentrancyGuard {
     /// @notice Offer `value` of holding `tokenId` to `factor` at `rateBps` a year. The price is
     /// fixed now: value x (1 - rate x days to maturity / 360).
     /// Requirements: caller owns the holding; caller and `factor` are active holders (the factor
-    /// with the factor role); the certificate is active; 0 < `value` <= the holding's value;
-    /// now < `expiresAt` <= maturity; the discount is below the value.
+    /// with the factor role) and not the same; `documentHash` is not zero; the certificate is
+    /// active; 0 < `value` <= the holding's value; now < `expiresAt` <= maturity; the discount is
+    /// below the value.
     /// Emits {OfferCreated}.
     function createOffer(
         uint256 tokenId,
@@ -48,6 +49,8 @@ contract Financing is IFinancing, ReentrancyGuard {
         if (h.owner != msg.sender) revert FinancingNotHolder(tokenId, msg.sender, h.owner);
         _membership.requireHolders(msg.sender, factor);
         _membership.requireRole(factor, IMembership.Role.Factor);
+        if (factor == msg.sender) revert FinancingSelfOffer(tokenId, factor);
+        if (documentHash == bytes32(0)) revert FinancingZeroDocumentHash();
         if (value == 0) revert FinancingZeroValue();
         if (value > h.value) revert FinancingInsufficientValue(tokenId, h.value, value);
         ICertificateToken.Certificate memory cert = _token.certificate(h.certificateId);
@@ -106,7 +109,8 @@ contract Financing is IFinancing, ReentrancyGuard {
     }
 
     /// @notice Price of `value` at `rateBps` a year for the days left to `maturity` (counted up);
-    /// the discount is rounded down, in the seller's favour.
+    /// the discount is rounded down, in the seller's favour. Requirements: `rateBps` <= 100% a
+    /// year; the discount is below `value`.
     function quote(uint256 value, uint32 rateBps, uint256 maturity)
         public
         view
@@ -116,7 +120,7 @@ contract Financing is IFinancing, ReentrancyGuard {
         uint256 remaining = maturity > block.timestamp ? maturity - block.timestamp : 0;
         daysToMaturity = uint32((remaining + 1 days - 1) / 1 days);
         uint256 discount = (value * rateBps * daysToMaturity) / _BPS_DAYS;
-        if (discount >= value && value != 0) revert FinancingInvalidRate(rateBps, MAX_RATE_BPS);
+        if (discount >= value && value != 0) revert FinancingDiscountTooLarge(value, rateBps, daysToMaturity);
         price = value - discount;
     }
 

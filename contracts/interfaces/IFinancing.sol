@@ -58,13 +58,18 @@ interface IFinancing {
     error FinancingOfferExpired(uint256 offerId, uint256 expiresAt, uint256 now_);
     error FinancingInvalidExpiry(uint256 expiresAt, uint256 now_, uint256 maturity);
     error FinancingInvalidRate(uint256 rateBps, uint256 maxRateBps);
+    /// @dev The discount for `daysToMaturity` days at `rateBps` would reach the whole `value`.
+    error FinancingDiscountTooLarge(uint256 value, uint256 rateBps, uint256 daysToMaturity);
     error FinancingZeroValue();
-    error FinancingValueTooLarge(uint256 value);
     error FinancingNotHolder(uint256 tokenId, address caller, address owner);
     error FinancingInsufficientValue(uint256 tokenId, uint256 available, uint256 requested);
     error FinancingCertificateNotActive(uint256 certificateId, uint8 status);
     error FinancingNotSeller(uint256 offerId, address caller, address seller);
     error FinancingNotFactor(uint256 offerId, address caller, address factor);
+    /// @dev A factor offering its own holding to itself: delivery would be a self-transfer.
+    error FinancingSelfOffer(uint256 tokenId, address factor);
+    /// @dev The deal's trade documents (the factoring contract) must be hashed in the offer.
+    error FinancingZeroDocumentHash();
 
     function createOffer(
         uint256 tokenId,

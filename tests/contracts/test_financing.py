@@ -57,9 +57,11 @@ def test_quote_edges(world, chain):
     assert f.MAX_RATE_BPS() == 10_000
     with brownie.reverts(err("FinancingInvalidRate", 10_001, 10_000)):
         f.quote(100, 10_001, now + DAY)
-    # a discount that would swallow the whole value is refused
-    with brownie.reverts(err("FinancingInvalidRate", 10_000, 10_000)):
+    # a discount that would swallow the whole value is refused, with its own error
+    with brownie.reverts(err("FinancingDiscountTooLarge", 100_000, 10_000, 360)):
         f.quote(100_000, 10_000, now + 360 * DAY)
+    with brownie.reverts(err("FinancingDiscountTooLarge", 3, 9_000, 400)):
+        f.quote(3, 9_000, now + 400 * DAY)
 
 
 def test_create_offer(world, chain, web3, held):
@@ -83,7 +85,7 @@ def test_create_offer(world, chain, web3, held):
     # offers do not lock anything: the holding still moves
     world.split(tier2, world.s3, 1)
     # an offer may run until maturity
-    world.financing.createOffer(root, 1, world.f2, 0, maturity, False, h32(0), {"from": world.s1})
+    world.financing.createOffer(root, 1, world.f2, 0, maturity, False, h32(3), {"from": world.s1})
 
 
 def test_create_offer_reverts(world, chain, web3, held):
@@ -92,9 +94,9 @@ def test_create_offer_reverts(world, chain, web3, held):
     maturity = world.token.certificate(cert)[1]
     exp = world.now() + 5 * DAY
 
-    def create(token=root, value=1, factor=None, rate=100, expires=exp, sender=None):
+    def create(token=root, value=1, factor=None, rate=100, expires=exp, sender=None, doc=h32(3)):
         factor = factor or world.f1
-        return f.createOffer(token, value, factor, rate, expires, False, h32(0), {"from": sender or world.s1})
+        return f.createOffer(token, value, factor, rate, expires, False, doc, {"from": sender or world.s1})
 
     with brownie.reverts(err("CertificateUnknownHolding", 99)):
         create(token=99)
@@ -106,6 +108,8 @@ def test_create_offer_reverts(world, chain, web3, held):
         create(factor=world.outsider)
     with brownie.reverts(err("MembershipNotHolder", world.core, 1)):
         create(factor=world.core)
+    with brownie.reverts(err("FinancingZeroDocumentHash")):
+        create(doc=h32(0))
     with brownie.reverts(err("FinancingZeroValue")):
         create(value=0)
     with brownie.reverts(err("FinancingInsufficientValue", root, 70_000, 70_001)):
@@ -131,6 +135,15 @@ def test_create_offer_reverts(world, chain, web3, held):
     world.membership.pause({"from": world.op})
     with brownie.reverts(err("MembershipPaused")):
         create()
+
+
+def test_a_factor_cannot_offer_its_own_holding_to_itself(world, held):
+    """Delivery would be a split to the holding's own owner, which the token refuses."""
+    _, root, _ = held
+    mine = world.split(root, world.f1, 1_000)
+    with brownie.reverts(err("FinancingSelfOffer", mine, world.f1)):
+        world.offer(mine, 100, factor=world.f1)
+    world.offer(mine, 100, factor=world.f2)  # another factor: fine
 
 
 def test_cancel_offer(world, held):
@@ -251,7 +264,7 @@ def test_accept_after_maturity_is_impossible(world, chain, web3):
     """An offer expires at maturity at the latest, so a matured holding is never sold."""
     cert, root = world.issue(face=1_000, days=2)
     maturity = world.token.certificate(cert)[1]
-    tx = world.financing.createOffer(root, 100, world.f1, 100, maturity, False, h32(0), {"from": world.s1})
+    tx = world.financing.createOffer(root, 100, world.f1, 100, maturity, False, h32(3), {"from": world.s1})
     oid = tx.return_value
     world.mature(cert)
     ts = next_timestamp(chain, web3)
