@@ -48,16 +48,22 @@ contract Membership is IMembership, Ownable2Step {
     }
 
     /// @notice Set a core enterprise's credit line. A limit below what is used leaves no credit
-    /// available until repayments bring `used` under it. Emits {CreditLineChanged}.
+    /// available until repayments bring `used` under it.
+    /// Requirements: caller is the operator; `debtor` is a core enterprise; `limit` fits 128 bits
+    /// (never clamped). Emits {CreditLineChanged}.
     function setCreditLimit(address debtor, uint256 limit) external onlyOwner {
         Member storage member = _member(debtor);
         if (member.role != Role.CoreEnterprise) revert MembershipWrongRole(debtor, Role.CoreEnterprise, member.role);
-        member.creditLimit = uint128(_min(limit, type(uint128).max));
+        if (limit > type(uint128).max) revert MembershipCreditLimitTooLarge(limit, type(uint128).max);
+        member.creditLimit = uint128(limit);
         emit CreditLineChanged(debtor, member.creditLimit, member.creditUsed);
     }
 
     /// @notice Allow or disallow a platform contract to use credit lines and move currency.
-    /// Emits {SystemContractSet}.
+    /// Trust boundary: a system contract may move any member's currency and consume or release
+    /// any credit line, which the operator can already do (mint, burn, set limits); it gets no
+    /// power over holdings, which the token grants only to the financing and settlement contracts
+    /// wired into it once at deployment. Emits {SystemContractSet}.
     function setSystemContract(address account, bool enabled) external onlyOwner {
         if (account == address(0)) revert MembershipZeroAddress();
         _systemContracts[account] = enabled;
@@ -154,6 +160,11 @@ contract Membership is IMembership, Ownable2Step {
         _requireCurrencyParty(to);
     }
 
+    function requireSpender(address spender) external view {
+        _requireNotPaused();
+        _requireCurrencyParty(spender);
+    }
+
     // --- internals --------------------------------------------------------------------------
 
     function _member(address account) private view returns (Member storage member) {
@@ -182,9 +193,5 @@ contract Membership is IMembership, Ownable2Step {
 
     function _available(Member storage member) private view returns (uint256) {
         return member.creditUsed >= member.creditLimit ? 0 : member.creditLimit - member.creditUsed;
-    }
-
-    function _min(uint256 a, uint256 b) private pure returns (uint256) {
-        return a < b ? a : b;
     }
 }

@@ -45,6 +45,7 @@ interface IMembership {
     error MembershipRenounceDisabled();
     error MembershipPaused();
     error MembershipNotPaused();
+    error MembershipCreditLimitTooLarge(uint256 limit, uint256 maxLimit);
 
     function onboard(address account, Role role, bytes32 kycHash) external;
     function updateKyc(address account, bytes32 kycHash) external;
@@ -75,4 +76,7 @@ interface IMembership {
     /// @notice Reverts unless the system is not paused and each non-zero side is an active member
     /// or a system contract: the rule for moving settlement currency.
     function requireCurrencyParties(address from, address to) external view;
+    /// @notice Reverts unless the system is not paused and `spender` is an active member or a
+    /// system contract: the rule for whoever moves another's holding or currency by an approval.
+    function requireSpender(address spender) external view;
 }

@@ -89,10 +89,14 @@ def test_set_credit_limit(world):
     m.setCreditLimit(world.core, 100_000, {"from": world.op})
     assert m.availableCredit(world.core) == 0
     assert tuple(m.memberOf(world.core))[3:] == (100_000, 300_000)
-    # limits beyond uint128 are clamped
-    tx = m.setCreditLimit(world.core, 2**200, {"from": world.op})
+    # the largest limit stored; beyond it the call reverts (it was silently clamped)
+    tx = m.setCreditLimit(world.core, MAX128, {"from": world.op})
     assert_event(tx, "CreditLineChanged", debtor=world.core, limit=MAX128, used=300_000)
     assert m.availableCredit(world.core) == MAX128 - 300_000
+    for limit in (MAX128 + 1, 2**200):
+        with brownie.reverts(err("MembershipCreditLimitTooLarge", limit, MAX128)):
+            m.setCreditLimit(world.core, limit, {"from": world.op})
+    assert tuple(m.memberOf(world.core))[3:] == (MAX128, 300_000)
 
 
 def test_set_credit_limit_reverts(world):
