@@ -63,8 +63,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
 
     /// @notice Issue a certificate to a tier-1 supplier.
     /// Requirements: caller is an active core enterprise; `payee` an active supplier; the system
-    /// is not paused; 0 < `faceValue` fits the available credit line; `maturity` is in the future
-    /// and within the maximum term.
+    /// is not paused; 0 < `faceValue` fits the available credit line; `documentHash` is not zero;
+    /// `maturity` is in the future and within the maximum term.
     /// Emits {CertificateIssued}, {CreditLineChanged} (membership), and the holding's
     /// {Transfer}, {SlotChanged}, {HoldingCreated}, {TransferValue}.
     function issue(address payee, uint256 faceValue, uint64 maturity, bytes32 documentHash)
@@ -75,6 +75,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
         _membership.requireRole(payee, IMembership.Role.Supplier);
         if (faceValue == 0) revert CertificateZeroValue();
         if (faceValue > type(uint128).max) revert CertificateValueTooLarge(faceValue);
+        if (documentHash == bytes32(0)) revert CertificateZeroDocumentHash();
         uint256 latest = block.timestamp + _maxTerm;
         if (maturity <= block.timestamp || maturity > latest) {
             revert CertificateInvalidMaturity(maturity, block.timestamp + 1, latest);
@@ -124,15 +125,18 @@ contract CertificateToken is ICertificateToken, ERC165 {
 
     /// @notice Split `value` off `fromTokenId` into a new holding of `to`, one tier deeper,
     /// recording the hop's trade documents (拆分/流转).
-    /// Requirements: caller owns the holding or is approved for it (a value allowance is spent);
-    /// the holding is not frozen; its certificate is active and not matured; owner and `to` are
-    /// active suppliers or factors; the system is not paused; 0 < `value` <= the holding's value.
+    /// Requirements: caller owns the holding or is approved for it (a value allowance is spent),
+    /// and an approved caller is an active member; `documentHash` is not zero; the holding is not
+    /// frozen; its certificate is active and not matured; `to` is not the holding's owner; owner
+    /// and `to` are active suppliers or factors; the system is not paused;
+    /// 0 < `value` <= the holding's value.
     /// Emits {Transfer}, {SlotChanged}, {HoldingCreated}, {TransferValue}.
     function splitTransfer(uint256 fromTokenId, address to, uint256 value, bytes32 documentHash)
         external
         returns (uint256 newTokenId)
     {
         _spendAllowance(msg.sender, fromTokenId, value);
+        if (documentHash == bytes32(0)) revert CertificateZeroDocumentHash();
         return _split(fromTokenId, to, value, documentHash);
     }
 
@@ -155,8 +159,12 @@ contract CertificateToken is ICertificateToken, ERC165 {
         emit MaxTermSet(maxTermSeconds);
     }
 
-    /// @notice Wire the financing and settlement contracts. Emits {SystemContractsSet}.
+    /// @notice Wire the financing and settlement contracts, once: they alone deliver and burn
+    /// holdings, so the operator cannot later point them at a wallet of its own.
+    /// Requirements: caller is the operator; neither address is zero; the token is not wired yet.
+    /// Emits {SystemContractsSet}.
     function setSystemContracts(address financing_, address settlement_) external onlyOperator {
+        if (_financing != address(0)) revert CertificateSystemContractsAlreadySet(_financing, _settlement);
         if (financing_ == address(0) || settlement_ == address(0)) revert CertificateZeroAddress();
         _financing = financing_;
         _settlement = settlement_;
@@ -166,7 +174,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     // --- system contracts -------------------------------------------------------------------
 
     /// @notice Delivery leg of a financing deal. Requirements: caller is the financing contract;
-    /// `seller` owns `fromTokenId`; the same checks as {splitTransfer}.
+    /// `seller` owns `fromTokenId`; `documentHash` is not zero; the same checks as {splitTransfer}.
+    /// Emits as {splitTransfer}.
     function transferByAgent(uint256 fromTokenId, address seller, address to, uint256 value, bytes32 documentHash)
         external
         returns (uint256 newTokenId)
@@ -174,6 +183,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
         if (msg.sender != _financing) revert CertificateUnauthorized(msg.sender);
         address owner = _ownerOf(fromTokenId);
         if (owner != seller) revert CertificateWrongOwner(fromTokenId, seller, owner);
+        if (documentHash == bytes32(0)) revert CertificateZeroDocumentHash();
         return _split(fromTokenId, to, value, documentHash);
     }
 
@@ -242,15 +252,18 @@ contract CertificateToken is ICertificateToken, ERC165 {
         return _allowances[tokenId][_holdings[tokenId].tier][operator];
     }
 
-    /// @notice ERC-3525 split to an address: {splitTransfer} without a document hash.
+    /// @notice ERC-3525 split to an address: {splitTransfer} without a document hash (the new
+    /// holding's {HoldingCreated} records a zero hash).
     function transferFrom(uint256 fromTokenId, address to, uint256 value) external returns (uint256) {
         _spendAllowance(msg.sender, fromTokenId, value);
         return _split(fromTokenId, to, value, bytes32(0));
     }
 
     /// @notice ERC-3525 value transfer between two holdings of the same certificate (a merge).
-    /// Requirements: as {splitTransfer}; `toTokenId` exists, is not frozen and is another
-    /// holding of the same certificate. Emits {TransferValue}.
+    /// No holding is created and no tier changes, so merging between two holdings of one owner
+    /// is allowed.
+    /// Requirements: as {splitTransfer}, without the document hash; `toTokenId` exists, is not
+    /// frozen and is another holding of the same certificate. Emits {TransferValue}.
     function transferFrom(uint256 fromTokenId, uint256 toTokenId, uint256 value) external {
         _spendAllowance(msg.sender, fromTokenId, value);
         if (fromTokenId == toTokenId) revert CertificateSameToken(fromTokenId);
@@ -289,15 +302,18 @@ contract CertificateToken is ICertificateToken, ERC165 {
     }
 
     /// @notice ERC-721 transfer of a whole holding; it keeps its id and goes one tier deeper.
-    /// Requirements: as {splitTransfer}, with ERC-721 approval rules. Emits {Transfer},
-    /// {HoldingTransferred}.
+    /// No document hash: the hop's {HoldingTransferred} carries none.
+    /// Requirements: as {splitTransfer}, with ERC-721 approval rules and without the document
+    /// hash; `from` owns the holding. Emits {Transfer}, {HoldingTransferred}.
     function transferFrom(address from, address to, uint256 tokenId) public {
         HoldingData storage h = _holdings[tokenId];
         address owner = h.owner;
         if (owner == address(0)) revert CertificateUnknownHolding(tokenId);
         if (owner != from) revert CertificateWrongOwner(tokenId, from, owner);
         if (!_isApprovedOrOwner(msg.sender, owner, tokenId)) revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
+        if (msg.sender != owner) _membership.requireSpender(msg.sender);
         _requireMovable(tokenId, h);
+        if (to == owner) revert CertificateSelfTransfer(tokenId, owner);
         _membership.requireHolders(from, to);
         delete _tokenApprovals[tokenId];
         unchecked {
@@ -390,14 +406,17 @@ contract CertificateToken is ICertificateToken, ERC165 {
 
     // --- internals --------------------------------------------------------------------------
 
-    /// @dev The one path that moves value into a new holding.
+    /// @dev The one path that moves value into a new holding. Never to the holding's own owner:
+    /// that would deepen the tier without a hop between two members.
     function _split(uint256 fromTokenId, address to, uint256 value, bytes32 documentHash)
         private
         returns (uint256 newTokenId)
     {
         HoldingData storage from = _holdings[fromTokenId];
         _requireMovable(fromTokenId, from);
-        _membership.requireHolders(from.owner, to);
+        address owner = from.owner;
+        if (to == owner) revert CertificateSelfTransfer(fromTokenId, owner);
+        _membership.requireHolders(owner, to);
         if (value == 0) revert CertificateZeroValue();
         if (value > from.value) revert CertificateInsufficientValue(fromTokenId, from.value, value);
         unchecked {
@@ -463,20 +482,24 @@ contract CertificateToken is ICertificateToken, ERC165 {
     }
 
     /// @dev ERC-3525 allowance rules: owner, approved-for-all and the token's ERC-721 approvee
-    /// move freely; anyone else spends a value allowance.
+    /// move freely; anyone else spends a value allowance. Whoever moves another's holding must be
+    /// an active member (or a system contract): an approval does not outlive a suspension.
     function _spendAllowance(address operator, uint256 tokenId, uint256 value) private {
         address owner = _ownerOf(tokenId);
-        if (_isApprovedOrOwner(operator, owner, tokenId)) return;
-        uint32 tier = _holdings[tokenId].tier;
-        uint256 current = _allowances[tokenId][tier][operator];
-        if (current == 0) revert CertificateNotOwnerNorApproved(tokenId, operator);
-        if (current < value) revert CertificateInsufficientAllowance(tokenId, operator, current, value);
-        if (current != type(uint256).max) {
-            unchecked {
-                _allowances[tokenId][tier][operator] = current - value;
+        if (operator == owner) return;
+        if (!_operatorApprovals[owner][operator] && _tokenApprovals[tokenId] != operator) {
+            uint32 tier = _holdings[tokenId].tier;
+            uint256 current = _allowances[tokenId][tier][operator];
+            if (current == 0) revert CertificateNotOwnerNorApproved(tokenId, operator);
+            if (current < value) revert CertificateInsufficientAllowance(tokenId, operator, current, value);
+            if (current != type(uint256).max) {
+                unchecked {
+                    _allowances[tokenId][tier][operator] = current - value;
+                }
+                emit ApprovalValue(tokenId, operator, current - value);
             }
-            emit ApprovalValue(tokenId, operator, current - value);
         }
+        _membership.requireSpender(operator);
     }
 
     function _isApprovedOrOwner(address operator, address owner, uint256 tokenId) private view returns (bool) {

@@ -48,6 +48,14 @@ contract SettlementToken is ISettlementToken, ERC20 {
         super._update(from, to, value);
     }
 
+    /// @dev The single path of every spent approval ({transferFrom}): a spender other than the
+    /// owner must be an active member or a system contract, so an approval does not outlive a
+    /// suspension and an address never onboarded cannot move currency.
+    function _spendAllowance(address owner, address spender, uint256 value) internal override {
+        super._spendAllowance(owner, spender, value);
+        if (spender != owner) _membership.requireSpender(spender);
+    }
+
     function _onlyOperator() private view {
         if (msg.sender != _membership.operator()) revert SettlementTokenUnauthorized(msg.sender);
     }

@@ -90,6 +90,12 @@ interface ICertificateToken is IERC3525 {
     error CertificateWrongOwner(uint256 tokenId, address expected, address actual);
     error CertificateApproveToOwner(uint256 tokenId, address owner);
     error CertificateReceiverRejected(address receiver);
+    /// @dev A split or whole transfer to the holding's own owner: it would deepen the tier without a hop.
+    error CertificateSelfTransfer(uint256 tokenId, address owner);
+    /// @dev Issue, split-and-transfer and financing delivery carry the hash of their trade documents.
+    error CertificateZeroDocumentHash();
+    /// @dev The financing and settlement contracts are wired once, at deployment.
+    error CertificateSystemContractsAlreadySet(address financing, address settlement);
 
     // --- lifecycle -------------------------------------------------------------------------
 
@@ -109,6 +115,7 @@ interface ICertificateToken is IERC3525 {
     function freeze(uint256 tokenId, bytes32 reasonHash) external;
     function unfreeze(uint256 tokenId, bytes32 reasonHash) external;
     function setMaxTerm(uint256 maxTermSeconds) external;
+    /// @notice Wire the financing and settlement contracts, once.
     function setSystemContracts(address financing, address settlement) external;
 
     // --- system contracts only -------------------------------------------------------------

@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 /// @title Permissioned settlement currency (a tokenized bank deposit).
 /// @notice Moves only between active members and the platform's system contracts; the operator
 /// mints against deposits and burns on withdrawal. Standard `Transfer` events cover every change.
+/// An approved spender (`transferFrom`) must itself be an active member or a system contract.
 interface ISettlementToken is IERC20 {
     error SettlementTokenUnauthorized(address caller);
 

@@ -204,9 +204,9 @@ CASES = {
         lambda mx, r, who: mx.w.currency.approve(mx.w.s2, 1, tx(who)),
         everyone,
     ),
-    "SettlementToken.transferFrom": (  # the parties are checked, not the approved spender
+    "SettlementToken.transferFrom": (  # the parties, and an approved spender: an active member
         lambda mx, r, who: mx.w.currency.transferFrom(mx.w.core, mx.w.s1, 1, tx(who)),
-        everyone,
+        allow("core", "supplier", "factor", "auditor", otherwise=currency_party),
     ),
     # CertificateToken
     "CertificateToken.issue": (
@@ -239,10 +239,12 @@ CASES = {
     ),
     "CertificateToken.setSystemContracts": (
         lambda mx, r, who: mx.w.token.setSystemContracts(mx.w.financing, mx.w.settlement, tx(who)),
-        allow("operator", otherwise=cert_unauthorized),
+        # wired once at deployment: the operator's second call is refused too
+        lambda mx, r, who: err("CertificateSystemContractsAlreadySet", mx.w.financing, mx.w.settlement)
+        if r == "operator" else cert_unauthorized(mx, r, who),
     ),
     "CertificateToken.transferByAgent": (
-        lambda mx, r, who: mx.w.token.transferByAgent(mx.own(r), mx.w.s1, mx.w.f1, 1, h32(0), tx(who)),
+        lambda mx, r, who: mx.w.token.transferByAgent(mx.own(r), mx.w.s1, mx.w.f1, 1, h32(5), tx(who)),
         allow(otherwise=cert_unauthorized),
     ),
     "CertificateToken.redeemValue": (

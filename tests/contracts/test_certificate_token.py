@@ -91,6 +91,8 @@ def test_issue_reverts(world, chain, web3, accounts):
         t.issue(world.s1, 0, mat, h32(1), {"from": core})
     with brownie.reverts(err("CertificateValueTooLarge", MAX128 + 1)):
         t.issue(world.s1, MAX128 + 1, mat, h32(1), {"from": core})
+    with brownie.reverts(err("CertificateZeroDocumentHash")):
+        t.issue(world.s1, 1, mat, h32(0), {"from": core})
     with brownie.reverts(err("MembershipCreditExceeded", core, CREDIT, CREDIT + 1)):
         t.issue(world.s1, CREDIT + 1, mat, h32(1), {"from": core})
     ts = next_timestamp(chain, web3)
@@ -193,9 +195,25 @@ def test_split_to_an_existing_holder_still_creates_a_holding(world):
     b = world.split(root, world.s2, 10)
     assert a != b
     assert world.token.balanceOf["address"](world.s2) == 2
-    # split to oneself: a new holding one tier deeper
-    c = world.split(root, world.s1, 10)
-    assert tuple(world.token.holding(c))[1:] == (world.s1, 10, root, 2, False)
+
+
+def test_split_to_oneself_reverts(world):
+    """Regression: a split to the holding's own owner made a holding one tier deeper without a
+    hop between members; repeated, it inflated the tiers reached."""
+    t = world.token
+    _, root = world.issue(face=100)
+    with brownie.reverts(err("CertificateSelfTransfer", root, world.s1)):
+        t.splitTransfer(root, world.s1, 10, h32(3), {"from": world.s1})
+    with brownie.reverts(err("CertificateSelfTransfer", root, world.s1)):
+        t.transferFrom["uint256,address,uint256"](root, world.s1, 10, {"from": world.s1})
+    # nor by an approved operator sending the value back to the owner
+    t.approve["uint256,address,uint256"](root, world.f1, 10, {"from": world.s1})
+    with brownie.reverts(err("CertificateSelfTransfer", root, world.s1)):
+        t.splitTransfer(root, world.s1, 10, h32(3), {"from": world.f1})
+    assert t.tokenCount() == root and world.value(root) == 100
+    # the same holder may still receive it back through a real hop: two tiers for two hops
+    back = world.split(world.split(root, world.s2, 10), world.s1, 10)
+    assert tuple(t.holding(back))[1:] == (world.s1, 10, root + 1, 3, False)
 
 
 def test_deep_tiers(world, accounts):
@@ -224,49 +242,53 @@ def test_split_whole_value_leaves_an_empty_holding(world):
 def test_split_reverts(world):
     t = world.token
     cert, root = world.issue(face=1_000)
+    with brownie.reverts(err("CertificateZeroDocumentHash")):
+        t.splitTransfer(root, world.s2, 1, h32(0), {"from": world.s1})
     with brownie.reverts(err("CertificateUnknownHolding", 99)):
-        t.splitTransfer(99, world.s2, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(99, world.s2, 1, h32(3), {"from": world.s1})
     with brownie.reverts(err("CertificateNotOwnerNorApproved", root, world.s2)):
-        t.splitTransfer(root, world.s2, 1, h32(0), {"from": world.s2})
+        t.splitTransfer(root, world.s2, 1, h32(3), {"from": world.s2})
     with brownie.reverts(err("CertificateZeroValue")):
-        t.splitTransfer(root, world.s2, 0, h32(0), {"from": world.s1})
+        t.splitTransfer(root, world.s2, 0, h32(3), {"from": world.s1})
     with brownie.reverts(err("CertificateInsufficientValue", root, 1_000, 1_001)):
-        t.splitTransfer(root, world.s2, 1_001, h32(0), {"from": world.s1})
+        t.splitTransfer(root, world.s2, 1_001, h32(3), {"from": world.s1})
     for bad, role in ((world.core, CORE), (world.auditor, 4), (world.outsider, 0)):
         with brownie.reverts(err("MembershipNotHolder", bad, role)):
-            t.splitTransfer(root, bad, 1, h32(0), {"from": world.s1})
+            t.splitTransfer(root, bad, 1, h32(3), {"from": world.s1})
     with brownie.reverts(err("MembershipNotHolder", ZERO, 0)):
-        t.splitTransfer(root, ZERO, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, ZERO, 1, h32(3), {"from": world.s1})
     with brownie.reverts(err("MembershipInactive", world.suspended)):
-        t.splitTransfer(root, world.suspended, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, world.suspended, 1, h32(3), {"from": world.s1})
+    with brownie.reverts(err("CertificateSelfTransfer", root, world.s1)):
+        t.splitTransfer(root, world.s1, 1, h32(3), {"from": world.s1})
     # pending certificate
     cert2, root2 = world.issue(accept=False)
     with brownie.reverts(err("CertificateWrongStatus", cert2, PENDING)):
-        t.splitTransfer(root2, world.s2, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root2, world.s2, 1, h32(3), {"from": world.s1})
     # frozen holding
     t.freeze(root, h32(9), {"from": world.op})
     with brownie.reverts(err("CertificateFrozen", root)):
-        t.splitTransfer(root, world.s2, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, world.s2, 1, h32(3), {"from": world.s1})
     t.unfreeze(root, h32(9), {"from": world.op})
     # suspended owner
     world.membership.setActive(world.s1, False, {"from": world.op})
     with brownie.reverts(err("MembershipInactive", world.s1)):
-        t.splitTransfer(root, world.s2, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, world.s2, 1, h32(3), {"from": world.s1})
     world.membership.setActive(world.s1, True, {"from": world.op})
     # paused
     world.membership.pause({"from": world.op})
     with brownie.reverts(err("MembershipPaused")):
-        t.splitTransfer(root, world.s2, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, world.s2, 1, h32(3), {"from": world.s1})
     world.membership.unpause({"from": world.op})
     # matured (and overdue)
     maturity = t.certificate(cert)[1]
     world.mature(cert)
     with brownie.reverts(err("CertificateMatured", cert, maturity)):
-        t.splitTransfer(root, world.s2, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, world.s2, 1, h32(3), {"from": world.s1})
     world.mature(cert, extra=31 * DAY)
     world.settlement.markOverdue(cert, {"from": world.outsider})
     with brownie.reverts(err("CertificateWrongStatus", cert, OVERDUE)):
-        t.splitTransfer(root, world.s2, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, world.s2, 1, h32(3), {"from": world.s1})
 
 
 def test_freeze_unfreeze(world):
@@ -315,20 +337,38 @@ def test_set_max_term(world, chain, web3):
         t.setMaxTerm(DAY, {"from": world.core})
 
 
-def test_set_system_contracts(world, accounts):
+def wired_token(world, CertificateToken, financing, settlement):
+    """A second token on the world's membership, wired to `financing` and `settlement` (EOAs in
+    tests, to call the agent entry points directly)."""
+    t = CertificateToken.deploy(world.membership, "Receivable Certificate", "RCERT", {"from": world.op})
+    world.membership.setSystemContract(t, True, {"from": world.op})
+    t.setSystemContracts(financing, settlement, {"from": world.op})
+    return t
+
+
+def test_set_system_contracts(world, accounts, CertificateToken):
     t = world.token
     assert t.financing() == world.financing
     assert t.settlement() == world.settlement
     assert t.membership() == world.membership
-    tx = t.setSystemContracts(accounts[12], accounts[13], {"from": world.op})
-    assert_event(tx, "SystemContractsSet", financing=accounts[12], settlement=accounts[13])
-    assert (t.financing(), t.settlement()) == (accounts[12], accounts[13])
-    with brownie.reverts(err("CertificateZeroAddress")):
-        t.setSystemContracts(ZERO, accounts[13], {"from": world.op})
-    with brownie.reverts(err("CertificateZeroAddress")):
-        t.setSystemContracts(accounts[12], ZERO, {"from": world.op})
+    # wired once at deployment: the operator cannot point them at wallets of its own later
+    with brownie.reverts(err("CertificateSystemContractsAlreadySet", world.financing, world.settlement)):
+        t.setSystemContracts(accounts[12], accounts[13], {"from": world.op})
     with brownie.reverts(err("CertificateUnauthorized", world.s1)):
         t.setSystemContracts(accounts[12], accounts[13], {"from": world.s1})
+    fresh = CertificateToken.deploy(world.membership, "Receivable Certificate", "RCERT", {"from": world.op})
+    assert (fresh.financing(), fresh.settlement()) == (ZERO, ZERO)
+    with brownie.reverts(err("CertificateZeroAddress")):
+        fresh.setSystemContracts(ZERO, accounts[13], {"from": world.op})
+    with brownie.reverts(err("CertificateZeroAddress")):
+        fresh.setSystemContracts(accounts[12], ZERO, {"from": world.op})
+    with brownie.reverts(err("CertificateUnauthorized", world.s1)):
+        fresh.setSystemContracts(accounts[12], accounts[13], {"from": world.s1})
+    tx = fresh.setSystemContracts(accounts[12], accounts[13], {"from": world.op})
+    assert_event(tx, "SystemContractsSet", financing=accounts[12], settlement=accounts[13])
+    assert (fresh.financing(), fresh.settlement()) == (accounts[12], accounts[13])
+    with brownie.reverts(err("CertificateSystemContractsAlreadySet", accounts[12], accounts[13])):
+        fresh.setSystemContracts(world.financing, world.settlement, {"from": world.op})
 
 
 def test_system_only_entry_points(world):
@@ -343,17 +383,29 @@ def test_system_only_entry_points(world):
             t.markOverdue(cert, {"from": who})
 
 
-def test_agent_entry_points_directly(world, accounts):
-    """Wire EOAs as the financing and settlement contracts to exercise the agent paths' own checks."""
-    t, fin, stl = world.token, accounts[12], accounts[13]
-    t.setSystemContracts(fin, stl, {"from": world.op})
-    cert, root = world.issue(face=1_000)
-    pending, proot = world.issue(face=10, accept=False)
+def test_agent_entry_points_directly(world, accounts, CertificateToken):
+    """A token wired to EOAs as the financing and settlement contracts exercises the agent paths'
+    own checks."""
+    fin, stl = accounts[12], accounts[13]
+    t = wired_token(world, CertificateToken, fin, stl)
+
+    def issue(face, accept=True):
+        cert, root = t.issue(world.s1, face, world.now() + 90 * DAY, h32(1), {"from": world.core}).return_value
+        if accept:
+            t.accept(cert, {"from": world.s1})
+        return cert, root
+
+    cert, root = issue(1_000)
+    pending, proot = issue(10, accept=False)
     # transferByAgent
     with brownie.reverts(err("CertificateWrongOwner", root, world.s2, world.s1)):
-        t.transferByAgent(root, world.s2, world.f1, 1, h32(0), {"from": fin})
+        t.transferByAgent(root, world.s2, world.f1, 1, h32(5), {"from": fin})
     with brownie.reverts(err("CertificateUnknownHolding", 99)):
-        t.transferByAgent(99, world.s2, world.f1, 1, h32(0), {"from": fin})
+        t.transferByAgent(99, world.s2, world.f1, 1, h32(5), {"from": fin})
+    with brownie.reverts(err("CertificateZeroDocumentHash")):
+        t.transferByAgent(root, world.s1, world.f1, 1, h32(0), {"from": fin})
+    with brownie.reverts(err("CertificateSelfTransfer", root, world.s1)):
+        t.transferByAgent(root, world.s1, world.s1, 1, h32(5), {"from": fin})
     tx = t.transferByAgent(root, world.s1, world.f1, 300, h32(5), {"from": fin})
     new = tx.return_value
     assert_event(
@@ -383,7 +435,7 @@ def test_agent_entry_points_directly(world, accounts):
         t.markOverdue(99, {"from": stl})
     with brownie.reverts(err("CertificateWrongStatus", pending, PENDING)):
         t.markOverdue(pending, {"from": stl})
-    cert3, _ = world.issue()
+    cert3, _ = issue(1_000)
     tx = t.markOverdue(cert3, {"from": stl})
     assert_event(tx, "CertificateStatusChanged", certificateId=cert3, status=OVERDUE)
     with brownie.reverts(err("CertificateWrongStatus", cert3, OVERDUE)):

@@ -123,7 +123,7 @@ def test_value_allowance_dies_with_an_erc721_transfer(world, held):
     t.transferFrom["address,address,uint256"](world.s1, world.s3, root, {"from": world.s1})
     assert t.allowance(root, world.f1) == 0
     with brownie.reverts(err("CertificateNotOwnerNorApproved", root, world.f1)):
-        t.splitTransfer(root, world.f1, 1, h32(0), {"from": world.f1})
+        t.splitTransfer(root, world.f1, 1, h32(3), {"from": world.f1})
 
 
 def test_value_allowance_does_not_revive_when_the_holding_comes_back(world, held):
@@ -137,10 +137,10 @@ def test_value_allowance_does_not_revive_when_the_holding_comes_back(world, held
     assert t.ownerOf(root) == world.s1
     assert t.allowance(root, world.f1) == 0
     with brownie.reverts(err("CertificateNotOwnerNorApproved", root, world.f1)):
-        t.splitTransfer(root, world.f1, 1, h32(0), {"from": world.f1})
+        t.splitTransfer(root, world.f1, 1, h32(3), {"from": world.f1})
     # a new allowance works as before
     t.approve["uint256,address,uint256"](root, world.f1, 10, {"from": world.s1})
-    t.splitTransfer(root, world.f1, 10, h32(0), {"from": world.f1})
+    t.splitTransfer(root, world.f1, 10, h32(3), {"from": world.f1})
     assert t.allowance(root, world.f1) == 0
 
 
@@ -154,7 +154,7 @@ def test_transfer_from_token_to_address(world, held):
     new = tx.return_value
     assert_event(
         tx, "HoldingCreated", tokenId=new, certificateId=cert, parentTokenId=root, owner=world.f2,
-        initialValue=12_345, tier=2, documentHash=h32(0),
+        initialValue=12_345, tier=2, documentHash=h32(0),  # no hash in the standard call
     )
     assert_event(tx, "TransferValue", _fromTokenId=root, _toTokenId=new, _value=12_345)
     assert world.value(root) == 80_000 - 12_345
@@ -175,6 +175,21 @@ def test_value_merge(world, held):
     tx = t.transferFrom["uint256,uint256,uint256"](other, root, 1_001, {"from": world.f1})
     assert_event(tx, "ApprovalValue", _tokenId=other, _operator=world.f1, _value=0)
     assert world.value(root) == 80_000
+
+
+def test_value_merge_between_own_holdings_keeps_tiers(world, held):
+    """Merging value between two holdings of one owner creates no holding and changes no tier or
+    parent, so it stays allowed (a holder may consolidate what it received)."""
+    t = world.token
+    cert, root, other = held
+    mine = world.split(other, world.s1, 5_000)  # s2 -> s1: tier 3
+    before = {x: tuple(t.holding(x)) for x in (root, mine)}
+    tx = t.transferFrom["uint256,uint256,uint256"](root, mine, 1_000, {"from": world.s1})
+    assert [e.name for e in tx.events] == ["TransferValue"]
+    t.transferFrom["uint256,uint256,uint256"](mine, root, 6_000, {"from": world.s1})
+    assert tuple(t.holding(root)) == before[root][:2] + (85_000,) + before[root][3:]
+    assert tuple(t.holding(mine)) == (cert, world.s1, 0, other, 3, False)
+    assert t.tokenCount() == mine
 
 
 def test_value_merge_reverts(world, held):
@@ -236,6 +251,28 @@ def test_erc721_transfer_moves_the_whole_holding_one_tier_deeper(world, held):
     assert_event(tx, "HoldingTransferred", tokenId=other, tier=4)
 
 
+@pytest.mark.parametrize("how", ["transferFrom", "safeTransferFrom", "safeTransferFrom(data)"])
+def test_erc721_transfer_to_oneself_reverts(world, held, how):
+    """Regression: three self-transfers took a holding from tier 2 to tier 5 without a hop."""
+    t = world.token
+    _, root, other = held
+    calls = {
+        "transferFrom": lambda who, sender: t.transferFrom["address,address,uint256"](who, who, other, sender),
+        "safeTransferFrom": lambda who, sender: t.safeTransferFrom["address,address,uint256"](
+            who, who, other, sender),
+        "safeTransferFrom(data)": lambda who, sender: t.safeTransferFrom["address,address,uint256,bytes"](
+            who, who, other, b"x", sender),
+    }
+    for _ in range(3):
+        with brownie.reverts(err("CertificateSelfTransfer", other, world.s2)):
+            calls[how](world.s2, {"from": world.s2})
+    # nor by an approved operator
+    t.setApprovalForAll(world.f1, True, {"from": world.s2})
+    with brownie.reverts(err("CertificateSelfTransfer", other, world.s2)):
+        calls[how](world.s2, {"from": world.f1})
+    assert tuple(t.holding(other))[1:] == (world.s2, 20_000, root, 2, False)
+
+
 def test_erc721_approvals(world, held):
     t = world.token
     _, root, other = held
@@ -243,7 +280,7 @@ def test_erc721_approvals(world, held):
     assert_event(tx, "Approval", owner=world.s2, approved=world.f1, tokenId=other)
     assert t.getApproved(other) == world.f1
     # the approvee moves value without a value allowance, and nothing is spent
-    tx = t.splitTransfer(other, world.s3, 100, h32(0), {"from": world.f1})
+    tx = t.splitTransfer(other, world.s3, 100, h32(3), {"from": world.f1})
     assert "ApprovalValue" not in tx.events
     t.transferFrom["address,address,uint256"](world.s2, world.f1, other, {"from": world.f1})
     assert t.getApproved(other) == ZERO  # cleared by the transfer
@@ -313,6 +350,68 @@ def test_erc721_transfer_reverts(world, held):
     world.mature(cert)
     with brownie.reverts(err("CertificateMatured", cert, maturity)):
         xfer(world.s1, world.s3, root, {"from": world.s1})
+
+
+# --- approved spenders must be active members -------------------------------------------------
+
+SPENDER_MOVES = {
+    "splitTransfer": lambda t, h, who: t.splitTransfer(h, who["to"], 1, h32(3), who["tx"]),
+    "transferFrom(id,to,value)": lambda t, h, who: t.transferFrom["uint256,address,uint256"](
+        h, who["to"], 1, who["tx"]),
+    "transferFrom(id,id,value)": lambda t, h, who: t.transferFrom["uint256,uint256,uint256"](
+        h, who["into"], 1, who["tx"]),
+    "transferFrom(from,to,id)": lambda t, h, who: t.transferFrom["address,address,uint256"](
+        who["owner"], who["to"], h, who["tx"]),
+    "safeTransferFrom(from,to,id)": lambda t, h, who: t.safeTransferFrom["address,address,uint256"](
+        who["owner"], who["to"], h, who["tx"]),
+}
+APPROVALS = {
+    "value allowance": lambda t, h, owner, spender: t.approve["uint256,address,uint256"](
+        h, spender, 10, {"from": owner}),
+    "token approval": lambda t, h, owner, spender: t.approve["address,uint256"](spender, h, {"from": owner}),
+    "operator approval": lambda t, h, owner, spender: t.setApprovalForAll(spender, True, {"from": owner}),
+}
+
+
+# a value allowance is no ERC-721 approval (test_erc721_transfer_reverts)
+SPENDER_CASES = [
+    (move, approval) for move in SPENDER_MOVES for approval in APPROVALS
+    if not (approval == "value allowance" and move.startswith(("transferFrom(from", "safe")))
+]
+
+
+@pytest.mark.parametrize(("move", "approval"), SPENDER_CASES)
+def test_an_approved_spender_must_be_an_active_member(world, held, move, approval, accounts):
+    """Regression: only owner and recipient were checked, so a suspended member or an address
+    never onboarded could move a holding it had been approved for."""
+    t = world.token
+    _, root, other = held
+    stranger = accounts[17]  # never onboarded
+    args = {"owner": world.s1, "to": world.f2, "into": other}
+    APPROVALS[approval](t, root, world.s1, stranger)
+    with brownie.reverts(err("MembershipUnknownMember", stranger)):
+        SPENDER_MOVES[move](t, root, {**args, "tx": {"from": stranger}})
+    APPROVALS[approval](t, root, world.s1, world.s3)
+    world.membership.setActive(world.s3, False, {"from": world.op})
+    with brownie.reverts(err("MembershipInactive", world.s3)):
+        SPENDER_MOVES[move](t, root, {**args, "tx": {"from": world.s3}})
+    # reinstated, the same approval works again
+    world.membership.setActive(world.s3, True, {"from": world.op})
+    SPENDER_MOVES[move](t, root, {**args, "tx": {"from": world.s3}})
+
+
+def test_an_approved_spender_may_be_any_active_member(world, held):
+    """The spender acts for the owner; owner and recipient must be holders, the spender only an
+    active member (a core enterprise paying a supplier's supplier on its behalf, say)."""
+    t = world.token
+    _, root, _ = held
+    t.approve["uint256,address,uint256"](root, world.core, 100, {"from": world.s1})
+    new = t.splitTransfer(root, world.s3, 100, h32(3), {"from": world.core}).return_value
+    assert tuple(t.holding(new))[1:5] == (world.s3, 100, root, 2)
+    world.membership.pause({"from": world.op})
+    t.approve["uint256,address,uint256"](root, world.core, 100, {"from": world.s1})
+    with brownie.reverts(err("MembershipPaused")):
+        t.splitTransfer(root, world.s3, 100, h32(3), {"from": world.core})
 
 
 # --- receivers ------------------------------------------------------------------------------
@@ -385,17 +484,17 @@ def test_erc3525_receiver_refusals(world, held, receiver, plain):
     _, root, _ = held
     receiver.setBehaviour(True, "0x12345678", ERC721_RECEIVED, False, {"from": world.op})
     with brownie.reverts(err("CertificateReceiverRejected", receiver)):
-        t.splitTransfer(root, receiver, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, receiver, 1, h32(3), {"from": world.s1})
     receiver.setBehaviour(True, ERC3525_RECEIVED, ERC721_RECEIVED, True, {"from": world.op})
     with brownie.reverts(err("ReceiverRefused")):
-        t.splitTransfer(root, receiver, 1, h32(0), {"from": world.s1})
+        t.splitTransfer(root, receiver, 1, h32(3), {"from": world.s1})
     assert world.value(root) == 80_000
     # a contract that does not declare the receiver interface is not called
     receiver.setBehaviour(False, "0x12345678", ERC721_RECEIVED, True, {"from": world.op})
-    t.splitTransfer(root, receiver, 1, h32(0), {"from": world.s1})
+    t.splitTransfer(root, receiver, 1, h32(3), {"from": world.s1})
     assert receiver.hookCalls() == 0
     # nor is one without ERC-165
-    new = t.splitTransfer(root, plain, 1, h32(0), {"from": world.s1}).return_value
+    new = t.splitTransfer(root, plain, 1, h32(3), {"from": world.s1}).return_value
     assert t.ownerOf(new) == plain
 
 
@@ -404,7 +503,7 @@ def test_contract_member_acts_through_execute(world, held, receiver):
     t = world.token
     _, root, _ = held
     new = world.split(root, receiver, 500)
-    data = t.splitTransfer.encode_input(new, world.s3, 200, h32(0))
+    data = t.splitTransfer.encode_input(new, world.s3, 200, h32(3))
     receiver.execute(t, data, {"from": world.op})
     assert world.value(new) == 300
     assert t.balanceOf["address"](world.s3) == 1

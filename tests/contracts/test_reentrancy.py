@@ -117,8 +117,8 @@ def test_split_reentered_sees_the_updated_balance(world, evil_supplier):
     t = world.token
     cert, root = world.issue(face=1_000)
     t.setApprovalForAll(evil_supplier, True, {"from": world.s1})
-    evil_supplier.arm(t, t.splitTransfer.encode_input(root, evil_supplier, 600, h32(0)), False, {"from": world.op})
-    tx = t.splitTransfer(root, evil_supplier, 600, h32(0), {"from": world.s1})
+    evil_supplier.arm(t, t.splitTransfer.encode_input(root, evil_supplier, 600, h32(3)), False, {"from": world.op})
+    tx = t.splitTransfer(root, evil_supplier, 600, h32(3), {"from": world.s1})
     assert evil_supplier.lastSuccess() is False
     assert last_revert(evil_supplier) == encode_error("CertificateInsufficientValue", root, 400, 600)
     assert world.value(root) == 400
@@ -130,8 +130,8 @@ def test_split_reentered_within_balance_conserves_value(world, evil_supplier):
     t = world.token
     cert, root = world.issue(face=1_000)
     t.setApprovalForAll(evil_supplier, True, {"from": world.s1})
-    evil_supplier.arm(t, t.splitTransfer.encode_input(root, evil_supplier, 400, h32(0)), True, {"from": world.op})
-    tx = t.splitTransfer(root, evil_supplier, 600, h32(0), {"from": world.s1})
+    evil_supplier.arm(t, t.splitTransfer.encode_input(root, evil_supplier, 400, h32(3)), True, {"from": world.op})
+    tx = t.splitTransfer(root, evil_supplier, 600, h32(3), {"from": world.s1})
     assert evil_supplier.lastSuccess() is True
     tokens = range(1, t.tokenCount() + 1)
     assert total_value(world, tokens) == 1_000
@@ -145,7 +145,7 @@ def test_merge_back_from_the_hook_conserves_value(world, evil_supplier):
     new = root + 1
     merge = t.transferFrom["uint256,uint256,uint256"]
     evil_supplier.arm(t, merge.encode_input(new, root, 250), True, {"from": world.op})
-    t.splitTransfer(root, evil_supplier, 250, h32(0), {"from": world.s1})
+    t.splitTransfer(root, evil_supplier, 250, h32(3), {"from": world.s1})
     assert evil_supplier.lastSuccess() is True
     assert world.value(root) == 1_000
     assert world.value(new) == 0
@@ -159,7 +159,7 @@ def test_the_bought_holding_moved_on_in_the_hook_still_pays_the_seller(world, ev
     oid = world.offer(root, 4_000, factor=evil)
     price = f.offer(oid)[4]
     new = root + 1
-    evil.arm(t, t.splitTransfer.encode_input(new, evil_supplier, 4_000, h32(0)), True, {"from": world.op})
+    evil.arm(t, t.splitTransfer.encode_input(new, evil_supplier, 4_000, h32(3)), True, {"from": world.op})
     evil.execute(f, f.acceptOffer.encode_input(oid), {"from": world.op})
     assert c.balanceOf(world.s1) == price
     assert c.balanceOf(evil) == CURRENCY - price

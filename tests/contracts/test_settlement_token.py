@@ -96,6 +96,34 @@ def test_approve_and_transfer_from(world):
         c.transferFrom(world.f1, world.outsider, 1, {"from": world.f2})
 
 
+def test_an_approved_spender_must_be_an_active_member(world, accounts):
+    """Regression: only the parties were checked, so a suspended member or an address never
+    onboarded moved currency with an approval it held."""
+    c = world.currency
+    stranger = accounts[17]  # never onboarded
+    c.approve(stranger, 300, {"from": world.f1})
+    c.approve(world.s2, 300, {"from": world.f1})
+    with brownie.reverts(err("MembershipUnknownMember", stranger)):
+        c.transferFrom(world.f1, world.s1, 1, {"from": stranger})
+    world.membership.setActive(world.s2, False, {"from": world.op})
+    with brownie.reverts(err("MembershipInactive", world.s2)):
+        c.transferFrom(world.f1, world.s1, 1, {"from": world.s2})
+    # the allowance is checked first: an unapproved stranger gets the ERC-20 error
+    with brownie.reverts(err("ERC20InsufficientAllowance", world.auditor, 0, 1)):
+        c.transferFrom(world.f1, world.s1, 1, {"from": world.auditor})
+    world.membership.setActive(world.s2, True, {"from": world.op})
+    c.transferFrom(world.f1, world.s1, 1, {"from": world.s2})
+    # a system contract may spend an approval; an owner spending its own approval is no spender
+    world.membership.setSystemContract(stranger, True, {"from": world.op})
+    c.transferFrom(world.f1, world.s1, 1, {"from": stranger})
+    c.approve(world.f1, 5, {"from": world.f1})
+    world.membership.setActive(world.f1, False, {"from": world.op})
+    with brownie.reverts(err("MembershipInactive", world.f1)):  # as a party, not as a spender
+        c.transferFrom(world.f1, world.s1, 1, {"from": world.f1})
+    assert c.allowance(world.f1, stranger) == 299
+    assert c.allowance(world.f1, world.s2) == 299
+
+
 def test_transfer_by_agent(world):
     c = world.currency
     with brownie.reverts(err("SettlementTokenUnauthorized", world.op)):

@@ -16,4 +16,4 @@ def test_issue_and_split(system, accounts, chain):
     print("split gas", tx.gas_used)
     assert token.balanceOf["uint256"](token_id) == 60_000
     with brownie.reverts(err("CertificateInsufficientValue", token_id, 60_000, 70_000)):
-        token.splitTransfer(token_id, s2, 70_000, b"\x00" * 32, {"from": s1})
+        token.splitTransfer(token_id, s2, 70_000, b"\x0b" * 32, {"from": s1})

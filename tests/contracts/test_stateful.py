@@ -2,13 +2,16 @@
 
 A Python model follows random issues, accepts/rejects, splits, ERC-3525 merges, ERC-721 transfers,
 financings, (partial) repayments, redemptions, batch settlements, overdue marks, freezes, pauses,
-suspensions and time jumps. Every action is predicted by the model: an action it expects to work
-must work; an action it expects to be refused (frozen, paused, suspended, matured, ...) must
-revert with the exact error. After every step the invariants are checked against the chain:
+suspensions and time jumps, and attempts that must fail: moves to the holding's own owner, to
+recipients that are not active holders, and by approved spenders that are not active members.
+Every action is predicted by the model: an action it expects to work must work; an action it
+expects to be refused (frozen, paused, suspended, matured, ...) must revert with the exact error.
+After every step the invariants are checked against the chain:
 
 - per certificate: sum of live holdings' values + redeemed value == face value, and
   redeemed == currency paid out (the settlement contract holds repaid - redeemed);
-- only active suppliers/factors hold, each holding's owner and value are the model's;
+- only active suppliers/factors hold, each holding's owner, value, parent and tier are the
+  model's (a tier grows by one per hop between two members, never otherwise);
 - issuance never exceeds the credit line: used <= limit, and used == sum of (face - repaid)
   over issued, unrejected certificates.
 """
@@ -46,13 +49,15 @@ class Lifecycle:
         cls.holders = [getattr(world, r) for r in HOLDER_ROLES]
         cls.suppliers = cls.holders[:3]
         cls.factors = cls.holders[3:]
+        # never active holders: (account, role); `suspended` is a supplier suspended for good
+        cls.non_holders = [(world.outsider, 0), (world.auditor, 4), (world.core2, 1), (world.suspended, 2)]
 
     def setup(self):
         w = self.w
         self.paused = False
         self.inactive = set()
         self.certs = {}  # id -> dict(face, maturity, status, repaid, redeemed)
-        self.h = {}  # live holdings: id -> dict(cert, owner, value, frozen, paid)
+        self.h = {}  # live holdings: id -> dict(cert, owner, value, parent, tier, frozen, paid)
         self.cert_count = w.token.certificateCount()
         self.token_count = w.token.tokenCount()
         self.used = w.membership.memberOf(w.core)[4]
@@ -100,10 +105,26 @@ class Lifecycle:
             return err("CertificateMatured", h["cert"], c["maturity"])
         return None
 
-    def new_holding(self, cert, owner, value):
+    def new_holding(self, cert, owner, value, parent=0):
         self.token_count += 1
-        self.h[self.token_count] = {"cert": cert, "owner": str(owner), "value": value, "frozen": False, "paid": 0}
+        tier = self.h[parent]["tier"] + 1 if parent else 1
+        self.h[self.token_count] = {
+            "cert": cert, "owner": str(owner), "value": value, "parent": parent, "tier": tier, "frozen": False,
+            "paid": 0,
+        }
         return self.token_count
+
+    def self_error(self, tid, to):
+        owner = self.h[tid]["owner"]
+        return err("CertificateSelfTransfer", tid, owner) if str(to) == owner else None
+
+    def recipient_error(self, owner, to, role):
+        """requireHolders(owner, to) when `to` is never an active holder (`role` its role)."""
+        if self.paused:
+            return err("MembershipPaused")
+        if owner in self.inactive:
+            return err("MembershipInactive", owner)
+        return err("MembershipInactive", to) if role == 2 else err("MembershipNotHolder", to, role)
 
     def redeem_error(self, tid, now):
         """The error of paying out `tid` now, or None; and the amount payable."""
@@ -162,7 +183,7 @@ class Lifecycle:
             expected = err("MembershipCreditExceeded", w.core, LIMIT - self.used, st_face)
         else:
             expected = None
-        tx = self.run(expected, w.token.issue, payee, st_face, maturity, h32(st_idx), {"from": w.core})
+        tx = self.run(expected, w.token.issue, payee, st_face, maturity, h32(1 + st_idx), {"from": w.core})
         if tx:
             self.cert_count += 1
             cid = self.cert_count
@@ -205,7 +226,7 @@ class Lifecycle:
         to = self.holders[st_face % 5]
         value = 1 + st_face % (h["value"] + 1)  # up to one more than there is
         now = self.pin()
-        expected = self.movable_error(tid, now) or self.holders_error(h["owner"], to)
+        expected = self.movable_error(tid, now) or self.self_error(tid, to) or self.holders_error(h["owner"], to)
         if expected is None and value > h["value"]:
             expected = err("CertificateInsufficientValue", tid, h["value"], value)
         if st_bool:
@@ -215,7 +236,7 @@ class Lifecycle:
                           {"from": h["owner"]})
         if tx:
             h["value"] -= value
-            assert tx.return_value == self.new_holding(h["cert"], to, value)
+            assert tx.return_value == self.new_holding(h["cert"], to, value, tid)
 
     def rule_merge(self, st_idx, st_face):
         w = self.w
@@ -246,10 +267,83 @@ class Lifecycle:
         h = self.h[tid]
         to = self.holders[st_face % 5]
         now = self.pin()
-        expected = self.movable_error(tid, now) or self.holders_error(h["owner"], to)
+        expected = self.movable_error(tid, now) or self.self_error(tid, to) or self.holders_error(h["owner"], to)
         xfer = w.token.transferFrom["address,address,uint256"]
         if self.run(expected, xfer, h["owner"], to, tid, {"from": h["owner"]}):
             h["owner"] = str(to)
+            h["tier"] += 1
+
+    def rule_self_transfer(self, st_idx, st_face):
+        """A split, ERC-3525 transfer to an address or ERC-721 transfer to the holding's own owner
+        never works: it would deepen the tier without a hop."""
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        owner = h["owner"]
+        now = self.pin()
+        expected = self.movable_error(tid, now) or err("CertificateSelfTransfer", tid, owner)
+        how = st_face % 3
+        if how == 0:
+            self.run(expected, w.token.splitTransfer, tid, owner, 1, h32(8), {"from": owner})
+        elif how == 1:
+            self.run(expected, w.token.transferFrom["uint256,address,uint256"], tid, owner, 1, {"from": owner})
+        else:
+            self.run(expected, w.token.transferFrom["address,address,uint256"], owner, owner, tid, {"from": owner})
+
+    def rule_non_holder_recipient(self, st_idx, st_face, st_bool):
+        """A holding never goes to an address that is not an active supplier or factor."""
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        to, role = self.non_holders[st_face % len(self.non_holders)]
+        now = self.pin()
+        expected = self.movable_error(tid, now) or self.recipient_error(h["owner"], to, role)
+        if st_bool:
+            self.run(expected, w.token.splitTransfer, tid, to, 1, h32(10), {"from": h["owner"]})
+        else:
+            self.run(expected, w.token.transferFrom["address,address,uint256"], h["owner"], to, tid,
+                     {"from": h["owner"]})
+
+    def rule_spender(self, st_idx, st_face, st_bool):
+        """The owner grants a value allowance and the spender splits it to a holder. A spender
+        that is not an active member (never onboarded, suspended) is refused; any active member,
+        holder or not (the auditor here), may spend."""
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        owner = h["owner"]
+        spenders = [a for a in self.holders if str(a) != owner] + [w.outsider, w.suspended, w.auditor]
+        spender = spenders[st_face % len(spenders)]
+        to = self.holders[(st_face // 7) % 5]
+        value = 1 + st_face % h["value"] if h["value"] else 1
+        self.pin()
+        w.token.approve["uint256,address,uint256"](tid, spender, value, {"from": owner})
+        now = self.pin()
+        if self.paused:
+            expected = err("MembershipPaused")
+        elif spender == w.outsider:
+            expected = err("MembershipUnknownMember", spender)
+        elif spender == w.suspended or str(spender) in self.inactive:
+            expected = err("MembershipInactive", spender)
+        else:
+            expected = self.movable_error(tid, now) or self.self_error(tid, to) or self.holders_error(owner, to)
+        if expected is None and value > h["value"]:
+            expected = err("CertificateInsufficientValue", tid, h["value"], value)
+        if st_bool:
+            tx = self.run(expected, w.token.splitTransfer, tid, to, value, h32(11), {"from": spender})
+        else:
+            tx = self.run(expected, w.token.transferFrom["uint256,address,uint256"], tid, to, value,
+                          {"from": spender})
+        if tx:
+            h["value"] -= value
+            assert tx.return_value == self.new_holding(h["cert"], to, value, tid)
+        assert w.token.allowance(tid, spender) == (0 if tx else value)
 
     def rule_finance(self, st_idx, st_face, st_rate):
         f = self.w.financing
@@ -263,6 +357,8 @@ class Lifecycle:
         now = self.pin()
         expires = min(c["maturity"], now + 10 * DAY)
         expected = self.holders_error(h["owner"], factor)
+        if expected is None and str(factor) == h["owner"]:
+            expected = err("FinancingSelfOffer", tid, factor)
         if expected is None and value > h["value"]:
             expected = err("FinancingInsufficientValue", tid, h["value"], value)
         if expected is None and c["status"] != ACTIVE:
@@ -284,7 +380,7 @@ class Lifecycle:
         tx = self.run(expected, f.acceptOffer, oid, {"from": factor})
         if tx:
             h["value"] -= value
-            assert tx.return_value == self.new_holding(h["cert"], factor, value)
+            assert tx.return_value == self.new_holding(h["cert"], factor, value, tid)
             self.cash[str(factor)] -= price
             self.cash[h["owner"]] += price
 
@@ -413,7 +509,7 @@ class Lifecycle:
         live = {}
         for tid, h in self.h.items():
             got = t.holding(tid)
-            assert (got[0], got[1], got[2], got[5]) == (h["cert"], h["owner"], h["value"], h["frozen"])
+            assert tuple(got) == (h["cert"], h["owner"], h["value"], h["parent"], h["tier"], h["frozen"])
             # only members that may hold: suppliers and factors
             assert h["owner"] in {str(a) for a in self.holders}
             live[h["cert"]] = live.get(h["cert"], 0) + h["value"]
@@ -462,4 +558,7 @@ def test_lifecycle_invariants(world):
     assert ok >= {"issue", "accept", "splitTransfer", "transferFrom", "acceptOffer", "repay"}
     assert ok & {"redeem", "settleBatch"}
     refused = {outcome for _, outcome in Lifecycle.stats if outcome != "ok"}
-    assert refused >= {"CertificateFrozen", "MembershipPaused", "CertificateMatured"}
+    assert refused >= {
+        "CertificateFrozen", "MembershipPaused", "CertificateMatured", "CertificateSelfTransfer",
+        "MembershipNotHolder", "MembershipUnknownMember", "MembershipInactive",
+    }
