@@ -21,8 +21,8 @@ from chain_gateway.submitter import publish
 # contract errors that mean "not yours / not your role": 403; "wrong state": 409; others 422
 FORBIDDEN_ERRORS = {
     "MembershipUnauthorized", "MembershipWrongRole", "MembershipNotHolder", "CertificateUnauthorized",
-    "CertificateNotPayee", "CertificateNotOwnerNorApproved", "CertificateWrongOwner", "FinancingUnauthorized",
-    "FinancingNotSeller", "FinancingNotFactor", "SettlementUnauthorized", "SettlementNotDebtor",
+    "CertificateNotPayee", "CertificateNotOwnerNorApproved", "CertificateWrongOwner", "FinancingNotSeller",
+    "FinancingNotFactor", "SettlementUnauthorized", "SettlementNotDebtor",
     "SettlementNotHolder", "SettlementTokenUnauthorized", "OwnableUnauthorizedAccount",
 }
 CONFLICT_ERRORS = {

@@ -52,7 +52,6 @@ interface IFinancing {
         uint256 price
     );
 
-    error FinancingUnauthorized(address caller);
     error FinancingUnknownOffer(uint256 offerId);
     error FinancingOfferNotOpen(uint256 offerId, OfferStatus status);
     error FinancingOfferExpired(uint256 offerId, uint256 expiresAt, uint256 now_);

@@ -6,9 +6,8 @@ from pathlib import Path
 from errors import _load_errors
 
 PREFIXES = ("Membership", "Certificate", "Financing", "Settlement")
-# declared but never raised: kept because the gateway's status mapping names it
-# (chain_gateway/operations.py FORBIDDEN_ERRORS); remove both together
-UNUSED = {"FinancingUnauthorized"}
+# declared but never raised (none today): each must be absent from the contracts' reverts
+UNUSED: set[str] = set()
 
 
 def test_every_custom_error_has_a_revert_test():
