@@ -129,26 +129,39 @@ def test_sigkill_mid_flight_then_restart(proc_env) -> None:
     signer, key, to, token = setup_holder(gw.url, chain)
     accepted: list[str] = []
 
-    async def run(kill_at: int) -> None:
+    async def run(more: int) -> None:
+        kill_at = len(accepted) + more
         task = asyncio.create_task(fire(gw.url, key, token, to, clients=20, per_client=25, accepted=accepted))
-        while len(accepted) < kill_at:  # kill while hundreds are in flight
+        while len(accepted) < kill_at:
             await asyncio.sleep(0.01)
             if task.done():
                 break
         gw.kill()
         await task
 
-    # a fast idle machine may have confirmed everything by the instant of a kill: count the kills
-    # that landed with operations in flight, and kill three times (each restart also recovers
-    # the previous run's leftovers)
-    kills_in_flight = 0
-    for kill_at in (200, 400, 600):
-        asyncio.run(run(kill_at))
-        assert len(accepted) >= kill_at - 50
+    def splits_in_flight() -> int:
         ops = store_ops(tmp / "gateway.db", signer)
-        kills_in_flight += any(op.state.value != "confirmed" for op in ops)
-        gw.start()  # same database, same keystore: recovers and finishes
-    assert kills_in_flight >= 1, "nothing was in flight at any kill"
+        return sum(op.kind == "holdings.split_transfer" and op.state.value != "confirmed" for op in ops)
+
+    # kill 1: the node mines nothing meanwhile (automine off), so every operation accepted before
+    # the kill is still in flight at it: queued, or signed and waiting in the node's pool
+    rpc(chain.url, "evm_setAutomine", False)
+    asyncio.run(run(300))
+    assert splits_in_flight() >= 250, "hundreds of operations in flight at the kill"
+    rpc(chain.url, "evm_setAutomine", True)
+    while int(rpc(chain.url, "eth_getTransactionCount", signer, "pending"), 16) > int(
+        rpc(chain.url, "eth_getTransactionCount", signer, "latest"), 16
+    ):
+        rpc(chain.url, "evm_mine")  # the pool's transactions signed before the kill
+    gw.start()  # same database, same keystore: recovers and finishes
+
+    # kills 2 and 3: the node mining as usual, killed mid-stream (each restart also recovers the
+    # previous run's leftovers)
+    for _ in range(2):
+        before = len(accepted)
+        asyncio.run(run(200))
+        assert len(accepted) >= before + 150
+        gw.start()
     check_exactly_once(chain, tmp / "gateway.db", signer, accepted)
     ops = store_ops(tmp / "gateway.db", signer)
     splits = [op for op in ops if op.kind == "holdings.split_transfer"]
