@@ -19,8 +19,12 @@ OPTIMIZER_RUNS = 200
 
 
 def standard_input() -> dict[str, Any]:
+    # Paths relative to the checkout (the shim resolves them there): the metadata hash in the
+    # bytecode then depends on the sources alone, not on where the checkout lies, so anyone can
+    # rebuild a deployed contract's bytecode byte for byte.
     sources = {
-        str(path.relative_to(ROOT)): {"urls": [str(path)]} for path in sorted(CONTRACTS.rglob("*.sol"))
+        str(path.relative_to(ROOT)): {"urls": [str(path.relative_to(ROOT))]}
+        for path in sorted(CONTRACTS.rglob("*.sol"))
     }
     return {
         "language": "Solidity",
@@ -28,7 +32,7 @@ def standard_input() -> dict[str, Any]:
         "settings": {
             "evmVersion": EVM_VERSION,
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
-            "remappings": [f"@openzeppelin/={NODE_MODULES}/@openzeppelin/"],
+            "remappings": [f"@openzeppelin/={NODE_MODULES.relative_to(ROOT)}/@openzeppelin/"],
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
         },
     }

@@ -7,7 +7,7 @@ from web3 import Web3
 
 from scf import build, devchain
 from scf.manifest import CONTRACT_NAMES, Manifest
-from scf.paths import SOLC_SHIM
+from scf.paths import ROOT, SOLC_SHIM
 from scripts.deploy import deploy, dev_operator_key
 
 
@@ -41,6 +41,12 @@ def test_build_targets_paris_without_push0():
         assert not _has_opcode(code, 0x5F), name
 
 
+def test_build_input_names_no_absolute_path():
+    # the metadata hash in the bytecode covers source names and remappings: relative ones make the
+    # bytecode the same in every checkout (a deployed contract can be rebuilt and verified)
+    assert str(ROOT) not in json.dumps(build.standard_input())
+
+
 def test_opcode_scan_ignores_push_data_and_metadata():
     push1_5f = bytes([0x60, 0x5F, 0x00])  # PUSH1 0x5f; STOP
     metadata = bytes([0xA1, 0x5F, 0x5F]) + (3).to_bytes(2, "big")  # CBOR tail holding 0x5f bytes
@@ -51,7 +57,7 @@ def test_opcode_scan_ignores_push_data_and_metadata():
 
 def _without_metadata(bytecode: bytes) -> bytes:
     """Creation code less its trailing CBOR metadata (the last two bytes give its length): the
-    metadata hash is data, and depends on the checkout's path through the remappings."""
+    metadata hash is data, not code."""
     return bytecode[: -(int.from_bytes(bytecode[-2:], "big") + 2)]
 
 
