@@ -254,3 +254,42 @@ def test_read_refusals_and_not_found(api: Api, members: Scenario) -> None:
     # revoke: the key stops working at once
     assert api.client.post(f"/v1/members/{outsider}/api-keys/revoke", headers=api.op).json()["revoked"] >= 1
     assert api.get("/v1/me", aud_key).status_code == 401
+
+
+def test_my_holdings_on_a_node_that_limits_log_ranges(api: Api, members: Scenario, monkeypatch) -> None:
+    """A node refusing `eth_getLogs` up to `latest` over the whole range (Besu's
+    --rpc-max-logs-range) is asked in windows; a window it cannot serve is a 503."""
+    from chain_gateway.api.v1 import holdings
+    from chain_gateway.rpc import RpcError
+
+    sup, sup_key = members.supplier
+    issued = api.issue(members.core[1], sup)
+    confirmed(api.post(f"/v1/certificates/{issued['certificate_id']}/accept", sup_key))
+    token = issued["token_id"]
+    expected = {x["token_id"]: x["value"] for x in api.get("/v1/holdings", sup_key).json()}
+    assert token in expected
+
+    rpc = api.client.app.state.gateway.rpc
+    real_batch = rpc.batch
+    asked: list[tuple[str, str]] = []
+
+    async def limited(calls):  # type: ignore[no-untyped-def]
+        results = await real_batch(calls)
+        out = []
+        for (method, params), res in zip(calls, results, strict=True):
+            if method == "eth_getLogs":
+                asked.append((params[0]["fromBlock"], params[0]["toBlock"]))
+                if params[0]["toBlock"] == "latest" or refuse_windows:
+                    res = RpcError(-32005, "exceeds max logs range")
+            out.append(res)
+        return out
+
+    monkeypatch.setattr(rpc, "batch", limited)
+    monkeypatch.setattr(holdings, "LOGS_WINDOW", 3)
+    refuse_windows = False
+    windowed = {x["token_id"]: x["value"] for x in api.get("/v1/holdings", sup_key).json()}
+    assert windowed == expected
+    assert len(asked) > 2 and all(int(hi, 16) - int(lo, 16) < 3 for lo, hi in asked[1:])
+    refuse_windows = True
+    r = api.get("/v1/holdings", sup_key)
+    assert r.status_code == 503 and r.json()["code"] == "NODE_UNAVAILABLE"

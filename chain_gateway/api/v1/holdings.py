@@ -23,7 +23,7 @@ from chain_gateway.deps import (
     same,
     write,
 )
-from chain_gateway.errors import Forbidden, NotFound
+from chain_gateway.errors import Forbidden, NodeUnavailable, NotFound
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import ApiKey, OperationOut, Role
 from chain_gateway.rpc import RpcError
@@ -31,8 +31,8 @@ from chain_gateway.rpc import RpcError
 router = APIRouter(prefix="/holdings", tags=["holdings"])
 TokenId = Annotated[int, Path(ge=0, le=2**256 - 1)]
 
-HOLDING_CREATED = event_topic("HoldingCreated(uint256,uint256,uint256,address,uint256,uint32,bytes32)")
-HOLDING_TRANSFERRED = event_topic("HoldingTransferred(uint256,address,address,uint32)")
+ERC721_TRANSFER = event_topic("Transfer(address,address,uint256)")
+LOGS_WINDOW = 5_000  # Besu's default --rpc-max-logs-range
 
 
 class SplitIn(BaseModel):
@@ -71,22 +71,7 @@ async def own_holding(gw: Gateway, caller: ApiKey, token_id: int) -> dict[str, A
 async def my_holdings(gw: GatewayDep, caller: CallerDep) -> list[dict[str, Any]]:
     """The caller's live holdings, read from the chain (logs to find candidates, then views)."""
     token = gw.contracts.address("CertificateToken")
-    start = hex(gw.manifest.deployment_block)
-    account_topic = "0x" + "0" * 24 + caller.account[2:].lower()
-    created, transferred = await gw.rpc.batch([
-        ("eth_getLogs", [{"address": token, "fromBlock": start, "toBlock": "latest", "topics": [HOLDING_CREATED]}]),
-        ("eth_getLogs", [{"address": token, "fromBlock": start, "toBlock": "latest",
-                          "topics": [HOLDING_TRANSFERRED, None, None, account_topic]}]),
-    ])
-    candidates: set[int] = set()
-    for logs in (created, transferred):
-        if isinstance(logs, RpcError):
-            raise NotFound("the node cannot serve logs", {"message": logs.message})
-        for lg in logs:
-            ev = gw.contracts.decode_log(lg)
-            if ev is not None and (ev.name == "HoldingTransferred" or same(ev.args.get("owner", ""), caller.account)):
-                candidates.add(int(ev.args["tokenId"]))
-    ids = sorted(candidates)
+    ids = sorted(await _received_token_ids(gw, token, caller.account))
     calls = [("eth_call", [{"to": token, "data": gw.contracts.encode("CertificateToken", "holding", [i])}, "latest"])
              for i in ids]
     out = []
@@ -99,6 +84,31 @@ async def my_holdings(gw: GatewayDep, caller: CallerDep) -> list[dict[str, Any]]
             if same(h["owner"], caller.account) and h["value"] > 0:
                 out.append(holding_out(token_id, h))
     return out
+
+
+async def _received_token_ids(gw: Gateway, token: str, account: str) -> set[int]:
+    """Every holding ever minted or moved whole to `account`: the ERC-721 `Transfer` events with
+    `to` = account (all three arguments are indexed, so the node filters them by topic). A node
+    that limits the block range of `eth_getLogs` (Besu: `--rpc-max-logs-range`) is asked in
+    windows of LOGS_WINDOW blocks."""
+    topics = [ERC721_TRANSFER, None, "0x" + "0" * 24 + account[2:].lower()]
+    first = gw.manifest.deployment_block
+
+    def query(lo: int, hi: int | None) -> tuple[str, list[Any]]:
+        to_block = "latest" if hi is None else hex(hi)
+        return "eth_getLogs", [{"address": token, "fromBlock": hex(lo), "toBlock": to_block, "topics": topics}]
+
+    (logs,) = await gw.rpc.batch([query(first, None)])
+    if isinstance(logs, RpcError):
+        head = await gw.rpc.block_number()
+        windows = [query(lo, min(lo + LOGS_WINDOW - 1, head)) for lo in range(first, head + 1, LOGS_WINDOW)]
+        logs = []
+        for i in range(0, len(windows), 100):
+            for part in await gw.rpc.batch(windows[i : i + 100]):
+                if isinstance(part, RpcError):
+                    raise NodeUnavailable("the node cannot serve logs", {"message": part.message})
+                logs.extend(part)
+    return {int(lg["topics"][3], 16) for lg in logs if len(lg.get("topics", ())) == 4}
 
 
 @router.get("/{token_id}")
