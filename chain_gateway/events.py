@@ -1,5 +1,9 @@
 """Operation updates: an in-process bus feeding server-sent events, `?wait=true` and webhooks
-(POST of the operation JSON, signed ``X-SCF-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>``)."""
+(POST of the operation JSON, signed ``X-SCF-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>``).
+
+The bus delivers intermediate states (queued / submitted / mined) to the webhook best effort, from
+memory; final states (confirmed / failed) go through the durable outbox (``chain_gateway.webhooks``),
+which the bus only wakes (``on_final``)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -41,6 +46,7 @@ class EventBus:
         self.webhook_secret = webhook_secret
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
         self._webhook_task: asyncio.Task[None] | None = None
+        self.on_final: Callable[[], None] | None = None  # wakes the durable webhook outbox
 
     async def start(self) -> None:
         if self.webhook_url and self.webhook_secret:
@@ -61,7 +67,9 @@ class EventBus:
             fut = self._final.pop(op["id"], None)
             if fut is not None and not fut.done():
                 fut.set_result(op)
-        if self._webhook_queue is not None:
+            if self.on_final is not None:
+                self.on_final()
+        elif self._webhook_queue is not None:  # final states: the outbox, durably
             with contextlib.suppress(asyncio.QueueFull):
                 self._webhook_queue.put_nowait(op)
 

@@ -17,6 +17,7 @@ from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import DEV_CHAIN_IDS, SignerRegistry
 from chain_gateway.submitter import Submitter
+from chain_gateway.webhooks import WebhookWorker
 from scf.manifest import Manifest
 
 log = logging.getLogger("chain_gateway")
@@ -35,6 +36,7 @@ class Gateway:
     submitter: Submitter | None = None
     chain_id: int = 0
     instance_lock: InstanceLock | None = None
+    webhooks: WebhookWorker | None = None  # durable delivery of final states
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -99,6 +101,10 @@ class Gateway:
         self.instance_lock.acquire()
         self.bootstrap_keys()
         await self.bus.start()
+        if self.bus.webhook_url and self.bus.webhook_secret:
+            self.webhooks = WebhookWorker(self.engine, self.bus.webhook_url, self.bus.webhook_secret)
+            self.bus.on_final = self.webhooks.wake.set
+            await self.webhooks.start()  # rows left by a previous run are delivered now
         self.submitter = Submitter(
             self.settings, self.engine, self.rpc, self.signers, self.contracts, self.bus, self.chain_id
         )
@@ -107,6 +113,8 @@ class Gateway:
     async def stop(self) -> None:
         if self.submitter:
             await self.submitter.stop()
+        if self.webhooks:
+            await self.webhooks.stop()
         await self.bus.stop()
         await self.rpc.close()
         if self.instance_lock is not None:

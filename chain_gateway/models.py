@@ -102,6 +102,23 @@ class NonceState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class WebhookOutbox(SQLModel, table=True):
+    """A final operation state (confirmed / failed) still to be POSTed to the webhook URL: inserted
+    in the same transaction as the state change, deleted once the receiver answered 2xx, kept with
+    ``given_up_at`` + ``last_error`` when it refused the delivery for good (4xx other than 408/429)."""
+
+    __tablename__ = "gw_webhook_outbox"
+    __table_args__ = (Index("ix_gw_webhook_outbox_due", "given_up_at", "next_attempt_at", "id"),)
+    id: int | None = Field(default=None, primary_key=True)  # delivery order
+    operation_id: str = Field(index=True, max_length=36)
+    state: OpState  # the final state that was reached (the body is built from the current row)
+    created_at: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    given_up_at: datetime | None = None
+
+
 class OperationOut(SQLModel):
     id: str
     kind: str

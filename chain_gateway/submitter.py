@@ -43,6 +43,7 @@ from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
 from chain_gateway.signer import unlock as unlock_signer
+from chain_gateway.webhooks import finish
 
 log = logging.getLogger("chain_gateway.submitter")
 
@@ -147,6 +148,11 @@ class SignerWorker:
 
     def session(self) -> Session:
         return Session(self.sub.engine, expire_on_commit=False)
+
+    def finish(self, s: Session, op: Operation, state: OpState) -> None:
+        """Every move to a final state goes through here: with a webhook URL, its durable delivery
+        (``gw_webhook_outbox``) is committed with it."""
+        finish(s, op, state, webhooks=bool(self.s.webhook_url))
 
     async def run(self) -> None:
         while True:
@@ -410,10 +416,9 @@ class SignerWorker:
                 fresh = s.get(Operation, op.seq)
                 if fresh is None or fresh.state != OpState.submitted or fresh.accepted_at is not None:
                     return
-                fresh.state = OpState.failed
                 fresh.error = {"code": "SEND_REJECTED", "message": err.message[:500]}
                 fresh.updated_at = utcnow()
-                s.add(fresh)
+                self.finish(s, fresh, OpState.failed)
                 assert fresh.nonce is not None
                 filler = self._filler(fresh.nonce, await self.gas_price())
                 s.add(filler)
@@ -487,10 +492,10 @@ class SignerWorker:
                     op.result = self.parse_result(op, found.get("logs", []))
                     if op.error is not None and op.error.get("code") in PENDING_ERRORS:
                         op.error = None
+                    s.add(op)
                 else:
-                    op.state = OpState.failed
                     op.error = await self.revert_reason(op)
-                s.add(op)
+                    self.finish(s, op, OpState.failed)
                 changed.append(op)
             for op in requeue:
                 log.warning("signer %s: nonce %s was used outside the gateway; re-queueing", self.address, op.nonce)
@@ -527,13 +532,13 @@ class SignerWorker:
         now = utcnow()
         with self.session() as s:
             for op, r in zip(ready, receipts, strict=True):
+                op.updated_at = now
                 if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
-                    op.state = OpState.confirmed
+                    self.finish(s, op, OpState.confirmed)
                 else:  # reorged out: track it again
                     op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
                     self.unsent = True
-                op.updated_at = now
-                s.add(op)
+                    s.add(op)
             s.commit()
         for op in ready:
             publish(self.sub.bus, op)

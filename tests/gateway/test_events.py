@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, inspect
+from sqlmodel import Session, select
 
+import chain_gateway
+from chain_gateway.db import make_engine
 from chain_gateway.events import sign_webhook, verify_webhook
-from gateway.conftest import OPERATOR_API_KEY, GatewayProcess, deploy_chain, gateway_env
+from chain_gateway.main import create_app
+from chain_gateway.models import WebhookOutbox
+from chain_gateway.settings import Settings
+from chain_gateway.webhooks import backoff
+from gateway.conftest import (
+    OPERATOR_API_KEY,
+    Chain,
+    GatewayProcess,
+    deploy_chain,
+    gateway_env,
+    gateway_settings,
+    wait_until,
+)
 from gateway.test_load import h32
 from scf import devchain
 
@@ -86,8 +107,165 @@ def test_sse_and_webhook(tmp_path: Path) -> None:
             time.sleep(0.1)
         mine = [(p, ok) for p, ok in received if p["operation"]["id"] == op_id]
         assert mine and all(ok for _, ok in mine)
-        assert mine[-1][0]["operation"]["state"] == "confirmed"
+        # the final state comes once, from the durable outbox (not ordered with the best-effort
+        # intermediate states, which may arrive after it)
+        assert [p["operation"]["state"] for p, _ in mine].count("confirmed") == 1
     finally:
         gw.stop()
         chain.chain.stop()
         server.shutdown()
+
+
+# --- durable delivery of final states (gw_webhook_outbox), in-process on the shared dev chain -------
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 (free port). Final states are answered with the statuses of
+    `final_answers` in turn (then 204); intermediate states always with 204."""
+
+    def __init__(self, final_answers: list[int] | None = None):
+        self.final_answers = list(final_answers or [])
+        self.received: list[tuple[dict[str, Any], bool, int]] = []  # (payload, signature ok, status)
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                ok = verify_webhook(SECRET, self.headers.get("X-SCF-Signature", ""), body)
+                payload = json.loads(body)
+                with outer.lock:
+                    status = 204
+                    if payload["operation"]["state"] in ("confirmed", "failed") and outer.final_answers:
+                        status = outer.final_answers.pop(0)
+                    outer.received.append((payload, ok, status))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.port = devchain.free_port()
+        self.server = HTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def finals(self, op_id: str) -> list[tuple[dict[str, Any], bool, int]]:
+        with self.lock:
+            return [r for r in self.received if r[0]["operation"]["id"] == op_id
+                    and r[0]["operation"]["state"] in ("confirmed", "failed")]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def outbox(settings: Settings) -> list[WebhookOutbox]:
+    engine = create_engine(settings.database_url)
+    try:
+        with Session(engine) as s:
+            return list(s.exec(select(WebhookOutbox)).all())
+    finally:
+        engine.dispose()
+
+
+def onboard_op(client: TestClient) -> str:
+    r = client.post("/v1/members", json={"role": "supplier", "kyc_hash": h32()},
+                    headers={"X-API-Key": OPERATOR_API_KEY}, params={"wait": "true"})
+    assert r.status_code == 200, r.text
+    assert r.json()["operation"]["state"] == "confirmed"
+    return str(r.json()["operation"]["id"])
+
+
+def test_webhook_final_state_retried_until_delivered_once(chain: Chain, tmp_path: Path) -> None:
+    hook = Receiver(final_answers=[500, 500])
+    settings = gateway_settings(chain, tmp_path, webhook_url=hook.url, webhook_secret=SECRET)
+    try:
+        with TestClient(create_app(settings)) as client:
+            op_id = onboard_op(client)
+            wait_until(lambda: any(st == 204 for _, _, st in hook.finals(op_id)), timeout=30)
+            time.sleep(1.5)  # nothing more comes
+            finals = hook.finals(op_id)
+            assert [st for _, _, st in finals] == [500, 500, 204]
+            assert all(ok for _, ok, _ in finals)  # every attempt signed
+            assert all(p["operation"]["state"] == "confirmed" and p["type"] == "operation" for p, _, _ in finals)
+            assert outbox(settings) == []
+    finally:
+        hook.close()
+
+
+def test_webhook_pending_at_stop_is_delivered_after_restart(chain: Chain, tmp_path: Path) -> None:
+    hook = Receiver(final_answers=[503] * 1000)  # down (busy) until told otherwise
+    settings = gateway_settings(chain, tmp_path, webhook_url=hook.url, webhook_secret=SECRET)
+    try:
+        with TestClient(create_app(settings)) as client:
+            op_id = onboard_op(client)
+            wait_until(lambda: len(hook.finals(op_id)) >= 1, timeout=30)
+        rows = outbox(settings)
+        assert [(r.operation_id, r.state) for r in rows] == [(op_id, "confirmed")]
+        assert rows[0].attempts >= 1 and rows[0].last_error and "503" in rows[0].last_error
+        with hook.lock:
+            hook.final_answers = []  # the receiver is back
+        with TestClient(create_app(settings)):  # same store: the row left is delivered
+            wait_until(lambda: any(st == 204 for _, _, st in hook.finals(op_id)), timeout=30)
+            wait_until(lambda: outbox(settings) == [], timeout=10)
+        delivered = [p for p, ok, st in hook.finals(op_id) if st == 204]
+        assert len(delivered) == 1 and delivered[0]["operation"]["state"] == "confirmed"
+        assert all(ok for _, ok, _ in hook.finals(op_id))
+    finally:
+        hook.close()
+
+
+def test_webhook_refused_with_400_is_given_up(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    hook = Receiver(final_answers=[400])
+    settings = gateway_settings(chain, tmp_path, webhook_url=hook.url, webhook_secret=SECRET)
+    caplog.set_level(logging.INFO, logger="chain_gateway")
+    try:
+        with TestClient(create_app(settings)) as client:
+            op_id = onboard_op(client)
+            wait_until(lambda: any(r.given_up_at is not None for r in outbox(settings)), timeout=30)
+            time.sleep(1.5)  # never tried again
+            assert [st for _, _, st in hook.finals(op_id)] == [400]
+        rows = outbox(settings)
+        assert len(rows) == 1 and rows[0].operation_id == op_id and rows[0].attempts == 1
+        assert rows[0].last_error is not None and rows[0].last_error.startswith("HTTP 400")
+        assert any("given up" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+        assert not any(SECRET in r.getMessage() for r in caplog.records)
+    finally:
+        hook.close()
+
+
+def test_final_states_go_through_the_outbox_helper() -> None:
+    """No module sets a final state except `webhooks.finish` (which queues the durable delivery)."""
+    pattern = re.compile(r"\.state\s*(?:,[^=\n]*)?=\s*(?:[^=\n]*,\s*)?OpState\.(?:confirmed|failed)\b")
+    offenders = [
+        f"{path.name}:{n}"
+        for path in Path(chain_gateway.__file__).parent.rglob("*.py")
+        if path.name != "webhooks.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []
+    assert pattern.search("op.state = OpState.failed") and pattern.search("op.state, op.x = OpState.confirmed, 1")
+
+
+def test_outbox_table_is_created_on_an_existing_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    WebhookOutbox.__table__.drop(engine)  # type: ignore[attr-defined]
+    assert "gw_webhook_outbox" not in inspect(engine).get_table_names()
+    engine.dispose()
+    engine = make_engine(url)
+    assert "gw_webhook_outbox" in inspect(engine).get_table_names()
+    assert "ix_gw_webhook_outbox_due" in {i["name"] for i in inspect(engine).get_indexes("gw_webhook_outbox")}
+    engine.dispose()
+
+
+def test_backoff_is_exponential_and_capped() -> None:
+    assert [backoff(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
+    assert backoff(50) == 300.0
