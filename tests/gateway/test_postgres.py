@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chain_gateway.main import create_app
-from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings
+from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings, wait_until
 from gateway.test_api import confirmed, h32
+from gateway.test_events import SECRET, Receiver, onboard_op, outbox
 from tests.pg import unavailable
 
 pytestmark = pytest.mark.postgres
@@ -57,3 +58,17 @@ def test_gateway_on_postgres(chain: Chain, pg_url: str, tmp_path: Path) -> None:
         ops = api.get("/v1/operations", sup_key).json()
         assert len(ops) >= 2
         assert api.get("/v1/me", OPERATOR_API_KEY).status_code == 200
+
+
+def test_webhook_outbox_on_postgres(chain: Chain, pg_url: str, tmp_path: Path) -> None:
+    """A final state refused once (500) then accepted: delivered once; the row is gone."""
+    hook = Receiver(final_answers=[500])
+    settings = gateway_settings(chain, tmp_path, database_url=pg_url, webhook_url=hook.url, webhook_secret=SECRET)
+    try:
+        with TestClient(create_app(settings)) as client:
+            op_id = onboard_op(client)
+            wait_until(lambda: outbox(settings) == [] and any(st == 204 for _, _, st in hook.finals(op_id)))
+        assert [st for _, _, st in hook.finals(op_id)] == [500, 204]
+        assert all(ok for _, ok, _ in hook.finals(op_id))
+    finally:
+        hook.close()
