@@ -38,6 +38,34 @@ def verify_webhook(secret: str, header: str, body: bytes, tolerance_s: int = 300
     return hmac.compare_digest(sign_webhook(secret, timestamp, body), header)
 
 
+def webhook_body(op: dict[str, Any]) -> bytes:
+    """The POSTed JSON of an operation update (`op`: the operation's JSON)."""
+    return json.dumps({"type": "operation", "operation": op}, default=str).encode()
+
+
+RETRY_STATUS = frozenset({408, 429})
+
+
+async def post_webhook(client: httpx.AsyncClient, url: str, secret: str, body: bytes) -> tuple[str, str]:
+    """POST a signed webhook body. Returns ("ok" | "retry" | "give_up", detail): 2xx is ok; 5xx,
+    408, 429 and connection errors are worth a retry; any other answer is a refusal. The detail
+    never holds the URL (it may carry a token)."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-SCF-Signature": sign_webhook(secret, int(time.time()), body),
+    }
+    try:
+        r = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return "retry", type(exc).__name__
+    if 200 <= r.status_code < 300:
+        return "ok", ""
+    detail = f"HTTP {r.status_code}: {r.text[:200]}"
+    if r.status_code >= 500 or r.status_code in RETRY_STATUS:
+        return "retry", detail
+    return "give_up", detail
+
+
 class EventBus:
     def __init__(self, webhook_url: str | None = None, webhook_secret: str | None = None):
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -97,18 +125,11 @@ class EventBus:
         async with httpx.AsyncClient(timeout=10) as client:
             while True:
                 op = await self._webhook_queue.get()
-                body = json.dumps({"type": "operation", "operation": op}, default=str).encode()
+                body = webhook_body(op)
                 for attempt in range(5):
-                    headers = {
-                        "Content-Type": "application/json",
-                        "X-SCF-Signature": sign_webhook(self.webhook_secret, int(time.time()), body),
-                    }
-                    try:
-                        r = await client.post(self.webhook_url, content=body, headers=headers)
-                        if r.status_code < 500:
-                            break
-                    except httpx.HTTPError:
-                        pass
+                    outcome, _ = await post_webhook(client, self.webhook_url, self.webhook_secret, body)
+                    if outcome != "retry":
+                        break
                     await asyncio.sleep(0.5 * 2**attempt)
                 else:
                     log.warning("webhook delivery failed for operation %s", op.get("id"))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from datetime import timedelta
 
@@ -26,7 +25,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from chain_gateway.events import sign_webhook
+from chain_gateway.events import post_webhook, webhook_body
 from chain_gateway.models import FINAL_STATES, Operation, OperationOut, OpState, WebhookOutbox, utcnow
 
 log = logging.getLogger("chain_gateway.webhooks")
@@ -36,7 +35,6 @@ BACKOFF_CAP_S = 300.0
 POLL_S = 1.0  # look for due rows at least this often (new final states wake the worker at once)
 BATCH = 100
 TIMEOUT_S = 10.0
-RETRY_STATUS = frozenset({408, 429})
 
 
 def finish(s: Session, op: Operation, state: OpState, webhooks: bool) -> None:
@@ -52,11 +50,6 @@ def finish(s: Session, op: Operation, state: OpState, webhooks: bool) -> None:
 def backoff(attempts: int) -> float:
     """Seconds before the next try after `attempts` failed ones (1, 2, 4, ... capped)."""
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(max(attempts - 1, 0), 30))
-
-
-def body_of(op: Operation) -> bytes:
-    payload = {"type": "operation", "operation": OperationOut.of(op).model_dump(mode="json")}
-    return json.dumps(payload, default=str).encode()
 
 
 class WebhookWorker:
@@ -107,27 +100,12 @@ class WebhookWorker:
             if op is None:
                 self._record(row, "give_up", "the operation is not in the store")
                 continue
-            outcome, detail = await self._post(client, body_of(op))
+            body = webhook_body(OperationOut.of(op).model_dump(mode="json"))
+            outcome, detail = await post_webhook(client, self.url, self._secret, body)
             self._record(row, outcome, detail)
             if outcome == "retry":  # the receiver is down or busy: the next rows wait for the next pass
                 return False
         return len(rows) == BATCH
-
-    async def _post(self, client: httpx.AsyncClient, body: bytes) -> tuple[str, str]:
-        headers = {
-            "Content-Type": "application/json",
-            "X-SCF-Signature": sign_webhook(self._secret, int(utcnow().timestamp()), body),
-        }
-        try:
-            r = await client.post(self.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:  # connection refused, timeout, ...: never the URL (it may hold a token)
-            return "retry", type(exc).__name__
-        if 200 <= r.status_code < 300:
-            return "ok", ""
-        detail = f"HTTP {r.status_code}: {r.text[:200]}"
-        if r.status_code >= 500 or r.status_code in RETRY_STATUS:
-            return "retry", detail
-        return "give_up", detail
 
     def _record(self, row: WebhookOutbox, outcome: str, detail: str) -> None:
         with Session(self.engine) as s:
