@@ -60,6 +60,12 @@ PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED")
 UNLOCK_RETRY_S = 30.0  # a key that cannot be decrypted: next attempt after this long
 
 
+def _clear_pending_error(op: Operation) -> None:
+    """A transient problem shown on a pending operation is gone once it moves on."""
+    if op.error is not None and op.error.get("code") in PENDING_ERRORS:
+        op.error = None
+
+
 def _has(message: str, needles: tuple[str, ...]) -> bool:
     m = message.lower()
     return any(n in m for n in needles)
@@ -118,11 +124,6 @@ class Submitter:
         for w in self.workers.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await w.task
-
-    def status(self) -> dict[str, Any]:
-        return {
-            addr: {"synced": w.synced, "node_ok": w.node_ok, "unlocked": w.unlocked} for addr, w in self.workers.items()
-        }
 
 
 class SignerWorker:
@@ -320,8 +321,7 @@ class SignerWorker:
                     raw, h = self.signer.sign_transaction(tx)
                     op.nonce, op.tx_hash, op.tx_hashes, op.raw_tx = ns.next_nonce, h, [h], raw
                     op.gas_price, op.state, op.sent_at, op.updated_at = gas_price, OpState.submitted, None, now
-                    if op.error is not None and op.error.get("code") in PENDING_ERRORS:
-                        op.error = None
+                    _clear_pending_error(op)
                     op.attempts += 1
                     ns.next_nonce += 1
                     s.add(op)
@@ -373,8 +373,7 @@ class SignerWorker:
                 op.sent_at = now
                 if op.accepted_at is None and (not isinstance(res, RpcError) or _has(res.message, KNOWN)):
                     op.accepted_at = now  # the node has it: from now on it may be mined
-                if op.error is not None and op.error.get("code") in PENDING_ERRORS:
-                    op.error = None
+                _clear_pending_error(op)
                 s.add(op)
             s.commit()
         self.unsent = unsent
@@ -490,8 +489,7 @@ class SignerWorker:
                 if int(found.get("status", "0x1"), 16) == 1:
                     op.state = OpState.mined
                     op.result = self.parse_result(op, found.get("logs", []))
-                    if op.error is not None and op.error.get("code") in PENDING_ERRORS:
-                        op.error = None
+                    _clear_pending_error(op)
                     s.add(op)
                 else:
                     op.error = await self.revert_reason(op)
