@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -79,9 +79,11 @@ class LogFetcher:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        topics: list[Any] | None = None,
     ) -> None:
         self.rpc = rpc
         self.addresses = addresses
+        self.topics = topics
         self.step = max(minimum, min(start, maximum))
         self.minimum = minimum
         self.maximum = maximum
@@ -98,7 +100,7 @@ class LogFetcher:
         while True:
             end = min(to_block, from_block + self.step - 1)
             try:
-                logs = self.rpc.get_logs(self.addresses, from_block, end)
+                logs = self.rpc.get_logs(self.addresses, from_block, end, self.topics)
             except Exception as exc:
                 if is_rate_limited(exc):
                     throttled += 1
@@ -118,3 +120,10 @@ class LogFetcher:
             elif len(logs) > self.target and self.step > self.minimum:
                 self.step = max(self.minimum, self.step // 2)
             return end, logs
+
+    def fetch_all(self, from_block: int, to_block: int) -> Iterator[list[dict[str, Any]]]:
+        """The logs of [from_block, to_block], one adaptive range at a time."""
+        while from_block <= to_block:
+            end, logs = self.fetch(from_block, to_block)
+            yield logs
+            from_block = end + 1

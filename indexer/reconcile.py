@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, select
 
 from indexer import store
 from indexer.decode import Decoder
-from indexer.fetch import is_limit_error
+from indexer.fetch import LogFetcher
 from indexer.models import (
     CERT_STATUS_NAMES,
     OFFER_STATUS_NAMES,
@@ -118,27 +118,15 @@ def _read_all(conn: Connection) -> tuple[dict[str, Any], dict[str, list[dict[str
 def chain_logs(
     rpc: Rpc, decoder: Decoder, contract: str, address: str, event: str, from_block: int, to_block: int
 ) -> list[Any]:
-    """Decoded logs of one event of one contract, straight from the node (ranges halve on limits)."""
-    dec = next(d for (a, _, _), d in decoder.by_key.items() if a == address.lower() and d.name == event)
-    topic0 = next(t for (a, t, _), d in decoder.by_key.items() if d is dec)
+    """Decoded logs of one event of one contract, straight from the node (adaptive ranges)."""
+    topic0 = next(t for (a, t, _), d in decoder.by_key.items() if a == address.lower() and d.name == event)
+    fetcher = LogFetcher(rpc, [address], start=100_000, topics=["0x" + topic0.hex()])
     out: list[Any] = []
-    step = 100_000
-    a = from_block
-    while a <= to_block:
-        b = min(to_block, a + step - 1)
-        try:
-            query = {"address": address, "topics": ["0x" + topic0.hex()], "fromBlock": hex(a), "toBlock": hex(b)}
-            logs = rpc.call("eth_getLogs", query)
-        except Exception as exc:
-            if not is_limit_error(exc) or step == 1:
-                raise
-            step = max(1, step // 2)
-            continue
+    for logs in fetcher.fetch_all(from_block, to_block):
         for lg in logs:
             ev = decoder.decode(lg)
             if ev is not None and ev.contract == contract and ev.name == event:
                 out.append(ev)
-        a = b + 1
     return out
 
 

@@ -72,8 +72,11 @@ class Rpc:
         got = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
         return {n: h for n, h in zip(numbers, got, strict=True) if h is not None}
 
-    def get_logs(self, addresses: list[str], from_block: int, to_block: int) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.call(
-            "eth_getLogs", {"address": addresses, "fromBlock": hex(from_block), "toBlock": hex(to_block)}
-        )
+    def get_logs(
+        self, addresses: list[str], from_block: int, to_block: int, topics: list[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"address": addresses, "fromBlock": hex(from_block), "toBlock": hex(to_block)}
+        if topics:
+            query["topics"] = topics
+        result: list[dict[str, Any]] = self.call("eth_getLogs", query)
         return result

@@ -116,12 +116,7 @@ def fetch_only(url: str, manifest: Any, batch_blocks: int) -> tuple[float, int]:
     head = rpc.block_number()
     fetcher = LogFetcher(rpc, Decoder(manifest).addresses, start=batch_blocks)
     start = time.perf_counter()
-    n = 0
-    a = manifest.deployment_block
-    while a <= head:
-        b, logs = fetcher.fetch(a, head)
-        n += len(logs)
-        a = b + 1
+    n = sum(len(logs) for logs in fetcher.fetch_all(manifest.deployment_block, head))
     elapsed = time.perf_counter() - start
     rpc.close()
     return elapsed, n

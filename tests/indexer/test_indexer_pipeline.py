@@ -142,7 +142,7 @@ class _FakeRpc:
         self.limit = limit
         self.calls: list[tuple[int, int]] = []
 
-    def get_logs(self, addresses: list[str], a: int, b: int) -> list[dict[str, Any]]:
+    def get_logs(self, addresses: list[str], a: int, b: int, topics: Any = None) -> list[dict[str, Any]]:
         self.calls.append((a, b))
         if b - a + 1 > self.limit:
             raise RpcError({"code": -32005, "message": "query returned more than 10000 results"})
@@ -177,7 +177,7 @@ def test_rate_limit_backs_off_and_retries_the_same_range() -> None:
             self.errors = errors
             self.calls: list[tuple[int, int]] = []
 
-        def get_logs(self, addresses: list[str], a: int, b: int) -> list[dict[str, Any]]:
+        def get_logs(self, addresses: list[str], a: int, b: int, topics: Any = None) -> list[dict[str, Any]]:
             self.calls.append((a, b))
             if self.errors:
                 raise self.errors.pop(0)
