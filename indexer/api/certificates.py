@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
@@ -45,8 +45,7 @@ def certificate_lineage(conn: Conn, certificate_id: int, format: Format = "json"
     if tree is None:
         raise HTTPException(404, f"certificate {certificate_id} not indexed")
     if format == "csv":
-        summary = {k: tree[k] for k in ("holdings", "live_value", "max_tier")}
-        return csv_response(reports.flatten_lineage(tree["tree"]), f"lineage-{certificate_id}", summary)
+        return csv_response(reports.flatten_lineage(tree["tree"]), f"lineage-{certificate_id}", _summary(tree))
     return respond(tree, "tree", "json", "lineage")
 
 
@@ -73,13 +72,13 @@ def certificate_lineage_rows(
         and (dates.date_from is None or r["created_at"] >= dates.date_from)
         and (dates.date_to is None or r["created_at"] < dates.date_to)
     ]
-    summary = {
-        "certificate_id": certificate_id,
-        "holdings": tree["holdings"],
-        "live_value": tree["live_value"],
-        "max_tier": tree["max_tier"],
-    }
+    summary = {"certificate_id": certificate_id, **_summary(tree)}
     return report_response(rows, page, format, f"lineage-{certificate_id}", summary=summary)
+
+
+def _summary(tree: dict[str, Any]) -> dict[str, Any]:
+    """The whole tree's figures, beside its rows."""
+    return {k: tree[k] for k in ("holdings", "live_value", "max_tier")}
 
 
 def _page(items: list[dict[str, object]], page: Page) -> dict[str, object]:
