@@ -155,12 +155,16 @@ def test_keystore_unlock_and_new_keys_run_off_the_event_loop(tmp_path: Path, mon
     acct = Account.create()
     path = write_keystore(tmp_path, acct.key, "pw", scrypt_n=2**4)
     signer = KeystoreSigner(path, lambda _a: "pw")
-    threads: list[int] = []
-    original = Account.decrypt
+    threads: dict[str, list[int]] = {"decrypt": [], "encrypt": []}
 
-    def recording(*args: object, **kwargs: object) -> bytes:
-        threads.append(threading.get_ident())
-        return original(*args, **kwargs)  # type: ignore[arg-type]
+    def recording(name: str) -> object:
+        original = getattr(Account, name)
+
+        def call(*args: object, **kwargs: object) -> object:
+            threads[name].append(threading.get_ident())
+            return original(*args, **kwargs)
+
+        return call
 
     reg = SignerRegistry(Settings(keystore_dir=tmp_path / "new", keystore_passphrase="pw", keystore_scrypt_n=2**4))
 
@@ -173,6 +177,8 @@ def test_keystore_unlock_and_new_keys_run_off_the_event_loop(tmp_path: Path, mon
         assert reg.has(new.address) and (tmp_path / "new" / f"{new.address.lower()}.json").exists()
         return threading.get_ident()
 
-    monkeypatch.setattr(Account, "decrypt", recording)
+    monkeypatch.setattr(Account, "decrypt", recording("decrypt"))
+    monkeypatch.setattr(Account, "encrypt", recording("encrypt"))
     loop_thread = asyncio.run(main())
-    assert threads and loop_thread not in threads
+    assert threads["decrypt"] and loop_thread not in threads["decrypt"]
+    assert threads["encrypt"] and loop_thread not in threads["encrypt"]
