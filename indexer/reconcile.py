@@ -242,10 +242,7 @@ def reconcile(engine: Engine, rpc: Rpc, manifest: Manifest) -> tuple[int, list[D
 
     # settlement currency: SQL's and every address the chain's Transfer logs name
     sql_balance = {b["address"]: b["balance"] for b in rows["currency_balance"]}
-    parties = {ZERO_ADDRESS}
-    for ev in events("SettlementToken", "Transfer"):
-        parties.add(ev.args["from"])
-        parties.add(ev.args["to"])
+    parties = {a for ev in events("SettlementToken", "Transfer") for a in (ev.args["from"], ev.args["to"])}
     parties.discard(ZERO_ADDRESS)
     holders = sorted(set(sql_balance) | parties)
     got = chain.call_many("SettlementToken", "balanceOf", [[a] for a in holders])
