@@ -43,6 +43,17 @@ def has_api_key_for(engine: Engine, operation_id: str) -> bool:
         return s.exec(select(ApiKey.id).where(ApiKey.onboarding_operation == operation_id)).first() is not None
 
 
+def revoke_keys(engine: Engine, account: str) -> int:
+    """Revokes every live key bound to `account`; returns how many."""
+    with Session(engine) as s:
+        rows = s.exec(select(ApiKey).where(ApiKey.account == account, ApiKey.revoked == False)).all()  # noqa: E712
+        for r in rows:
+            r.revoked = True
+            s.add(r)
+        s.commit()
+        return len(rows)
+
+
 def ensure_key_hash(engine: Engine, key_hash: str, account: str, role: Role, label: str) -> None:
     with Session(engine) as s:
         if s.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first() is None:
