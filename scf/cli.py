@@ -16,7 +16,7 @@ import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,7 +97,10 @@ def mask_url(value: str) -> str:
         f"{name}={MASK}" if any(w in name.lower() for w in SECRET_QUERY) else f"{name}={v}" if sep else name
         for name, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if (netloc, query) == (parts.netloc, parts.query):
+        return value
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "") + (
+        f"#{parts.fragment}" if parts.fragment else "")
 
 
 def mask_setting(key: str, value: str) -> str:
