@@ -17,7 +17,8 @@ from chain_gateway.gateway import Gateway
 from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, Role
 
 ERROR_STATUSES = {
-    401: "no, unknown or revoked API key", 403: "outside the caller's role or not the caller's",
+    400: "the body cannot be parsed (e.g. not UTF-8)", 401: "no, unknown or revoked API key",
+    403: "outside the caller's role or not the caller's",
     404: "no such resource", 409: "a conflict (Idempotency-Key reused, a contract state conflict)",
     413: "the request body is too large", 422: "invalid request (or the call would revert)",
     503: "the chain node is unavailable (nothing stored)",
@@ -30,7 +31,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # every authenticated route may answer these (the body limit applies to every request)
-AUTHENTICATED = errors(401, 403, 404, 409, 413, 422, 503)
+AUTHENTICATED = errors(400, 401, 403, 404, 409, 413, 422, 503)
 # a write answers 202 with the operation, or 200 once final with ?wait=true
 FINAL: dict[int | str, dict[str, Any]] = {200: {"model": OperationOut, "description": "final (with ?wait=true)"}}
 

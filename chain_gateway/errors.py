@@ -84,7 +84,9 @@ class ErrorOut(BaseModel):
     details: dict[str, Any]
 
 
-HTTP_CODES = {401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+HTTP_CODES = {
+    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
+}
 
 
 def http_error_response(exc: StarletteHTTPException) -> JSONResponse:

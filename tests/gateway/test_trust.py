@@ -67,7 +67,8 @@ def test_body_integers_are_strict_and_bounded(api: Api, members: Scenario) -> No
     "/v1/holdings/+1", "/v1/holdings/1_0", "/v1/holdings/%201", "/v1/holdings/1.0",
     f"/v1/holdings/{2**256}", "/v1/holdings/" + "9" * 5000, f"/v1/certificates/{2**256}",
     f"/v1/financing/offers/{2**256}", "/v1/settlement/certificates/-1",
-    "/v1/financing/quote?value=\u0661&rate_bps=1&maturity=1", f"/v1/financing/quote?value=1&rate_bps={2**32}&maturity=1",
+    "/v1/financing/quote?value=\u0661&rate_bps=1&maturity=1",
+    f"/v1/financing/quote?value=1&rate_bps={2**32}&maturity=1",
 ])
 def test_path_and_query_ids_out_of_range_or_not_ascii_are_422(api: Api, members: Scenario, path: str) -> None:
     error(api.client.get(path, headers=api.h(members.supplier[1])), 422, "VALIDATION_ERROR")
@@ -146,9 +147,15 @@ def test_oversized_body_is_refused_while_streaming_and_before_authentication() -
 
 
 def test_body_under_the_limit_is_served(api: Api, members: Scenario) -> None:
-    r = api.client.post("/v1/members", headers={**api.op, "Content-Type": "application/json"}, content=json.dumps({"role": "supplier", "kyc_hash": h32(),
-                        "label": "x" * 100}).encode() + b" " * 500_000)
+    body = json.dumps({"role": "supplier", "kyc_hash": h32(), "label": "x" * 100}).encode() + b" " * 500_000
+    r = api.client.post("/v1/members", headers={**api.op, "Content-Type": "application/json"}, content=body)
     assert r.status_code == 202, r.text  # padding is fine JSON; only the size matters
+
+
+def test_a_body_that_is_not_utf8_is_a_declared_400(api: Api) -> None:
+    r = api.client.put("/v1/system/grace-period", headers={**api.op, "Content-Type": "application/json"},
+                       content=b'{"grace_period_seconds": "\xff\xfe"}')
+    error(r, 400, "BAD_REQUEST")
 
 
 # --- 4. reserved accounts, zero KYC hash, zero amounts ----------------------------------------------
@@ -191,7 +198,7 @@ def test_openapi_declares_every_status_with_the_error_schema() -> None:
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             declared = {int(s) for s in op["responses"]}
-            expected = {413} if path == "/v1/health" else {401, 403, 404, 409, 413, 422, 503}
+            expected = {413} if path == "/v1/health" else {400, 401, 403, 404, 409, 413, 422, 503}
             if "202" in op["responses"]:  # a write: 202 queued, 200 final with ?wait=true
                 expected |= {200, 202}
             assert expected <= declared, (method, path, sorted(declared))
