@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 
 from sqlalchemy.engine import Engine
@@ -52,6 +53,20 @@ def revoke_keys(engine: Engine, account: str) -> int:
             s.add(r)
         s.commit()
         return len(rows)
+
+
+_onboarding_keys = threading.Lock()
+
+
+def create_onboarding_key(engine: Engine, account: str, role: Role, label: str, operation_id: str) -> str | None:
+    """The member's key for an onboarding operation, created once (check and insert under one lock,
+    in one worker thread): None when the operation already has one (a concurrent replay with the same
+    Idempotency-Key)."""
+    with _onboarding_keys:
+        if has_api_key_for(engine, operation_id):
+            return None
+        key, _ = create_api_key(engine, account, role, label, onboarding_operation=operation_id)
+        return key
 
 
 def ensure_key_hash(engine: Engine, key_hash: str, account: str, role: Role, label: str) -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from chain_gateway import operations
-from chain_gateway.auth import create_api_key, has_api_key_for, revoke_keys
+from chain_gateway.auth import create_api_key, create_onboarding_key, revoke_keys
 from chain_gateway.deps import (
     AUTHENTICATED,
     FINAL,
@@ -106,11 +106,7 @@ async def onboard(
     )
     # the member's key works once the onboarding is confirmed (a failed onboarding leaves no key);
     # one key per operation (a concurrent replay with the same Idempotency-Key gets none)
-    key = None
-    if not await run_in_threadpool(has_api_key_for, gw.engine, op.id):
-        key, _ = await run_in_threadpool(
-            lambda: create_api_key(gw.engine, op.args["account"], body.role, body.label, onboarding_operation=op.id)
-        )
+    key = await run_in_threadpool(create_onboarding_key, gw.engine, op.args["account"], body.role, body.label, op.id)
     return OnboardOut(operation=await finish(gw, op, wait, response), account=op.args["account"], api_key=key)
 
 
