@@ -11,9 +11,13 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import event
 from sqlmodel import Session, func, select
 
+from chain_gateway import deps
 from chain_gateway.auth import hash_key
 from chain_gateway.main import create_app
 from chain_gateway.models import Operation, OpState, Role
@@ -312,3 +316,57 @@ def test_a_write_while_the_node_is_unreachable_is_503_and_stores_nothing(own_api
     r = api.client.post("/v1/currency/mint", headers=api.h(OPERATOR_API_KEY, "down-1"),
                         json={"to": account, "amount": 1}, params={"wait": "true"})
     assert r.status_code == 200 and r.json()["state"] == "confirmed", r.text
+
+
+# --- properties of the reusable types (hypothesis) ------------------------------------------------
+
+class _Body(BaseModel):
+    amount: deps.Uint128
+    to: deps.Address
+
+
+def _valid(amount: Any, to: str) -> bool:
+    try:
+        _Body.model_validate({"amount": amount, "to": to})
+    except ValidationError:
+        return False
+    return True
+
+
+ADDR = "0x" + "ab" * 20
+
+
+@given(st.integers())
+def test_prop_uint128_accepts_exactly_its_range(n: int) -> None:
+    assert _valid(n, ADDR) == (0 <= n <= 2**128 - 1)
+
+
+@given(st.one_of(st.floats(), st.booleans(), st.text(), st.integers().map(str), st.integers().map(float)))
+def test_prop_non_integers_are_refused(value: Any) -> None:
+    assert not _valid(value, ADDR)
+
+
+@given(st.binary(min_size=20, max_size=20), st.data())
+def test_prop_addresses_checksum_or_single_case(raw: bytes, data: Any) -> None:
+    from eth_utils import to_checksum_address
+
+    good = to_checksum_address(raw)
+    assert _valid(1, good) and _valid(1, good.lower()) and _valid(1, "0x" + good[2:].upper())
+    letters = [i for i, c in enumerate(good[2:]) if c.isalpha()]
+    if letters:
+        i = 2 + data.draw(st.sampled_from(letters))
+        flipped = good[:i] + good[i].swapcase() + good[i + 1:]
+        single_case = flipped[2:] in (flipped[2:].lower(), flipped[2:].upper())
+        assert _valid(1, flipped) == single_case
+
+
+@given(st.one_of(st.text(max_size=90), st.integers(min_value=0, max_value=2**257).map(str),
+                 st.integers(min_value=0, max_value=10**6).map(lambda n: str(n).zfill(79))))
+def test_prop_path_integers_are_ascii_digits_in_range(text: str) -> None:
+    adapter = TypeAdapter(deps.PathUint256)
+    try:
+        value = adapter.validate_python(text)
+    except ValidationError:
+        assert not (text.isascii() and text.isdigit() and len(text) <= 78 and int(text) < 2**256)
+    else:
+        assert text.isascii() and text.isdigit() and len(text) <= 78 and value == int(text) < 2**256
