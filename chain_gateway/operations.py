@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -74,14 +75,14 @@ async def view(gw: Gateway, contract: str, fn: str, args: list[Any], sender: str
     return gw.contracts.decode_output(contract, fn, data)
 
 
-def _by_idempotency_key(engine: Any, account: str, key: str) -> Operation | None:
+def _by_idempotency_key(engine: Engine, account: str, key: str) -> Operation | None:
     with Session(engine, expire_on_commit=False) as s:
         return s.exec(
             select(Operation).where(Operation.api_account == account, Operation.idempotency_key == key)
         ).first()
 
 
-def _insert(engine: Any, op: Operation) -> bool:
+def _insert(engine: Engine, op: Operation) -> bool:
     """Stores a new operation; False when a concurrent request with its Idempotency-Key won."""
     with Session(engine, expire_on_commit=False) as s:
         s.add(op)
@@ -93,12 +94,12 @@ def _insert(engine: Any, op: Operation) -> bool:
     return True
 
 
-def _load(engine: Any, op_id: str) -> Operation | None:
+def _load(engine: Engine, op_id: str) -> Operation | None:
     with Session(engine, expire_on_commit=False) as s:
         return s.exec(select(Operation).where(Operation.id == op_id)).first()
 
 
-def _list(engine: Any, account: str, state: OpState | None, offset: int, limit: int) -> list[Operation]:
+def _list(engine: Engine, account: str, state: OpState | None, offset: int, limit: int) -> list[Operation]:
     q = select(Operation).where(Operation.api_account == account)
     if state is not None:
         q = q.where(Operation.state == state)
