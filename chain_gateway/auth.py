@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 
 from sqlalchemy.engine import Engine
@@ -41,6 +42,31 @@ def has_api_key_for(engine: Engine, operation_id: str) -> bool:
     """Whether a key was already created for this onboarding operation."""
     with Session(engine) as s:
         return s.exec(select(ApiKey.id).where(ApiKey.onboarding_operation == operation_id)).first() is not None
+
+
+def revoke_keys(engine: Engine, account: str) -> int:
+    """Revokes every live key bound to `account`; returns how many."""
+    with Session(engine) as s:
+        rows = s.exec(select(ApiKey).where(ApiKey.account == account, ApiKey.revoked == False)).all()  # noqa: E712
+        for r in rows:
+            r.revoked = True
+            s.add(r)
+        s.commit()
+        return len(rows)
+
+
+_onboarding_keys = threading.Lock()
+
+
+def create_onboarding_key(engine: Engine, account: str, role: Role, label: str, operation_id: str) -> str | None:
+    """The member's key for an onboarding operation, created once (check and insert under one lock,
+    in one worker thread): None when the operation already has one (a concurrent replay with the same
+    Idempotency-Key)."""
+    with _onboarding_keys:
+        if has_api_key_for(engine, operation_id):
+            return None
+        key, _ = create_api_key(engine, account, role, label, onboarding_operation=operation_id)
+        return key
 
 
 def ensure_key_hash(engine: Engine, key_hash: str, account: str, role: Role, label: str) -> None:

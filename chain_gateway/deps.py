@@ -6,14 +6,34 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from eth_utils import to_checksum_address
-from fastapi import Depends, Header, Query, Request, Response, Security
+from fastapi import Depends, Header, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from chain_gateway import operations
-from chain_gateway.errors import Forbidden, Unauthenticated
+from chain_gateway.errors import ErrorOut, Forbidden, Unauthenticated
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, Role
+
+ERROR_STATUSES = {
+    400: "the body cannot be parsed (e.g. not UTF-8)", 401: "no, unknown or revoked API key",
+    403: "outside the caller's role or not the caller's",
+    404: "no such resource", 409: "a conflict (Idempotency-Key reused, a contract state conflict)",
+    413: "the request body is too large", 422: "invalid request (or the call would revert)",
+    503: "the chain node is unavailable (nothing stored)",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of error answers (all ``{code, message, details}``)."""
+    return {s: {"model": ErrorOut, "description": ERROR_STATUSES[s]} for s in statuses}
+
+
+# every authenticated route may answer these (the body limit applies to every request)
+AUTHENTICATED = errors(400, 401, 403, 404, 409, 413, 422, 503)
+# a write answers 202 with the operation, or 200 once final with ?wait=true
+FINAL: dict[int | str, dict[str, Any]] = {200: {"model": OperationOut, "description": "final (with ?wait=true)"}}
 
 
 def get_gateway(request: Request) -> Gateway:
@@ -27,7 +47,7 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (or Authorization: Bearer)")
 
 
-def current_key(
+def current_key(  # a plain `def`: FastAPI runs it (and its store lookup) in a worker thread
     request: Request, gw: GatewayDep, x_api_key: Annotated[str | None, Security(api_key_header)] = None
 ) -> ApiKey:
     key = x_api_key
@@ -87,15 +107,56 @@ WaitDep = Annotated[WaitParams, Query()]
 
 
 def _checksum(value: str) -> str:
-    return str(to_checksum_address(value))
+    """Answers are checksummed; a mixed-case input must pass its EIP-55 checksum (all-lowercase and
+    all-uppercase hex carry none and are accepted as they are)."""
+    checksummed = str(to_checksum_address(value))
+    digits = value[2:]
+    if digits not in (digits.lower(), digits.upper()) and value != checksummed:
+        raise PydanticCustomError(
+            "ADDRESS_CHECKSUM", "mixed-case address fails its EIP-55 checksum (expected {expected})",
+            {"expected": checksummed},
+        )
+    return checksummed
+
+
+def _nonzero_hash(value: str) -> str:
+    if int(value, 16) == 0:
+        raise PydanticCustomError("ZERO_KYC_HASH", "the KYC hash must not be zero")
+    return value
+
+
+def _nonzero_amount(value: int) -> int:
+    if value == 0:
+        raise PydanticCustomError("ZERO_AMOUNT", "the amount must be greater than 0")
+    return value
+
+
+def _ascii_digits(value: Any) -> Any:
+    """Path and query integers: ASCII digits only (no sign, space, underscore, other scripts' digits),
+    at most 78 of them (2**256 - 1 has 78)."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 78):
+        raise PydanticCustomError("int_parsing", "expected an unsigned integer in ASCII digits (0-9)")
+    return value
+
+
+def _uint(bits: int, minimum: int = 0) -> Any:
+    """JSON Schema of an unsigned integer (exact bounds, see main._exact_bounds)."""
+    return WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": 2**bits - 1})
 
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$", examples=["0x" + "11" * 20]), AfterValidator(_checksum)]
 Bytes32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "ab" * 32])]
-Uint256 = Annotated[int, Field(ge=0, le=2**256 - 1)]
-PositiveId = Annotated[int, Field(ge=0, le=2**256 - 1)]
-Uint64 = Annotated[int, Field(ge=0, le=2**64 - 1)]
-Uint32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
+KycHash = Annotated[Bytes32, AfterValidator(_nonzero_hash)]
+# JSON integers in bodies: strict (no "7", true, 7.0, 1e2), bounded by the contracts' types
+Uint256 = Annotated[int, Strict(), Field(ge=0, le=2**256 - 1), _uint(256)]
+Uint128 = Annotated[int, Strict(), Field(ge=0, le=2**128 - 1), _uint(128)]  # values stored as uint128
+Uint64 = Annotated[int, Strict(), Field(ge=0, le=2**64 - 1), _uint(64)]
+Uint32 = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1), _uint(32)]
+PositiveUint256 = Annotated[Uint256, AfterValidator(_nonzero_amount), _uint(256, 1)]  # mint / burn amounts
+# integers in paths and queries: ASCII digits, bounded
+PathUint256 = Annotated[int, BeforeValidator(_ascii_digits), Path(ge=0, le=2**256 - 1), _uint(256)]
+QueryUint256 = Annotated[int, BeforeValidator(_ascii_digits), Query(ge=0, le=2**256 - 1), _uint(256)]
+QueryUint32 = Annotated[int, BeforeValidator(_ascii_digits), Query(ge=0, le=2**32 - 1), _uint(32)]
 
 
 def b32(value: str) -> bytes:
@@ -125,7 +186,7 @@ async def write(
 ) -> OperationOut:
     """Submit a write; ``precheck`` (ownership checks) runs unless this is an idempotent replay."""
     if idem:
-        existing = operations.find_idempotent(gw, caller, idem, operations.request_hash(kind, view_args))
+        existing = await operations.find_idempotent(gw, caller, idem, operations.request_hash(kind, view_args))
         if existing is not None:
             return await finish(gw, existing, wait, response)
     op = await operations.submit(gw, caller, kind, contract, fn, call_args, view_args, idem, precheck=precheck)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -49,6 +50,13 @@ class ContractRevert(GatewayError):
     code = "CONTRACT_REVERT"
 
 
+class InvalidRequest(GatewayError):
+    """A well-formed request the gateway refuses on its own (a named ``code``), before simulating."""
+
+    status_code = 422
+    code = "VALIDATION_ERROR"
+
+
 class NoSigner(GatewayError):
     status_code = 422
     code = "NO_SIGNER"
@@ -57,6 +65,39 @@ class NoSigner(GatewayError):
 class NodeUnavailable(GatewayError):
     status_code = 503
     code = "NODE_UNAVAILABLE"
+
+
+class PayloadTooLarge(StarletteHTTPException):
+    """The request body exceeds the limit (raised while it is read: FastAPI re-raises HTTP errors
+    raised by the body's ``receive``)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body exceeds the limit of {limit} bytes")
+        self.details = {"limit_bytes": limit}
+
+
+class ErrorOut(BaseModel):
+    """Every error answer."""
+
+    code: str = Field(description="stable, machine-readable (e.g. NOT_FOUND, CONTRACT_REVERT)")
+    message: str
+    details: dict[str, Any]
+
+
+HTTP_CODES = {
+    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
+}
+
+
+def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+    body = error_body(HTTP_CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail), getattr(exc, "details", None))
+    return JSONResponse(body, exc.status_code, headers=exc.headers)
+
+
+def validation_code(errors: list[dict[str, Any]]) -> str:
+    """A validation error's code: the first named one (an upper-case error type, e.g.
+    ``ADDRESS_CHECKSUM``, ``ZERO_AMOUNT``), else ``VALIDATION_ERROR``."""
+    return next((e["type"] for e in errors if e["type"].isupper()), "VALIDATION_ERROR")
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -74,14 +115,11 @@ def install_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()
         ]
-        return JSONResponse(error_body("VALIDATION_ERROR", "invalid request", {"errors": errors}), 422)
+        return JSONResponse(error_body(validation_code(errors), "invalid request", {"errors": errors}), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHENTICATED"}.get(
-            exc.status_code, "HTTP_ERROR"
-        )
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        return http_error_response(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # never leak internals

@@ -8,14 +8,33 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from chain_gateway import __version__
 from chain_gateway.api.v1 import router as v1
+from chain_gateway.bodylimit import BodyLimit
 from chain_gateway.errors import install_handlers
 from chain_gateway.gateway import Gateway
 from chain_gateway.settings import Settings
+
+# FastAPI's OpenAPI model holds `minimum` / `maximum` as floats (2**256 - 1 would read 1.157e77, i.e.
+# 2**256): the integer bounds of the API's unsigned types are put back exactly
+EXACT_BOUNDS = {float(2**bits - 1): 2**bits - 1 for bits in (32, 64, 128, 256)}
+
+
+def _exact_bounds(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for k in ("minimum", "maximum"):
+                if isinstance(node.get(k), float):
+                    node[k] = EXACT_BOUNDS.get(node[k], int(node[k]))
+        for value in node.values():
+            _exact_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _exact_bounds(value)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,7 +58,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(v1)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _exact_bounds(FastAPI.openapi(app))
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -1,4 +1,8 @@
-"""Turning an API call into an operation: idempotency, simulation, persistence before signing."""
+"""Turning an API call into an operation: idempotency, simulation, persistence before signing.
+
+Every store round trip of the request path runs in a worker thread (``run_in_threadpool``), never
+on the event loop: a slow database stalls only the request that waits for it.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayError, NotFound
 from chain_gateway.gateway import Gateway
-from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut
+from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, OpState
 from chain_gateway.rpc import RpcError
 from chain_gateway.submitter import publish
 
@@ -69,11 +75,45 @@ async def view(gw: Gateway, contract: str, fn: str, args: list[Any], sender: str
     return gw.contracts.decode_output(contract, fn, data)
 
 
-def find_idempotent(gw: Gateway, caller: ApiKey, key: str, rhash: str) -> Operation | None:
-    with Session(gw.engine, expire_on_commit=False) as s:
-        op = s.exec(
-            select(Operation).where(Operation.api_account == caller.account, Operation.idempotency_key == key)
+def _by_idempotency_key(engine: Engine, account: str, key: str) -> Operation | None:
+    with Session(engine, expire_on_commit=False) as s:
+        return s.exec(
+            select(Operation).where(Operation.api_account == account, Operation.idempotency_key == key)
         ).first()
+
+
+def _insert(engine: Engine, op: Operation) -> bool:
+    """Stores a new operation; False when a concurrent request with its Idempotency-Key won."""
+    with Session(engine, expire_on_commit=False) as s:
+        s.add(op)
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()
+            return False
+    return True
+
+
+def _load(engine: Engine, op_id: str) -> Operation | None:
+    with Session(engine, expire_on_commit=False) as s:
+        return s.exec(select(Operation).where(Operation.id == op_id)).first()
+
+
+def _list(engine: Engine, account: str, state: OpState | None, offset: int, limit: int) -> list[Operation]:
+    q = select(Operation).where(Operation.api_account == account)
+    if state is not None:
+        q = q.where(Operation.state == state)
+    with Session(engine, expire_on_commit=False) as s:
+        return list(s.exec(q.order_by(col(Operation.seq).desc()).offset(offset).limit(limit)).all())
+
+
+async def list_for(gw: Gateway, caller: ApiKey, state: OpState | None, offset: int, limit: int) -> list[Operation]:
+    """The caller's own operations, newest first."""
+    return await run_in_threadpool(_list, gw.engine, caller.account, state, offset, limit)
+
+
+async def find_idempotent(gw: Gateway, caller: ApiKey, key: str, rhash: str) -> Operation | None:
+    op = await run_in_threadpool(_by_idempotency_key, gw.engine, caller.account, key)
     if op is not None and op.request_hash != rhash:
         raise Conflict(
             "Idempotency-Key reused with a different request", {"operation_id": op.id}, code="IDEMPOTENCY_CONFLICT"
@@ -98,7 +138,7 @@ async def submit(
     idempotency_key = idempotency_key or None
     rhash = request_hash(kind, view_args if hash_args is None else hash_args)
     if idempotency_key:
-        existing = find_idempotent(gw, caller, idempotency_key, rhash)
+        existing = await find_idempotent(gw, caller, idempotency_key, rhash)
         if existing is not None:
             return existing
     gw.signers.get(caller.account)  # NoSigner (422) if the gateway holds no key for the caller
@@ -131,34 +171,27 @@ async def submit(
         to_address=to, data=data, args=view_args, idempotency_key=idempotency_key, request_hash=rhash,
         gas_limit=gas_limit,
     )
-    with Session(gw.engine, expire_on_commit=False) as s:
-        s.add(op)
-        try:
-            s.commit()
-        except IntegrityError:  # a concurrent request with the same Idempotency-Key won
-            s.rollback()
-            assert idempotency_key
-            existing = find_idempotent(gw, caller, idempotency_key, rhash)
-            if existing is None:
-                raise
-            return existing
+    if not await run_in_threadpool(_insert, gw.engine, op):  # a concurrent request with the same key won
+        existing = await find_idempotent(gw, caller, idempotency_key, rhash) if idempotency_key else None
+        if existing is None:
+            raise Conflict("the operation could not be stored", {"operation_id": op.id})
+        return existing
     publish(gw.bus, op)
     assert gw.submitter is not None
     gw.submitter.notify(op.signer)
     return op
 
 
-def load(gw: Gateway, op_id: str) -> Operation | None:
-    with Session(gw.engine, expire_on_commit=False) as s:
-        return s.exec(select(Operation).where(Operation.id == op_id)).first()
+async def load(gw: Gateway, op_id: str) -> Operation | None:
+    return await run_in_threadpool(_load, gw.engine, op_id)
 
 
 def visible(caller: ApiKey, op: Operation) -> bool:
     return op.api_account.lower() == caller.account.lower() or caller.role.value in ("operator", "auditor")
 
 
-def get_for(gw: Gateway, caller: ApiKey, op_id: str) -> Operation:
-    op = load(gw, op_id)
+async def get_for(gw: Gateway, caller: ApiKey, op_id: str) -> Operation:
+    op = await load(gw, op_id)
     if op is None:
         raise NotFound("no such operation", {"id": op_id})
     if not visible(caller, op):
@@ -167,16 +200,21 @@ def get_for(gw: Gateway, caller: ApiKey, op_id: str) -> Operation:
 
 
 async def wait_final(gw: Gateway, op: Operation, timeout: float) -> OperationOut:
-    """The operation once final (or as it stands after `timeout`). `op` must be fresh from the store
-    with no await since: the worker cannot finish it between that read and the subscription."""
+    """The operation once final (or as it stands after `timeout`)."""
     if op.state in FINAL_STATES:
         return OperationOut.of(op)
     fut = gw.bus.final_future(op.id)
+    # read again after subscribing: a final state committed since `op` was read is seen here, a
+    # later one resolves `fut` (the worker publishes after it commits)
+    fresh = await load(gw, op.id)
+    if fresh is not None and fresh.state in FINAL_STATES:
+        gw.bus.forget(op.id)
+        return OperationOut.of(fresh)
     try:
         payload = await asyncio.wait_for(asyncio.shield(fut), timeout)
         return OperationOut.model_validate(payload)
     except TimeoutError:
-        fresh = load(gw, op.id) or op
+        fresh = await load(gw, op.id) or op
         if fresh.state in FINAL_STATES:
             gw.bus.forget(op.id)
         return OperationOut.of(fresh)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     log_level: str = "INFO"
+    # request bodies above this many bytes are refused (413) while they are read, before authentication
+    max_body_bytes: int = 1_048_576
 
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> Settings:

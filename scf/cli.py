@@ -16,10 +16,10 @@ import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 
 class CliSettings(BaseSettings):
@@ -81,6 +81,38 @@ app = typer.Typer(
 # --- shared -----------------------------------------------------------------------------------
 
 
+SECRET_NAMES = ("PASSPHRASE", "SECRET", "API_KEY", "KEY_HASH", "PASSWORD", "TOKEN", "PRIVATE_KEY", "OPERATOR_KEY")
+SECRET_QUERY = ("token", "key", "pass", "secret", "sig", "auth", "credential", "session")
+MASK = "***"
+
+
+def mask_url(value: str) -> str:
+    """`scheme://***@host/path?token=***`: the user-info part (user:password@) and every query value
+    whose name looks secret (token, key, password, secret, signature, auth, ...) masked."""
+    parts = urlsplit(value)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
+    query = "&".join(
+        f"{name}={MASK}" if any(w in name.lower() for w in SECRET_QUERY) else f"{name}={v}" if sep else name
+        for name, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return value
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "") + (
+        f"#{parts.fragment}" if parts.fragment else "")
+
+
+def mask_setting(key: str, value: str) -> str:
+    """A setting as `scf config` prints it: a secret field masked (not its *_FILE path), a URL's
+    credentials masked."""
+    if value and any(w in key.upper() for w in SECRET_NAMES) and not key.upper().endswith("_FILE"):
+        return MASK
+    if "://" in value:
+        return mask_url(value)
+    return value
+
+
 @app.command("config")
 def config_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
@@ -92,13 +124,10 @@ def config_cmd(
         "shared": {k: str(v) for k, v in s.model_dump().items()},
         "components": {k: env[k] for k in sorted(env) if k.startswith(("SCF_GATEWAY_", "SCF_INDEXER_"))},
     }
-    # never print secrets: secret values masked, passwords in database URLs hidden
-    for key, value in list(data["components"].items()):
-        secret = any(word in key for word in ("PASSPHRASE", "SECRET", "API_KEY", "KEY_HASH"))
-        if secret and not key.endswith("_FILE"):
-            data["components"][key] = "***"
-        elif key.endswith("DATABASE_URL") and value:
-            data["components"][key] = make_url(value).render_as_string(hide_password=True)
+    # never print secrets: secret fields masked, credentials in every URL hidden
+    for section in data.values():
+        for key, value in section.items():
+            section[key] = mask_setting(key, value)
     if as_json:
         typer.echo(json.dumps(data, indent=1))
         return

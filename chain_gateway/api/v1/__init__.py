@@ -5,5 +5,6 @@ from fastapi import APIRouter
 from chain_gateway.api.v1 import certificates, currency, financing, holdings, members, operations, settlement, system
 
 router = APIRouter(prefix="/v1")
+router.include_router(system.health_router)
 for module in (system, members, certificates, holdings, financing, settlement, currency, operations):
     router.include_router(module.router)

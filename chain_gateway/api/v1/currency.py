@@ -8,31 +8,43 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from chain_gateway import operations
-from chain_gateway.deps import Address, CallerDep, GatewayDep, IdemKey, OperatorDep, Uint256, WaitDep, same, write
+from chain_gateway.deps import (
+    AUTHENTICATED,
+    FINAL,
+    Address,
+    CallerDep,
+    GatewayDep,
+    IdemKey,
+    OperatorDep,
+    PositiveUint256,
+    WaitDep,
+    same,
+    write,
+)
 from chain_gateway.errors import Forbidden
 from chain_gateway.models import OperationOut, Role
 
-router = APIRouter(prefix="/currency", tags=["currency"])
+router = APIRouter(prefix="/currency", tags=["currency"], responses=AUTHENTICATED)
 
 
 class MintIn(BaseModel):
     to: Address
-    amount: Uint256
+    amount: PositiveUint256
 
 
 class BurnIn(BaseModel):
     account: Address
-    amount: Uint256
+    amount: PositiveUint256
 
 
-@router.post("/mint", status_code=202, response_model=OperationOut)
+@router.post("/mint", status_code=202, response_model=OperationOut, responses=FINAL)
 async def mint(body: MintIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response):
     """Mint settlement currency against a deposit (minor units, 2 decimals)."""
     return await write(gw, caller, "currency.mint", "SettlementToken", "mint", [body.to, body.amount],
                        body.model_dump(mode="json"), idem, wait, response)
 
 
-@router.post("/burn", status_code=202, response_model=OperationOut)
+@router.post("/burn", status_code=202, response_model=OperationOut, responses=FINAL)
 async def burn(body: BurnIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response):
     return await write(gw, caller, "currency.burn", "SettlementToken", "burn", [body.account, body.amount],
                        body.model_dump(mode="json"), idem, wait, response)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from chain_gateway import operations
 from chain_gateway.api.v1.holdings import own_holding
 from chain_gateway.deps import (
+    AUTHENTICATED,
+    FINAL,
     Address,
     Bytes32,
     CallerDep,
@@ -17,8 +19,12 @@ from chain_gateway.deps import (
     GatewayDep,
     HolderDep,
     IdemKey,
+    PathUint256,
+    QueryUint32,
+    QueryUint256,
     Uint32,
     Uint64,
+    Uint128,
     Uint256,
     WaitDep,
     b32,
@@ -29,14 +35,13 @@ from chain_gateway.errors import Forbidden, NotFound
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import ApiKey, OperationOut, Role
 
-router = APIRouter(prefix="/financing", tags=["financing"])
-OfferId = Annotated[int, Path(ge=0, le=2**256 - 1)]
+router = APIRouter(prefix="/financing", tags=["financing"], responses=AUTHENTICATED)
 OFFER_STATUS = ["none", "open", "accepted", "cancelled"]
 
 
 class OfferIn(BaseModel):
     token_id: Uint256
-    value: Uint256
+    value: Uint128
     factor: Address
     rate_bps: Uint32 = Field(description="annual discount rate in basis points")
     expires_at: Uint64 = Field(description="unix seconds")
@@ -61,7 +66,7 @@ async def get_offer(gw: Gateway, offer_id: int) -> dict[str, Any]:
     return dict(o)
 
 
-@router.post("/offers", status_code=202, response_model=OperationOut)
+@router.post("/offers", status_code=202, response_model=OperationOut, responses=FINAL)
 async def create_offer(body: OfferIn, gw: GatewayDep, caller: HolderDep, idem: IdemKey, wait: WaitDep,
                        response: Response):
     """Offer `value` of one of your holdings to a factor (result: offer_id, price)."""
@@ -73,7 +78,7 @@ async def create_offer(body: OfferIn, gw: GatewayDep, caller: HolderDep, idem: I
 
 
 @router.get("/offers/{offer_id}")
-async def read_offer(offer_id: OfferId, gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
+async def read_offer(offer_id: PathUint256, gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
     o = await get_offer(gw, offer_id)
     parties = (o["seller"], o["factor"])
     if caller.role not in (Role.operator, Role.auditor) and not any(same(p, caller.account) for p in parties):
@@ -87,16 +92,16 @@ async def _party(gw: Gateway, caller: ApiKey, offer_id: int, field: str) -> None
         raise Forbidden(f"only the offer's {field} may do this", {"offer_id": offer_id})
 
 
-@router.post("/offers/{offer_id}/cancel", status_code=202, response_model=OperationOut)
-async def cancel_offer(offer_id: OfferId, gw: GatewayDep, caller: HolderDep, idem: IdemKey, wait: WaitDep,
+@router.post("/offers/{offer_id}/cancel", status_code=202, response_model=OperationOut, responses=FINAL)
+async def cancel_offer(offer_id: PathUint256, gw: GatewayDep, caller: HolderDep, idem: IdemKey, wait: WaitDep,
                        response: Response):
     return await write(gw, caller, "financing.cancel_offer", "Financing", "cancelOffer", [offer_id],
                        {"offer_id": offer_id}, idem, wait, response,
                        precheck=lambda: _party(gw, caller, offer_id, "seller"))
 
 
-@router.post("/offers/{offer_id}/accept", status_code=202, response_model=OperationOut)
-async def accept_offer(offer_id: OfferId, gw: GatewayDep, caller: FactorDep, idem: IdemKey, wait: WaitDep,
+@router.post("/offers/{offer_id}/accept", status_code=202, response_model=OperationOut, responses=FINAL)
+async def accept_offer(offer_id: PathUint256, gw: GatewayDep, caller: FactorDep, idem: IdemKey, wait: WaitDep,
                        response: Response):
     """The factor buys: delivery of the holding versus payment (result: new_token_id, price)."""
     return await write(gw, caller, "financing.accept_offer", "Financing", "acceptOffer", [offer_id],
@@ -105,8 +110,7 @@ async def accept_offer(offer_id: OfferId, gw: GatewayDep, caller: FactorDep, ide
 
 
 @router.get("/quote")
-async def quote(gw: GatewayDep, caller: CallerDep, value: Annotated[int, Query(ge=0, le=2**256 - 1)],
-                rate_bps: Annotated[int, Query(ge=0, le=2**32 - 1)],
-                maturity: Annotated[int, Query(ge=0, le=2**256 - 1)]) -> dict[str, Any]:
+async def quote(gw: GatewayDep, caller: CallerDep, value: QueryUint256, rate_bps: QueryUint32,
+                maturity: QueryUint256) -> dict[str, Any]:
     price, days = await operations.view(gw, "Financing", "quote", [value, rate_bps, maturity])
     return {"value": value, "rate_bps": rate_bps, "maturity": maturity, "price": price, "days_to_maturity": days}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from chain_gateway import operations
 from chain_gateway.contracts import event_topic
 from chain_gateway.deps import (
+    AUTHENTICATED,
+    FINAL,
     Address,
     Bytes32,
     CallerDep,
@@ -17,7 +19,8 @@ from chain_gateway.deps import (
     HolderDep,
     IdemKey,
     OperatorDep,
-    Uint256,
+    PathUint256,
+    Uint128,
     WaitDep,
     b32,
     same,
@@ -28,8 +31,7 @@ from chain_gateway.gateway import Gateway
 from chain_gateway.models import ApiKey, OperationOut, Role
 from chain_gateway.rpc import RpcError
 
-router = APIRouter(prefix="/holdings", tags=["holdings"])
-TokenId = Annotated[int, Path(ge=0, le=2**256 - 1)]
+router = APIRouter(prefix="/holdings", tags=["holdings"], responses=AUTHENTICATED)
 
 ERC721_TRANSFER = event_topic("Transfer(address,address,uint256)")
 LOGS_WINDOW = 5_000  # Besu's default --rpc-max-logs-range
@@ -37,7 +39,7 @@ LOGS_WINDOW = 5_000  # Besu's default --rpc-max-logs-range
 
 class SplitIn(BaseModel):
     to: Address
-    value: Uint256
+    value: Uint128
     document_hash: Bytes32
 
 
@@ -112,7 +114,7 @@ async def _received_token_ids(gw: Gateway, token: str, account: str) -> set[int]
 
 
 @router.get("/{token_id}")
-async def read_holding(token_id: TokenId, gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
+async def read_holding(token_id: PathUint256, gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
     h = await get_holding(gw, token_id)
     if caller.role not in (Role.operator, Role.auditor) and not same(h["owner"], caller.account):
         raise Forbidden("not your holding", {"token_id": token_id})
@@ -121,8 +123,8 @@ async def read_holding(token_id: TokenId, gw: GatewayDep, caller: CallerDep) -> 
     return out
 
 
-@router.post("/{token_id}/split-transfer", status_code=202, response_model=OperationOut)
-async def split_transfer(token_id: TokenId, body: SplitIn, gw: GatewayDep, caller: HolderDep, idem: IdemKey,
+@router.post("/{token_id}/split-transfer", status_code=202, response_model=OperationOut, responses=FINAL)
+async def split_transfer(token_id: PathUint256, body: SplitIn, gw: GatewayDep, caller: HolderDep, idem: IdemKey,
                          wait: WaitDep, response: Response):
     """Split `value` off the holding into a new holding of `to` (result: new_token_id)."""
     return await write(gw, caller, "holdings.split_transfer", "CertificateToken", "splitTransfer",
@@ -131,15 +133,15 @@ async def split_transfer(token_id: TokenId, body: SplitIn, gw: GatewayDep, calle
                        precheck=lambda: own_holding(gw, caller, token_id))
 
 
-@router.post("/{token_id}/freeze", status_code=202, response_model=OperationOut)
-async def freeze(token_id: TokenId, body: FreezeIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
+@router.post("/{token_id}/freeze", status_code=202, response_model=OperationOut, responses=FINAL)
+async def freeze(token_id: PathUint256, body: FreezeIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
                  wait: WaitDep, response: Response):
     return await write(gw, caller, "holdings.freeze", "CertificateToken", "freeze", [token_id, b32(body.reason_hash)],
                        {"token_id": token_id, "reason_hash": body.reason_hash}, idem, wait, response)
 
 
-@router.post("/{token_id}/unfreeze", status_code=202, response_model=OperationOut)
-async def unfreeze(token_id: TokenId, body: FreezeIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
+@router.post("/{token_id}/unfreeze", status_code=202, response_model=OperationOut, responses=FINAL)
+async def unfreeze(token_id: PathUint256, body: FreezeIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
                    wait: WaitDep, response: Response):
     return await write(gw, caller, "holdings.unfreeze", "CertificateToken", "unfreeze",
                        [token_id, b32(body.reason_hash)],

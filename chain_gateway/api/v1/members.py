@@ -7,34 +7,37 @@ from typing import Any
 from eth_account import Account
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 
 from chain_gateway import operations
-from chain_gateway.auth import create_api_key, has_api_key_for
+from chain_gateway.auth import create_api_key, create_onboarding_key, revoke_keys
 from chain_gateway.deps import (
+    AUTHENTICATED,
+    FINAL,
     Address,
-    Bytes32,
     CallerDep,
     GatewayDep,
     IdemKey,
+    KycHash,
     OperatorDep,
-    Uint256,
+    Uint128,
     WaitDep,
     b32,
     finish,
     same,
     write,
 )
-from chain_gateway.errors import Forbidden
-from chain_gateway.models import CHAIN_ROLE, ApiKey, OperationOut, Role
+from chain_gateway.errors import Forbidden, InvalidRequest
+from chain_gateway.gateway import Gateway
+from chain_gateway.models import CHAIN_ROLE, OperationOut, Role
 
-router = APIRouter(prefix="/members", tags=["members"])
+router = APIRouter(prefix="/members", tags=["members"], responses=AUTHENTICATED)
 ROLE_NAMES = {v: k for k, v in CHAIN_ROLE.items()}
 
 
 class OnboardIn(BaseModel):
     role: Role = Field(description="core_enterprise | supplier | factor | auditor")
-    kyc_hash: Bytes32
+    kyc_hash: KycHash
     account: Address | None = Field(None, description="omit: the gateway creates a key for the member")
     label: str = Field("", max_length=100)
 
@@ -50,11 +53,11 @@ class ActiveIn(BaseModel):
 
 
 class CreditIn(BaseModel):
-    limit: Uint256
+    limit: Uint128
 
 
 class KycIn(BaseModel):
-    kyc_hash: Bytes32
+    kyc_hash: KycHash
 
 
 class ApiKeyOut(BaseModel):
@@ -63,15 +66,29 @@ class ApiKeyOut(BaseModel):
     api_key: str
 
 
-@router.post("", status_code=202, response_model=OnboardOut)
+def refuse_reserved(gw: Gateway, account: str | None) -> None:
+    """The operator's account, the zero address and the system contracts are never members."""
+    reserved = {gw.manifest.operator.lower(), "0x" + "0" * 40}
+    reserved |= {c.address.lower() for c in gw.manifest.contracts.values()}
+    if account is not None and account.lower() in reserved:
+        raise InvalidRequest(
+            "the operator's account, the zero address and the system contracts cannot be onboarded",
+            {"account": account}, code="RESERVED_ACCOUNT",
+        )
+
+
+@router.post("", status_code=202, response_model=OnboardOut,
+             responses={200: {"model": OnboardOut, "description": "final (with ?wait=true)"}})
 async def onboard(
     body: OnboardIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response
 ):
     if body.role == Role.operator:
         raise Forbidden("the operator role is not assigned by onboarding")
+    refuse_reserved(gw, body.account)
     hash_args = body.model_dump(mode="json")
     if idem:
-        existing = operations.find_idempotent(gw, caller, idem, operations.request_hash("members.onboard", hash_args))
+        rhash = operations.request_hash("members.onboard", hash_args)
+        existing = await operations.find_idempotent(gw, caller, idem, rhash)
         if existing is not None:
             return OnboardOut(
                 operation=await finish(gw, existing, wait, response), account=existing.args["account"], api_key=None
@@ -89,9 +106,7 @@ async def onboard(
     )
     # the member's key works once the onboarding is confirmed (a failed onboarding leaves no key);
     # one key per operation (a concurrent replay with the same Idempotency-Key gets none)
-    key = None
-    if not has_api_key_for(gw.engine, op.id):
-        key, _ = create_api_key(gw.engine, op.args["account"], body.role, body.label, onboarding_operation=op.id)
+    key = await run_in_threadpool(create_onboarding_key, gw.engine, op.args["account"], body.role, body.label, op.id)
     return OnboardOut(operation=await finish(gw, op, wait, response), account=op.args["account"], api_key=key)
 
 
@@ -107,7 +122,7 @@ async def get_member(account: Address, gw: GatewayDep, caller: CallerDep) -> dic
     }
 
 
-@router.post("/{account}/active", status_code=202, response_model=OperationOut)
+@router.post("/{account}/active", status_code=202, response_model=OperationOut, responses=FINAL)
 async def set_active(account: Address, body: ActiveIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
                      wait: WaitDep, response: Response):
     """Suspend (active=false) or reactivate a member."""
@@ -115,14 +130,14 @@ async def set_active(account: Address, body: ActiveIn, gw: GatewayDep, caller: O
                        {"account": account, "active": body.active}, idem, wait, response)
 
 
-@router.put("/{account}/credit-limit", status_code=202, response_model=OperationOut)
+@router.put("/{account}/credit-limit", status_code=202, response_model=OperationOut, responses=FINAL)
 async def set_credit_limit(account: Address, body: CreditIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
                            wait: WaitDep, response: Response):
     return await write(gw, caller, "members.set_credit_limit", "Membership", "setCreditLimit", [account, body.limit],
                        {"account": account, "limit": body.limit}, idem, wait, response)
 
 
-@router.put("/{account}/kyc", status_code=202, response_model=OperationOut)
+@router.put("/{account}/kyc", status_code=202, response_model=OperationOut, responses=FINAL)
 async def update_kyc(account: Address, body: KycIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
                      wait: WaitDep, response: Response):
     return await write(gw, caller, "members.update_kyc", "Membership", "updateKyc", [account, b32(body.kyc_hash)],
@@ -136,7 +151,7 @@ async def new_api_key(account: Address, gw: GatewayDep, caller: OperatorDep) -> 
     role = ROLE_NAMES.get(member["role"])
     if role is None:
         raise Forbidden("not a member", {"account": account})
-    key, _ = create_api_key(gw.engine, account, role, "")
+    key, _ = await run_in_threadpool(create_api_key, gw.engine, account, role, "")
     return ApiKeyOut(account=account, role=role, api_key=key)
 
 
@@ -145,11 +160,6 @@ async def revoke_api_keys(account: Address, gw: GatewayDep, caller: OperatorDep)
     """Revoke every API key bound to the account (not the operator's: use the admin CLI)."""
     if same(account, gw.manifest.operator):
         raise Forbidden("the operator's keys are revoked with the admin CLI, not through the API")
-    with Session(gw.engine) as s:
-        rows = s.exec(select(ApiKey).where(ApiKey.account == account, ApiKey.revoked == False)).all()  # noqa: E712
-        for r in rows:
-            r.revoked = True
-            s.add(r)
-        s.commit()
+    revoked = await run_in_threadpool(revoke_keys, gw.engine, account)
     gw.keys.clear()
-    return {"revoked": len(rows)}
+    return {"revoked": revoked}

@@ -9,13 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlmodel import Session, col, select
 
 from chain_gateway import operations
-from chain_gateway.deps import CallerDep, GatewayDep, WaitDep
-from chain_gateway.models import Operation, OperationOut, OpState, Role
+from chain_gateway.deps import AUTHENTICATED, CallerDep, GatewayDep, WaitDep
+from chain_gateway.models import OperationOut, OpState, Role
 
-router = APIRouter(prefix="/operations", tags=["operations"])
+router = APIRouter(prefix="/operations", tags=["operations"], responses=AUTHENTICATED)
 
 
 @router.get("", response_model=list[OperationOut])
@@ -27,12 +26,7 @@ async def list_operations(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[OperationOut]:
     """The caller's own operations, newest first."""
-    q = select(Operation).where(Operation.api_account == caller.account)
-    if state is not None:
-        q = q.where(Operation.state == state)
-    with Session(gw.engine) as s:
-        rows = s.exec(q.order_by(col(Operation.seq).desc()).offset(offset).limit(limit)).all()
-        return [OperationOut.of(r) for r in rows]
+    return [OperationOut.of(r) for r in await operations.list_for(gw, caller, state, offset, limit)]
 
 
 @router.get("/stream")
@@ -64,7 +58,7 @@ async def stream(request: Request, gw: GatewayDep, caller: CallerDep) -> Streami
 
 @router.get("/{operation_id}", response_model=OperationOut)
 async def get_operation(operation_id: str, gw: GatewayDep, caller: CallerDep, wait: WaitDep) -> OperationOut:
-    op = operations.get_for(gw, caller, operation_id)
+    op = await operations.get_for(gw, caller, operation_id)
     if wait.wait:
         return await operations.wait_final(gw, op, wait.timeout or gw.settings.wait_timeout_s)
     return OperationOut.of(op)

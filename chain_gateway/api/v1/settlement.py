@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from chain_gateway import operations
 from chain_gateway.api.v1.holdings import own_holding
 from chain_gateway.deps import (
+    AUTHENTICATED,
+    FINAL,
     CallerDep,
     CoreDep,
     GatewayDep,
     HolderDep,
     IdemKey,
+    PathUint256,
     SettlerDep,
     SignerRoleDep,
+    Uint128,
     Uint256,
     WaitDep,
     same,
@@ -26,13 +30,12 @@ from chain_gateway.errors import Forbidden, NotFound
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import ApiKey, OperationOut
 
-router = APIRouter(prefix="/settlement", tags=["settlement"])
-CertId = Annotated[int, Path(ge=0, le=2**256 - 1)]
+router = APIRouter(prefix="/settlement", tags=["settlement"], responses=AUTHENTICATED)
 
 
 class RepayIn(BaseModel):
     certificate_id: Uint256
-    amount: Uint256
+    amount: Uint128
 
 
 class RedeemIn(BaseModel):
@@ -55,14 +58,14 @@ async def _debtor(gw: Gateway, caller: ApiKey, certificate_id: int) -> None:
         raise Forbidden("only the certificate's debtor repays", {"certificate_id": certificate_id})
 
 
-@router.post("/repay", status_code=202, response_model=OperationOut)
+@router.post("/repay", status_code=202, response_model=OperationOut, responses=FINAL)
 async def repay(body: RepayIn, gw: GatewayDep, caller: CoreDep, idem: IdemKey, wait: WaitDep, response: Response):
     return await write(gw, caller, "settlement.repay", "Settlement", "repay", [body.certificate_id, body.amount],
                        body.model_dump(mode="json"), idem, wait, response,
                        precheck=lambda: _debtor(gw, caller, body.certificate_id))
 
 
-@router.post("/redeem", status_code=202, response_model=OperationOut)
+@router.post("/redeem", status_code=202, response_model=OperationOut, responses=FINAL)
 async def redeem(body: RedeemIn, gw: GatewayDep, caller: HolderDep, idem: IdemKey, wait: WaitDep,
                  response: Response):
     """Redeem what is payable on your holding now (result: redeemed)."""
@@ -71,14 +74,14 @@ async def redeem(body: RedeemIn, gw: GatewayDep, caller: HolderDep, idem: IdemKe
                        precheck=lambda: own_holding(gw, caller, body.token_id))
 
 
-@router.post("/batch", status_code=202, response_model=OperationOut)
+@router.post("/batch", status_code=202, response_model=OperationOut, responses=FINAL)
 async def settle_batch(body: BatchIn, gw: GatewayDep, caller: SettlerDep, idem: IdemKey, wait: WaitDep,
                        response: Response):
     return await write(gw, caller, "settlement.settle_batch", "Settlement", "settleBatch", [body.token_ids],
                        body.model_dump(mode="json"), idem, wait, response)
 
 
-@router.post("/mark-overdue", status_code=202, response_model=OperationOut)
+@router.post("/mark-overdue", status_code=202, response_model=OperationOut, responses=FINAL)
 async def mark_overdue(body: OverdueIn, gw: GatewayDep, caller: SignerRoleDep, idem: IdemKey, wait: WaitDep,
                        response: Response):
     return await write(gw, caller, "settlement.mark_overdue", "Settlement", "markOverdue", [body.certificate_id],
@@ -86,6 +89,6 @@ async def mark_overdue(body: OverdueIn, gw: GatewayDep, caller: SignerRoleDep, i
 
 
 @router.get("/certificates/{certificate_id}")
-async def settlement_account(certificate_id: CertId, gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
+async def settlement_account(certificate_id: PathUint256, gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
     a = await operations.view(gw, "Settlement", "account", [certificate_id])
     return {"certificate_id": certificate_id, "repaid": a["repaid"], "redeemed": a["redeemed"]}

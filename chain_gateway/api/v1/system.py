@@ -8,11 +8,23 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from chain_gateway import operations
-from chain_gateway.deps import CallerDep, GatewayDep, IdemKey, OperatorDep, Uint256, WaitDep, write
+from chain_gateway.deps import (
+    AUTHENTICATED,
+    FINAL,
+    CallerDep,
+    GatewayDep,
+    IdemKey,
+    OperatorDep,
+    Uint256,
+    WaitDep,
+    errors,
+    write,
+)
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.models import OperationOut, Role
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], responses=AUTHENTICATED)
+health_router = APIRouter(tags=["system"])
 
 
 class MaxTermIn(BaseModel):
@@ -23,7 +35,7 @@ class GraceIn(BaseModel):
     grace_period_seconds: Uint256
 
 
-@router.get("/health")
+@health_router.get("/health", responses=errors(413))
 async def health(gw: GatewayDep) -> dict[str, Any]:
     """Liveness: always 200; `node` tells whether the chain answers."""
     node: dict[str, Any]
@@ -57,24 +69,24 @@ async def me(gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
     return out
 
 
-@router.post("/system/pause", status_code=202, response_model=OperationOut)
+@router.post("/system/pause", status_code=202, response_model=OperationOut, responses=FINAL)
 async def pause(gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response):
     return await write(gw, caller, "system.pause", "Membership", "pause", [], {}, idem, wait, response)
 
 
-@router.post("/system/unpause", status_code=202, response_model=OperationOut)
+@router.post("/system/unpause", status_code=202, response_model=OperationOut, responses=FINAL)
 async def unpause(gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep, response: Response):
     return await write(gw, caller, "system.unpause", "Membership", "unpause", [], {}, idem, wait, response)
 
 
-@router.put("/system/max-term", status_code=202, response_model=OperationOut)
+@router.put("/system/max-term", status_code=202, response_model=OperationOut, responses=FINAL)
 async def set_max_term(body: MaxTermIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep,
                        response: Response):
     return await write(gw, caller, "system.set_max_term", "CertificateToken", "setMaxTerm", [body.max_term_seconds],
                        body.model_dump(), idem, wait, response)
 
 
-@router.put("/system/grace-period", status_code=202, response_model=OperationOut)
+@router.put("/system/grace-period", status_code=202, response_model=OperationOut, responses=FINAL)
 async def set_grace_period(body: GraceIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep,
                            response: Response):
     return await write(gw, caller, "system.set_grace_period", "Settlement", "setGracePeriod",
