@@ -222,11 +222,12 @@ contract Membership is IMembership, Ownable2Step {
     /// role (or a system contract asked for a holding right) is `MembershipNotPermitted`; with
     /// `mustBeActive` a suspended member is refused too.
     function _requireCapable(address account, Capability capability, bool mustBeActive) private view {
-        bool systemContract = _systemContracts[account];
-        if (systemContract && capability <= Capability.SpendCurrency) return;
         Member storage member = _members[account];
         Role role = member.role;
         if (!permits(role, capability)) {
+            // only an address without a role can be a system contract (onboard, setSystemContract)
+            bool systemContract = _systemContracts[account];
+            if (systemContract && capability <= Capability.SpendCurrency) return;
             if (capability == Capability.HoldHoldings) revert MembershipNotHolder(account, role);
             if (role == Role.None && !systemContract) revert MembershipUnknownMember(account);
             revert MembershipNotPermitted(account, role, capability);
