@@ -111,7 +111,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
 
     /// @notice The payee rejects its pending certificate: the holding burns and the debtor's
     /// credit is released. Requirements: the holding is not frozen (a judicial freeze keeps it).
-    /// Emits {CertificateStatusChanged}, {TransferValue}, {Transfer},
+    /// Emits {CertificateStatusChanged}, {TransferValue}, {SlotChanged} (to slot 0), {Transfer},
     /// {CreditLineChanged} (membership).
     function reject(uint256 certificateId) external {
         Certificate storage cert = _pendingForPayee(certificateId);
@@ -126,7 +126,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// @notice Split `value` off `fromTokenId` into a new holding of `to`, one tier deeper,
     /// recording the hop's trade documents (拆分/流转).
     /// Requirements: caller owns the holding or is approved for it (a value allowance is spent),
-    /// and an approved caller is an active member; `documentHash` is not zero; the holding is not
+    /// and an approved caller is an active supplier or factor; `documentHash` is not zero; the holding is not
     /// frozen; its certificate is active and not matured; `to` is not the holding's owner; owner
     /// and `to` are active suppliers or factors; the system is not paused;
     /// 0 < `value` <= the holding's value.
@@ -190,7 +190,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// @notice Burn `value` of a holding paid out at settlement; a holding left empty burns, a
     /// certificate fully redeemed becomes Settled. Requirements: caller is the settlement
     /// contract; the holding is not frozen; its certificate is active or overdue.
-    /// Emits {TransferValue}, and {Transfer} / {CertificateStatusChanged} when they apply.
+    /// Emits {TransferValue}, and {SlotChanged} (to slot 0) with {Transfer} when the holding
+    /// empties, {CertificateStatusChanged} when the certificate is settled.
     function redeemValue(uint256 tokenId, uint256 value) external returns (address owner) {
         if (msg.sender != _settlement) revert CertificateUnauthorized(msg.sender);
         HoldingData storage h = _holdings[tokenId];
@@ -236,13 +237,17 @@ contract CertificateToken is ICertificateToken, ERC165 {
         return _holdings[tokenId].certificateId;
     }
 
-    /// @notice Allow `operator` to move up to `value` off `tokenId`. Emits {ApprovalValue}.
+    /// @notice Allow `operator` to move up to `value` off `tokenId` (zero clears the allowance).
+    /// Requirements: caller is the owner, an operator approved for all of the owner's holdings,
+    /// or the holding's ERC-721 approved address (EIP-3525); `operator` is neither zero nor the
+    /// owner; a non-zero allowance goes only to a member whose role may spend holdings
+    /// (`Membership.requirePermitted`: suppliers and factors). Emits {ApprovalValue}.
     function approve(uint256 tokenId, address operator, uint256 value) external {
         address owner = _ownerOf(tokenId);
+        if (operator == address(0)) revert CertificateZeroAddress();
         if (operator == owner) revert CertificateApproveToOwner(tokenId, owner);
-        if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) {
-            revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
-        }
+        if (!_isApprovedOrOwner(msg.sender, owner, tokenId)) revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
+        if (value != 0) _membership.requirePermitted(operator, IMembership.Capability.SpendHoldings);
         _allowances[tokenId][_holdings[tokenId].tier][operator] = value;
         emit ApprovalValue(tokenId, operator, value);
     }
@@ -311,7 +316,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
         if (owner == address(0)) revert CertificateUnknownHolding(tokenId);
         if (owner != from) revert CertificateWrongOwner(tokenId, from, owner);
         if (!_isApprovedOrOwner(msg.sender, owner, tokenId)) revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
-        if (msg.sender != owner) _membership.requireSpender(msg.sender);
+        if (msg.sender != owner) _membership.requireCapable(msg.sender, IMembership.Capability.SpendHoldings);
         _requireMovable(tokenId, h);
         if (to == owner) revert CertificateSelfTransfer(tokenId, owner);
         _membership.requireHolders(from, to);
@@ -336,20 +341,28 @@ contract CertificateToken is ICertificateToken, ERC165 {
         ERC721Utils.checkOnERC721Received(msg.sender, from, to, tokenId, data);
     }
 
-    /// @notice Emits {Approval}.
+    /// @notice ERC-721 approval of one holding (the zero address clears it).
+    /// Requirements: caller is the owner or an operator approved for all of its holdings; `to` is
+    /// not the owner; a non-zero `to` is a member whose role may spend holdings
+    /// (`Membership.requirePermitted`). Emits {Approval}.
     function approve(address to, uint256 tokenId) external {
         address owner = _ownerOf(tokenId);
         if (to == owner) revert CertificateApproveToOwner(tokenId, owner);
         if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) {
             revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
         }
+        if (to != address(0)) _membership.requirePermitted(to, IMembership.Capability.SpendHoldings);
         _tokenApprovals[tokenId] = to;
         emit Approval(owner, to, tokenId);
     }
 
-    /// @notice Emits {ApprovalForAll}.
+    /// @notice Requirements: `operator` is neither zero nor the caller; approving (`true`) needs a
+    /// member whose role may spend holdings (`Membership.requirePermitted`); revoking is always
+    /// allowed. Emits {ApprovalForAll}.
     function setApprovalForAll(address operator, bool approved) external {
         if (operator == address(0)) revert CertificateZeroAddress();
+        if (operator == msg.sender) revert CertificateApproveToCaller(msg.sender);
+        if (approved) _membership.requirePermitted(operator, IMembership.Capability.SpendHoldings);
         _operatorApprovals[msg.sender][operator] = approved;
         emit ApprovalForAll(msg.sender, operator, approved);
     }
@@ -454,7 +467,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
         emit HoldingCreated(tokenId, certificateId, parentTokenId, owner, value, tier, documentHash);
     }
 
-    /// @dev The one path that destroys value; a holding left empty burns.
+    /// @dev The one path that destroys value; a holding left empty burns, with the reference
+    /// implementation's events: {TransferValue}, {SlotChanged} (slot to 0), {Transfer} (to 0).
     function _burnValue(uint256 tokenId, uint256 value) private {
         HoldingData storage h = _holdings[tokenId];
         if (value > h.value) revert CertificateInsufficientValue(tokenId, h.value, value);
@@ -464,11 +478,13 @@ contract CertificateToken is ICertificateToken, ERC165 {
         emit TransferValue(tokenId, 0, value);
         if (h.value == 0) {
             address owner = h.owner;
+            uint256 certificateId = h.certificateId;
             unchecked {
                 _balances[owner] -= 1;
             }
             delete _holdings[tokenId];
             delete _tokenApprovals[tokenId];
+            emit SlotChanged(tokenId, certificateId, 0);
             emit Transfer(owner, address(0), tokenId);
         }
     }
@@ -483,7 +499,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
 
     /// @dev ERC-3525 allowance rules: owner, approved-for-all and the token's ERC-721 approvee
     /// move freely; anyone else spends a value allowance. Whoever moves another's holding must be
-    /// an active member (or a system contract): an approval does not outlive a suspension.
+    /// an active member whose role may spend holdings: an approval does not outlive a suspension.
     function _spendAllowance(address operator, uint256 tokenId, uint256 value) private {
         address owner = _ownerOf(tokenId);
         if (operator == owner) return;
@@ -499,7 +515,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
                 emit ApprovalValue(tokenId, operator, current - value);
             }
         }
-        _membership.requireSpender(operator);
+        _membership.requireCapable(operator, IMembership.Capability.SpendHoldings);
     }
 
     function _isApprovedOrOwner(address operator, address owner, uint256 tokenId) private view returns (bool) {

@@ -22,19 +22,27 @@ contract Membership is IMembership, Ownable2Step {
     // --- operator ---------------------------------------------------------------------------
 
     /// @notice Onboard `account` after KYC with `role`; the member starts active.
-    /// Requirements: caller is the operator; `account` is new and non-zero; `role` is not None.
+    /// Requirements: caller is the operator; `account` is non-zero, new, not the operator nor the
+    /// nominated next operator, and not a system contract; `role` is not None; `kycHash` is not zero.
     /// Emits {MemberOnboarded}.
     function onboard(address account, Role role, bytes32 kycHash) external onlyOwner {
         if (account == address(0)) revert MembershipZeroAddress();
+        if (account == owner() || account == pendingOwner()) revert MembershipOperatorCannotBeMember(account);
+        if (_systemContracts[account]) revert MembershipSystemContractCannotBeMember(account);
         if (role == Role.None) revert MembershipInvalidRole(uint8(role));
         if (_members[account].role != Role.None) revert MembershipAlreadyMember(account);
+        if (kycHash == bytes32(0)) revert MembershipZeroKycHash(account);
         _members[account] = Member({role: role, active: true, kycHash: kycHash, creditLimit: 0, creditUsed: 0});
         emit MemberOnboarded(account, role, kycHash);
     }
 
-    /// @notice Record a new KYC document hash. Emits {MemberKycUpdated}.
+    /// @notice Record a new KYC document hash.
+    /// Requirements: caller is the operator; `account` is a member; `kycHash` is not zero.
+    /// Emits {MemberKycUpdated}.
     function updateKyc(address account, bytes32 kycHash) external onlyOwner {
-        _member(account).kycHash = kycHash;
+        Member storage member = _member(account);
+        if (kycHash == bytes32(0)) revert MembershipZeroKycHash(account);
+        member.kycHash = kycHash;
         emit MemberKycUpdated(account, kycHash);
     }
 
@@ -63,9 +71,12 @@ contract Membership is IMembership, Ownable2Step {
     /// Trust boundary: a system contract may move any member's currency and consume or release
     /// any credit line, which the operator can already do (mint, burn, set limits); it gets no
     /// power over holdings, which the token grants only to the financing and settlement contracts
-    /// wired into it once at deployment. Emits {SystemContractSet}.
+    /// wired into it once at deployment.
+    /// Requirements: caller is the operator; `account` is non-zero; a member is never enabled.
+    /// Emits {SystemContractSet}.
     function setSystemContract(address account, bool enabled) external onlyOwner {
         if (account == address(0)) revert MembershipZeroAddress();
+        if (enabled && _members[account].role != Role.None) revert MembershipSystemContractCannotBeMember(account);
         _systemContracts[account] = enabled;
         emit SystemContractSet(account, enabled);
     }
@@ -82,6 +93,14 @@ contract Membership is IMembership, Ownable2Step {
         if (!_paused) revert MembershipNotPaused();
         _paused = false;
         emit SystemUnpaused(msg.sender);
+    }
+
+    /// @notice Nominate the next operator; it takes over with {acceptOwnership}.
+    /// Requirements: caller is the operator; `newOwner` is not a member (the operator never is).
+    /// Emits {OwnershipTransferStarted}.
+    function transferOwnership(address newOwner) public override onlyOwner {
+        if (_members[newOwner].role != Role.None) revert MembershipOperatorCannotBeMember(newOwner);
+        super.transferOwnership(newOwner);
     }
 
     /// @notice Disabled: a platform without an operator could never onboard, unfreeze or unpause
@@ -150,19 +169,41 @@ contract Membership is IMembership, Ownable2Step {
 
     function requireHolders(address from, address to) external view {
         _requireNotPaused();
-        _requireHolder(from);
-        _requireHolder(to);
+        _requireCapable(from, Capability.HoldHoldings, true);
+        _requireCapable(to, Capability.HoldHoldings, true);
     }
 
     function requireCurrencyParties(address from, address to) external view {
         _requireNotPaused();
-        _requireCurrencyParty(from);
-        _requireCurrencyParty(to);
+        if (from != address(0)) _requireCapable(from, Capability.HoldCurrency, true);
+        if (to != address(0)) _requireCapable(to, Capability.HoldCurrency, true);
     }
 
     function requireSpender(address spender) external view {
         _requireNotPaused();
-        _requireCurrencyParty(spender);
+        _requireCapable(spender, Capability.SpendCurrency, true);
+    }
+
+    function requireCapable(address account, Capability capability) external view {
+        _requireNotPaused();
+        _requireCapable(account, capability, true);
+    }
+
+    function requirePermitted(address account, Capability capability) external view {
+        _requireCapable(account, capability, false);
+    }
+
+    /// @notice The one table of roles and capabilities (docs/contracts.md shows it):
+    /// suppliers and factors hold and move both currency and holdings; a core enterprise holds
+    /// and spends currency only (it issues and repays, it never holds a holding); an auditor
+    /// holds and moves nothing (it reads through the indexer); `None` (the operator, outsiders)
+    /// nothing. System contracts, which have no role, hold and spend currency only.
+    function permits(Role role, Capability capability) public pure returns (bool) {
+        if (role == Role.Supplier || role == Role.Factor) return true;
+        if (role == Role.CoreEnterprise) {
+            return capability == Capability.HoldCurrency || capability == Capability.SpendCurrency;
+        }
+        return false;
     }
 
     // --- internals --------------------------------------------------------------------------
@@ -176,19 +217,22 @@ contract Membership is IMembership, Ownable2Step {
         if (_paused) revert MembershipPaused();
     }
 
-    function _requireHolder(address account) private view {
+    /// @dev The one check of a party against the table {permits}: a holding check names the role
+    /// (`MembershipNotHolder`), an address never onboarded is `MembershipUnknownMember`, any other
+    /// role (or a system contract asked for a holding right) is `MembershipNotPermitted`; with
+    /// `mustBeActive` a suspended member is refused too.
+    function _requireCapable(address account, Capability capability, bool mustBeActive) private view {
         Member storage member = _members[account];
-        if (member.role != Role.Supplier && member.role != Role.Factor) {
-            revert MembershipNotHolder(account, member.role);
+        Role role = member.role;
+        if (!permits(role, capability)) {
+            // only an address without a role can be a system contract (onboard, setSystemContract)
+            bool systemContract = _systemContracts[account];
+            if (systemContract && capability <= Capability.SpendCurrency) return;
+            if (capability == Capability.HoldHoldings) revert MembershipNotHolder(account, role);
+            if (role == Role.None && !systemContract) revert MembershipUnknownMember(account);
+            revert MembershipNotPermitted(account, role, capability);
         }
-        if (!member.active) revert MembershipInactive(account);
-    }
-
-    function _requireCurrencyParty(address account) private view {
-        if (account == address(0) || _systemContracts[account]) return;
-        Member storage member = _members[account];
-        if (member.role == Role.None) revert MembershipUnknownMember(account);
-        if (!member.active) revert MembershipInactive(account);
+        if (mustBeActive && !member.active) revert MembershipInactive(account);
     }
 
     function _available(Member storage member) private view returns (uint256) {

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20, IERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 
 /// @title SettlementToken
 /// @notice Permissioned settlement currency (tokenized deposit, 2 decimals). Every movement,
-/// mint and burn included, requires an unpaused system and active members (or system contracts)
-/// on both sides.
+/// mint and burn included, requires an unpaused system and, on each side, an active member whose
+/// role may hold currency (core enterprise, supplier, factor) or a system contract.
 contract SettlementToken is ISettlementToken, ERC20 {
     IMembership private immutable _membership;
 
@@ -20,16 +20,33 @@ contract SettlementToken is ISettlementToken, ERC20 {
         return 2;
     }
 
-    /// @notice Mint against a deposit. Requirements: caller is the operator. Emits {Transfer}.
+    /// @notice Mint against a deposit.
+    /// Requirements: caller is the operator; `amount` is not zero; `to` is an active member whose
+    /// role may hold currency (or a system contract); the system is not paused. Emits {Transfer}.
     function mint(address to, uint256 amount) external {
         _onlyOperator();
+        if (amount == 0) revert SettlementTokenZeroMint(to);
         _mint(to, amount);
     }
 
-    /// @notice Burn on withdrawal. Requirements: caller is the operator. Emits {Transfer}.
+    /// @notice Burn on withdrawal.
+    /// Requirements: caller is the operator; `amount` is not zero and at most `from`'s balance;
+    /// `from` is an active member whose role may hold currency (or a system contract); the system
+    /// is not paused. Emits {Transfer}.
     function burn(address from, uint256 amount) external {
         _onlyOperator();
+        if (amount == 0) revert SettlementTokenZeroBurn(from);
         _burn(from, amount);
+    }
+
+    /// @notice ERC-20 allowance. Requirements: `spender` is not zero; a non-zero allowance goes
+    /// only to a member whose role may spend currency, or a system contract
+    /// (`Membership.requirePermitted`); clearing one (zero) is always allowed. Emits {Approval}.
+    function approve(address spender, uint256 value) public override(ERC20, IERC20) returns (bool) {
+        if (value != 0 && spender != address(0)) {
+            _membership.requirePermitted(spender, IMembership.Capability.SpendCurrency);
+        }
+        return super.approve(spender, value);
     }
 
     /// @notice Requirements: caller is a system contract (financing, settlement). Emits {Transfer}.
@@ -49,8 +66,8 @@ contract SettlementToken is ISettlementToken, ERC20 {
     }
 
     /// @dev The single path of every spent approval ({transferFrom}): a spender other than the
-    /// owner must be an active member or a system contract, so an approval does not outlive a
-    /// suspension and an address never onboarded cannot move currency.
+    /// owner must be an active member whose role may spend currency, or a system contract, so an
+    /// approval does not outlive a suspension and an address never onboarded cannot move currency.
     function _spendAllowance(address owner, address spender, uint256 value) internal override {
         super._spendAllowance(owner, spender, value);
         if (spender != owner) _membership.requireSpender(spender);

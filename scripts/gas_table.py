@@ -118,8 +118,9 @@ def measure(url: str) -> dict[str, Any]:
     r.send(op, f.setActive(s5.address, True), "Membership.setActive (reactivate)")
     r.send(op, cur.functions.mint(core.address, 10**11), "SettlementToken.mint", "to a new holder")
     r.send(op, cur.functions.mint(f1.address, 10**10))
-    r.send(f1, cur.functions.transfer(auditor.address, 100), "SettlementToken.transfer", "to a new holder")
-    r.send(op, cur.functions.burn(auditor.address, 100), "SettlementToken.burn")
+    # (the auditor holds no currency: Membership.permits)
+    r.send(f1, cur.functions.transfer(s2.address, 100), "SettlementToken.transfer", "to a new holder")
+    r.send(op, cur.functions.burn(s2.address, 100), "SettlementToken.burn")
 
     t = tok.functions
     # --- issue, accept, reject ---------------------------------------------------------

@@ -96,6 +96,8 @@ interface ICertificateToken is IERC3525 {
     error CertificateZeroDocumentHash();
     /// @dev The financing and settlement contracts are wired once, at deployment.
     error CertificateSystemContractsAlreadySet(address financing, address settlement);
+    /// @dev `setApprovalForAll` naming the caller itself (as the EIP-3525 reference refuses it).
+    error CertificateApproveToCaller(address caller);
 
     // --- lifecycle -------------------------------------------------------------------------
 

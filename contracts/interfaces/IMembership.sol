@@ -14,6 +14,17 @@ interface IMembership {
         Auditor
     }
 
+    /// @dev What a role may do with the two tokens (see {permits}, the one table on chain).
+    /// HoldCurrency: send and receive settlement currency. SpendCurrency: spend an ERC-20
+    /// allowance. HoldHoldings: own and receive holdings. SpendHoldings: be given and use an
+    /// ERC-721 approval, an operator approval or an ERC-3525 value allowance.
+    enum Capability {
+        HoldCurrency,
+        SpendCurrency,
+        HoldHoldings,
+        SpendHoldings
+    }
+
     struct Member {
         Role role;
         bool active;
@@ -46,6 +57,14 @@ interface IMembership {
     error MembershipPaused();
     error MembershipNotPaused();
     error MembershipCreditLimitTooLarge(uint256 limit, uint256 maxLimit);
+    /// @dev The operator (or the nominated next operator) is never a member: it onboards them.
+    error MembershipOperatorCannotBeMember(address account);
+    /// @dev A registered system contract is never a member, and a member is never registered.
+    error MembershipSystemContractCannotBeMember(address account);
+    /// @dev Every member is onboarded after KYC: its KYC document hash is never zero.
+    error MembershipZeroKycHash(address account);
+    /// @dev `account`'s role may not do `capability` (see {permits}).
+    error MembershipNotPermitted(address account, Role role, Capability capability);
 
     function onboard(address account, Role role, bytes32 kycHash) external;
     function updateKyc(address account, bytes32 kycHash) external;
@@ -76,7 +95,17 @@ interface IMembership {
     /// @notice Reverts unless the system is not paused and each non-zero side is an active member
     /// or a system contract: the rule for moving settlement currency.
     function requireCurrencyParties(address from, address to) external view;
-    /// @notice Reverts unless the system is not paused and `spender` is an active member or a
-    /// system contract: the rule for whoever moves another's holding or currency by an approval.
+    /// @notice Reverts unless the system is not paused and `spender` is an active member whose
+    /// role may spend currency, or a system contract: the rule for an ERC-20 allowance's spender.
     function requireSpender(address spender) external view;
+
+    /// @notice The one table of what each role may do with the tokens. System contracts (no
+    /// role) may hold and spend currency; the operator is never a member and may nothing here.
+    function permits(Role role, Capability capability) external pure returns (bool);
+    /// @notice Reverts unless `account`'s role (or its being a system contract) permits
+    /// `capability`; ignores pause and suspension. The check when an approval is granted.
+    function requirePermitted(address account, Capability capability) external view;
+    /// @notice Reverts unless the system is not paused and `account` is an active member whose
+    /// role permits `capability`, or a system contract where they may: the check when it is used.
+    function requireCapable(address account, Capability capability) external view;
 }

@@ -6,9 +6,14 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 /// @title Permissioned settlement currency (a tokenized bank deposit).
 /// @notice Moves only between active members and the platform's system contracts; the operator
 /// mints against deposits and burns on withdrawal. Standard `Transfer` events cover every change.
-/// An approved spender (`transferFrom`) must itself be an active member or a system contract.
+/// An allowance goes only to a member whose role may spend currency (or a system contract), and
+/// its spender (`transferFrom`) must still be active (`Membership.permits`, `requireSpender`).
 interface ISettlementToken is IERC20 {
     error SettlementTokenUnauthorized(address caller);
+    /// @dev A mint of nothing: no deposit backs it, and its `Transfer` would be noise for the indexer.
+    error SettlementTokenZeroMint(address to);
+    /// @dev A burn of nothing: no withdrawal is paid against it.
+    error SettlementTokenZeroBurn(address from);
 
     function mint(address to, uint256 amount) external;
     function burn(address from, uint256 amount) external;

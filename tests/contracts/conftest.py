@@ -1,6 +1,7 @@
 """Fixtures: the deployed, wired system and a populated world of members.
 
 Roles (Membership.Role): 0 None, 1 CoreEnterprise, 2 Supplier, 3 Factor, 4 Auditor.
+Capabilities (Membership.Capability): 0 HoldCurrency, 1 SpendCurrency, 2 HoldHoldings, 3 SpendHoldings.
 Certificate status: 0 None, 1 Pending, 2 Active, 3 Rejected, 4 Overdue, 5 Settled.
 Amounts have 2 decimals (100_000 = 1,000.00).
 """
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 NONE, CORE, SUPPLIER, FACTOR, AUDITOR = range(5)
+HOLD_CURRENCY, SPEND_CURRENCY, HOLD_HOLDINGS, SPEND_HOLDINGS = range(4)  # Membership.Capability
 ST_NONE, PENDING, ACTIVE, REJECTED, OVERDUE, SETTLED = range(6)
 OFFER_NONE, OFFER_OPEN, OFFER_ACCEPTED, OFFER_CANCELLED = range(4)
 DAY = 86_400

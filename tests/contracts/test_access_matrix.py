@@ -5,11 +5,23 @@ offer, its certificate), otherwise on the supplier's. Refusals assert the exact 
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import brownie
 import pytest
-from conftest import AUDITOR, CORE, DAY, FACTOR, NONE, SUPPLIER, h32
+from conftest import (
+    AUDITOR,
+    CORE,
+    DAY,
+    FACTOR,
+    HOLD_CURRENCY,
+    NONE,
+    SPEND_CURRENCY,
+    SPEND_HOLDINGS,
+    SUPPLIER,
+    h32,
+)
 from errors import err
 
 ROLES = ["operator", "core", "supplier", "factor", "auditor", "outsider", "suspended"]
@@ -48,7 +60,7 @@ def mx(world, accounts):
     w, op = world, world.op
     m = w.membership
     m.setActive(w.suspended, True, {"from": op})
-    for who in (w.s1, w.auditor, w.suspended):
+    for who in (w.s1, w.suspended):
         w.currency.mint(who, 1_000, {"from": op})
     cert, a = w.issue(face=100_000, days=90)
     b = w.split(a, w.f1, 10_000)
@@ -66,13 +78,14 @@ def mx(world, accounts):
     w.settlement.repay(c2, 500, {"from": w.core})
     w.settlement.setGracePeriod(0, {"from": op})
     w.warp(max(w.token.certificate(c2)[1], w.token.certificate(c3)[1]) + 10)
-    # every caller may spend some of the core enterprise's currency (ERC-20 allowance)
     callers = {
         "operator": op, "core": w.core, "supplier": w.s1, "factor": w.f1,
         "auditor": w.auditor, "outsider": w.outsider, "suspended": w.suspended,
     }
-    for who in callers.values():
-        w.currency.approve(who, 1_000, {"from": w.core})
+    # every caller whose role may spend currency holds an allowance of the core enterprise's
+    # (the others can never be given one: SettlementToken.approve(to auditor) below)
+    for role in ("core", "supplier", "factor", "suspended"):
+        w.currency.approve(callers[role], 1_000, {"from": w.core})
     return Matrix(
         w=w, callers=callers, active_cert=cert,
         holding={"supplier": a, "factor": b, "suspended": s}, other_holding=x, frozen=frozen,
@@ -120,9 +133,33 @@ def holder_or(mx, role, who):
 
 
 def currency_party(mx, role, who):
+    """The sender side of a currency move: active members of a role that may hold currency."""
     if role == "suspended":
         return err("MembershipInactive", who)
+    if role == "auditor":
+        return err("MembershipNotPermitted", who, AUDITOR, HOLD_CURRENCY)
     return err("MembershipUnknownMember", who)
+
+
+def never_approved(mx, role, who):
+    """Callers that can never be given an allowance (approve refuses them) hold none."""
+    if role == "suspended":
+        return err("MembershipInactive", who)
+    return err("ERC20InsufficientAllowance", who, 0, 1)
+
+
+def to_auditor(mx, role, who):
+    """The auditor holds nothing: a currency transfer to it fails on the sender or on it."""
+    if role in ("core", "supplier", "factor"):
+        return err("MembershipNotPermitted", mx.w.auditor, AUDITOR, HOLD_CURRENCY)
+    return currency_party(mx, role, who)
+
+
+def approving_auditor(mx, role, who):
+    """Only a holding's owner reaches the role check; the auditor is never made a spender."""
+    if role not in HOLDERS:
+        return not_owner(mx, role, who)
+    return err("MembershipNotPermitted", mx.w.auditor, AUDITOR, SPEND_HOLDINGS)
 
 
 def tx(who):
@@ -198,15 +235,23 @@ CASES = {
     ),
     "SettlementToken.transfer": (
         lambda mx, r, who: mx.w.currency.transfer(mx.w.s2, 1, tx(who)),
-        allow("core", "supplier", "factor", "auditor", otherwise=currency_party),
+        allow("core", "supplier", "factor", otherwise=currency_party),
+    ),
+    "SettlementToken.transfer(to auditor)": (
+        lambda mx, r, who: mx.w.currency.transfer(mx.w.auditor, 1, tx(who)),
+        to_auditor,
     ),
     "SettlementToken.approve": (  # approving moves nothing; every transfer is checked
         lambda mx, r, who: mx.w.currency.approve(mx.w.s2, 1, tx(who)),
         everyone,
     ),
+    "SettlementToken.approve(to auditor)": (  # nobody makes an auditor a spender
+        lambda mx, r, who: mx.w.currency.approve(mx.w.auditor, 1, tx(who)),
+        lambda mx, r, who: err("MembershipNotPermitted", mx.w.auditor, AUDITOR, SPEND_CURRENCY),
+    ),
     "SettlementToken.transferFrom": (  # the parties, and an approved spender: an active member
         lambda mx, r, who: mx.w.currency.transferFrom(mx.w.core, mx.w.s1, 1, tx(who)),
-        allow("core", "supplier", "factor", "auditor", otherwise=currency_party),
+        allow("core", "supplier", "factor", otherwise=never_approved),
     ),
     # CertificateToken
     "CertificateToken.issue": (
@@ -263,9 +308,27 @@ CASES = {
         lambda mx, r, who: mx.w.token.approve["address,uint256"](mx.w.s3, mx.own(r), tx(who)),
         allow("supplier", "factor", "suspended", otherwise=not_owner),
     ),
+    "CertificateToken.approve(value to auditor)": (
+        lambda mx, r, who: mx.w.token.approve["uint256,address,uint256"](mx.own(r), mx.w.auditor, 1, tx(who)),
+        approving_auditor,
+    ),
+    "CertificateToken.approve(721 to auditor)": (
+        lambda mx, r, who: mx.w.token.approve["address,uint256"](mx.w.auditor, mx.own(r), tx(who)),
+        approving_auditor,
+    ),
     "CertificateToken.setApprovalForAll": (
         lambda mx, r, who: mx.w.token.setApprovalForAll(mx.w.s3, True, tx(who)),
         everyone,
+    ),
+    "CertificateToken.setApprovalForAll(auditor)": (
+        lambda mx, r, who: mx.w.token.setApprovalForAll(mx.w.auditor, True, tx(who)),
+        lambda mx, r, who: err("CertificateApproveToCaller", who) if r == "auditor"
+        else err("MembershipNotPermitted", mx.w.auditor, AUDITOR, SPEND_HOLDINGS),
+    ),
+    "CertificateToken.splitTransfer(to auditor)": (  # the auditor never holds a holding
+        lambda mx, r, who: mx.w.token.splitTransfer(mx.own(r), mx.w.auditor, 1, h32(3), tx(who)),
+        lambda mx, r, who: err("MembershipNotHolder", mx.w.auditor, AUDITOR) if r in ("supplier", "factor")
+        else holder_or(mx, r, who),
     ),
     "CertificateToken.transferFrom(id,to,value)": (
         lambda mx, r, who: mx.w.token.transferFrom["uint256,address,uint256"](mx.own(r), mx.w.s2, 1, tx(who)),
@@ -372,3 +435,56 @@ def test_every_state_changing_function_is_in_the_matrix(world):
             if item["type"] == "function" and item["stateMutability"] not in ("view", "pure") and name not in covered:
                 missing.append(name)
     assert missing == []
+
+
+# --- the role table: chain, docs and this matrix say the same ---------------------------------
+
+CAPABILITIES = ["HoldCurrency", "SpendCurrency", "HoldHoldings", "SpendHoldings"]
+ROLE_NAMES = ["None", "CoreEnterprise", "Supplier", "Factor", "Auditor"]
+
+
+def docs_role_table() -> dict[str, list[bool]]:
+    """docs/contracts.md's one table of what each role may do with the tokens."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
+    block = text.split("<!-- role-capabilities -->", 2)[1]
+    rows = [line for line in block.splitlines() if line.startswith("| `")]
+    table = {}
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        table[cells[0].strip("`")] = [c == "yes" for c in cells[1:1 + len(CAPABILITIES)]]
+    return table
+
+
+def test_docs_role_table_is_the_chain_table(world):
+    """Membership.permits is the one table on chain; docs/contracts.md shows it, once."""
+    table = docs_role_table()
+    assert set(table) == set(ROLE_NAMES)
+    for role, name in enumerate(ROLE_NAMES):
+        chain = [world.membership.permits(role, cap) for cap in range(len(CAPABILITIES))]
+        assert table[name] == chain, name
+
+
+def test_an_auditor_holds_nothing_and_moves_nothing(mx):
+    """Trust, in one place: every way the auditor could hold or move value is refused by name."""
+    w, aud = mx.w, mx.w.auditor
+    cap = lambda c: err("MembershipNotPermitted", aud, AUDITOR, c)  # noqa: E731
+    refusals = [
+        (lambda: w.currency.mint(aud, 1, tx(w.op)), cap(HOLD_CURRENCY)),
+        (lambda: w.currency.transfer(aud, 1, tx(w.s1)), cap(HOLD_CURRENCY)),
+        (lambda: w.currency.approve(aud, 1, tx(w.core)), cap(SPEND_CURRENCY)),
+        (lambda: w.token.splitTransfer(mx.own("supplier"), aud, 1, h32(3), tx(w.s1)),
+         err("MembershipNotHolder", aud, AUDITOR)),
+        (lambda: w.token.transferFrom["address,address,uint256"](w.s1, aud, mx.own("supplier"), tx(w.s1)),
+         err("MembershipNotHolder", aud, AUDITOR)),
+        (lambda: w.token.approve["uint256,address,uint256"](mx.own("supplier"), aud, 1, tx(w.s1)),
+         cap(SPEND_HOLDINGS)),
+        (lambda: w.token.approve["address,uint256"](aud, mx.own("supplier"), tx(w.s1)), cap(SPEND_HOLDINGS)),
+        (lambda: w.token.setApprovalForAll(aud, True, tx(w.s1)), cap(SPEND_HOLDINGS)),
+        (lambda: w.financing.createOffer(mx.own("supplier"), 1, aud, 100, w.now() + DAY, False, h32(5), tx(w.s1)),
+         err("MembershipNotHolder", aud, AUDITOR)),
+    ]
+    for call, expected in refusals:
+        with brownie.reverts(expected):
+            call()
+    assert w.currency.balanceOf(aud) == 0
+    assert w.token.balanceOf["address"](aud) == 0

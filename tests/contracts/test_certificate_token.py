@@ -122,7 +122,11 @@ def test_reject(world):
     tx = world.token.reject(cert, {"from": world.s1})
     assert_event(tx, "CertificateStatusChanged", certificateId=cert, status=REJECTED)
     assert_event(tx, "TransferValue", _fromTokenId=token, _toTokenId=0, _value=40_000)
+    # a burn moves the holding out of its slot, as in the ERC-3525 reference implementation
+    assert_event(tx, "SlotChanged", _tokenId=token, _oldSlot=cert, _newSlot=0)
     assert_event(tx, "Transfer", **{"from": world.s1, "to": ZERO, "tokenId": token})
+    burn = [e.name for e in tx.events if e.name in ("TransferValue", "SlotChanged", "Transfer")]
+    assert burn == ["TransferValue", "SlotChanged", "Transfer"]
     assert_event(tx, "CreditLineChanged", debtor=world.core, limit=CREDIT, used=0)
     assert world.token.certificate(cert)[2] == REJECTED
     assert world.membership.availableCredit(world.core) == CREDIT

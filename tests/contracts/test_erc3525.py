@@ -2,7 +2,7 @@
 
 import brownie
 import pytest
-from conftest import FACTOR, SUPPLIER, ZERO, assert_event, h32
+from conftest import AUDITOR, CORE, FACTOR, SPEND_HOLDINGS, SUPPLIER, ZERO, assert_event, h32
 from errors import err
 
 MAX256 = 2**256 - 1
@@ -110,6 +110,13 @@ def test_value_approval_reverts(world, held):
         t.approve["uint256,address,uint256"](root, world.s3, 1, {"from": world.s2})
     with brownie.reverts(err("CertificateUnknownHolding", 99)):
         t.approve["uint256,address,uint256"](99, world.s3, 1, {"from": world.s1})
+    with brownie.reverts(err("CertificateZeroAddress")):  # as the EIP-3525 reference refuses it
+        t.approve["uint256,address,uint256"](root, ZERO, 1, {"from": world.s1})
+    # the holding's ERC-721 approvee may grant value allowances (EIP-3525), its own included
+    t.approve["address,uint256"](world.f2, root, {"from": world.s1})
+    tx = t.approve["uint256,address,uint256"](root, world.s3, 9, {"from": world.f2})
+    assert_event(tx, "ApprovalValue", _tokenId=root, _operator=world.s3, _value=9)
+    t.splitTransfer(root, world.f1, 9, h32(3), {"from": world.s3})
     # an operator approved for all may grant value allowances
     t.setApprovalForAll(world.s2, True, {"from": world.s1})
     tx = t.approve["uint256,address,uint256"](root, world.s3, 7, {"from": world.s2})
@@ -311,6 +318,10 @@ def test_erc721_approval_reverts(world, held):
         t.approve["address,uint256"](world.s2, 99, {"from": world.s1})
     with brownie.reverts(err("CertificateZeroAddress")):
         t.setApprovalForAll(ZERO, True, {"from": world.s1})
+    with brownie.reverts(err("CertificateApproveToCaller", world.s1)):
+        t.setApprovalForAll(world.s1, True, {"from": world.s1})
+    with brownie.reverts(err("CertificateApproveToCaller", world.s1)):
+        t.setApprovalForAll(world.s1, False, {"from": world.s1})
 
 
 def test_erc721_transfer_reverts(world, held):
@@ -381,16 +392,13 @@ SPENDER_CASES = [
 
 
 @pytest.mark.parametrize(("move", "approval"), SPENDER_CASES)
-def test_an_approved_spender_must_be_an_active_member(world, held, move, approval, accounts):
-    """Regression: only owner and recipient were checked, so a suspended member or an address
-    never onboarded could move a holding it had been approved for."""
+def test_an_approved_spender_must_be_an_active_member(world, held, move, approval):
+    """Regression: only owner and recipient were checked, so a suspended member could move a
+    holding it had been approved for (an address never onboarded is refused the approval itself:
+    test_approvals_go_only_to_roles_that_may_spend_holdings)."""
     t = world.token
     _, root, other = held
-    stranger = accounts[17]  # never onboarded
     args = {"owner": world.s1, "to": world.f2, "into": other}
-    APPROVALS[approval](t, root, world.s1, stranger)
-    with brownie.reverts(err("MembershipUnknownMember", stranger)):
-        SPENDER_MOVES[move](t, root, {**args, "tx": {"from": stranger}})
     APPROVALS[approval](t, root, world.s1, world.s3)
     world.membership.setActive(world.s3, False, {"from": world.op})
     with brownie.reverts(err("MembershipInactive", world.s3)):
@@ -400,18 +408,47 @@ def test_an_approved_spender_must_be_an_active_member(world, held, move, approva
     SPENDER_MOVES[move](t, root, {**args, "tx": {"from": world.s3}})
 
 
-def test_an_approved_spender_may_be_any_active_member(world, held):
-    """The spender acts for the owner; owner and recipient must be holders, the spender only an
-    active member (a core enterprise paying a supplier's supplier on its behalf, say)."""
+@pytest.mark.parametrize("approval", list(APPROVALS))
+@pytest.mark.parametrize("party", ["auditor", "core", "outsider", "financing", "operator"])
+def test_approvals_go_only_to_roles_that_may_spend_holdings(world, held, approval, party):
+    """Trust: only suppliers and factors spend holdings. An auditor holds and moves nothing, a core
+    enterprise never holds a holding, a system contract has no power over holdings beyond its
+    wiring, the operator is no member: none of them is given an approval of any kind."""
     t = world.token
     _, root, _ = held
-    t.approve["uint256,address,uint256"](root, world.core, 100, {"from": world.s1})
-    new = t.splitTransfer(root, world.s3, 100, h32(3), {"from": world.core}).return_value
-    assert tuple(t.holding(new))[1:5] == (world.s3, 100, root, 2)
+    who = getattr(world, {"operator": "op"}.get(party, party))
+    expected = {
+        "auditor": err("MembershipNotPermitted", who, AUDITOR, SPEND_HOLDINGS),
+        "core": err("MembershipNotPermitted", who, CORE, SPEND_HOLDINGS),
+        "outsider": err("MembershipUnknownMember", who),
+        "financing": err("MembershipNotPermitted", who, 0, SPEND_HOLDINGS),
+        "operator": err("MembershipUnknownMember", who),
+    }[party]
+    with brownie.reverts(expected):
+        APPROVALS[approval](t, root, world.s1, who)
+    assert t.allowance(root, who) == 0
+    assert t.getApproved(root) == ZERO
+    assert not t.isApprovedForAll(world.s1, who)
+    # clearing never needs the right
+    t.approve["uint256,address,uint256"](root, who, 0, {"from": world.s1})
+    t.setApprovalForAll(who, False, {"from": world.s1})
+    # nor can a holding's approvee pass a value allowance on to such a party
+    t.approve["address,uint256"](world.f1, root, {"from": world.s1})
+    with brownie.reverts(expected):
+        t.approve["uint256,address,uint256"](root, who, 1, {"from": world.f1})
+
+
+def test_a_suspended_member_may_be_approved_but_moves_nothing(world, held):
+    """Granting checks the role only (approving moves nothing); using checks the status too."""
+    t = world.token
+    _, root, _ = held
+    t.approve["uint256,address,uint256"](root, world.suspended, 100, {"from": world.s1})
+    with brownie.reverts(err("MembershipInactive", world.suspended)):
+        t.splitTransfer(root, world.s3, 100, h32(3), {"from": world.suspended})
     world.membership.pause({"from": world.op})
-    t.approve["uint256,address,uint256"](root, world.core, 100, {"from": world.s1})
+    t.approve["uint256,address,uint256"](root, world.f1, 100, {"from": world.s1})
     with brownie.reverts(err("MembershipPaused")):
-        t.splitTransfer(root, world.s3, 100, h32(3), {"from": world.core})
+        t.splitTransfer(root, world.s3, 100, h32(3), {"from": world.f1})
 
 
 # --- receivers ------------------------------------------------------------------------------

@@ -1,6 +1,18 @@
 import brownie
 import pytest
-from conftest import AUDITOR, CORE, CREDIT, FACTOR, SUPPLIER, ZERO, assert_event, h32
+from conftest import (
+    AUDITOR,
+    CORE,
+    CREDIT,
+    FACTOR,
+    HOLD_CURRENCY,
+    SPEND_CURRENCY,
+    SPEND_HOLDINGS,
+    SUPPLIER,
+    ZERO,
+    assert_event,
+    h32,
+)
 from errors import err
 
 MAX128 = 2**128 - 1
@@ -43,6 +55,47 @@ def test_onboard_reverts(world, accounts):
         m.onboard(world.s1, FACTOR, h32(1), {"from": op})
     with brownie.reverts(err("MembershipAlreadyMember", world.suspended)):
         m.onboard(world.suspended, SUPPLIER, h32(1), {"from": op})
+    with brownie.reverts(err("MembershipZeroKycHash", new)):
+        m.onboard(new, SUPPLIER, h32(0), {"from": op})
+
+
+@pytest.mark.parametrize("role", [CORE, SUPPLIER, FACTOR, AUDITOR])
+def test_the_operator_is_never_a_member(world, accounts, role):
+    """Trust: the operator onboards members; it is never one, nor is its nominated successor."""
+    m, op, nominee = world.membership, world.op, accounts[12]
+    with brownie.reverts(err("MembershipOperatorCannotBeMember", op)):
+        m.onboard(op, role, h32(1), {"from": op})
+    m.transferOwnership(nominee, {"from": op})
+    with brownie.reverts(err("MembershipOperatorCannotBeMember", nominee)):
+        m.onboard(nominee, role, h32(1), {"from": op})
+    # nor can a member be nominated operator
+    with brownie.reverts(err("MembershipOperatorCannotBeMember", world.s1)):
+        m.transferOwnership(world.s1, {"from": op})
+    m.acceptOwnership({"from": nominee})
+    with brownie.reverts(err("MembershipOperatorCannotBeMember", nominee)):
+        m.onboard(nominee, role, h32(1), {"from": nominee})
+    # the former operator is an ordinary address again
+    m.onboard(op, role, h32(1), {"from": nominee})
+    assert m.roleOf(op) == role
+
+
+@pytest.mark.parametrize("role", [CORE, SUPPLIER, FACTOR, AUDITOR])
+def test_a_system_contract_is_never_a_member(world, role):
+    m, op = world.membership, world.op
+    for c in (world.token, world.financing, world.settlement):
+        with brownie.reverts(err("MembershipSystemContractCannotBeMember", c)):
+            m.onboard(c, role, h32(1), {"from": op})
+    # nor is a member registered as a system contract (disabling stays possible for anyone)
+    with brownie.reverts(err("MembershipSystemContractCannotBeMember", world.s1)):
+        m.setSystemContract(world.s1, True, {"from": op})
+    m.setSystemContract(world.s1, False, {"from": op})
+    assert not m.isSystemContract(world.s1)
+    # a disabled system contract may be onboarded (it is an ordinary address again)
+    m.setSystemContract(world.outsider, True, {"from": op})
+    with brownie.reverts(err("MembershipSystemContractCannotBeMember", world.outsider)):
+        m.onboard(world.outsider, role, h32(1), {"from": op})
+    m.setSystemContract(world.outsider, False, {"from": op})
+    m.onboard(world.outsider, role, h32(1), {"from": op})
 
 
 def test_onboard_out_of_range_role_reverts(world, accounts):
@@ -59,6 +112,8 @@ def test_update_kyc(world):
         world.membership.updateKyc(world.outsider, h32(1), {"from": world.op})
     with brownie.reverts(err("OwnableUnauthorizedAccount", world.s1)):
         world.membership.updateKyc(world.s1, h32(1), {"from": world.s1})
+    with brownie.reverts(err("MembershipZeroKycHash", world.s1)):
+        world.membership.updateKyc(world.s1, h32(0), {"from": world.op})
 
 
 def test_set_active(world):
@@ -172,7 +227,7 @@ def test_require_views(world):
     m = world.membership
     m.requireRole(world.core, CORE)
     m.requireHolders(world.s1, world.f1)
-    m.requireCurrencyParties(world.core, world.auditor)
+    m.requireCurrencyParties(world.core, world.f1)
     m.requireCurrencyParties(ZERO, world.settlement)
     with brownie.reverts(err("MembershipWrongRole", world.s1, CORE, SUPPLIER)):
         m.requireRole(world.s1, CORE)
@@ -190,11 +245,31 @@ def test_require_views(world):
         m.requireCurrencyParties(world.s1, world.outsider)
     with brownie.reverts(err("MembershipInactive", world.suspended)):
         m.requireCurrencyParties(world.suspended, world.s1)
+    with brownie.reverts(err("MembershipNotPermitted", world.auditor, AUDITOR, HOLD_CURRENCY)):
+        m.requireCurrencyParties(world.core, world.auditor)
+    m.requireSpender(world.core)
+    m.requireSpender(world.settlement)
+    with brownie.reverts(err("MembershipNotPermitted", world.auditor, AUDITOR, SPEND_CURRENCY)):
+        m.requireSpender(world.auditor)
+    m.requireCapable(world.f1, SPEND_HOLDINGS)
+    with brownie.reverts(err("MembershipNotPermitted", world.core, CORE, SPEND_HOLDINGS)):
+        m.requireCapable(world.core, SPEND_HOLDINGS)
+    with brownie.reverts(err("MembershipNotPermitted", world.settlement, 0, SPEND_HOLDINGS)):
+        m.requireCapable(world.settlement, SPEND_HOLDINGS)  # no power over holdings
+    with brownie.reverts(err("MembershipNotHolder", world.settlement, 0)):
+        m.requireHolders(world.s1, world.settlement)
+    with brownie.reverts(err("MembershipInactive", world.suspended)):
+        m.requireCapable(world.suspended, SPEND_HOLDINGS)
+    m.requirePermitted(world.suspended, SPEND_HOLDINGS)  # role only: granting ignores suspension
+    with brownie.reverts(err("MembershipUnknownMember", world.outsider)):
+        m.requirePermitted(world.outsider, SPEND_CURRENCY)
     m.pause({"from": world.op})
     for call in (
         lambda: m.requireRole(world.core, CORE),
         lambda: m.requireHolders(world.s1, world.f1),
         lambda: m.requireCurrencyParties(world.core, world.s1),
+        lambda: m.requireSpender(world.s1),
+        lambda: m.requireCapable(world.s1, SPEND_HOLDINGS),
     ):
         with brownie.reverts(err("MembershipPaused")):
             call()

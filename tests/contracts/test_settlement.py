@@ -99,6 +99,7 @@ def test_redeem_in_full(world, split_cert):
                      totalRedeemed=total)
         assert_event(tx, "TransferValue", _fromTokenId=token, _toTokenId=0, _value=value)
         assert_event(tx, "Transfer", 0, **{"from": holder, "to": ZERO, "tokenId": token})
+        assert_event(tx, "SlotChanged", _tokenId=token, _oldSlot=cert, _newSlot=0)
         assert c.balanceOf(holder) == value + (CURRENCY if holder == world.f1 else 0)
         assert s.paid(token) == value
         with brownie.reverts(err("CertificateUnknownHolding", token)):

@@ -3,7 +3,9 @@
 A Python model follows random issues, accepts/rejects, splits, ERC-3525 merges, ERC-721 transfers,
 financings, (partial) repayments, redemptions, batch settlements, overdue marks, freezes, pauses,
 suspensions and time jumps, and attempts that must fail: moves to the holding's own owner, to
-recipients that are not active holders, and by approved spenders that are not active members.
+recipients that are not active holders, approvals to roles that may not spend holdings (auditor,
+core enterprise, outsiders), spends by suspended spenders, and currency sent to or approved for
+the auditor or an outsider.
 Every action is predicted by the model: an action it expects to work must work; an action it
 expects to be refused (frozen, paused, suspended, matured, ...) must revert with the exact error.
 After every step the invariants are checked against the chain:
@@ -309,26 +311,32 @@ class Lifecycle:
                      {"from": h["owner"]})
 
     def rule_spender(self, st_idx, st_face, st_bool):
-        """The owner grants a value allowance and the spender splits it to a holder. A spender
-        that is not an active member (never onboarded, suspended) is refused; any active member,
-        holder or not (the auditor here), may spend."""
+        """The owner grants a value allowance and the spender splits it to a holder. Only roles
+        that may spend holdings (suppliers, factors) are given one: an address never onboarded,
+        the auditor or a core enterprise is refused the approval itself; a suspended spender is
+        refused when it spends."""
         w = self.w
         tid = self.pick(self.h, st_idx)
         if tid is None:
             return
         h = self.h[tid]
         owner = h["owner"]
-        spenders = [a for a in self.holders if str(a) != owner] + [w.outsider, w.suspended, w.auditor]
+        spenders = [a for a in self.holders if str(a) != owner] + [w.outsider, w.suspended, w.auditor, w.core2]
         spender = spenders[st_face % len(spenders)]
         to = self.holders[(st_face // 7) % 5]
         value = 1 + st_face % h["value"] if h["value"] else 1
         self.pin()
-        w.token.approve["uint256,address,uint256"](tid, spender, value, {"from": owner})
+        refusal = {
+            str(w.outsider): err("MembershipUnknownMember", w.outsider),
+            str(w.auditor): err("MembershipNotPermitted", w.auditor, 4, 3),
+            str(w.core2): err("MembershipNotPermitted", w.core2, 1, 3),
+        }.get(str(spender))
+        self.run(refusal, w.token.approve["uint256,address,uint256"], tid, spender, value, {"from": owner})
+        if refusal:
+            return
         now = self.pin()
         if self.paused:
             expected = err("MembershipPaused")
-        elif spender == w.outsider:
-            expected = err("MembershipUnknownMember", spender)
         elif spender == w.suspended or str(spender) in self.inactive:
             expected = err("MembershipInactive", spender)
         else:
@@ -472,6 +480,24 @@ class Lifecycle:
         call(tid, h32(1), {"from": w.op})
         h["frozen"] = not h["frozen"]
 
+    def rule_currency_to_a_non_holder(self, st_idx, st_bool):
+        """Currency never goes to the auditor or an outsider, and neither is made a spender of it."""
+        w = self.w
+        sender = self.holders[3 + st_idx % 2]  # a factor: it always holds cash
+        to, role = [(w.auditor, 4), (w.outsider, 0)][st_idx // 2 % 2]
+        self.pin()
+        refusal = err("MembershipNotPermitted", to, role, 1) if role else err("MembershipUnknownMember", to)
+        if st_bool:
+            self.run(refusal, w.currency.approve, to, 1, {"from": sender})
+            return
+        if self.paused:
+            expected = err("MembershipPaused")
+        elif str(sender) in self.inactive:
+            expected = err("MembershipInactive", sender)
+        else:
+            expected = err("MembershipNotPermitted", to, role, 0) if role else err("MembershipUnknownMember", to)
+        self.run(expected, w.currency.transfer, to, 1, {"from": sender})
+
     def rule_pause(self):
         w = self.w
         self.pin()
@@ -560,5 +586,5 @@ def test_lifecycle_invariants(world):
     refused = {outcome for _, outcome in Lifecycle.stats if outcome != "ok"}
     assert refused >= {
         "CertificateFrozen", "MembershipPaused", "CertificateMatured", "CertificateSelfTransfer",
-        "MembershipNotHolder", "MembershipUnknownMember", "MembershipInactive",
+        "MembershipNotHolder", "MembershipUnknownMember", "MembershipInactive", "MembershipNotPermitted",
     }
