@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 
 from portal.errors import invalid
 
-_AMOUNT = re.compile(r"^(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_AMOUNT = re.compile(r"([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]{1,2})?")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 UINT256 = 2**256 - 1
 
 
@@ -28,7 +28,7 @@ def parse_amount(text: str, field: str = "amount") -> int:
     """'1,234.5' -> 123450 minor units. Digits with optional thousands commas and up to 2 decimals;
     refuses signs, exponents and more decimals (never rounds)."""
     s = (text or "").strip().replace(" ", "")
-    if not _AMOUNT.match(s):
+    if not _AMOUNT.fullmatch(s):
         raise invalid(f"{field}: not an amount with at most 2 decimals", field=field, value=text)
     units, _, cents = s.replace(",", "").partition(".")
     value = int(units) * 100 + int((cents + "00")[:2])
@@ -40,7 +40,7 @@ def parse_amount(text: str, field: str = "amount") -> int:
 def parse_rate_bps(text: str) -> int:
     """An annual rate in percent with up to 2 decimals ('4.5') -> basis points (450)."""
     s = (text or "").strip().rstrip("%").strip()
-    if not re.match(r"^\d{1,4}(\.\d{1,2})?$", s):
+    if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,2})?", s):
         raise invalid("rate: a percentage with at most 2 decimals", field="rate", value=text)
     whole, _, frac = s.partition(".")
     return int(whole) * 100 + int((frac + "00")[:2])
@@ -48,14 +48,14 @@ def parse_rate_bps(text: str) -> int:
 
 def parse_address(text: str, field: str = "account") -> str:
     s = (text or "").strip()
-    if not _ADDRESS.match(s):
+    if not _ADDRESS.fullmatch(s):
         raise invalid(f"{field}: an account is 0x followed by 40 hex digits", field=field, value=text)
     return s
 
 
 def parse_int(text: str, field: str) -> int:
     s = (text or "").strip().lstrip("#")
-    if not s.isdigit() or int(s) > UINT256:
+    if not re.fullmatch(r"[0-9]{1,78}", s) or int(s) > UINT256:
         raise invalid(f"{field}: a whole number", field=field, value=text)
     return int(s)
 

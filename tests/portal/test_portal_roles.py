@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from portal_stack import World, confirmed, login, shot
 
 from scf.demo import Processes, wait_indexed
-from tests.portal.conftest import World, confirmed, login, shot
 
 UNIT = 100
 INVOICE = b"%PDF-1.4 invoice PO-T1-T2-77 delivery note 2026-12-01\n"
@@ -26,7 +26,7 @@ def gw(world: World, who: str, path: str, **params: Any) -> Any:
     return world.gw.get(world.key(who), path, **params)
 
 
-def test_operator_onboards_members_sets_credit_and_mints(world: World, browser: Any) -> None:
+def test_operator_onboards_members_sets_credit_and_mints(browser: Any, world: World) -> None:
     page = login(browser, world, "operator")
     assert page.url.endswith("/operator")
     for name, role in [("Huaxin Motors", "core_enterprise"), ("Changjiang Body Works", "supplier"),
@@ -66,7 +66,7 @@ def test_operator_onboards_members_sets_credit_and_mints(world: World, browser: 
     page.context.close()
 
 
-def test_core_issues_within_its_credit_line(world: World, browser: Any) -> None:
+def test_core_issues_within_its_credit_line(browser: Any, world: World) -> None:
     page = login(browser, world, "Huaxin Motors")
     assert page.url.endswith("/core")
     assert page.inner_text("#credit-available") == "¥5,000,000.00"
@@ -92,7 +92,7 @@ def test_core_issues_within_its_credit_line(world: World, browser: Any) -> None:
     page.context.close()
 
 
-def test_supplier_accepts_splits_and_pays_with_an_uploaded_document(world: World, browser: Any) -> None:
+def test_supplier_accepts_splits_and_pays_with_an_uploaded_document(browser: Any, world: World) -> None:
     page = login(browser, world, "Changjiang Body Works")
     cert_id, token = world.facts["cert"], world.facts["token"]
     page.click(f"#incoming tr[data-certificate='{cert_id}'] button[name=accept]")
@@ -119,7 +119,7 @@ def test_supplier_accepts_splits_and_pays_with_an_uploaded_document(world: World
     page.context.close()
 
 
-def test_an_over_balance_split_shows_the_apis_error_and_changes_nothing(world: World, browser: Any) -> None:
+def test_an_over_balance_split_shows_the_apis_error_and_changes_nothing(browser: Any, world: World) -> None:
     page = login(browser, world, "Changjiang Body Works")
     token = world.facts["token"]
     page.goto(f"{world.portal}/holdings/{token}")
@@ -143,7 +143,7 @@ def test_an_over_balance_split_shows_the_apis_error_and_changes_nothing(world: W
     page.context.close()
 
 
-def test_supplier_offers_to_a_factor_and_the_factor_accepts(world: World, browser: Any) -> None:
+def test_supplier_offers_to_a_factor_and_the_factor_accepts(browser: Any, world: World) -> None:
     seller = login(browser, world, "Changjiang Body Works")
     token = world.facts["token"]
     cert = gw(world, "Changjiang Body Works", f"/v1/certificates/{world.facts['cert']}")
@@ -181,7 +181,7 @@ def test_supplier_offers_to_a_factor_and_the_factor_accepts(world: World, browse
     factor.context.close()
 
 
-def test_core_repays_and_a_holder_redeems(world: World, browser: Any) -> None:
+def test_core_repays_and_a_holder_redeems(browser: Any, world: World) -> None:
     world.node.travel(91 * 86_400)  # dev-chain control: past maturity
     cert_id = world.facts["cert"]
     core = login(browser, world, "Huaxin Motors")
@@ -205,7 +205,7 @@ def test_core_repays_and_a_holder_redeems(world: World, browser: Any) -> None:
     holder.context.close()
 
 
-def test_auditor_dashboard_lineage_tree_and_csv(world: World, browser: Any) -> None:
+def test_auditor_dashboard_lineage_tree_and_csv(browser: Any, world: World) -> None:
     wait_indexed(world.auditor, world.node, Processes())
     page = login(browser, world, "auditor")
     assert page.url.endswith("/audit")
