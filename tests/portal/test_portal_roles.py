@@ -185,12 +185,12 @@ def test_core_repays_and_a_holder_redeems(browser: Any, world: World) -> None:
     world.node.travel(91 * 86_400)  # dev-chain control: past maturity
     cert_id = world.facts["cert"]
     core = login(browser, world, "Huaxin Motors")
-    core.fill("#repay-form input[name=certificate_id]", str(cert_id))
-    core.fill("#repay-form input[name=amount]", "1,000,000.00")
-    core.click("#repay-form button")
+    row = core.locator(f"#owed tr[data-certificate='{cert_id}']")
+    assert row.locator("input[name=amount]").input_value() == "1,000,000.00"  # prefilled with what is owed
+    row.locator("button").click()
     confirmed(core)
     assert gw(world, "Huaxin Motors", f"/v1/settlement/certificates/{cert_id}")["repaid"] == 1_000_000 * UNIT
-    core.wait_for_selector(f"#owed tr[data-certificate='{cert_id}'] .amount:has-text('¥0.00')")
+    core.wait_for_selector(f"#owed tr[data-certificate='{cert_id}'] td.owed:has-text('¥0.00')")
     core.context.close()
 
     holder = login(browser, world, "Anhe Stamping")
@@ -213,7 +213,7 @@ def test_auditor_dashboard_lineage_tree_and_csv(browser: Any, world: World) -> N
     exposure = world.auditor.get("/v1/reports/exposure")["items"]
     row = next(r for r in exposure if r["debtor"] == core)
     panel = page.inner_text("#exposure")
-    assert core in panel and f"{row['issued'] // 100:,}.00" in panel
+    assert page.locator(f"#exposure code[title='{core}']").count() >= 1 and f"{row['issued'] // 100:,}.00" in panel
     assert "svg" in page.inner_html("#exposure")
     for section in ("#overdue", "#ageing", "#tiers", "#financing", "#concentration"):
         assert page.locator(f"{section} svg").count() == 1

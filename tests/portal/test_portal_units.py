@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -21,6 +24,7 @@ from portal.sessions import Sessions
 from portal.settings import PortalSettings
 
 MAX = 2**256 - 1
+T = TypeVar("T")
 TEMPLATES = Path(__file__).resolve().parents[2] / "portal" / "templates"
 
 
@@ -131,6 +135,12 @@ def test_sessions_expire_and_csrf_tokens_are_bound_to_the_session() -> None:
     assert gone.get(c.sid) is None
 
 
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in its own thread (Playwright's sync API may hold this thread's event loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _api(handler: httpx.MockTransport) -> Api:
     return Api(PortalSettings(gateway_url="http://gw", auditor_url="http://aud"), transport=handler)
 
@@ -153,7 +163,7 @@ def test_client_keeps_the_apis_error_shape_and_maps_the_auditor_apis() -> None:
         await api.close()
         return errors[0], errors[1]
 
-    gw, aud = asyncio.run(run())
+    gw, aud = run_async(run())
     assert (gw.code, gw.message, gw.details, gw.status) == ("CONTRACT_REVERT", "would revert",
                                                           {"error": "X", "args": {"a": 1}}, 422)
     assert (aud.code, aud.message, aud.status) == ("NOT_FOUND", "certificate 9 not indexed", 404)
@@ -171,7 +181,7 @@ def test_client_sends_big_amounts_exactly_and_the_idempotency_key() -> None:
         await api.write("k", "/holdings/1/split-transfer", {"value": 2**255 + 1}, idem="abc")
         await api.close()
 
-    asyncio.run(run())
+    run_async(run())
     assert str(2**255 + 1).encode() in seen["body"] and seen["idem"] == "portal-abc"
 
 
@@ -186,5 +196,5 @@ def test_client_reports_an_unreachable_service() -> None:
         await api.close()
         return err.value
 
-    err = asyncio.run(run())
+    err = run_async(run())
     assert (err.code, err.status) == ("SERVICE_UNAVAILABLE", 503)
