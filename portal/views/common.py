@@ -33,23 +33,22 @@ async def login(request: Request, api_key: str = Form(...)) -> Response:
     key = api_key.strip()
     lang = lang_of(request)
     api = request.app.state.api
-    role, account = "", None
-    try:
-        if key:
+    role, account, error = "", None, None
+    if key:
+        try:
             me = await api.get(key, "/me")
             role, account = me["role"], me["account"]
-    except PortalError as exc:
-        if exc.status not in (401, 403):
-            return render(request, "login.html", status=exc.status, error=exc.as_dict())
-    if not role and key:
-        try:
-            if await api.auditor_accepts(key):
-                role = "auditor"
         except PortalError as exc:
-            return render(request, "login.html", status=exc.status, error=exc.as_dict())
-    if not role:
-        err = PortalError("UNAUTHENTICATED", i18n.t(lang, "err_login"), {}, 401)
-        return render(request, "login.html", status=401, error=err.as_dict())
+            error = exc
+        if not role:  # not the gateway's (or the gateway is down): an auditor key of the indexer's API?
+            try:
+                role = "auditor" if await api.auditor_accepts(key) else ""
+            except PortalError as exc:
+                error = error or exc
+    if not role:  # the gateway's reason when it gave one (e.g. a key whose onboarding is not confirmed yet)
+        if error is None or error.status == 403:
+            error = PortalError("UNAUTHENTICATED", i18n.t(lang, "err_login"), {}, 401)
+        return render(request, "login.html", status=error.status, error=error.as_dict())
     s = sessions_of(request).create(key, role, account)
     response = RedirectResponse(HOME[role], status_code=303)
     settings = request.app.state.settings

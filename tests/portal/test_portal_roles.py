@@ -143,6 +143,36 @@ def test_an_over_balance_split_shows_the_apis_error_and_changes_nothing(browser:
     page.context.close()
 
 
+def test_operator_freezes_releases_pauses_and_unpauses(browser: Any, world: World) -> None:
+    page = login(browser, world, "operator")
+    t2 = world.facts["t2_token"]
+    page.fill("#freeze-form input[name=token_id]", str(t2))
+    page.fill("#freeze-form input[name=reason]", "court order 2026-0042")
+    page.click("#freeze-form button[type=submit] >> nth=0")
+    confirmed(page)
+    assert gw(world, "operator", f"/v1/holdings/{t2}")["frozen"] is True
+    ops = gw(world, "operator", "/v1/operations", limit=1)
+    assert ops[0]["kind"] == "holdings.freeze" and ops[0]["args"]["reason_hash"] == sha(b"court order 2026-0042")
+    # the holder sees it frozen
+    holder = login(browser, world, "Anhe Stamping")
+    assert holder.locator(f"#holdings tr[data-token='{t2}'] .frozen").count() == 1
+    holder.context.close()
+    page.fill("#freeze-form input[name=token_id]", str(t2))
+    page.fill("#freeze-form input[name=reason]", "court order 2026-0042 lifted")
+    page.click("#freeze-form button[formaction='/operator/unfreeze-holding']")
+    confirmed(page)
+    assert gw(world, "operator", f"/v1/holdings/{t2}")["frozen"] is False
+
+    page.click("#pause-form button")
+    confirmed(page)
+    assert gw(world, "operator", "/v1/system/info")["paused"] is True
+    page.wait_for_selector("#pause-form button:has-text('Unpause')")  # the page followed
+    page.click("#pause-form button")
+    confirmed(page)
+    assert gw(world, "operator", "/v1/system/info")["paused"] is False
+    page.context.close()
+
+
 def test_supplier_offers_to_a_factor_and_the_factor_accepts(browser: Any, world: World) -> None:
     seller = login(browser, world, "Changjiang Body Works")
     token = world.facts["token"]

@@ -198,3 +198,37 @@ def test_client_reports_an_unreachable_service() -> None:
 
     err = run_async(run())
     assert (err.code, err.status) == ("SERVICE_UNAVAILABLE", 503)
+
+
+def _portal_with(handler: Any) -> Any:
+    from fastapi.testclient import TestClient
+
+    from portal.app import create_app
+
+    settings = PortalSettings(gateway_url="http://gw", auditor_url="http://aud")
+    app = create_app(settings)
+    app.state.api = Api(settings, transport=httpx.MockTransport(handler))
+    return TestClient(app, base_url="http://portal")
+
+
+def test_login_falls_back_to_the_auditor_api_and_shows_the_gateways_reason() -> None:
+    def gateway_down(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "gw":
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json={"buckets": []})
+
+    with _portal_with(gateway_down) as client:
+        r = client.post("/login", data={"api_key": "aud-key"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/audit"
+        assert r.cookies.get("scf_portal") and "aud-key" not in r.headers["set-cookie"]
+
+    def pending(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "gw":
+            return httpx.Response(401, json={"code": "UNAUTHENTICATED", "message": "onboarding not confirmed yet",
+                                             "details": {"operation_id": "op-1"}})
+        return httpx.Response(403, json={"detail": "unknown auditor API key"})
+
+    with _portal_with(pending) as client:
+        r = client.post("/login", data={"api_key": "new-key"}, headers={"Accept-Language": "en"})
+        assert r.status_code == 401 and "onboarding not confirmed yet" in r.text and "op-1" in r.text
+        assert "new-key" not in r.text
