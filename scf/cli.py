@@ -234,6 +234,24 @@ def auditor_api_cmd(
     _uvicorn(target, host or s.host, port or s.auditor_port, factory=factory)
 
 
+@app.command("portal")
+def portal_cmd(
+    host: Annotated[str | None, typer.Option(help="bind address (default SCF_PORTAL_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default SCF_PORTAL_PORT, 8002)")] = None,
+) -> None:
+    """Serve the web portal (uvicorn). Configured by SCF_PORTAL_* variables; it reaches the gateway at
+    SCF_PORTAL_GATEWAY_URL and the auditor API at SCF_PORTAL_AUDITOR_URL (default: SCF_HOST with
+    SCF_GATEWAY_PORT / SCF_AUDITOR_PORT)."""
+    s = settings()
+    os.environ.setdefault("SCF_PORTAL_GATEWAY_URL", f"http://{s.host}:{s.gateway_port}")
+    os.environ.setdefault("SCF_PORTAL_AUDITOR_URL", f"http://{s.host}:{s.auditor_port}")
+    from portal.settings import PortalSettings
+
+    ps = PortalSettings()
+    target, factory = PORTAL_APP
+    _uvicorn(target, host or ps.host, port or ps.port, factory=factory)
+
+
 @app.command("reconcile")
 def reconcile_cmd() -> None:
     """Compare the indexer's SQL with the chain at the indexed block; exit 1 on any difference."""
@@ -274,6 +292,7 @@ def bench_cmd(
 
 GATEWAY_APP = ("chain_gateway.app:create_app", True)
 AUDITOR_APP = ("indexer.api.main:create_app", True)
+PORTAL_APP = ("portal.app:create_app", True)
 
 
 def run_reconcile() -> int:

@@ -587,15 +587,29 @@ def run(workdir: Path | None = None, keep: bool = False, audit: bool = True, ser
     return 0 if ok else (130 if interrupted else 1)
 
 
-def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve: bool = False) -> bool:
+@dataclass
+class Stack:
+    """A running stack: its URLs, this run's operator and auditor API keys, the services' environment."""
+
+    env: dict[str, str]
+    chain_url: str
+    gateway_url: str
+    auditor_url: str | None
+    portal_url: str | None
+    operator_key: str
+    auditor_key: str
+    logs: Path
+
+
+def start_stack(work: Path, procs: Processes, audit: bool = True, portal: bool = True) -> Stack:
+    """A fresh anvil, the contracts deployed, then the gateway, the indexer with its auditor API and
+    the portal as processes on loopback (free ports), registered in `procs` (which stops them)."""
     from chain_gateway.signer import write_keystore
     from scf import devchain
     from scripts.deploy import deploy, dev_operator_key
 
-    console.print(Panel.fit("Supply-chain finance on a permissioned EVM chain: the demo", style="bold cyan"))
-    console.print(f"run directory: {work}")
     logs = work / "logs"
-    logs.mkdir(exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
 
     with console.status("starting a fresh dev chain (anvil)"), interrupts_deferred():
         chain = devchain.start(None)
@@ -621,7 +635,7 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve
     operator_api_key = "scf_" + secrets.token_urlsafe(32)
     auditor_api_key = "scf_" + secrets.token_urlsafe(32)
 
-    gw_port, aud_port = free_port(), free_port()
+    gw_port, aud_port, portal_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCF_")}  # the run is self-contained
     env.update({
         "PYTHONUNBUFFERED": "1",
@@ -641,10 +655,13 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve
         "SCF_INDEXER_DATABASE_URL": f"sqlite:///{work / 'indexer.db'}",
         "SCF_INDEXER_AUDITOR_KEY_HASHES": hashlib.sha256(auditor_api_key.encode()).hexdigest(),
         "SCF_INDEXER_POLL_INTERVAL": "0.2",
+        "SCF_PORTAL_GATEWAY_URL": f"http://127.0.0.1:{gw_port}",
+        "SCF_PORTAL_AUDITOR_URL": f"http://127.0.0.1:{aud_port}",
     })
     cli = [PY, "-m", "scf.cli"]
+    auditor_url = portal_url = None
 
-    with console.status("starting the gateway, the indexer and the auditor API"):
+    with console.status("starting the gateway, the indexer, the auditor API and the portal"):
         gateway = procs.start("gateway", [*cli, "gateway", "--port", str(gw_port)], env, logs / "gateway.log",
                               f"http://127.0.0.1:{gw_port}")
         if audit:
@@ -653,16 +670,31 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve
 
             upgrade(env["SCF_INDEXER_DATABASE_URL"])
             procs.start("indexer", [*cli, "indexer", "--verbose"], env, logs / "indexer.log")
-            auditor_svc = procs.start("auditor-api", [*cli, "auditor-api", "--port", str(aud_port)], env,
-                                      logs / "auditor-api.log", f"http://127.0.0.1:{aud_port}")
-            wait_http(procs, f"{auditor_svc.url}/openapi.json")
+            auditor_url = f"http://127.0.0.1:{aud_port}"
+            procs.start("auditor-api", [*cli, "auditor-api", "--port", str(aud_port)], env, logs / "auditor-api.log",
+                        auditor_url)
+            wait_http(procs, f"{auditor_url}/openapi.json")
+        if portal:
+            portal_url = f"http://127.0.0.1:{portal_port}"
+            procs.start("portal", [*cli, "portal", "--port", str(portal_port)], env, logs / "portal.log", portal_url)
+            wait_http(procs, f"{portal_url}/login")
         wait_http(procs, f"{gateway.url}/v1/health")
     console.print(f"[green]✓[/] gateway {gateway.url}"
-                  + (f", auditor API http://127.0.0.1:{aud_port}, indexer following" if audit else "")
+                  + (f", auditor API {auditor_url}, indexer following" if audit else "")
+                  + (f", portal {portal_url}" if portal else "")
                   + f" (logs in {logs})")
+    return Stack(env, chain.url, str(gateway.url), auditor_url, portal_url, operator_api_key, auditor_api_key, logs)
 
-    node = Node(chain.url)
-    gw = GatewayClient(str(gateway.url))
+
+def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve: bool = False) -> bool:
+    console.print(Panel.fit("Supply-chain finance on a permissioned EVM chain: the demo", style="bold cyan"))
+    console.print(f"run directory: {work}")
+    stack = start_stack(work, procs, audit=audit)
+    chain_url, env, cli = stack.chain_url, stack.env, [PY, "-m", "scf.cli"]
+    operator_api_key, auditor_api_key = stack.operator_key, stack.auditor_key
+
+    node = Node(chain_url)
+    gw = GatewayClient(stack.gateway_url)
     count = {"n": 0}
 
     def step(message: str) -> None:
@@ -677,7 +709,7 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve
     if not audit:
         return True
 
-    auditor = AuditorClient(f"http://127.0.0.1:{aud_port}", auditor_api_key)
+    auditor = AuditorClient(str(stack.auditor_url), auditor_api_key)
     with console.status("waiting for the indexer to reach the chain's head"):
         block = wait_indexed(auditor, node, procs)
     console.print(f"[green]✓[/] indexed up to block {block}")
@@ -693,24 +725,26 @@ def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve
                   "lines, offers, balances)")
     console.print(f"[bold green]demo complete[/] in {time.monotonic() - started:.0f} s")
     if serve:
-        serve_until_interrupted(procs, chain.url, str(gateway.url), f"http://127.0.0.1:{aud_port}",
-                                operator_api_key, auditor_api_key, run_)
+        serve_until_interrupted(procs, stack, run_)
+    else:
+        console.print(f"portal: {stack.portal_url} (up while the demo runs; `scf demo --serve` keeps it up, with "
+                      "the API keys to log in with)")
     return True
 
 
-def serve_until_interrupted(procs: Processes, rpc: str, gateway: str, auditor: str, operator_key: str,
-                            auditor_key: str, run_: Run) -> None:
-    """`--serve`: leave the stack up for exploring (OpenAPI pages, curl) until Ctrl-C."""
+def serve_until_interrupted(procs: Processes, stack: Stack, run_: Run) -> None:
+    """`--serve`: leave the stack up for exploring (the portal, OpenAPI pages, curl) until Ctrl-C."""
     t = Table(title="The stack stays up until Ctrl-C (dev keys of this run only)", title_justify="left")
     t.add_column("what")
-    t.add_column("where / key")
-    t.add_row("chain (anvil)", rpc)
-    t.add_row("gateway", f"{gateway}/docs")
-    t.add_row("auditor API", f"{auditor}/docs")
-    t.add_row("operator API key", operator_key)
-    t.add_row("auditor API key", auditor_key)
-    for name in (CORES[0], TIER1[0], TIER3[0], FACTORS[0]):
-        t.add_row(f"{name} ({run_.m(name).role.replace('_', ' ')})", run_.m(name).key)
+    t.add_column("where / key", overflow="fold")
+    t.add_row("chain (anvil)", stack.chain_url)
+    t.add_row("gateway", f"{stack.gateway_url}/docs")
+    t.add_row("auditor API", f"{stack.auditor_url}/docs")
+    t.add_row("portal", f"{stack.portal_url} (log in with a key below)")
+    t.add_row("operator API key", stack.operator_key)
+    t.add_row("auditor API key (auditor API, portal dashboard)", stack.auditor_key)
+    for m in run_.members.values():
+        t.add_row(f"{m.name} ({m.role.replace('_', ' ')})", m.key)
     console.print(t)
     try:
         while True:

@@ -16,7 +16,7 @@ from scf.paths import ROOT
 runner = CliRunner()
 
 COMMANDS = [
-    "config", "build", "chain", "deploy", "gateway", "indexer", "auditor-api", "reconcile", "demo", "bench",
+    "config", "build", "chain", "deploy", "gateway", "indexer", "auditor-api", "portal", "reconcile", "demo", "bench",
 ]
 
 
@@ -98,9 +98,10 @@ def test_deploy_without_key_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_configuration_doc_lists_every_setting() -> None:
-    """docs/configuration.md names every variable of the CLI, the gateway and the indexer."""
+    """docs/configuration.md names every variable of the CLI, the gateway, the indexer and the portal."""
     from chain_gateway.settings import Settings as GatewaySettings
     from indexer.settings import Settings as IndexerSettings
+    from portal.settings import PortalSettings
 
     doc = (ROOT / "docs" / "configuration.md").read_text()
     documented: dict[str, str] = {}  # variable -> its default cell
@@ -110,7 +111,7 @@ def test_configuration_doc_lists_every_setting() -> None:
             documented.setdefault(cells[0].strip("`"), cells[1])
     missing, wrong = [], []
     for prefix, model in (("SCF_", cli.CliSettings), ("SCF_GATEWAY_", GatewaySettings),
-                          ("SCF_INDEXER_", IndexerSettings)):
+                          ("SCF_INDEXER_", IndexerSettings), ("SCF_PORTAL_", PortalSettings)):
         for name, field in model.model_fields.items():
             var = f"{prefix}{name.upper()}"
             if var not in documented:

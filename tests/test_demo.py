@@ -73,6 +73,7 @@ def test_demo_twice_end_to_end_and_nothing_left_running() -> None:
             "Financing per factor",
             "reconcile",
             "demo complete",
+            "portal: http://127.0.0.1:",  # the demo started the portal and ends by printing its address
         ):
             assert expected in text, f"run {attempt}: {expected!r} missing from:\n{text[-6000:]}"
         assert _wait_gone(tag) == [], f"run {attempt} left processes behind"

@@ -1,0 +1,35 @@
+"""Settings (environment prefix ``SCF_PORTAL_``)."""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PortalSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCF_PORTAL_", extra="ignore")
+
+    # the gateway (its /v1 API) and the indexer's auditor API, reached over HTTP
+    gateway_url: str = "http://127.0.0.1:8000"
+    auditor_url: str = "http://127.0.0.1:8001"
+    # loopback by default; anything else only behind a TLS-terminating proxy (then cookie_secure)
+    host: str = "127.0.0.1"
+    port: int = 8002
+    # signs the CSRF tokens; generated at start when unset (sessions then end with the process)
+    session_secret: SecretStr | None = None
+    session_idle_s: int = 1800
+    cookie_secure: bool = False
+    default_lang: str = "zh"
+    # a block explorer's transaction page, e.g. "https://explorer.example/tx/{tx}" (else the
+    # lineage page lists the transactions itself)
+    explorer_tx_url: str | None = None
+    api_timeout_s: float = 30.0
+    # the factor's "offers addressed to me": newest offers scanned (the gateway has no list by factor)
+    offer_scan: int = 100
+
+    def secret_bytes(self) -> bytes:
+        if self.session_secret is not None:
+            return self.session_secret.get_secret_value().encode()
+        return secrets.token_bytes(32)

@@ -1,0 +1,111 @@
+"""Regenerates the screenshots of docs/portal/ on the demo's supply chain:
+
+    PYTHONPATH=$PWD .venv/bin/python tests/portal/screenshots.py
+
+Starts a stack (the demo's `start_stack`), plays the demo's scenario through the gateway (`play`),
+adds a pending certificate and an open offer, then opens each role's main screens in headless
+Chromium and saves them as PNG. Stops everything it started."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from portal_stack import ARGS, CHROMIUM, SHOTS  # noqa: E402
+
+from scf.demo import (  # noqa: E402
+    CORES,
+    DAY,
+    FACTORS,
+    TIER1,
+    TIER2,
+    UNIT,
+    AuditorClient,
+    GatewayClient,
+    Node,
+    Processes,
+    Run,
+    doc,
+    play,
+    start_stack,
+    wait_indexed,
+)
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    procs = Processes()
+    work = Path(tempfile.mkdtemp(prefix="portal-shots-"))
+    try:
+        stack = start_stack(work, procs)
+        node = Node(stack.chain_url)
+        run = Run(gw=GatewayClient(stack.gateway_url), node=node, operator_key=stack.operator_key)
+        play(run)
+        # a certificate waiting for acceptance and an open offer to a factor
+        core, t1, t2, bank = run.m(CORES[1]), run.m(TIER1[3]), run.m(TIER2[4]), run.m(FACTORS[0])
+        run.gw.post(core.key, "/v1/certificates", {"payee": t1.account, "face_value": 250_000 * UNIT,
+                                                   "maturity": node.now() + 120 * DAY, "document_hash": doc("inv:E")})
+        token = run.holdings[f"CERT-D/{TIER2[4]}"]
+        run.gw.post(t2.key, "/v1/financing/offers", {
+            "token_id": token, "value": 50_000 * UNIT, "factor": bank.account, "rate_bps": 480,
+            "expires_at": node.now() + 7 * DAY, "recourse": False, "document_hash": doc("fa:D")})
+        wait_indexed(AuditorClient(str(stack.auditor_url), stack.auditor_key), node, procs)
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+
+            def page_of(key: str) -> Any:
+                ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 860})
+                page = ctx.new_page()
+                page.goto(f"{stack.portal_url}/login")
+                if key:
+                    page.fill("input[name=api_key]", key)
+                    page.click("form[action='/login'] button")
+                    page.wait_for_load_state()
+                return page
+
+            def save(page: Any, name: str, full: bool = False) -> None:
+                page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+                print("saved", SHOTS / f"{name}.png")
+
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            save(page_of(""), "login")
+            s = page_of(t1.key)
+            save(s, "supplier-holdings", full=True)
+            s.click("#holdings tbody tr a")
+            s.fill("#offer-form input[name=factor]", bank.account)
+            s.fill("#offer-form input[name=amount]", "100,000.00")
+            s.fill("#offer-form input[name=rate]", "4.8")
+            s.wait_for_selector("#quote-price:has-text('¥')")
+            save(s, "supplier-holding", full=True)
+            s.fill("#pay-form input[name=to]", t2.account)
+            s.fill("#pay-form input[name=amount]", "99,999,999.00")
+            s.fill("#pay-form input[name=document_ref]", "PO-2026-0099")
+            s.click("#pay-form button")
+            s.wait_for_selector("#flash .error")
+            save(s, "error")
+            f = page_of(bank.key)
+            save(f, "factor-offers")
+            f.goto(f"{stack.portal_url}/holdings")
+            save(f, "factor-book", full=True)
+            save(page_of(core.key), "core", full=True)
+            save(page_of(stack.operator_key), "operator", full=True)
+            a = page_of(stack.auditor_key)
+            save(a, "auditor-dashboard", full=True)
+            a.goto(f"{stack.portal_url}/audit/lineage/1")
+            save(a, "auditor-lineage", full=True)
+            browser.close()
+    finally:
+        procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
