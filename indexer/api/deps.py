@@ -106,7 +106,7 @@ def json_response(payload: Any) -> Response:
     with the standard library); integers beyond 64 bits fall back to the standard encoder."""
     try:
         body = orjson.dumps(payload, default=_json_default)
-    except TypeError:  # an int over 64 bits (amounts are BIGINT: does not happen with the schema)
+    except TypeError:  # an int over 64 bits (amounts go up to 2**256 - 1): exact integers all the same
         body = json.dumps(payload, default=_json_default, separators=(",", ":")).encode()
     return Response(body, media_type="application/json")
 
