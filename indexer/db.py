@@ -43,9 +43,7 @@ def register_exact_functions(dbapi_conn: Any) -> None:
     dbapi_conn.create_function("xadd", 2, _exact2(lambda a, b: a + b), deterministic=True)
     dbapi_conn.create_function("xsub", 2, _exact2(lambda a, b: a - b), deterministic=True)
     dbapi_conn.create_function("xmul", 2, _exact2(lambda a, b: a * b), deterministic=True)
-    dbapi_conn.create_function(
-        "xneg", 1, lambda a: None if a is None else str(-_int(a)), deterministic=True
-    )
+    dbapi_conn.create_function("xneg", 1, lambda a: None if a is None else str(-_int(a)), deterministic=True)
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:

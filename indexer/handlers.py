@@ -389,6 +389,8 @@ def holding_frozen(ws: WorkSet, ev: Event) -> None:
 @on("CertificateToken", "SlotChanged")
 def slot_changed(ws: WorkSet, ev: Event) -> None:
     tid = ev.args["_tokenId"]
+    if ev.args["_newSlot"] == 0:
+        return  # ERC-3525 burn (slot -> 0): the holding keeps its certificate; Transfer to 0 marks it burned
     if ws.get("holding", tid) is not None:
         ws.update("holding", tid, certificate_id=ev.args["_newSlot"], updated_block=ev.block_number)
 

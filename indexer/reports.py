@@ -153,8 +153,8 @@ def certificates(
         conn,
         f"""
         SELECT c.id, c.debtor, c.payee, c.face_value, c.redeemed_value, c.repaid_value,
-               {x.sub("c.face_value", "c.redeemed_value")} AS outstanding, c.status, c.issued_at, c.maturity, c.overdue_at,
-               c.settled_at, c.document_hash, c.issued_tx, c.issued_block
+               {x.sub("c.face_value", "c.redeemed_value")} AS outstanding, c.status, c.issued_at, c.maturity,
+               c.overdue_at, c.settled_at, c.document_hash, c.issued_tx, c.issued_block
         FROM certificate c {f.where()} ORDER BY c.id LIMIT :limit OFFSET :offset""",
         {**f.params, "limit": limit, "offset": offset},
     )
@@ -249,7 +249,13 @@ def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
     finally:
         if gc_was_enabled:
             gc.enable()
-    return {"certificate": _fix(dict(cert)), "holdings": len(nodes), "live_value": live, "max_tier": max_tier, "tree": roots}
+    return {
+        "certificate": _fix(dict(cert)),
+        "holdings": len(nodes),
+        "live_value": live,
+        "max_tier": max_tier,
+        "tree": roots,
+    }
 
 
 def flatten_lineage(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:

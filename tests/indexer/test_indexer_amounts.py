@@ -188,7 +188,7 @@ def test_migration_0003_keeps_existing_amounts(databases: Any) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO currency_balance VALUES ('0xaa', 9223372036854775807, 1)"))
-            conn.execute(text('INSERT INTO credit_line VALUES (\'0xbb\', 5, 3, 1)'))
+            conn.execute(text("INSERT INTO credit_line VALUES ('0xbb', 5, 3, 1)"))
         upgrade(url)
         bal, line = STATE_TABLES["currency_balance"], STATE_TABLES["credit_line"]
         with engine.begin() as conn:
