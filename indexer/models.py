@@ -85,6 +85,23 @@ class Checkpoint(IndexerModel, table=True):
     # every block above journal_floor - 1 has its undo rows: rollback possible to >= floor - 1
     journal_floor: int | None = big(default=None)
     events: int = big(default=0)
+    # the chain guard: the hash of the deployment block on the chain indexed (a node serving
+    # another chain, e.g. a restarted dev node with the same addresses, is refused)
+    deployment_block_hash: str | None = Field(default=None, max_length=66)
+
+
+class IndexerStatus(IndexerModel, table=True):
+    """The follower's own view, for `/health`: the node's head it last saw, its last error (kept
+    after recovery, with `failures` back at 0), consecutive failures, when it last wrote."""
+
+    __tablename__ = "indexer_status"
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    head: int | None = big(default=None)
+    indexed_block: int | None = big(default=None)
+    failures: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    last_error_at: int | None = big(default=None)
+    updated_at: int = big(default=0)
 
 
 class UndoLog(IndexerModel, table=True):
@@ -290,6 +307,7 @@ EVENT_TABLES: dict[str, Table] = {
 PK: dict[str, str] = {name: next(iter(t.primary_key.columns)).name for name, t in STATE_TABLES.items()}
 BLOCK = _t(Block)
 CHECKPOINT = _t(Checkpoint)
+STATUS = _t(IndexerStatus)
 UNDO = _t(UndoLog)
 # tables whose content must equal a fresh index of the same chain (tests, reconcile)
 DOMAIN_TABLES: dict[str, Table] = {**STATE_TABLES, **EVENT_TABLES}

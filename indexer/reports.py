@@ -114,11 +114,28 @@ def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, 
 def status(conn: Connection) -> dict[str, Any]:
     cp = conn.execute(text("SELECT block_number, block_hash, events FROM checkpoint WHERE id = 1")).mappings().first()
     ts = conn.execute(text("SELECT timestamp FROM block ORDER BY number DESC LIMIT 1")).scalar()
+    st = (
+        conn.execute(
+            text("SELECT head, failures, last_error, last_error_at, updated_at FROM indexer_status WHERE id = 1")
+        )
+        .mappings()
+        .first()
+    )
+    indexed = cp["block_number"] if cp else None
+    head = st["head"] if st else None
     return {
-        "indexed_block": cp["block_number"] if cp else None,
+        "indexed_block": indexed,
         "block_hash": cp["block_hash"] if cp else None,
         "events": cp["events"] if cp else 0,
         "chain_time": ts,
+        # the follower's view (indexer_status): node head it last saw, blocks behind it, its
+        # consecutive failures and last error (kept after recovery), when it last wrote
+        "head": head,
+        "lag": head - indexed if head is not None and indexed is not None else None,
+        "failures": st["failures"] if st else 0,
+        "last_error": st["last_error"] if st else None,
+        "last_error_at": st["last_error_at"] if st else None,
+        "status_updated_at": st["updated_at"] if st else None,
     }
 
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
-import time
 from typing import Any
 
 from fastapi.testclient import TestClient
+from follower import Follower
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -40,36 +39,6 @@ ops = st.lists(
     min_size=1,
     max_size=6,
 )
-
-
-class Follower:
-    """`Indexer.follow` in a thread; any exception it lets out is kept (it must never stop)."""
-
-    def __init__(self, ix: Any) -> None:
-        self.ix = ix
-        self.stopping = False
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.ix.follow(stop=lambda: self.stopping)
-        except BaseException as exc:
-            self.error = exc
-
-    def wait_for(self, block: int) -> None:
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.error is None and self.thread.is_alive(), f"follower stopped: {self.error!r}"
-            if self.ix.checkpoint()["block_number"] >= block:
-                return
-            assert time.monotonic() < deadline, "follower did not catch up"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.stopping = True
-        self.thread.join(30)
 
 
 def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) -> None:

@@ -11,6 +11,7 @@ integers to their decimal text).
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,15 +37,17 @@ AMOUNTS: dict[str, tuple[str, ...]] = {
 
 def _alter(new: sa.types.TypeEngine, old: sa.types.TypeEngine, cast: str) -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
+    kw: dict[str, Any] = {}
     for table, columns in AMOUNTS.items():
         with op.batch_alter_table(table, schema=None) as batch_op:
             for col in columns:
+                kw = {"postgresql_using": f'"{col}"::{cast}'} if postgres else {}
                 batch_op.alter_column(
                     col,
                     existing_type=old,
                     type_=new,
                     existing_nullable=False,
-                    **({"postgresql_using": f'"{col}"::{cast}'} if postgres else {}),
+                    **kw,
                 )
 
 
