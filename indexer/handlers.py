@@ -234,7 +234,7 @@ def certificate_issued(ws: WorkSet, ev: Event) -> None:
             "face_value": a["faceValue"],
             "issued_at": a["issuedAt"],
             "maturity": a["maturity"],
-            "status": "Pending",
+            "status": "pending",
             "document_hash": a["documentHash"],
             "repaid_value": 0,
             "redeemed_value": 0,
@@ -254,9 +254,9 @@ def certificate_status_changed(ws: WorkSet, ev: Event) -> None:
     if ws.get("certificate", a["certificateId"]) is None:
         raise KeyError(f"status {status} of unknown certificate {a['certificateId']} (tx {ev.tx_hash})")
     changes: dict[str, Any] = {"status": status, "updated_block": ev.block_number}
-    if status == "Overdue":
+    if status == "overdue":
         changes["overdue_at"] = ev.timestamp
-    elif status == "Settled":
+    elif status == "settled":
         changes["settled_at"] = ev.timestamp
     ws.update("certificate", a["certificateId"], **changes)
     ws.add_event("certificate_status_change", ev, certificate_id=a["certificateId"], status=status)

@@ -20,9 +20,9 @@ from sqlmodel import Field, SQLModel
 
 ZERO_ADDRESS = "0x" + "0" * 40
 
-ROLE_NAMES = {0: "None", 1: "CoreEnterprise", 2: "Supplier", 3: "Factor", 4: "Auditor"}
-CERT_STATUS_NAMES = {0: "None", 1: "Pending", 2: "Active", 3: "Rejected", 4: "Overdue", 5: "Settled"}
-OFFER_STATUS_NAMES = {0: "None", 1: "Open", 2: "Accepted", 3: "Cancelled"}
+ROLE_NAMES = {0: "none", 1: "core_enterprise", 2: "supplier", 3: "factor", 4: "auditor"}
+CERT_STATUS_NAMES = {0: "none", 1: "pending", 2: "active", 3: "rejected", 4: "overdue", 5: "settled"}
+OFFER_STATUS_NAMES = {0: "none", 1: "open", 2: "accepted", 3: "cancelled"}
 
 
 # the widest amount the contracts accept: settlement-currency amounts and balances are uint256

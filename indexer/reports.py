@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-OPEN_STATUSES = ("Pending", "Active", "Overdue")
+OPEN_STATUSES = ("pending", "active", "overdue")
 DAY = 86_400
 DUE_BUCKETS = [
     (0, 30, "due 0-30d"),
@@ -392,14 +392,14 @@ def exposure(
     Two bases, on purpose: `outstanding` = face - redeemed of open certificates (value still held
     by holders, what they will be paid); `unpaid_by_debtor` = face - repaid of open certificates
     (what the debtor still owes; smaller than outstanding when repaid money is not yet paid out to
-    the holders); `overdue` = face - repaid of certificates marked Overdue; `matured_unpaid` =
-    face - repaid of Active/Overdue certificates whose maturity is <= `as_of` (marked or not)."""
+    the holders); `overdue` = face - repaid of certificates marked overdue; `matured_unpaid` =
+    face - repaid of active/overdue certificates whose maturity is <= `as_of` (marked or not)."""
     as_of = as_of if as_of is not None else chain_time(conn)
     f = Filters()
     f.add("c.debtor = :debtor", debtor=debtor)
     f.add("c.issued_at >= :date_from", date_from=date_from)
     f.add("c.issued_at < :date_to", date_to=date_to)
-    f.clauses.append("c.status <> 'Rejected'")
+    f.clauses.append("c.status <> 'rejected'")
     x = Exact(conn)
     unredeemed = x.sub("c.face_value", "c.redeemed_value")
     unpaid = x.sub("c.face_value", "c.repaid_value")
@@ -407,15 +407,15 @@ def exposure(
         conn,
         f"""
         SELECT c.debtor, COUNT(*) AS certificates, {x.sum("c.face_value")} AS issued,
-               {x.sum(f"CASE WHEN c.status IN ('Pending', 'Active', 'Overdue') THEN {unredeemed} ELSE 0 END")}
+               {x.sum(f"CASE WHEN c.status IN ('pending', 'active', 'overdue') THEN {unredeemed} ELSE 0 END")}
                    AS outstanding,
-               {x.sum(f"CASE WHEN c.status IN ('Pending', 'Active', 'Overdue') THEN {unpaid} ELSE 0 END")}
+               {x.sum(f"CASE WHEN c.status IN ('pending', 'active', 'overdue') THEN {unpaid} ELSE 0 END")}
                    AS unpaid_by_debtor,
                {x.sum("c.repaid_value")} AS repaid, {x.sum("c.redeemed_value")} AS redeemed,
-               {x.sum(f"CASE WHEN c.status = 'Overdue' THEN {unpaid} ELSE 0 END")} AS overdue,
-               {x.sum(f"CASE WHEN c.status IN ('Active', 'Overdue') AND c.maturity <= :as_of THEN {unpaid} ELSE 0 END")}
+               {x.sum(f"CASE WHEN c.status = 'overdue' THEN {unpaid} ELSE 0 END")} AS overdue,
+               {x.sum(f"CASE WHEN c.status IN ('active', 'overdue') AND c.maturity <= :as_of THEN {unpaid} ELSE 0 END")}
                    AS matured_unpaid,
-               COUNT(CASE WHEN c.status = 'Overdue' THEN 1 END) AS overdue_certificates
+               COUNT(CASE WHEN c.status = 'overdue' THEN 1 END) AS overdue_certificates
         FROM certificate c {f.where()} GROUP BY c.debtor ORDER BY c.debtor""",
         {**f.params, "as_of": as_of},
     )
@@ -456,7 +456,7 @@ def tiers(
     """Suppliers reached per tier, from the history (optionally of one debtor's certificates, one
     certificate, or certificates issued in a range): every arrival of a holding at a tier (its
     creation, or a whole transfer that moved it one tier deeper) counts for the member that
-    received it. `suppliers`: distinct receivers with the Supplier role; `holders`: distinct
+    received it. `suppliers`: distinct receivers with the supplier role; `holders`: distinct
     receivers; `holdings`: arrivals; `value_received`: value that arrived (initial value of a
     created holding, whole value of a transferred one); `value_held`: live value at that tier now."""
     f = Filters()
@@ -476,7 +476,7 @@ def tiers(
     arrivals = _rows(
         conn,
         f"""
-        SELECT r.tier, COUNT(DISTINCT CASE WHEN m.role = 'Supplier' THEN r.to_owner END) AS suppliers,
+        SELECT r.tier, COUNT(DISTINCT CASE WHEN m.role = 'supplier' THEN r.to_owner END) AS suppliers,
                COUNT(DISTINCT r.to_owner) AS holders, COUNT(*) AS holdings, {x.sum("r.value")} AS value_received
         FROM holding_transfer r {j} LEFT JOIN member m ON m.address = r.to_owner
         {w} {"AND" if w else "WHERE"} r.kind IN {_ARRIVALS}
@@ -556,7 +556,7 @@ def ageing(
     f.add("debtor = :debtor", debtor=debtor)
     f.add("issued_at >= :date_from", date_from=date_from)
     f.add("issued_at < :date_to", date_to=date_to)
-    f.clauses.append("status IN ('Pending', 'Active', 'Overdue')")
+    f.clauses.append("status IN ('pending', 'active', 'overdue')")
     rows = conn.execute(
         text(f"""
         SELECT maturity, status, face_value, redeemed_value FROM certificate {f.where()}"""),
@@ -579,7 +579,7 @@ def ageing(
         b = buckets[label]
         b["certificates"] += 1
         b["outstanding"] += outstanding
-        if st == "Overdue":
+        if st == "overdue":
             b["marked_overdue"] += outstanding
     return {"as_of": as_of, "buckets": list(buckets.values())}
 
@@ -602,14 +602,14 @@ def concentration(
         f.add("debtor = :debtor", debtor=debtor)
         f.add("issued_at >= :date_from", date_from=date_from)
         f.add("issued_at < :date_to", date_to=date_to)
-        f.clauses.append("status IN ('Pending', 'Active', 'Overdue')")
+        f.clauses.append("status IN ('pending', 'active', 'overdue')")
         sql = f"""SELECT debtor AS party, {x.sum(x.sub("face_value", "redeemed_value"))} AS outstanding
                   FROM certificate {f.where()} GROUP BY debtor"""
     elif by == "holder":
         f.add("c.debtor = :debtor", debtor=debtor)
         f.add("c.issued_at >= :date_from", date_from=date_from)
         f.add("c.issued_at < :date_to", date_to=date_to)
-        f.clauses.append("h.status = 'live' AND h.value <> 0 AND c.status IN ('Pending', 'Active', 'Overdue')")
+        f.clauses.append("h.status = 'live' AND h.value <> 0 AND c.status IN ('pending', 'active', 'overdue')")
         sql = f"""SELECT h.owner AS party, {x.sum("h.value")} AS outstanding
                   FROM holding h JOIN certificate c ON c.id = h.certificate_id {f.where()} GROUP BY h.owner"""
     else:

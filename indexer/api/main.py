@@ -12,6 +12,7 @@ from indexer import reports
 from indexer.api import certificates, members
 from indexer.api import reports as report_routes
 from indexer.api.deps import json_response
+from indexer.api.errors import install_handlers
 from indexer.db import make_engine
 from indexer.settings import Settings
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
         description="Read-only views of the indexed chain. Every /v1 route needs an auditor key "
         "(`X-API-Key` or `Authorization: Bearer`). Add `format=csv` for CSV.",
     )
+    install_handlers(app)
     app.state.engine = engine or make_engine(settings.database_url, read_only=True)
     app.state.key_hashes = settings.key_hashes()
 
