@@ -10,6 +10,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 
 from indexer.errors import FatalError
 from indexer.settings import Settings, hash_key
@@ -72,9 +73,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.run(create_app(settings), host=args.host, port=args.port)
         return 0
 
-    from indexer.pipeline import Indexer
+    from indexer.pipeline import Indexer, retryable
 
-    ix = Indexer(settings)
+    delay = settings.poll_interval
+    while True:
+        try:
+            ix = Indexer(settings)  # migrates: the database must answer
+            break
+        except Exception as exc:
+            if args.cmd != "run" or not retryable(exc):
+                raise
+            logging.getLogger("indexer").warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+            time.sleep(delay)
+            delay = min(settings.max_backoff, delay * 2)
     try:
         if args.cmd == "sync":
             n = ix.sync()

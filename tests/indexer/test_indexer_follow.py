@@ -254,3 +254,73 @@ def test_refuses_another_chain_and_empties_only_on_reset(fresh_system: Any, data
         assert _counts(url)["member"] == 0  # the other chain has no members onboarded
     finally:
         other.stop()
+
+
+def test_health_when_the_database_is_down_is_503_not_500() -> None:
+    port = devchain.free_port()  # nothing listens there
+    app = create_app(Settings(database_url=f"postgresql+psycopg://nobody@127.0.0.1:{port}/none"))
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            resp = client.get("/health")
+        assert resp.status_code == 503 and resp.json() == {"ok": False, "error": "OperationalError"}
+    finally:
+        app.state.engine.dispose()
+
+
+def test_run_waits_for_a_database_down_at_start(played: Any, databases: Any, tmp_path: Path) -> None:
+    """`python -m indexer run` started while PostgreSQL refuses connections waits (backs off) and
+    indexes once the database answers; SIGTERM then stops it cleanly."""
+    if databases.backend != "postgres":
+        pytest.skip("a database outage is simulated on PostgreSQL (ALLOW_CONNECTIONS false)")
+    import signal
+
+    from indexer.db import make_engine
+
+    manifest = tmp_path / "manifest.json"
+    played.manifest.save(manifest)
+    url = databases.new()
+    name = make_url(url).database
+    admin = create_engine(databases.admin_url, isolation_level="AUTOCOMMIT")
+    env = dict(
+        os.environ,
+        SCF_INDEXER_RPC_URL=played.url,
+        SCF_INDEXER_MANIFEST_PATH=str(manifest),
+        SCF_INDEXER_DATABASE_URL=url,
+        SCF_INDEXER_POLL_INTERVAL="0.1",
+        SCF_INDEXER_MAX_BACKOFF="0.5",
+        PYTHONPATH=str(ROOT),
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "indexer", "run"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(3)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        engine = make_engine(url)
+        head = played.scenario.w3.eth.block_number
+        deadline = time.monotonic() + 60
+        try:
+            while True:
+                try:
+                    with engine.connect() as c:
+                        if c.execute(text("SELECT block_number FROM checkpoint")).scalar() == head:
+                            break
+                except Exception:  # schema not there yet
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        finally:
+            engine.dispose()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
