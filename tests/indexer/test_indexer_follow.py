@@ -324,3 +324,27 @@ def test_run_waits_for_a_database_down_at_start(played: Any, databases: Any, tmp
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         admin.dispose()
+
+
+@pytest.mark.parametrize("mode", ["inconsistent-range", "reorg-after-reorg"])
+def test_repeated_reorg_detection_is_no_busy_loop(played: Any, tmp_path: Path, mode: str) -> None:
+    from indexer.errors import ReorgDetected
+    from indexer.pipeline import StepResult
+
+    ix = played.indexer(f"sqlite:///{tmp_path / 'ix.db'}", poll_interval=0.05, max_backoff=0.4)
+    calls = 0
+
+    def step(head: int | None = None) -> StepResult:
+        nonlocal calls
+        calls += 1
+        if mode == "inconsistent-range":
+            raise ReorgDetected("log of block 5 is from another branch")
+        return StepResult(5, 5, 0, 0, reorg=True)
+
+    ix.step = step  # type: ignore[method-assign]
+    end = time.monotonic() + 1.5
+    try:
+        ix.follow(stop=lambda: time.monotonic() > end)
+    finally:
+        ix.close()
+    assert 2 <= calls <= 15, f"{calls} steps in 1.5 s"
