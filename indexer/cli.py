@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 reconcile found differences (or a bug: traceback); 2 a fatal error
 (`indexer.errors.FatalError`: another chain, a reorg deeper than the journal, reset without
---yes), printed on one line."""
+--yes), printed on one line; 3 the node or the database unavailable (`sync`, `reconcile`: try
+again; `run` waits instead)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     except FatalError as exc:
         print(f"indexer: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:
+        from indexer.pipeline import retryable
+
+        if not retryable(exc):
+            raise
+        print(f"indexer: node or database unavailable ({exc.__class__.__name__}: {exc}); try again", file=sys.stderr)
+        return 3
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

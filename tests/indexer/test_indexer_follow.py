@@ -348,3 +348,18 @@ def test_repeated_reorg_detection_is_no_busy_loop(played: Any, tmp_path: Path, m
     finally:
         ix.close()
     assert 2 <= calls <= 15, f"{calls} steps in 1.5 s"
+
+
+def test_one_shot_commands_report_an_unreachable_node_in_one_line(played: Any, tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.json"
+    played.manifest.save(manifest)
+    env = dict(
+        os.environ,
+        SCF_INDEXER_RPC_URL=f"http://127.0.0.1:{devchain.free_port()}",  # nothing listens there
+        SCF_INDEXER_MANIFEST_PATH=str(manifest),
+        SCF_INDEXER_DATABASE_URL=f"sqlite:///{tmp_path / 'ix.db'}",
+        PYTHONPATH=str(ROOT),
+    )
+    got = _cli(env, "sync", timeout=60)
+    assert got.returncode == 3 and "node or database unavailable" in got.stderr, got.stderr[-2000:]
+    assert "Traceback" not in got.stderr
