@@ -145,7 +145,7 @@ def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) 
 
 def test_migration_0003_keeps_existing_amounts(databases: Any) -> None:
     """An index created before the exact amounts upgrades in place: its values survive, and
-    values beyond BIGINT fit afterwards."""
+    values beyond BIGINT fit afterwards; states and roles are respelled in lowercase (0005)."""
     from alembic import command
     from sqlalchemy import insert, text
 
@@ -158,6 +158,8 @@ def test_migration_0003_keeps_existing_amounts(databases: Any) -> None:
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO currency_balance VALUES ('0xaa', 9223372036854775807, 1)"))
             conn.execute(text("INSERT INTO credit_line VALUES ('0xbb', 5, 3, 1)"))
+            conn.execute(text("INSERT INTO member VALUES ('0xbb', 'CoreEnterprise', true, '0x', 1, 1, 1)"))
+            conn.execute(text("INSERT INTO certificate_status_change VALUES (1, 0, '0x', 1, 1, 'Active')"))
         upgrade(url)
         bal, line = STATE_TABLES["currency_balance"], STATE_TABLES["credit_line"]
         with engine.begin() as conn:
@@ -167,5 +169,8 @@ def test_migration_0003_keeps_existing_amounts(databases: Any) -> None:
                 "0xcc": U256,
             }
             assert conn.execute(select(line.c.limit, line.c.used)).one() == (5, 3)
+            # 0005: states and roles in lowercase
+            assert conn.execute(text("SELECT role FROM member")).scalar() == "core_enterprise"
+            assert conn.execute(text("SELECT status FROM certificate_status_change")).scalar() == "active"
     finally:
         engine.dispose()
