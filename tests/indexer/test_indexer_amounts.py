@@ -35,6 +35,7 @@ ops = st.lists(
         st.tuples(st.just("burn"), st.integers(0, 3), st.integers(0, U256)),
         st.tuples(st.just("limit"), st.integers(0, 1), st.integers(0, U128)),
         st.tuples(st.just("issue"), st.integers(0, 1), st.integers(0, 1), amount128),
+        st.tuples(st.just("split"), st.integers(0, 50), st.integers(0, U128)),
     ),
     min_size=1,
     max_size=6,
@@ -57,7 +58,7 @@ def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) 
     client = TestClient(app, headers={"X-API-Key": KEY})
     try:
 
-        @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(ops)
         def play(steps: list[tuple[Any, ...]]) -> None:
             for op in steps:
@@ -74,7 +75,7 @@ def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) 
                     s.send(cur.burn(who, op[2] % (cur.balanceOf(who).call() + 1)), s.operator)
                 elif op[0] == "limit":
                     s.send(m.setCreditLimit(cores[op[1]], op[2]), s.operator)
-                else:
+                elif op[0] == "issue":
                     core, face = cores[op[1]], op[3]
                     line = m.memberOf(core).call()  # (role, active, kycHash, creditLimit, creditUsed)
                     used = line[4]
@@ -83,6 +84,13 @@ def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) 
                     if line[3] < used + face:
                         s.send(m.setCreditLimit(core, used + face), s.operator)
                     s.send(tok.issue(suppliers[op[2]], face, s.now() + 30 * DAY, b"\x03" * 32), core)
+                    s.send(tok.accept(tok.certificateCount().call()), suppliers[op[2]])
+                else:  # split part of a holding to the other supplier: a new holding, one tier down
+                    live = [(t, h) for t in range(1, tok.tokenCount().call() + 1) if (h := s.holding(t)) and h["value"]]
+                    if live:
+                        tid, h = live[op[1] % len(live)]
+                        to = suppliers[1] if h["owner"] == suppliers[0] else suppliers[0]
+                        s.send(tok.splitTransfer(tid, to, op[2] % h["value"] + 1, b"\x04" * 32), h["owner"])
             follower.wait_for(s.w3.eth.block_number)
             check()
 
@@ -128,11 +136,26 @@ def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) 
             assert {r["debtor"]: int(r["issued"]) for r in expo_csv} == issued
             conc = json.loads(client.get("/v1/reports/concentration", params={"by": "holder"}).text)
             assert conc["total_outstanding"] == sum(issued.values())
+            # holding values (up to 2**128 - 1) through splits: the lineage trees, JSON and CSV
+            for cid, c in certs.items():
+                tree = json.loads(client.get(f"/v1/certificates/{cid}/lineage").text)
+                assert tree["live_value"] == c[4]
+                nodes, stack = {}, list(tree["tree"])
+                while stack:
+                    n = stack.pop()
+                    nodes[n["token_id"]] = n["value"]
+                    stack.extend(n["children"])
+                chain_values = {t: h["value"] for t in nodes if (h := s.holding(t))}
+                assert nodes == chain_values
+                rows = csv.DictReader(io.StringIO(client.get(f"/v1/certificates/{cid}/lineage?format=csv").text))
+                assert {int(r["token_id"]): int(r["value"]) for r in rows} == nodes
 
         # the values that stopped the BIGINT indexer, first, then random ones
         s.send(cur.mint(people[2], 2**63), s.operator)
         s.send(m.setCreditLimit(cores[0], U128), s.operator)
         s.send(tok.issue(suppliers[0], U128, s.now() + 30 * DAY, b"\x03" * 32), cores[0])
+        s.send(tok.accept(1), suppliers[0])
+        s.send(tok.splitTransfer(1, suppliers[1], 2**127 + 1, b"\x04" * 32), suppliers[0])
         follower.wait_for(s.w3.eth.block_number)
         check()
         play()
