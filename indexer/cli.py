@@ -1,4 +1,9 @@
-"""``python -m indexer run|sync|reconcile|serve|hash-key``."""
+"""``python -m indexer run|sync|reconcile|reset|serve|hash-key``.
+
+Exit codes: 0 done; 1 reconcile found differences (or a bug: traceback); 2 a fatal error
+(`indexer.errors.FatalError`: another chain, a reorg deeper than the journal, reset without
+--yes), printed on one line; 3 the node or the database unavailable (`sync`, `reconcile`: try
+again; `run` waits instead)."""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import argparse
 import logging
 import signal
 import sys
+import time
 
+from indexer.errors import FatalError
 from indexer.settings import Settings, hash_key
 
 
@@ -17,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="backfill from the deployment block, then follow the head (Ctrl-C stops)")
     sub.add_parser("sync", help="index up to the current head - confirmations, then exit")
     sub.add_parser("reconcile", help="compare SQL with the chain at the indexed block; exit 1 on differences")
+    reset = sub.add_parser("reset", help="empty every table of the index (the only way it is ever emptied)")
+    reset.add_argument("--yes", action="store_true", help="really delete the indexed data")
     serve = sub.add_parser("serve", help="the auditors' API (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8600)
@@ -33,6 +42,37 @@ def main(argv: list[str] | None = None) -> int:
         print(hash_key(args.key))
         return 0
     settings = Settings()
+    try:
+        return _run(args, settings)
+    except FatalError as exc:
+        print(f"indexer: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        from indexer.pipeline import retryable
+
+        if not retryable(exc):
+            raise
+        print(f"indexer: node or database unavailable ({exc.__class__.__name__}: {exc}); try again", file=sys.stderr)
+        return 3
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.cmd == "reset":
+        if not args.yes:
+            raise FatalError("reset deletes the whole index: run `python -m indexer reset --yes`")
+        from indexer import store
+        from indexer.db import make_engine, upgrade
+
+        if settings.migrate:
+            upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            with engine.begin() as conn:
+                store.truncate_all(conn)
+        finally:
+            engine.dispose()
+        print(f"index emptied: {settings.database_url.split('@')[-1]}")
+        return 0
     if args.cmd == "serve":
         import uvicorn
 
@@ -41,9 +81,19 @@ def main(argv: list[str] | None = None) -> int:
         uvicorn.run(create_app(settings), host=args.host, port=args.port)
         return 0
 
-    from indexer.pipeline import Indexer
+    from indexer.pipeline import Indexer, retryable
 
-    ix = Indexer(settings)
+    delay = settings.poll_interval
+    while True:
+        try:
+            ix = Indexer(settings)  # migrates: the database must answer
+            break
+        except Exception as exc:
+            if args.cmd != "run" or not retryable(exc):
+                raise
+            logging.getLogger("indexer").warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+            time.sleep(delay)
+            delay = min(settings.max_backoff, delay * 2)
     try:
         if args.cmd == "sync":
             n = ix.sync()

@@ -10,6 +10,42 @@ from sqlalchemy import Engine, create_engine, event
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def _int(v: Any) -> int:
+    """An amount as SQLite hands it to a function: decimal TEXT (an Amount column) or INTEGER."""
+    return v if isinstance(v, int) else int(v)
+
+
+class _ExactSum:
+    """`xsum(x)`: SUM over amounts without SQLite's REAL overflow; the exact decimal as TEXT."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+
+    def step(self, value: Any) -> None:
+        if value is not None:
+            self.total = (self.total or 0) + _int(value)
+
+    def finalize(self) -> str | None:
+        return None if self.total is None else str(self.total)
+
+
+def _exact2(op: Any) -> Any:
+    def fn(a: Any, b: Any) -> str | None:
+        return None if a is None or b is None else str(op(_int(a), _int(b)))
+
+    return fn
+
+
+def register_exact_functions(dbapi_conn: Any) -> None:
+    """SQLite: exact arithmetic over amounts stored as decimal TEXT (`indexer.models.Amount`):
+    xsum (aggregate), xadd, xsub, xmul, xneg; results are decimal TEXT."""
+    dbapi_conn.create_aggregate("xsum", 1, _ExactSum)
+    dbapi_conn.create_function("xadd", 2, _exact2(lambda a, b: a + b), deterministic=True)
+    dbapi_conn.create_function("xsub", 2, _exact2(lambda a, b: a - b), deterministic=True)
+    dbapi_conn.create_function("xmul", 2, _exact2(lambda a, b: a * b), deterministic=True)
+    dbapi_conn.create_function("xneg", 1, lambda a: None if a is None else str(-_int(a)), deterministic=True)
+
+
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """SQLite (WAL) or PostgreSQL; `read_only` makes every session refuse writes (the API)."""
     if url.startswith("sqlite"):
@@ -27,6 +63,7 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
             if read_only:
                 cur.execute("PRAGMA query_only=ON")
             cur.close()
+            register_exact_functions(dbapi_conn)
 
         return engine
     connect_args = {"options": "-c default_transaction_read_only=on"} if read_only else {}

@@ -6,6 +6,7 @@ the decoder slices 32-byte words directly; events with dynamic parameters fall b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,8 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
 from scf.manifest import Manifest
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -66,6 +69,8 @@ class EventDecoder:
         for (name, dec), topic in zip(self.indexed, topics[1:], strict=True):
             args[name] = dec(topic)
         if self.data_static is not None:
+            if len(data) != 32 * len(self.data_names):
+                raise ValueError(f"{len(data)} data bytes, expected {32 * len(self.data_names)}")
             for i, (name, dec) in enumerate(zip(self.data_names, self.data_static, strict=True)):
                 args[name] = dec(data[32 * i : 32 * i + 32])
         elif self.data_names:
@@ -95,7 +100,11 @@ class Decoder:
                 if item.get("type") != "event" or item.get("anonymous"):
                     continue
                 inputs = item["inputs"]
-                types = [_abi_type(i) for i in inputs]
+                try:
+                    types = [_abi_type(i) for i in inputs]
+                except ValueError:  # an event the indexer cannot decode is one it does not use
+                    logger.info("not decoding %s.%s (tuple parameters)", cname, item["name"])
+                    continue
                 topic0 = keccak(text=f"{item['name']}({','.join(types)})")
                 indexed = [(i["name"], _word_decoder(t)) for i, t in zip(inputs, types, strict=True) if i["indexed"]]
                 data = [(i["name"], t) for i, t in zip(inputs, types, strict=True) if not i["indexed"]]
@@ -117,11 +126,18 @@ class Decoder:
         dec = self.by_key.get((log["address"].lower(), topics[0], len(topics)))
         if dec is None:
             return None
+        try:
+            args = dec.decode(topics, bytes.fromhex(log["data"][2:]))
+        except Exception as exc:  # data not of the ABI's shape: never stops the indexer
+            logger.warning(
+                "undecodable %s.%s log (%s) in tx %s: skipped", dec.contract, dec.name, exc, log.get("transactionHash")
+            )
+            return None
         ts = log.get("blockTimestamp")
         return Event(
             contract=dec.contract,
             name=dec.name,
-            args=dec.decode(topics, bytes.fromhex(log["data"][2:])),
+            args=args,
             block_number=int(log["blockNumber"], 16),
             block_hash=log["blockHash"],
             log_index=int(log["logIndex"], 16),

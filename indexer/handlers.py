@@ -234,7 +234,7 @@ def certificate_issued(ws: WorkSet, ev: Event) -> None:
             "face_value": a["faceValue"],
             "issued_at": a["issuedAt"],
             "maturity": a["maturity"],
-            "status": "Pending",
+            "status": "pending",
             "document_hash": a["documentHash"],
             "repaid_value": 0,
             "redeemed_value": 0,
@@ -254,9 +254,9 @@ def certificate_status_changed(ws: WorkSet, ev: Event) -> None:
     if ws.get("certificate", a["certificateId"]) is None:
         raise KeyError(f"status {status} of unknown certificate {a['certificateId']} (tx {ev.tx_hash})")
     changes: dict[str, Any] = {"status": status, "updated_block": ev.block_number}
-    if status == "Overdue":
+    if status == "overdue":
         changes["overdue_at"] = ev.timestamp
-    elif status == "Settled":
+    elif status == "settled":
         changes["settled_at"] = ev.timestamp
     ws.update("certificate", a["certificateId"], **changes)
     ws.add_event("certificate_status_change", ev, certificate_id=a["certificateId"], status=status)
@@ -389,6 +389,8 @@ def holding_frozen(ws: WorkSet, ev: Event) -> None:
 @on("CertificateToken", "SlotChanged")
 def slot_changed(ws: WorkSet, ev: Event) -> None:
     tid = ev.args["_tokenId"]
+    if ev.args["_newSlot"] == 0:
+        return  # ERC-3525 burn (slot -> 0): the holding keeps its certificate; Transfer to 0 marks it burned
     if ws.get("holding", tid) is not None:
         ws.update("holding", tid, certificate_id=ev.args["_newSlot"], updated_block=ev.block_number)
 

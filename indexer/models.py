@@ -13,20 +13,54 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Table
+from sqlalchemy import BigInteger, Dialect, Index, Numeric, String, Table
 from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 ZERO_ADDRESS = "0x" + "0" * 40
 
-ROLE_NAMES = {0: "None", 1: "CoreEnterprise", 2: "Supplier", 3: "Factor", 4: "Auditor"}
-CERT_STATUS_NAMES = {0: "None", 1: "Pending", 2: "Active", 3: "Rejected", 4: "Overdue", 5: "Settled"}
-OFFER_STATUS_NAMES = {0: "None", 1: "Open", 2: "Accepted", 3: "Cancelled"}
+ROLE_NAMES = {0: "none", 1: "core_enterprise", 2: "supplier", 3: "factor", 4: "auditor"}
+CERT_STATUS_NAMES = {0: "none", 1: "pending", 2: "active", 3: "rejected", 4: "overdue", 5: "settled"}
+OFFER_STATUS_NAMES = {0: "none", 1: "open", 2: "accepted", 3: "cancelled"}
+
+
+# the widest amount the contracts accept: settlement-currency amounts and balances are uint256
+AMOUNT_MAX = 2**256 - 1
+
+
+class Amount(TypeDecorator[int]):
+    """An exact non-negative integer up to 2**256 - 1 (78 digits): NUMERIC(78, 0) on PostgreSQL;
+    on SQLite canonical decimal TEXT (SQLite's NUMERIC affinity would turn big integers into REAL).
+    Python sees `int` either way. SQL arithmetic over amounts goes through `indexer.reports.Exact`
+    (SQLite: the exact functions `indexer.db` registers on every connection)."""
+
+    impl = Numeric(78, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(78))
+        return dialect.type_descriptor(Numeric(78, 0))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = int(value)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
 
 
 def big(**kw: Any) -> Any:
-    """An integer column wide enough for amounts and token ids (BIGINT)."""
+    """An integer column for token ids, blocks and times (BIGINT)."""
     return Field(sa_type=BigInteger, **kw)  # type: ignore[call-overload]
+
+
+def amount_field(**kw: Any) -> Any:
+    """An amount column: exact up to 2**256 - 1 (`Amount`)."""
+    return Field(sa_type=Amount, **kw)  # type: ignore[call-overload]
 
 
 # --- bookkeeping ---------------------------------------------------------------------------
@@ -51,6 +85,23 @@ class Checkpoint(IndexerModel, table=True):
     # every block above journal_floor - 1 has its undo rows: rollback possible to >= floor - 1
     journal_floor: int | None = big(default=None)
     events: int = big(default=0)
+    # the chain guard: the hash of the deployment block on the chain indexed (a node serving
+    # another chain, e.g. a restarted dev node with the same addresses, is refused)
+    deployment_block_hash: str | None = Field(default=None, max_length=66)
+
+
+class IndexerStatus(IndexerModel, table=True):
+    """The follower's own view, for `/health`: the node's head it last saw, its last error (kept
+    after recovery, with `failures` back at 0), consecutive failures, when it last wrote."""
+
+    __tablename__ = "indexer_status"
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    head: int | None = big(default=None)
+    indexed_block: int | None = big(default=None)
+    failures: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    last_error_at: int | None = big(default=None)
+    updated_at: int = big(default=0)
 
 
 class UndoLog(IndexerModel, table=True):
@@ -78,8 +129,8 @@ class Member(IndexerModel, table=True):
 class CreditLine(IndexerModel, table=True):
     __tablename__ = "credit_line"
     debtor: str = Field(primary_key=True, max_length=42)
-    limit: int = big()
-    used: int = big()
+    limit: int = amount_field()
+    used: int = amount_field()
     updated_block: int = big()
 
 
@@ -88,13 +139,13 @@ class Certificate(IndexerModel, table=True):
     debtor: str = Field(max_length=42, index=True)
     payee: str = Field(max_length=42, index=True)
     first_token_id: int = big()
-    face_value: int = big()
+    face_value: int = amount_field()
     issued_at: int = big(index=True)
     maturity: int = big(index=True)
     status: str = Field(max_length=12, index=True)
     document_hash: str = Field(max_length=66)
-    repaid_value: int = big(default=0)
-    redeemed_value: int = big(default=0)
+    repaid_value: int = amount_field(default=0)
+    redeemed_value: int = amount_field(default=0)
     overdue_at: int | None = big(default=None)
     settled_at: int | None = big(default=None)
     issued_block: int = big()
@@ -106,8 +157,8 @@ class Holding(IndexerModel, table=True):
     token_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
     certificate_id: int = big(index=True)
     owner: str = Field(max_length=42, index=True)
-    value: int = big(default=0)
-    initial_value: int = big(default=0)
+    value: int = amount_field(default=0)
+    initial_value: int = amount_field(default=0)
     parent_token_id: int = big(default=0)
     tier: int = 0
     frozen: bool = False
@@ -127,8 +178,8 @@ class FinancingOffer(IndexerModel, table=True):
     certificate_id: int = big(index=True)
     seller: str = Field(max_length=42, index=True)
     factor: str = Field(max_length=42, index=True)
-    value: int = big()
-    price: int = big()
+    value: int = amount_field()
+    price: int = amount_field()
     rate_bps: int
     days_to_maturity: int
     expires_at: int = big()
@@ -145,7 +196,7 @@ class FinancingOffer(IndexerModel, table=True):
 class CurrencyBalance(IndexerModel, table=True):
     __tablename__ = "currency_balance"
     address: str = Field(primary_key=True, max_length=42)
-    balance: int = big(default=0)
+    balance: int = amount_field(default=0)
     updated_block: int = big()
 
 
@@ -184,7 +235,7 @@ class HoldingTransfer(_EventRow, table=True):
     to_token_id: int = big(index=True)
     from_owner: str = Field(max_length=42, index=True)
     to_owner: str = Field(max_length=42, index=True)
-    value: int = big()
+    value: int = amount_field()
     tier: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
@@ -196,8 +247,8 @@ class FinancingDeal(_EventRow, table=True):
     new_token_id: int = big()
     seller: str = Field(max_length=42, index=True)
     factor: str = Field(max_length=42, index=True)
-    value: int = big()
-    price: int = big()
+    value: int = amount_field()
+    price: int = amount_field()
     rate_bps: int
     days_to_maturity: int
     recourse: bool
@@ -206,23 +257,23 @@ class FinancingDeal(_EventRow, table=True):
 class Repayment(_EventRow, table=True):
     certificate_id: int = big(index=True)
     debtor: str = Field(max_length=42, index=True)
-    amount: int = big()
-    total_repaid: int = big()
+    amount: int = amount_field()
+    total_repaid: int = amount_field()
 
 
 class Redemption(_EventRow, table=True):
     certificate_id: int = big(index=True)
     token_id: int = big(index=True)
     holder: str = Field(max_length=42, index=True)
-    amount: int = big()
-    total_redeemed: int = big()
+    amount: int = amount_field()
+    total_redeemed: int = amount_field()
 
 
 class CurrencyTransfer(_EventRow, table=True):
     __tablename__ = "currency_transfer"
     sender: str = Field(max_length=42, index=True)
     recipient: str = Field(max_length=42, index=True)
-    value: int = big()
+    value: int = amount_field()
 
 
 class CertificateStatusChange(_EventRow, table=True):
@@ -256,6 +307,7 @@ EVENT_TABLES: dict[str, Table] = {
 PK: dict[str, str] = {name: next(iter(t.primary_key.columns)).name for name, t in STATE_TABLES.items()}
 BLOCK = _t(Block)
 CHECKPOINT = _t(Checkpoint)
+STATUS = _t(IndexerStatus)
 UNDO = _t(UndoLog)
 # tables whose content must equal a fresh index of the same chain (tests, reconcile)
 DOMAIN_TABLES: dict[str, Table] = {**STATE_TABLES, **EVENT_TABLES}

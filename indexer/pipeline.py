@@ -19,20 +19,30 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 
 from indexer import handlers, store
 from indexer.db import make_engine, upgrade
 from indexer.decode import Decoder, Event
+from indexer.errors import ChainMismatch, DeepReorg, NodeError, ReorgDetected, RetryableError
 from indexer.fetch import LogFetcher
-from indexer.rpc import Rpc, RpcError
+from indexer.rpc import Rpc
 from indexer.settings import Settings
 from scf.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Indexer", "ReorgDetected", "StepResult", "retryable"]
 
-class ReorgDetected(Exception):
-    pass
+
+def retryable(exc: BaseException) -> bool:
+    """Worth waiting for: the node (unreachable, rate-limiting, malformed answers, a reorg under
+    way) or the database (down, restarting, locked) may answer properly later."""
+    if isinstance(exc, RetryableError | httpx.HTTPError | OSError):
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 
 
 @dataclass
@@ -62,6 +72,12 @@ class Indexer:
             target=settings.target_logs_per_batch,
         )
         self.reorgs = 0
+        self._guarded = False  # the chain guard passed since the last node error
+        self._deployment_hash: str | None = None
+        self.head: int | None = None
+        self._status_written: tuple[Any, ...] = ()
+        self._status_time = 0.0
+        self._unrecorded: dict[str, Any] | None = None
 
     def close(self) -> None:
         self.rpc.close()
@@ -79,10 +95,41 @@ class Indexer:
                 "block_hash": None,
                 "journal_floor": None,
                 "events": 0,
+                "deployment_block_hash": None,
             }
         if cp["chain_id"] != self.manifest.chain_id:
-            raise RuntimeError(f"database indexes chain {cp['chain_id']}, manifest says {self.manifest.chain_id}")
+            raise ChainMismatch(f"database indexes chain {cp['chain_id']}, manifest says {self.manifest.chain_id}")
         return cp
+
+    # --- the chain guard ---------------------------------------------------------------------
+
+    def guard(self, cp: dict[str, Any]) -> None:
+        """The node must serve the chain this index was made from: the manifest's chain id, and
+        the same block at the deployment height as recorded on the first start. Otherwise
+        `ChainMismatch` (fatal): the tables are never emptied because the node changed."""
+        chain_id = self.rpc.chain_id()
+        if chain_id != self.manifest.chain_id:
+            raise ChainMismatch(
+                f"the node at {self.settings.rpc_url} serves chain id {chain_id}, the manifest and "
+                f"this index chain id {self.manifest.chain_id}: refusing to index another chain"
+            )
+        n = self.manifest.deployment_block
+        header = self.rpc.header(n)
+        if header is None:
+            raise NodeError(f"the node has no block {n} (the deployment block) yet")
+        stored = cp.get("deployment_block_hash")
+        if stored is not None and stored != header["hash"]:
+            raise ChainMismatch(
+                f"the node's block {n} (the deployment block) is {header['hash']}, this index was made "
+                f"from a chain whose block {n} is {stored}: another chain (a restarted dev node?). "
+                "Point SCF_INDEXER_RPC_URL at the indexed chain, or empty the index explicitly with "
+                "`python -m indexer reset --yes` to index this one"
+            )
+        self._deployment_hash = header["hash"]
+        if stored is None and cp.get("block_hash") is not None:  # an index made before the guard
+            with self.engine.begin() as conn:
+                store.save_checkpoint(conn, {"deployment_block_hash": header["hash"]})
+        self._guarded = True
 
     # --- reorgs ------------------------------------------------------------------------------
 
@@ -105,16 +152,14 @@ class Indexer:
                         break
                 upper = stored[-1][0] - 1
         floor = cp.get("journal_floor")
+        if ancestor is None or floor is None or ancestor < floor - 1:
+            raise DeepReorg(
+                f"reorg below the undo journal (newest common block {ancestor}, journal floor {floor}): "
+                "the index cannot be rolled back. Re-index with `python -m indexer reset --yes`, "
+                "then start again (and consider a larger SCF_INDEXER_REORG_WINDOW)"
+            )
         self.reorgs += 1
         with self.engine.begin() as conn:
-            if ancestor is None or floor is None or ancestor < floor - 1:
-                log.warning(
-                    "reorg below the undo journal (ancestor %s, floor %s): reindexing from scratch",
-                    ancestor,
-                    floor,
-                )
-                store.truncate_all(conn)
-                return
             undone = store.rollback(conn, ancestor)
             blocks = store.stored_blocks_desc(conn, ancestor, 1)
             store.save_checkpoint(conn, {"block_number": ancestor, "block_hash": blocks[0][1] if blocks else None})
@@ -130,12 +175,16 @@ class Indexer:
     def step(self, head: int | None = None) -> StepResult | None:
         """Index the next range of blocks; None when caught up."""
         cp = self.checkpoint()
+        if not self._guarded:
+            self.guard(cp)
         if head is None:
             head = self.rpc.block_number()
+        self.head = head
         last = cp["block_number"]
         if cp["block_hash"] is not None:
             current = self.rpc.header(last)
             if current is None or current["hash"] != cp["block_hash"]:
+                self.guard(cp)  # another chain altogether is not a reorg
                 self.handle_reorg(cp)
                 return StepResult(last, last, 0, 0, reorg=True)
         target = head - self.settings.confirmations
@@ -220,6 +269,7 @@ class Indexer:
                     "block_hash": headers[b]["hash"],
                     "journal_floor": floor,
                     "events": (cp.get("events") or 0) + applied,
+                    "deployment_block_hash": self._deployment_hash,
                 },
             )
         return StepResult(a, b, len(events), rows)
@@ -254,27 +304,76 @@ class Indexer:
                 return total
 
     def follow(self, stop: Any = None) -> None:
-        """Follow the chain forever (or until `stop()` is true)."""
+        """Follow the chain until `stop()` is true. Retryable errors (node down, rate-limited or
+        answering garbage; database unavailable; a reorg under way) never end it: it backs off
+        (`poll_interval` doubling up to `max_backoff`), records the error in `indexer_status` (for
+        `/health`) and resumes. Fatal errors (`indexer.errors.FatalError`) and bugs raise."""
+        failures = 0
+        reorgs_in_row = 0
         while stop is None or not stop():
             try:
                 res = self.step()
-            except ReorgDetected as exc:
-                log.warning("inconsistent range (%s); retrying", exc)
-                continue
-            except (httpx.HTTPError, RpcError, OSError) as exc:  # node down or restarting: retry
+            except Exception as exc:
+                if not retryable(exc):
+                    self._record(error=exc)
+                    raise
+                failures += 1
+                self._guarded = False  # the node may have been replaced meanwhile
+                delay = min(self.settings.max_backoff, self.settings.poll_interval * 2 ** min(failures - 1, 16))
                 log.warning(
-                    "node error (%s: %s); retrying in %.1f s", exc.__class__.__name__, exc, self.settings.poll_interval
+                    "%s (%s: %s); retrying in %.1f s",
+                    "inconsistent range" if isinstance(exc, ReorgDetected) else "node or database error",
+                    exc.__class__.__name__,
+                    exc,
+                    delay,
                 )
-                time.sleep(self.settings.poll_interval)
+                self._record(error=exc, failures=failures)
+                self._sleep(delay, stop)
                 continue
+            failures = 0
+            self._record()
             if res is None:
-                time.sleep(self.settings.poll_interval)
-            else:
-                log.info(
-                    "indexed blocks %d-%d: %d events, %d rows%s",
-                    res.from_block,
-                    res.to_block,
-                    res.events,
-                    res.rows,
-                    " (reorg)" if res.reorg else "",
-                )
+                reorgs_in_row = 0
+                self._sleep(self.settings.poll_interval, stop)
+                continue
+            log.info(
+                "indexed blocks %d-%d: %d events, %d rows%s",
+                res.from_block,
+                res.to_block,
+                res.events,
+                res.rows,
+                " (reorg)" if res.reorg else "",
+            )
+            reorgs_in_row = reorgs_in_row + 1 if res.reorg else 0
+            if reorgs_in_row > 1:  # reorg after reorg: the node is unsettled, do not spin
+                self._sleep(min(self.settings.max_backoff, self.settings.poll_interval * reorgs_in_row), stop)
+
+    @staticmethod
+    def _sleep(seconds: float, stop: Any) -> None:
+        end = time.monotonic() + seconds
+        while (stop is None or not stop()) and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
+
+    def _record(self, error: BaseException | None = None, failures: int = 0) -> None:
+        """The follower's status row (best effort: the database may be what is failing; an error
+        it could not record is written with the next row that gets through). Written on every
+        error and whenever head or failures change (at most once a second while they do)."""
+        now = time.time()
+        values: dict[str, Any] = {"head": self.head, "failures": failures}
+        if error is not None:
+            self._unrecorded = {"last_error": f"{error.__class__.__name__}: {error}"[:500], "last_error_at": int(now)}
+        key: tuple[Any, ...] = (self.head, failures)
+        quiet = key == self._status_written or now - self._status_time < 1.0
+        if error is None and self._unrecorded is None and quiet:
+            return
+        try:
+            with self.engine.begin() as conn:
+                cp = store.load_checkpoint(conn)
+                values["indexed_block"] = cp["block_number"] if cp else None
+                store.save_status(conn, {**values, **(self._unrecorded or {}), "updated_at": int(now)})
+        except Exception as exc:
+            log.debug("status not recorded (%s)", exc)
+            return
+        self._unrecorded = None
+        self._status_written = key
+        self._status_time = now

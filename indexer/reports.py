@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-OPEN_STATUSES = ("Pending", "Active", "Overdue")
+OPEN_STATUSES = ("pending", "active", "overdue")
 DAY = 86_400
 DUE_BUCKETS = [
     (0, 30, "due 0-30d"),
@@ -44,18 +44,98 @@ class Filters:
         return f"{prefix} " + " AND ".join(self.clauses) if self.clauses else ""
 
 
+class Exact:
+    """Exact SQL arithmetic over amounts (up to 2**256 - 1): PostgreSQL's NUMERIC operators; on
+    SQLite, where amounts are decimal TEXT, the exact functions of `indexer.db`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.sqlite = conn.dialect.name == "sqlite"
+
+    def sum(self, x: str) -> str:
+        return f"xsum({x})" if self.sqlite else f"SUM({x})"
+
+    def sub(self, a: str, b: str) -> str:
+        return f"xsub({a}, {b})" if self.sqlite else f"({a} - {b})"
+
+    def mul(self, a: str, b: str) -> str:
+        return f"xmul({a}, {b})" if self.sqlite else f"({a} * {b})"
+
+    def neg(self, a: str) -> str:
+        return f"xneg({a})" if self.sqlite else f"(-{a})"
+
+
+# result columns holding amounts: ints in every report, whatever the backend returns
+# (SQLite: decimal TEXT; PostgreSQL: Decimal)
+AMOUNT_KEYS = frozenset(
+    (
+        "face_value",
+        "redeemed_value",
+        "repaid_value",
+        "outstanding",
+        "value",
+        "initial_value",
+        "price",
+        "amount",
+        "credit_limit",
+        "credit_used",
+        "currency_balance",
+        "issued",
+        "unpaid_by_debtor",
+        "repaid",
+        "redeemed",
+        "overdue",
+        "matured_unpaid",
+        "financed",
+        "financed_price",
+        "value_received",
+        "volume",
+        "paid",
+        "discount",
+        "rate_value",
+    )
+)
+
+
+def to_int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _fix(row: dict[str, Any]) -> dict[str, Any]:
+    for k, v in row.items():
+        if k in AMOUNT_KEYS and v is not None and not isinstance(v, int):
+            row[k] = int(v)
+    return row
+
+
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    return [_fix(dict(r)) for r in conn.execute(text(sql), params).mappings()]
 
 
 def status(conn: Connection) -> dict[str, Any]:
     cp = conn.execute(text("SELECT block_number, block_hash, events FROM checkpoint WHERE id = 1")).mappings().first()
     ts = conn.execute(text("SELECT timestamp FROM block ORDER BY number DESC LIMIT 1")).scalar()
+    st = (
+        conn.execute(
+            text("SELECT head, failures, last_error, last_error_at, updated_at FROM indexer_status WHERE id = 1")
+        )
+        .mappings()
+        .first()
+    )
+    indexed = cp["block_number"] if cp else None
+    head = st["head"] if st else None
     return {
-        "indexed_block": cp["block_number"] if cp else None,
+        "indexed_block": indexed,
         "block_hash": cp["block_hash"] if cp else None,
         "events": cp["events"] if cp else 0,
         "chain_time": ts,
+        # the follower's view (indexer_status): node head it last saw, blocks behind it, its
+        # consecutive failures and last error (kept after recovery), when it last wrote
+        "head": head,
+        "lag": head - indexed if head is not None and indexed is not None else None,
+        "failures": st["failures"] if st else 0,
+        "last_error": st["last_error"] if st else None,
+        "last_error_at": st["last_error_at"] if st else None,
+        "status_updated_at": st["updated_at"] if st else None,
     }
 
 
@@ -85,12 +165,13 @@ def certificates(
     f.add("c.issued_at >= :date_from", date_from=date_from)
     f.add("c.issued_at < :date_to", date_to=date_to)
     f.add("EXISTS (SELECT 1 FROM holding h WHERE h.certificate_id = c.id AND h.owner = :holder)", holder=holder)
+    x = Exact(conn)
     return _rows(
         conn,
         f"""
         SELECT c.id, c.debtor, c.payee, c.face_value, c.redeemed_value, c.repaid_value,
-               c.face_value - c.redeemed_value AS outstanding, c.status, c.issued_at, c.maturity, c.overdue_at,
-               c.settled_at, c.document_hash, c.issued_tx, c.issued_block
+               {x.sub("c.face_value", "c.redeemed_value")} AS outstanding, c.status, c.issued_at, c.maturity,
+               c.overdue_at, c.settled_at, c.document_hash, c.issued_tx, c.issued_block
         FROM certificate c {f.where()} ORDER BY c.id LIMIT :limit OFFSET :offset""",
         {**f.params, "limit": limit, "offset": offset},
     )
@@ -133,6 +214,8 @@ def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
     cert = conn.execute(text("SELECT * FROM certificate WHERE id = :id"), {"id": certificate_id}).mappings().first()
     if cert is None:
         return None
+    # amounts come as decimal TEXT (SQLite) or Decimal (PostgreSQL) from plain DBAPI rows
+    num = int
     rows = _raw(
         conn,
         f"SELECT {', '.join(_LINEAGE_COLS)} FROM holding WHERE certificate_id = %s ORDER BY token_id",
@@ -162,8 +245,8 @@ def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
                 "parent_token_id": r[1],
                 "tier": r[2],
                 "owner": r[3],
-                "value": r[4],
-                "initial_value": r[5],
+                "value": num(r[4]),
+                "initial_value": num(r[5]),
                 "status": r[6],
                 "frozen": bool(r[7]),
                 "document_hash": r[8],
@@ -177,13 +260,19 @@ def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
             parent = nodes.get(r[1])
             (parent["children"] if parent is not None else roots).append(node)
             if r[6] == "live":
-                live += r[4]
+                live += node["value"]
             if r[2] > max_tier:
                 max_tier = r[2]
     finally:
         if gc_was_enabled:
             gc.enable()
-    return {"certificate": dict(cert), "holdings": len(nodes), "live_value": live, "max_tier": max_tier, "tree": roots}
+    return {
+        "certificate": _fix(dict(cert)),
+        "holdings": len(nodes),
+        "live_value": live,
+        "max_tier": max_tier,
+        "tree": roots,
+    }
 
 
 def flatten_lineage(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -230,7 +319,7 @@ def member_holdings(
     f.add("h.owner = :owner", owner=address)
     f.add("h.certificate_id = :cid", cid=certificate_id)
     if not include_spent:
-        f.clauses.append("h.status = 'live' AND h.value > 0")
+        f.clauses.append("h.status = 'live' AND h.value <> 0")  # amounts are never negative
     return _rows(
         conn,
         f"""
@@ -257,29 +346,30 @@ def member_history(
     f = Filters()
     f.add("timestamp >= :date_from", date_from=date_from)
     f.add("timestamp < :date_to", date_to=date_to)
+    x = Exact(conn)
     sql = f"""
         SELECT * FROM (
           SELECT block_number, log_index, tx_hash, timestamp, 'holding_' || kind AS event, certificate_id,
                  CASE WHEN to_owner = :a THEN to_token_id ELSE from_token_id END AS token_id,
                  CASE WHEN to_owner = :a THEN from_owner ELSE to_owner END AS counterparty,
-                 CASE WHEN to_owner = :a THEN value ELSE -value END AS amount
+                 CASE WHEN to_owner = :a THEN value ELSE {x.neg("value")} END AS amount
           FROM holding_transfer WHERE (from_owner = :a OR to_owner = :a) AND NOT (from_owner = :a AND to_owner = :a)
           UNION ALL
           SELECT block_number, log_index, tx_hash, timestamp,
                  CASE WHEN seller = :a THEN 'financing_sold' ELSE 'financing_bought' END, certificate_id,
                  new_token_id, CASE WHEN seller = :a THEN factor ELSE seller END,
-                 CASE WHEN seller = :a THEN price ELSE -price END
+                 CASE WHEN seller = :a THEN price ELSE {x.neg("price")} END
           FROM financing_deal WHERE seller = :a OR factor = :a
           UNION ALL
           SELECT block_number, log_index, tx_hash, timestamp, 'redeemed', certificate_id, token_id, NULL, amount
           FROM redemption WHERE holder = :a
           UNION ALL
-          SELECT block_number, log_index, tx_hash, timestamp, 'repaid', certificate_id, NULL, NULL, -amount
+          SELECT block_number, log_index, tx_hash, timestamp, 'repaid', certificate_id, NULL, NULL, {x.neg("amount")}
           FROM repayment WHERE debtor = :a
           UNION ALL
           SELECT block_number, log_index, tx_hash, timestamp, 'currency_transfer', NULL, NULL,
                  CASE WHEN recipient = :a THEN sender ELSE recipient END,
-                 CASE WHEN recipient = :a THEN value ELSE -value END
+                 CASE WHEN recipient = :a THEN value ELSE {x.neg("value")} END
           FROM currency_transfer WHERE sender = :a OR recipient = :a
         ) hist {f.where()}
         ORDER BY block_number, log_index, event LIMIT :limit OFFSET :offset"""
@@ -302,27 +392,30 @@ def exposure(
     Two bases, on purpose: `outstanding` = face - redeemed of open certificates (value still held
     by holders, what they will be paid); `unpaid_by_debtor` = face - repaid of open certificates
     (what the debtor still owes; smaller than outstanding when repaid money is not yet paid out to
-    the holders); `overdue` = face - repaid of certificates marked Overdue; `matured_unpaid` =
-    face - repaid of Active/Overdue certificates whose maturity is <= `as_of` (marked or not)."""
+    the holders); `overdue` = face - repaid of certificates marked overdue; `matured_unpaid` =
+    face - repaid of active/overdue certificates whose maturity is <= `as_of` (marked or not)."""
     as_of = as_of if as_of is not None else chain_time(conn)
     f = Filters()
     f.add("c.debtor = :debtor", debtor=debtor)
     f.add("c.issued_at >= :date_from", date_from=date_from)
     f.add("c.issued_at < :date_to", date_to=date_to)
-    f.clauses.append("c.status <> 'Rejected'")
+    f.clauses.append("c.status <> 'rejected'")
+    x = Exact(conn)
+    unredeemed = x.sub("c.face_value", "c.redeemed_value")
+    unpaid = x.sub("c.face_value", "c.repaid_value")
     rows = _rows(
         conn,
         f"""
-        SELECT c.debtor, COUNT(*) AS certificates, SUM(c.face_value) AS issued,
-               SUM(CASE WHEN c.status IN ('Pending', 'Active', 'Overdue') THEN c.face_value - c.redeemed_value
-                   ELSE 0 END) AS outstanding,
-               SUM(CASE WHEN c.status IN ('Pending', 'Active', 'Overdue') THEN c.face_value - c.repaid_value
-                   ELSE 0 END) AS unpaid_by_debtor,
-               SUM(c.repaid_value) AS repaid, SUM(c.redeemed_value) AS redeemed,
-               SUM(CASE WHEN c.status = 'Overdue' THEN c.face_value - c.repaid_value ELSE 0 END) AS overdue,
-               SUM(CASE WHEN c.status IN ('Active', 'Overdue') AND c.maturity <= :as_of
-                   THEN c.face_value - c.repaid_value ELSE 0 END) AS matured_unpaid,
-               COUNT(CASE WHEN c.status = 'Overdue' THEN 1 END) AS overdue_certificates
+        SELECT c.debtor, COUNT(*) AS certificates, {x.sum("c.face_value")} AS issued,
+               {x.sum(f"CASE WHEN c.status IN ('pending', 'active', 'overdue') THEN {unredeemed} ELSE 0 END")}
+                   AS outstanding,
+               {x.sum(f"CASE WHEN c.status IN ('pending', 'active', 'overdue') THEN {unpaid} ELSE 0 END")}
+                   AS unpaid_by_debtor,
+               {x.sum("c.repaid_value")} AS repaid, {x.sum("c.redeemed_value")} AS redeemed,
+               {x.sum(f"CASE WHEN c.status = 'overdue' THEN {unpaid} ELSE 0 END")} AS overdue,
+               {x.sum(f"CASE WHEN c.status IN ('active', 'overdue') AND c.maturity <= :as_of THEN {unpaid} ELSE 0 END")}
+                   AS matured_unpaid,
+               COUNT(CASE WHEN c.status = 'overdue' THEN 1 END) AS overdue_certificates
         FROM certificate c {f.where()} GROUP BY c.debtor ORDER BY c.debtor""",
         {**f.params, "as_of": as_of},
     )
@@ -331,7 +424,7 @@ def exposure(
         for r in _rows(
             conn,
             f"""
-        SELECT c.debtor, COUNT(*) AS deals, SUM(d.value) AS financed, SUM(d.price) AS financed_price
+        SELECT c.debtor, COUNT(*) AS deals, {x.sum("d.value")} AS financed, {x.sum("d.price")} AS financed_price
         FROM financing_deal d JOIN certificate c ON c.id = d.certificate_id {f.where()}
         GROUP BY c.debtor""",
             f.params,
@@ -363,7 +456,7 @@ def tiers(
     """Suppliers reached per tier, from the history (optionally of one debtor's certificates, one
     certificate, or certificates issued in a range): every arrival of a holding at a tier (its
     creation, or a whole transfer that moved it one tier deeper) counts for the member that
-    received it. `suppliers`: distinct receivers with the Supplier role; `holders`: distinct
+    received it. `suppliers`: distinct receivers with the supplier role; `holders`: distinct
     receivers; `holdings`: arrivals; `value_received`: value that arrived (initial value of a
     created holding, whole value of a transferred one); `value_held`: live value at that tier now."""
     f = Filters()
@@ -378,12 +471,13 @@ def tiers(
         j = f"JOIN certificate c ON c.id = {alias}.certificate_id" if join else ""
         return j, where.replace("{t}", alias)
 
+    x = Exact(conn)
     j, w = scoped("r")
     arrivals = _rows(
         conn,
         f"""
-        SELECT r.tier, COUNT(DISTINCT CASE WHEN m.role = 'Supplier' THEN r.to_owner END) AS suppliers,
-               COUNT(DISTINCT r.to_owner) AS holders, COUNT(*) AS holdings, SUM(r.value) AS value_received
+        SELECT r.tier, COUNT(DISTINCT CASE WHEN m.role = 'supplier' THEN r.to_owner END) AS suppliers,
+               COUNT(DISTINCT r.to_owner) AS holders, COUNT(*) AS holdings, {x.sum("r.value")} AS value_received
         FROM holding_transfer r {j} LEFT JOIN member m ON m.address = r.to_owner
         {w} {"AND" if w else "WHERE"} r.kind IN {_ARRIVALS}
         GROUP BY r.tier ORDER BY r.tier""",
@@ -394,7 +488,7 @@ def tiers(
         int(r[0]): int(r[1] or 0)
         for r in conn.execute(
             text(f"""
-        SELECT h.tier, SUM(h.value) FROM holding h {j}
+        SELECT h.tier, {x.sum("h.value")} FROM holding h {j}
         {w} {"AND" if w else "WHERE"} h.status = 'live' GROUP BY h.tier"""),
             f.params,
         ).all()
@@ -423,11 +517,12 @@ def financing(
     f.add("factor = :factor", factor=factor)
     f.add("timestamp >= :date_from", date_from=date_from)
     f.add("timestamp < :date_to", date_to=date_to)
+    x = Exact(conn)
     rows = _rows(
         conn,
         f"""
-        SELECT factor, COUNT(*) AS deals, SUM(value) AS volume, SUM(price) AS paid,
-               SUM(value) - SUM(price) AS discount, SUM(rate_bps * value) AS rate_value,
+        SELECT factor, COUNT(*) AS deals, {x.sum("value")} AS volume, {x.sum("price")} AS paid,
+               {x.sum(x.sub("value", "price"))} AS discount, {x.sum(x.mul("rate_bps", "value"))} AS rate_value,
                AVG(rate_bps) AS avg_rate_bps_simple, AVG(days_to_maturity) AS avg_days_to_maturity,
                COUNT(DISTINCT seller) AS sellers
         FROM financing_deal {f.where()} GROUP BY factor ORDER BY factor""",
@@ -461,17 +556,18 @@ def ageing(
     f.add("debtor = :debtor", debtor=debtor)
     f.add("issued_at >= :date_from", date_from=date_from)
     f.add("issued_at < :date_to", date_to=date_to)
-    f.clauses.append("status IN ('Pending', 'Active', 'Overdue')")
+    f.clauses.append("status IN ('pending', 'active', 'overdue')")
     rows = conn.execute(
         text(f"""
-        SELECT maturity, status, face_value - redeemed_value AS outstanding FROM certificate {f.where()}"""),
+        SELECT maturity, status, face_value, redeemed_value FROM certificate {f.where()}"""),
         f.params,
     ).all()
     labels = [b[2] for b in DUE_BUCKETS] + [b[2] for b in OVERDUE_BUCKETS]
     buckets: dict[str, dict[str, Any]] = {
         label: {"bucket": label, "certificates": 0, "outstanding": 0, "marked_overdue": 0} for label in labels
     }
-    for maturity, st, outstanding in rows:
+    for maturity, st, face, redeemed in rows:
+        outstanding = int(face) - int(redeemed)
         if outstanding <= 0:
             continue
         if maturity > as_of:
@@ -482,9 +578,9 @@ def ageing(
             label = next(lbl for lo, hi, lbl in OVERDUE_BUCKETS if hi is None or days <= hi)
         b = buckets[label]
         b["certificates"] += 1
-        b["outstanding"] += int(outstanding)
-        if st == "Overdue":
-            b["marked_overdue"] += int(outstanding)
+        b["outstanding"] += outstanding
+        if st == "overdue":
+            b["marked_overdue"] += outstanding
     return {"as_of": as_of, "buckets": list(buckets.values())}
 
 
@@ -501,19 +597,20 @@ def concentration(
     issued in the date range: top-N share and the Herfindahl-Hirschman index (sum of squared
     shares, 0-10000)."""
     f = Filters()
+    x = Exact(conn)
     if by == "debtor":
         f.add("debtor = :debtor", debtor=debtor)
         f.add("issued_at >= :date_from", date_from=date_from)
         f.add("issued_at < :date_to", date_to=date_to)
-        f.clauses.append("status IN ('Pending', 'Active', 'Overdue')")
-        sql = f"""SELECT debtor AS party, SUM(face_value - redeemed_value) AS outstanding
+        f.clauses.append("status IN ('pending', 'active', 'overdue')")
+        sql = f"""SELECT debtor AS party, {x.sum(x.sub("face_value", "redeemed_value"))} AS outstanding
                   FROM certificate {f.where()} GROUP BY debtor"""
     elif by == "holder":
         f.add("c.debtor = :debtor", debtor=debtor)
         f.add("c.issued_at >= :date_from", date_from=date_from)
         f.add("c.issued_at < :date_to", date_to=date_to)
-        f.clauses.append("h.status = 'live' AND h.value > 0 AND c.status IN ('Pending', 'Active', 'Overdue')")
-        sql = f"""SELECT h.owner AS party, SUM(h.value) AS outstanding
+        f.clauses.append("h.status = 'live' AND h.value <> 0 AND c.status IN ('pending', 'active', 'overdue')")
+        sql = f"""SELECT h.owner AS party, {x.sum("h.value")} AS outstanding
                   FROM holding h JOIN certificate c ON c.id = h.certificate_id {f.where()} GROUP BY h.owner"""
     else:
         raise ValueError("by must be 'debtor' or 'holder'")

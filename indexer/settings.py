@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     max_batch_blocks: int = 100_000
     # grow the range while a batch brings fewer logs than this
     target_logs_per_batch: int = 10_000
+    # seconds between polls when caught up; the first retry delay after an error (doubling)
     poll_interval: float = 1.0
+    # the longest back-off between retries when the node or the database keeps failing
+    max_backoff: float = 30.0
     rpc_timeout: float = 30.0
     # sha256 hex digests of the auditors' API keys, comma-separated in the environment
     auditor_key_hashes: str = ""

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from indexer.handlers import Key, WorkSet
-from indexer.models import BLOCK, CHECKPOINT, EVENT_TABLES, PK, STATE_TABLES, UNDO
+from indexer.models import BLOCK, CHECKPOINT, EVENT_TABLES, PK, STATE_TABLES, STATUS, UNDO
 
 CHUNK = 500
 
@@ -81,6 +81,12 @@ def save_checkpoint(conn: Connection, values: dict[str, Any]) -> None:
         conn.execute(update(CHECKPOINT).where(CHECKPOINT.c.id == 1).values(**values))
 
 
+def save_status(conn: Connection, values: dict[str, Any]) -> None:
+    """The follower's status row (`indexer_status`, id 1): insert or update."""
+    if conn.execute(update(STATUS).where(STATUS.c.id == 1).values(**values)).rowcount == 0:
+        conn.execute(insert(STATUS), {"id": 1, **values})
+
+
 def save_blocks(conn: Connection, blocks: list[dict[str, Any]]) -> None:
     if not blocks:
         return
@@ -136,5 +142,5 @@ def rollback(conn: Connection, ancestor: int) -> int:
 
 
 def truncate_all(conn: Connection) -> None:
-    for t in (*STATE_TABLES.values(), *EVENT_TABLES.values(), UNDO, BLOCK, CHECKPOINT):
+    for t in (*STATE_TABLES.values(), *EVENT_TABLES.values(), UNDO, BLOCK, CHECKPOINT, STATUS):
         conn.execute(delete(t))

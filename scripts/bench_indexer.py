@@ -173,8 +173,8 @@ def pg_admin_url() -> str | None:
 
 SYNTHETIC = """
 INSERT INTO member (address, role, active, kyc_hash, onboarded_block, onboarded_at, updated_block)
-SELECT '0x' || lpad(to_hex(i), 40, '0'), CASE WHEN i <= 50 THEN 'CoreEnterprise' WHEN i <= 60 THEN 'Factor'
-       ELSE 'Supplier' END, true, '0x' || repeat('ab', 32), 1, 1700000000, 1
+SELECT '0x' || lpad(to_hex(i), 40, '0'), CASE WHEN i <= 50 THEN 'core_enterprise' WHEN i <= 60 THEN 'factor'
+       ELSE 'supplier' END, true, '0x' || repeat('ab', 32), 1, 1700000000, 1
 FROM generate_series(1, 5060) i;
 
 -- certificate 1: 10,000 holdings; certificates 2..: 99 holdings each
@@ -184,7 +184,7 @@ SELECT c, '0x' || lpad(to_hex(1 + c % 50), 40, '0'), '0x' || lpad(to_hex(61 + c 
        CASE WHEN c = 1 THEN 1 ELSE 10000 + (c - 2) * 99 + 1 END,
        CASE WHEN c = 1 THEN 10000 * 1000 ELSE 99 * 1000 END,
        1700000000 + c * 60, 1700000000 + c * 60 + (30 + c % 300) * 86400,
-       (ARRAY['Active','Active','Active','Overdue','Settled','Pending'])[1 + c % 6], '0x' || repeat('cd', 32),
+       (ARRAY['active','active','active','overdue','settled','pending'])[1 + c % 6], '0x' || repeat('cd', 32),
        CASE WHEN c % 6 = 4 THEN 99 * 1000 ELSE 0 END, 0, NULL, NULL, c, '0x' || lpad(to_hex(c), 64, '0'), c
 FROM generate_series(1, :certs) c;
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from indexer import reports
-from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, csv_response, report_response, respond
+from indexer.api.deps import (
+    Auditor,
+    CertificateId,
+    CertificateStatus,
+    Conn,
+    DateRange,
+    Format,
+    Page,
+    address,
+    address_query,
+    csv_response,
+    report_response,
+    respond,
+)
+from indexer.api.errors import RESPONSES, NotFound
 
-router = APIRouter(prefix="/v1/certificates", tags=["certificates"], dependencies=[Auditor])
+router = APIRouter(prefix="/v1/certificates", tags=["certificates"], dependencies=[Auditor], responses=RESPONSES)
 
 
 @router.get("")
@@ -17,9 +31,9 @@ def list_certificates(
     conn: Conn,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
-    debtor: str | None = None,
-    holder: str | None = None,
-    status: str | None = None,
+    debtor: Annotated[str | None, address_query("the debtor")] = None,
+    holder: Annotated[str | None, address_query("a member holding any part")] = None,
+    status: Annotated[CertificateStatus | None, Query(description="certificate status")] = None,
     format: Format = "json",
 ) -> Response:
     """Certificates, filtered by debtor, by a member holding any part, by status and by issue date."""
@@ -37,13 +51,13 @@ def list_certificates(
 
 
 @router.get("/{certificate_id}/lineage")
-def certificate_lineage(conn: Conn, certificate_id: int, format: Format = "json") -> Response:
+def certificate_lineage(conn: Conn, certificate_id: CertificateId, format: Format = "json") -> Response:
     """The tree of holdings from tier 1 down: owners, values, document hashes, creating and
     transferring transactions. CSV: one row per holding, depth first (all of them; the paginated
     form is /lineage/rows), with the tree's holdings, live value and deepest tier as columns."""
     tree = reports.lineage(conn, certificate_id)
     if tree is None:
-        raise HTTPException(404, f"certificate {certificate_id} not indexed")
+        raise NotFound(f"certificate {certificate_id} not indexed")
     if format == "csv":
         return csv_response(reports.flatten_lineage(tree["tree"]), f"lineage-{certificate_id}", _summary(tree))
     return respond(tree, "tree", "json", "lineage")
@@ -52,10 +66,10 @@ def certificate_lineage(conn: Conn, certificate_id: int, format: Format = "json"
 @router.get("/{certificate_id}/lineage/rows")
 def certificate_lineage_rows(
     conn: Conn,
-    certificate_id: int,
+    certificate_id: CertificateId,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
-    member: Annotated[str | None, Query(description="only holdings this member owns now")] = None,
+    member: Annotated[str | None, address_query("only holdings this member owns now")] = None,
     format: Format = "json",
 ) -> Response:
     """The lineage as flat rows, depth first (the order of the tree), paginated: holdings created in
@@ -63,7 +77,7 @@ def certificate_lineage_rows(
     whole tree."""
     tree = reports.lineage(conn, certificate_id)
     if tree is None:
-        raise HTTPException(404, f"certificate {certificate_id} not indexed")
+        raise NotFound(f"certificate {certificate_id} not indexed")
     owner = address(member)
     rows = [
         r

@@ -9,13 +9,22 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 import orjson
-from fastapi import Depends, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
+from pydantic import BeforeValidator, WithJsonSchema
 from sqlalchemy import Connection
 
+from indexer.api.errors import ApiError, Forbidden, Unauthenticated
+from indexer.models import CERT_STATUS_NAMES, ROLE_NAMES
 from indexer.settings import hash_key
+
+# bounds of what the database can take (BIGINT) and of sane paging
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 1_000_000_000
+MAX_SECONDS = 10**15  # unix seconds (about 31.7 million years)
+ADDRESS_PATTERN = "^0x[0-9a-fA-F]{40}$"
 
 
 def require_auditor(
@@ -28,11 +37,11 @@ def require_auditor(
     if not key and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     if not key:
-        raise HTTPException(401, "auditor API key required", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthenticated("auditor API key required")
     digest = hash_key(key)
     allowed: set[str] = request.app.state.key_hashes
     if not any(hmac.compare_digest(digest, h) for h in allowed):
-        raise HTTPException(403, "unknown auditor API key")
+        raise Forbidden("unknown auditor API key")
     return digest[:12]
 
 
@@ -49,49 +58,80 @@ class Page:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=10_000, description="page size")] = 100,
-        offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset
 
 
-def parse_time(value: str | None) -> int | None:
-    """Unix seconds, or an ISO date / datetime (UTC when no zone)."""
-    if value is None or value == "":
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        if len(value) == 10:
-            d = date.fromisoformat(value)
-            return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
-        dt = datetime.fromisoformat(value)
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return int(dt.timestamp())
-    except ValueError as exc:
-        raise HTTPException(422, f"bad date {value!r}: use unix seconds or ISO 8601") from exc
+def parse_time(value: Any) -> int:
+    """Unix seconds (ASCII digits), or an ISO 8601 date / date-time (UTC when no zone)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        n = int(value)
+    elif isinstance(value, str) and value.isascii() and value[:1].isdigit():
+        try:
+            if len(value) == 10:
+                d = date.fromisoformat(value)
+                n = int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
+            else:
+                dt = datetime.fromisoformat(value)
+                n = int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
+        except (ValueError, OverflowError) as exc:
+            raise ValueError("not an ISO 8601 date or date-time") from exc
+    else:
+        raise ValueError("use unix seconds or an ISO 8601 date or date-time")
+    if not -MAX_SECONDS <= n <= MAX_SECONDS:
+        raise ValueError(f"out of range (|seconds| <= {MAX_SECONDS})")
+    return n
+
+
+# unix seconds, an ISO date or an ISO date-time (UTC when no zone); anything else is a 422
+Time = Annotated[
+    int,
+    BeforeValidator(parse_time),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": MAX_SECONDS},
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ]
+        }
+    ),
+]
 
 
 class DateRange:
     def __init__(
         self,
-        date_from: Annotated[str | None, Query(description="from (inclusive): unix seconds or ISO date")] = None,
-        date_to: Annotated[str | None, Query(description="to (exclusive): unix seconds or ISO date")] = None,
+        date_from: Annotated[Time | None, Query(description="from (inclusive): unix seconds or ISO date")] = None,
+        date_to: Annotated[Time | None, Query(description="to (exclusive): unix seconds or ISO date")] = None,
     ) -> None:
-        self.date_from = parse_time(date_from)
-        self.date_to = parse_time(date_to)
+        self.date_from = date_from
+        self.date_to = date_to
 
 
-Format = Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")]
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
+CertificateStatus = Literal["pending", "active", "rejected", "overdue", "settled"]
+Role = Literal["core_enterprise", "supplier", "factor", "auditor"]
+assert set(get_args(CertificateStatus)) == set(CERT_STATUS_NAMES.values()) - {"none"}
+assert set(get_args(Role)) == set(ROLE_NAMES.values()) - {"none"}
+CertificateId = Annotated[int, Path(ge=0, le=MAX_ID, description="certificate id")]
+MemberPath = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="member address (0x + 40 hex digits)")]
+
+
+def address_query(description: str) -> Any:
+    return Query(pattern=ADDRESS_PATTERN, description=f"{description} (0x + 40 hex digits)")
 
 
 def address(value: str | None) -> str | None:
     if value is None:
         return None
     v = value.strip().lower()
-    if len(v) != 42 or not v.startswith("0x"):
-        raise HTTPException(422, f"bad address {value!r}")
+    if len(v) != 42 or not v.startswith("0x") or not all(c in "0123456789abcdef" for c in v[2:]):
+        raise ApiError(f"bad address {value!r}", {"value": value})
     return v
 
 
@@ -106,7 +146,7 @@ def json_response(payload: Any) -> Response:
     with the standard library); integers beyond 64 bits fall back to the standard encoder."""
     try:
         body = orjson.dumps(payload, default=_json_default)
-    except TypeError:  # an int over 64 bits (amounts are BIGINT: does not happen with the schema)
+    except TypeError:  # an int over 64 bits (amounts go up to 2**256 - 1): exact integers all the same
         body = json.dumps(payload, default=_json_default, separators=(",", ":")).encode()
     return Response(body, media_type="application/json")
 

@@ -12,6 +12,7 @@ from indexer import reports
 from indexer.api import certificates, members
 from indexer.api import reports as report_routes
 from indexer.api.deps import json_response
+from indexer.api.errors import install_handlers
 from indexer.db import make_engine
 from indexer.settings import Settings
 
@@ -24,17 +25,24 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
         description="Read-only views of the indexed chain. Every /v1 route needs an auditor key "
         "(`X-API-Key` or `Authorization: Bearer`). Add `format=csv` for CSV.",
     )
+    install_handlers(app)
     app.state.engine = engine or make_engine(settings.database_url, read_only=True)
     app.state.key_hashes = settings.key_hashes()
 
-    @app.get("/health", tags=["status"])
+    @app.get(
+        "/health",
+        tags=["status"],
+        responses={503: {"description": "database unreachable or schema not migrated: {ok: false, error}"}},
+    )
     def health(request: Request) -> Response:
-        """Liveness and the indexed block (no key needed)."""
-        with request.app.state.engine.connect() as conn:
-            try:
+        """Liveness, the indexed block, and the follower's head, lag and last error (no key needed)."""
+        try:
+            with request.app.state.engine.connect() as conn:
                 return json_response({"ok": True, **reports.status(conn)})
-            except Exception as exc:  # schema not migrated yet
-                return json_response({"ok": False, "error": exc.__class__.__name__})
+        except Exception as exc:  # database down, schema not migrated yet
+            resp = json_response({"ok": False, "error": exc.__class__.__name__})
+            resp.status_code = 503
+            return resp
 
     app.include_router(certificates.router)
     app.include_router(members.router)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from indexer import reports
 from indexer.api.certificates import _page
-from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, respond
+from indexer.api.deps import MAX_ID, Auditor, Conn, DateRange, Format, MemberPath, Page, Role, address, respond
+from indexer.api.errors import RESPONSES
 
-router = APIRouter(prefix="/v1/members", tags=["members"], dependencies=[Auditor])
+router = APIRouter(prefix="/v1/members", tags=["members"], dependencies=[Auditor], responses=RESPONSES)
 
 
 @router.get("")
 def list_members(
-    conn: Conn, page: Annotated[Page, Depends()], role: str | None = None, format: Format = "json"
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    role: Annotated[Role | None, Query(description="member role")] = None,
+    format: Format = "json",
 ) -> Response:
     """Members with role, status, KYC hash, credit line and settlement-currency balance."""
     items = reports.members(conn, role=role, limit=page.limit, offset=page.offset)
@@ -25,10 +29,10 @@ def list_members(
 @router.get("/{member}/holdings")
 def member_holdings(
     conn: Conn,
-    member: str,
+    member: MemberPath,
     page: Annotated[Page, Depends()],
     include_spent: bool = False,
-    certificate_id: int | None = None,
+    certificate_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     format: Format = "json",
 ) -> Response:
     """Holdings of a member (live ones with value unless `include_spent`)."""
@@ -46,7 +50,7 @@ def member_holdings(
 @router.get("/{member}/history")
 def member_history(
     conn: Conn,
-    member: str,
+    member: MemberPath,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
     format: Format = "json",

@@ -8,17 +8,29 @@ saved file keeps them)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from indexer import reports
-from indexer.api.deps import Auditor, Conn, DateRange, Format, Page, address, parse_time, report_response
+from indexer.api.deps import (
+    MAX_ID,
+    Auditor,
+    Conn,
+    DateRange,
+    Format,
+    Page,
+    Time,
+    address,
+    address_query,
+    report_response,
+)
+from indexer.api.errors import RESPONSES
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[Auditor])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[Auditor], responses=RESPONSES)
 
-Member = Annotated[str | None, Query(description="filter by member (the debtor; factor or seller for financing)")]
-AsOf = Annotated[str | None, Query(description="reference time (default: newest indexed block)")]
+Member = Annotated[str | None, address_query("filter by member (the debtor; factor or seller for financing)")]
+AsOf = Annotated[Time | None, Query(description="reference time (default: newest indexed block)")]
 
 
 @router.get("/exposure")
@@ -32,7 +44,7 @@ def exposure(
 ) -> Response:
     """Per core enterprise, certificates issued in the date range: issued, outstanding (face -
     redeemed), unpaid by the debtor (face - repaid), financed, repaid, overdue, matured unpaid."""
-    when = parse_time(as_of)
+    when = as_of
     if when is None:
         when = reports.chain_time(conn)
     rows = reports.exposure(conn, debtor=address(member), date_from=dates.date_from, date_to=dates.date_to, as_of=when)
@@ -45,7 +57,7 @@ def tiers(
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
     member: Member = None,
-    certificate_id: int | None = None,
+    certificate_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     format: Format = "json",
 ) -> Response:
     """Suppliers reached per tier (from the history: every arrival of a holding at a tier),
@@ -63,8 +75,8 @@ def financing(
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
     member: Member = None,
-    seller: Annotated[str | None, Query(description="only deals of this seller")] = None,
-    factor: Annotated[str | None, Query(description="only deals of this factor")] = None,
+    seller: Annotated[str | None, address_query("only deals of this seller")] = None,
+    factor: Annotated[str | None, address_query("only deals of this factor")] = None,
     format: Format = "json",
 ) -> Response:
     """Per factor, deals in the date range: deals, volume, price paid, discount and average
@@ -91,9 +103,7 @@ def ageing(
 ) -> Response:
     """Outstanding value of certificates issued in the date range, in buckets of days to
     maturity and of days overdue."""
-    rep = reports.ageing(
-        conn, debtor=address(member), as_of=parse_time(as_of), date_from=dates.date_from, date_to=dates.date_to
-    )
+    rep = reports.ageing(conn, debtor=address(member), as_of=as_of, date_from=dates.date_from, date_to=dates.date_to)
     buckets = rep.pop("buckets")
     return report_response(buckets, page, format, "ageing", rows_key="buckets", summary=rep)
 
@@ -103,7 +113,7 @@ def concentration(
     conn: Conn,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
-    by: Annotated[str, Query(pattern="^(debtor|holder)$")] = "debtor",
+    by: Annotated[Literal["debtor", "holder"], Query(description="group by debtor or by holder")] = "debtor",
     top: Annotated[int, Query(ge=1, le=10_000, description="N of the top-N rows and share")] = 10,
     member: Member = None,
     format: Format = "json",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import event, pool
 
 from indexer import models
 from indexer.db import make_engine
@@ -23,9 +25,25 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    """All pending migrations in ONE transaction, on SQLite too: a process killed anywhere in them
+    (first start included) leaves the database as it was, and the next start simply runs them.
+    pysqlite would commit DDL implicitly: its own transaction handling is switched off and the
+    transaction is opened explicitly (SQLAlchemy's documented recipe)."""
     engine = make_engine(_url(), poolclass=pool.NullPool)
-    with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _manual(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    with engine.begin() as connection:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, transactional_ddl=True
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -104,7 +104,7 @@ class System:
         return self.scenario.w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
 
     def indexer(self, db_url: str, **overrides: Any) -> Indexer:
-        settings = Settings(rpc_url=self.url, database_url=db_url, **{"batch_blocks": 16, **overrides})
+        settings = Settings(database_url=db_url, **{"rpc_url": self.url, "batch_blocks": 16, **overrides})
         return Indexer(settings, manifest=self.manifest)
 
     def index(self, db_url: str, **overrides: Any) -> Indexer:

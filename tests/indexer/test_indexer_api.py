@@ -73,7 +73,7 @@ def test_lineage_tree(api: Any) -> None:
             walk(root, 1)
         assert len(nodes) == body["holdings"]
         live = sum(n["value"] for n in nodes if n["status"] == "live")
-        if cert["status"] != "Rejected":
+        if cert["status"] != "rejected":
             assert live == cert["face_value"] - cert["redeemed_value"]
         deepest = max(deepest, body["max_tier"])
         rows = _csv(client.get(f"/v1/certificates/{cert['id']}/lineage", params={"format": "csv"}))
@@ -85,7 +85,7 @@ def test_lineage_tree(api: Any) -> None:
 def test_members_holdings_history_pagination(api: Any) -> None:
     client, ix = api
     members = client.get("/v1/members", params={"limit": 100}).json()["items"]
-    assert {m["role"] for m in members} >= {"CoreEnterprise", "Supplier", "Factor", "Auditor"}
+    assert {m["role"] for m in members} >= {"core_enterprise", "supplier", "factor", "auditor"}
     total_live = 0
     for m in members:
         items = client.get(f"/v1/members/{m['address']}/holdings", params={"limit": 10_000}).json()["items"]
@@ -94,7 +94,7 @@ def test_members_holdings_history_pagination(api: Any) -> None:
         expected = conn.execute(text("select coalesce(sum(value), 0) from holding where status = 'live'")).scalar()
     assert total_live == expected
     supplier = max(
-        (m for m in members if m["role"] == "Supplier"),
+        (m for m in members if m["role"] == "supplier"),
         key=lambda m: len(client.get(f"/v1/members/{m['address']}/history", params={"limit": 1000}).json()["items"]),
     )
     hist = client.get(f"/v1/members/{supplier['address']}/history", params={"limit": 1000}).json()["items"]
@@ -116,12 +116,12 @@ def test_members_holdings_history_pagination(api: Any) -> None:
 def test_reports(api: Any, played: Any) -> None:
     client, ix = api
     with ix.engine.connect() as conn:
-        issued = conn.execute(text("select sum(face_value) from certificate where status <> 'Rejected'")).scalar()
+        issued = conn.execute(text("select sum(face_value) from certificate where status <> 'rejected'")).scalar()
         deals = conn.execute(text("select count(*), sum(value), sum(price) from financing_deal")).one()
         outstanding = conn.execute(
             text(
                 "select coalesce(sum(face_value - redeemed_value), 0) from certificate "
-                "where status in ('Pending', 'Active', 'Overdue')"
+                "where status in ('pending', 'active', 'overdue')"
             )
         ).scalar()
     exp = client.get("/v1/reports/exposure").json()
@@ -184,3 +184,66 @@ def test_reports(api: Any, played: Any) -> None:
         assert len(top1["top"]) <= 1
         _csv(client.get("/v1/reports/concentration", params={"by": by, "format": "csv"}))
     assert client.get("/v1/reports/concentration", params={"by": "nobody"}).status_code == 422
+
+
+BIG = str(2**64)
+BAD_INPUTS = [
+    ("/v1/certificates/99999999999999999999999/lineage", {}),
+    ("/v1/certificates/-1/lineage", {}),
+    (f"/v1/certificates/{2**63}/lineage/rows", {}),
+    ("/v1/certificates/١٢/lineage", {}),
+    ("/v1/certificates", {"offset": BIG}),
+    ("/v1/certificates", {"offset": "-1"}),
+    ("/v1/certificates", {"limit": "0"}),
+    ("/v1/certificates", {"limit": "١٠"}),
+    ("/v1/certificates", {"date_from": "99999999999999999999999"}),
+    ("/v1/certificates", {"date_from": "²"}),
+    ("/v1/certificates", {"date_to": "١٧٠٠٠٠٠٠٠٠"}),
+    ("/v1/certificates", {"date_to": "2024-13-45"}),
+    ("/v1/certificates", {"date_from": ""}),
+    ("/v1/certificates", {"status": ""}),
+    ("/v1/certificates", {"status": "Active"}),
+    ("/v1/certificates", {"debtor": ""}),
+    ("/v1/certificates", {"debtor": "0x" + "\x00" * 40}),
+    ("/v1/certificates", {"holder": "0x" + "zz" * 20}),
+    ("/v1/members", {"role": ""}),
+    ("/v1/members", {"role": "supplier\x00"}),
+    ("/v1/members/0x" + "%00" * 40 + "/holdings", {}),
+    ("/v1/members/0x" + "ab" * 20 + "/holdings", {"certificate_id": BIG}),
+    ("/v1/members/0x" + "ab" * 20 + "/history", {"date_from": "1e5"}),
+    ("/v1/reports/exposure", {"as_of": BIG + "0000"}),
+    ("/v1/reports/tiers", {"certificate_id": "99999999999999999999"}),
+    ("/v1/reports/financing", {"seller": "nobody"}),
+    ("/v1/reports/ageing", {"as_of": ""}),
+    ("/v1/reports/concentration", {"top": "0"}),
+    ("/v1/reports/concentration", {"by": ""}),
+]
+
+
+@pytest.mark.parametrize("path,params", BAD_INPUTS, ids=[f"{p}?{q}" for p, q in BAD_INPUTS])
+def test_bad_input_is_422_with_the_error_body(api: Any, path: str, params: dict[str, str]) -> None:
+    client, _ = api
+    resp = client.get(path, params=params)
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert set(body) == {"code", "message", "details"} and body["code"] == "VALIDATION_ERROR", body
+
+
+def test_errors_and_states_spelled_as_documented(api: Any) -> None:
+    client, _ = api
+    assert client.get("/v1/members", headers={"X-API-Key": ""}).json()["code"] == "UNAUTHENTICATED"
+    assert client.get("/v1/members", headers={"X-API-Key": "wrong"}).json()["code"] == "FORBIDDEN"
+    assert client.get("/v1/certificates/999999/lineage").json()["code"] == "NOT_FOUND"
+    certs = client.get("/v1/certificates", params={"limit": 1000}).json()["items"]
+    assert {c["status"] for c in certs} <= {"pending", "active", "rejected", "overdue", "settled"}
+    roles = {m["role"] for m in client.get("/v1/members").json()["items"]}
+    assert roles == {"core_enterprise", "supplier", "factor", "auditor"}
+    status = certs[0]["status"]
+    some = client.get("/v1/certificates", params={"status": status}).json()["items"]
+    assert some and {c["status"] for c in some} == {status}
+    spec = client.get("/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        if path.startswith("/v1"):
+            for code in ("401", "403", "422"):
+                ref = ops["get"]["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorBody"), (path, code)

@@ -34,12 +34,12 @@ HASH = "0x" + "11" * 32
 
 # id: (debtor, payee, face, issued days ago, maturity in days from now, status, repaid, redeemed, first token)
 CERTS = {
-    1: (A, S1, 1000, 100, 20, "Active", 0, 0, 1),
-    2: (A, S2, 500, 200, -40, "Overdue", 200, 200, 4),  # partial repayment, paid out
-    3: (B, S1, 2000, 50, 100, "Active", 0, 0, 5),
-    4: (B, S3, 300, 300, -10, "Settled", 300, 300, 8),
-    5: (B, S2, 400, 5, 200, "Rejected", 0, 0, 9),
-    6: (A, S3, 600, 150, -5, "Active", 100, 0, 10),  # matured, not yet marked; repaid, not yet paid out
+    1: (A, S1, 1000, 100, 20, "active", 0, 0, 1),
+    2: (A, S2, 500, 200, -40, "overdue", 200, 200, 4),  # partial repayment, paid out
+    3: (B, S1, 2000, 50, 100, "active", 0, 0, 5),
+    4: (B, S3, 300, 300, -10, "settled", 300, 300, 8),
+    5: (B, S2, 400, 5, 200, "rejected", 0, 0, 9),
+    6: (A, S3, 600, 150, -5, "active", 100, 0, 10),  # matured, not yet marked; repaid, not yet paid out
 }
 # token: (certificate, parent, owner now, tier now, value now, initial value, status, created days ago)
 HOLDINGS = {
@@ -91,8 +91,8 @@ def _t(model: Any) -> Any:
 def build(url: str) -> None:
     upgrade(url)
     engine = make_engine(url)
-    roles = {A: "CoreEnterprise", B: "CoreEnterprise", S1: "Supplier", S2: "Supplier", S3: "Supplier"}
-    roles |= {F: "Factor", G: "Factor"}
+    roles = {A: "core_enterprise", B: "core_enterprise", S1: "supplier", S2: "supplier", S3: "supplier"}
+    roles |= {F: "factor", G: "factor"}
     with engine.begin() as conn:
         conn.execute(
             insert(_t(Member)),
