@@ -26,7 +26,7 @@ from indexer.decode import Decoder, Event
 from indexer.fetch import LogFetcher
 from indexer.rpc import Rpc, RpcError
 from indexer.settings import Settings
-from scf.manifest import Manifest
+from scf_core.manifest import Manifest
 
 log = logging.getLogger(__name__)
 

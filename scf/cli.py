@@ -140,7 +140,7 @@ def config_cmd(
 @app.command("build")
 def build_cmd() -> None:
     """Compile the contracts (solc from npm, evmVersion paris) into build/contracts.json."""
-    from scf import build
+    from scf_core import build
 
     build.main()
 

@@ -38,7 +38,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 # piped into a log (no terminal) rich would assume 80 columns; the audit tables need more
 console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)

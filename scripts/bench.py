@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scf.paths import ANVIL, ROOT
+from scf_core.paths import ANVIL, ROOT
 
 REPORTS = ROOT / "reports"
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -38,7 +38,7 @@ from eth_account import Account
 from web3 import Web3
 
 from scf import devchain
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 OPERATOR_API_KEY = "scf_bench_" + secrets.token_urlsafe(24)
 

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 PG_ENV = "SCF_TEST_POSTGRES_URL"
 

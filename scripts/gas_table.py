@@ -20,7 +20,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from scf import devchain
-from scf.build import EVM_VERSION, OPTIMIZER_RUNS, SOLC_VERSION, load_artifacts
+from scf_core.build import EVM_VERSION, OPTIMIZER_RUNS, SOLC_VERSION, load_artifacts
+from scf_core.devchain import DEV_MNEMONIC
 from scripts.deploy import deploy, dev_operator_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def h32(n: int) -> bytes:
 def dev_accounts(n: int) -> list[LocalAccount]:
     Account.enable_unaudited_hdwallet_features()
     return [
-        Account.from_mnemonic(devchain.DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(n)
+        Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(n)
     ]
 
 

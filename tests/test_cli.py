@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scf import cli
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 runner = CliRunner()
 
