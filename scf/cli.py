@@ -182,7 +182,7 @@ def deploy_cmd(
 
     The operator's key comes from SCF_OPERATOR_KEY (hex), or with --dev from the dev mnemonic.
     """
-    from scripts import deploy
+    from scf import deploy
 
     s = settings()
     argv = ["--rpc-url", rpc_url or s.rpc_url, "--out", str(out or s.manifest)]

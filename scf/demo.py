@@ -590,7 +590,7 @@ def run(workdir: Path | None = None, keep: bool = False, audit: bool = True, ser
 def _run(work: Path, procs: Processes, started: float, audit: bool = True, serve: bool = False) -> bool:
     from chain_gateway.signer import write_keystore
     from scf import devchain
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     console.print(Panel.fit("Supply-chain finance on a permissioned EVM chain: the demo", style="bold cyan"))
     console.print(f"run directory: {work}")

@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="JSON results file ('-': do not write)")
     args = parser.parse_args(argv)
 
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     own_chain = None
     rpc_url = os.environ.get("SCF_RPC_URL")

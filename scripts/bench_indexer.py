@@ -51,7 +51,7 @@ def build_workload(url: str, events: int, txs_per_block: int) -> tuple[Any, int]
     import httpx
     from web3 import Web3
 
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     manifest = deploy(url, dev_operator_key())
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))

@@ -2,7 +2,7 @@
 
     python -m scripts.gas_table            # writes docs/gas.md and reports/gas.json
 
-Starts its own anvil on a free port (never 8545), deploys the system with `scripts.deploy`,
+Starts its own anvil on a free port (never 8545), deploys the system with `scf.deploy`,
 plays a lifecycle with web3.py (legacy transactions signed by the dev accounts) and records
 `gasUsed` of each operation's receipt.
 """
@@ -20,9 +20,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from scf import devchain
+from scf.deploy import deploy, dev_operator_key
 from scf_core.build import EVM_VERSION, OPTIMIZER_RUNS, SOLC_VERSION, load_artifacts
 from scf_core.devchain import DEV_MNEMONIC
-from scripts.deploy import deploy, dev_operator_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "gas.md"

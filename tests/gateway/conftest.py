@@ -35,7 +35,7 @@ class Chain:
 
 
 def deploy_chain(tmp: Path, **chain_kwargs: Any) -> Chain:
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     load_artifacts()
     chain = devchain.start(**chain_kwargs)

@@ -23,7 +23,7 @@ def doc(rng: random.Random) -> bytes:
 
 
 def deploy_system(chain: DevChain) -> Manifest:
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     return deploy(chain.url, dev_operator_key())
 

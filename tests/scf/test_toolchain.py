@@ -6,10 +6,10 @@ import subprocess
 from web3 import Web3
 
 from scf import devchain
+from scf.deploy import deploy, dev_operator_key
 from scf_core import build
 from scf_core.manifest import CONTRACT_NAMES, Manifest
 from scf_core.paths import ROOT, SOLC_SHIM
-from scripts.deploy import deploy, dev_operator_key
 
 
 def test_shim_reports_version_like_native_solc():

@@ -1,6 +1,6 @@
 """Deploy and wire the whole platform; write the deployment manifest.
 
-    python -m scripts.deploy --rpc-url http://127.0.0.1:8545 --out var/manifest.json
+    python -m scf.deploy --rpc-url http://127.0.0.1:8545 --out var/manifest.json
 
 The operator's key comes from `SCF_OPERATOR_KEY` (hex) or, with `--dev`, from the dev chain's
 well-known first account. The operator owns Membership and so administers every contract.
