@@ -63,7 +63,7 @@ bench: build
 	$(PY) -m scf.cli bench
 
 gas: build
-	$(PY) -m scripts.gas_table
+	$(PY) -m scf.bench.gas_table
 
 clean:
 	rm -rf build reports .solcx $(VENV) .venv-fuzz node_modules

@@ -265,9 +265,9 @@ def bench_cmd(
 ) -> None:
     """Run the gateway and indexer benchmarks and the gas table; write reports/bench.json and
     docs/benchmarks.md."""
-    from scripts import bench
+    from scf.bench import suite
 
-    raise typer.Exit(bench.main(only=only, quick=quick, write_doc=not quick))
+    raise typer.Exit(suite.main(only=only, quick=quick, write_doc=not quick))
 
 
 # --- the components' entry points (resolved where they live) ----------------------------------

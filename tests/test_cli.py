@@ -133,7 +133,7 @@ def test_configuration_doc_lists_every_setting() -> None:
 
 def test_bench_ratios_and_page() -> None:
     """`scf bench` turns the three benchmarks' JSON into ratios and a page noting machine dependence."""
-    from scripts import bench
+    from scf.bench import suite as bench
 
     results = {
         "gateway": {"elapsed_s": 1, "log": str(ROOT / "reports" / "g.log"),

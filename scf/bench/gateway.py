@@ -1,7 +1,7 @@
 """Benchmark: sustained confirmed split-and-transfers per second through the gateway's HTTP API
 against a raw web3.py pipelined loop doing the same calls on the same fresh node in the same run.
 
-    .venv/bin/python -m scripts.bench_gateway [--ops 500] [--clients 64] [--out reports/bench_gateway.json]
+    .venv/bin/python -m scf.bench.gateway [--ops 500] [--clients 64] [--out reports/bench_gateway.json]
 
 Uses the node at SCF_RPC_URL if set (a fresh dev chain: `make bench` starts one), else starts its
 own anvil. Deploys the platform, onboards the members, issues and accepts two certificates, then:

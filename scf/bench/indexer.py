@@ -1,6 +1,6 @@
 """Indexer benchmark.
 
-    python -m scripts.bench_indexer [--events 100000] [--holdings 1000000] [--out reports/bench_indexer.json]
+    python -m scf.bench.indexer [--events 100000] [--holdings 1000000] [--out reports/bench_indexer.json]
 
 1. Backfill: a dev chain (``SCF_RPC_URL``, or a fresh anvil) gets the platform deployed and a book
    of real split-and-transfers (4 events each: Transfer, SlotChanged, HoldingCreated,
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if not url or not devchain.port_open(int(url.rsplit(":", 1)[1])):
         chain = devchain.start()
         url = chain.url
-    result: dict[str, Any] = {"command": "python -m scripts.bench_indexer " + " ".join(argv or sys.argv[1:])}
+    result: dict[str, Any] = {"command": "python -m scf.bench.indexer " + " ".join(argv or sys.argv[1:])}
     try:
         t0 = time.perf_counter()
         manifest, splits = build_workload(url, args.events, args.txs_per_block)
