@@ -18,6 +18,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from scf import devchain
 from scf.deploy import deploy, dev_operator_key
@@ -75,8 +76,8 @@ class Recorder:
         return receipt
 
     def warp(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [seconds])
-        self.w3.provider.make_request("evm_mine", [])
+        self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+        self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])

@@ -90,7 +90,7 @@ def post(c: httpx.Client, path: str, key: str, body: dict[str, Any] | None = Non
 
 def raw_loop(w3: Web3, token_abi: Any, token_addr: str, key: bytes, token_id: int, to: str, ops: int) -> dict[str, Any]:
     acct = Account.from_key(key)
-    contract = w3.eth.contract(address=token_addr, abi=token_abi)
+    contract = w3.eth.contract(address=Web3.to_checksum_address(token_addr), abi=token_abi)
     nonce = w3.eth.get_transaction_count(acct.address, "pending")
     chain_id = w3.eth.chain_id
     gas = int(contract.functions.splitTransfer(token_id, to, 1, h32()).estimate_gas({"from": acct.address}) * 1.25)

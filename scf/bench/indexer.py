@@ -55,7 +55,7 @@ def build_workload(url: str, events: int, txs_per_block: int) -> tuple[Any, int]
 
     manifest = deploy(url, dev_operator_key())
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
-    accts = w3.eth.accounts
+    accts = list(w3.eth.accounts)
     operator, core, suppliers = accts[0], accts[1], accts[2:8]
     m = manifest.contract(w3, "Membership")
     token = manifest.contract(w3, "CertificateToken")
