@@ -36,11 +36,12 @@ $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION): solc/solc-shim.js node_modules/.inst
 	ln -sf $(CURDIR)/solc/solc-shim.js $@
 
 build: install
-	$(PY) -m scf.build
+	$(PY) -m scf_core.build
 
 lint: install
-	$(VENV)/bin/ruff check scf chain_gateway indexer scripts tests
-	$(VENV)/bin/mypy scf chain_gateway indexer
+	$(VENV)/bin/ruff check scf_core scf chain_gateway indexer tests
+	$(VENV)/bin/mypy scf_core scf chain_gateway indexer
+	$(VENV)/bin/lint-imports
 
 # Contract tests: brownie attaches to the anvil started here on 8545.
 test-contracts: build
@@ -63,7 +64,7 @@ bench: build
 	$(PY) -m scf.cli bench
 
 gas: build
-	$(PY) -m scripts.gas_table
+	$(PY) -m scf.bench.gas_table
 
 clean:
 	rm -rf build reports .solcx $(VENV) .venv-fuzz node_modules

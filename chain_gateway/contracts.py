@@ -14,7 +14,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
-from scf.manifest import Manifest
+from scf_core.manifest import Manifest
 
 PANIC_SELECTOR = bytes.fromhex("4e487b71")
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")

@@ -18,7 +18,7 @@ from chain_gateway.settings import Settings
 from chain_gateway.signer import DEV_CHAIN_IDS, SignerRegistry
 from chain_gateway.submitter import Submitter
 from chain_gateway.webhooks import WebhookWorker
-from scf.manifest import Manifest
+from scf_core.manifest import Manifest
 
 log = logging.getLogger("chain_gateway")
 

@@ -94,7 +94,7 @@ DEV_CHAIN_IDS = (31337, 1337)
 
 
 def dev_accounts(count: int = 20) -> list[LocalAccount]:
-    from scf.devchain import DEV_MNEMONIC
+    from scf_core.devchain import DEV_MNEMONIC
 
     Account.enable_unaudited_hdwallet_features()
     return [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]

@@ -14,7 +14,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
-from scf.manifest import Manifest
+from scf_core.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from indexer.errors import ChainMismatch, DeepReorg, NodeError, ReorgDetected, R
 from indexer.fetch import LogFetcher
 from indexer.rpc import Rpc
 from indexer.settings import Settings
-from scf.manifest import Manifest
+from scf_core.manifest import Manifest
 
 log = logging.getLogger(__name__)
 

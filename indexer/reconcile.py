@@ -26,7 +26,7 @@ from indexer.models import (
     ZERO_ADDRESS,
 )
 from indexer.rpc import Rpc, RpcError
-from scf.manifest import Manifest
+from scf_core.manifest import Manifest
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def config_cmd(
 @app.command("build")
 def build_cmd() -> None:
     """Compile the contracts (solc from npm, evmVersion paris) into build/contracts.json."""
-    from scf import build
+    from scf_core import build
 
     build.main()
 
@@ -182,7 +182,7 @@ def deploy_cmd(
 
     The operator's key comes from SCF_OPERATOR_KEY (hex), or with --dev from the dev mnemonic.
     """
-    from scripts import deploy
+    from scf import deploy
 
     s = settings()
     argv = ["--rpc-url", rpc_url or s.rpc_url, "--out", str(out or s.manifest)]
@@ -283,9 +283,9 @@ def bench_cmd(
 ) -> None:
     """Run the gateway and indexer benchmarks and the gas table; write reports/bench.json and
     docs/benchmarks.md."""
-    from scripts import bench
+    from scf.bench import suite
 
-    raise typer.Exit(bench.main(only=only, quick=quick, write_doc=not quick))
+    raise typer.Exit(suite.main(only=only, quick=quick, write_doc=not quick))
 
 
 # --- the components' entry points (resolved where they live) ----------------------------------

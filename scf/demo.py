@@ -38,7 +38,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 # piped into a log (no terminal) rich would assume 80 columns; the audit tables need more
 console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
@@ -606,7 +606,7 @@ def start_stack(work: Path, procs: Processes, audit: bool = True, portal: bool =
     the portal as processes on loopback (free ports), registered in `procs` (which stops them)."""
     from chain_gateway.signer import write_keystore
     from scf import devchain
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)

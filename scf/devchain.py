@@ -16,11 +16,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scf.paths import ANVIL
-
-# anvil's well-known test mnemonic: dev mode only, never on a real network
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
-DEV_CHAIN_ID = 31337
+from scf_core.devchain import DEV_CHAIN_ID
+from scf_core.paths import ANVIL
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scf import cli
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 runner = CliRunner()
 
@@ -134,7 +134,7 @@ def test_configuration_doc_lists_every_setting() -> None:
 
 def test_bench_ratios_and_page() -> None:
     """`scf bench` turns the three benchmarks' JSON into ratios and a page noting machine dependence."""
-    from scripts import bench
+    from scf.bench import suite as bench
 
     results = {
         "gateway": {"elapsed_s": 1, "log": str(ROOT / "reports" / "g.log"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 TIMEOUT = 240
 

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from chain_gateway.main import create_app
 from chain_gateway.settings import Settings
 from scf import devchain
-from scf.build import load_artifacts
-from scf.manifest import Manifest
+from scf_core.build import load_artifacts
+from scf_core.manifest import Manifest
 
 OPERATOR_API_KEY = "scf_test_operator_key_dev_only"
 PASSPHRASE = "test-passphrase-not-a-secret"
@@ -35,7 +35,7 @@ class Chain:
 
 
 def deploy_chain(tmp: Path, **chain_kwargs: Any) -> Chain:
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     load_artifacts()
     chain = devchain.start(**chain_kwargs)

@@ -28,7 +28,7 @@ from gateway.conftest import (
     wait_until,
 )
 from scf import devchain
-from scf.paths import ANVIL
+from scf_core.paths import ANVIL
 
 
 def manifest_for_chain(chain: Chain, tmp: Path, chain_id: int) -> Path:

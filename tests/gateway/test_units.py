@@ -15,8 +15,8 @@ from chain_gateway.contracts import ContractSet
 from chain_gateway.errors import NoSigner
 from chain_gateway.settings import Settings
 from chain_gateway.signer import KeystoreSigner, SignerRegistry, write_keystore
-from scf.build import load_artifacts
-from scf.manifest import DeployedContract, Manifest
+from scf_core.build import load_artifacts
+from scf_core.manifest import DeployedContract, Manifest
 
 
 def test_keystore_signer_roundtrip(tmp_path: Path) -> None:

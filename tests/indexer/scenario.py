@@ -12,7 +12,7 @@ from typing import Any
 from web3 import Web3
 
 from scf.devchain import DevChain
-from scf.manifest import Manifest
+from scf_core.manifest import Manifest
 
 DAY = 86_400
 CORE, SUPPLIER, FACTOR, AUDITOR = 1, 2, 3, 4
@@ -23,7 +23,7 @@ def doc(rng: random.Random) -> bytes:
 
 
 def deploy_system(chain: DevChain) -> Manifest:
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     return deploy(chain.url, dev_operator_key())
 

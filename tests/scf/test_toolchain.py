@@ -5,10 +5,11 @@ import subprocess
 
 from web3 import Web3
 
-from scf import build, devchain
-from scf.manifest import CONTRACT_NAMES, Manifest
-from scf.paths import ROOT, SOLC_SHIM
-from scripts.deploy import deploy, dev_operator_key
+from scf import devchain
+from scf.deploy import deploy, dev_operator_key
+from scf_core import build
+from scf_core.manifest import CONTRACT_NAMES, Manifest
+from scf_core.paths import ROOT, SOLC_SHIM
 
 
 def test_shim_reports_version_like_native_solc():

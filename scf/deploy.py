@@ -1,6 +1,6 @@
 """Deploy and wire the whole platform; write the deployment manifest.
 
-    python -m scripts.deploy --rpc-url http://127.0.0.1:8545 --out var/manifest.json
+    python -m scf.deploy --rpc-url http://127.0.0.1:8545 --out var/manifest.json
 
 The operator's key comes from `SCF_OPERATOR_KEY` (hex) or, with `--dev`, from the dev chain's
 well-known first account. The operator owns Membership and so administers every contract.
@@ -20,8 +20,8 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.types import TxParams
 
-from scf.build import EVM_VERSION, SOLC_VERSION, load_artifacts
-from scf.manifest import DeployedContract, Manifest
+from scf_core.build import EVM_VERSION, SOLC_VERSION, load_artifacts
+from scf_core.manifest import DeployedContract, Manifest
 
 CURRENCY_NAME = ("Settlement Deposit CNY", "DCNY")
 CERTIFICATE_NAME = ("Receivable Certificate", "RCERT")
@@ -109,7 +109,7 @@ def deploy(rpc_url: str, operator_key: str) -> Manifest:
 
 def dev_operator_key() -> str:
     """The dev chain's first account (anvil's well-known mnemonic). Dev mode only."""
-    from scf.devchain import DEV_MNEMONIC
+    from scf_core.devchain import DEV_MNEMONIC
 
     Account.enable_unaudited_hdwallet_features()
     key: str = Account.from_mnemonic(DEV_MNEMONIC, account_path="m/44'/60'/0'/0/0").key.hex()

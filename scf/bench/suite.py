@@ -2,11 +2,11 @@
 
 Runs, each with its own fresh anvil on a free loopback port (``SCF_RPC_URL`` points at it):
 
-- ``scripts/bench_gateway.py``  -> ``reports/bench_gateway.json`` (split-and-transfers per second
+- ``scf/bench/gateway.py``   -> ``reports/bench_gateway.json`` (split-and-transfers per second
   through the gateway's HTTP API against a raw web3.py loop on the same node, same run);
-- ``scripts/bench_indexer.py``  -> ``reports/bench_indexer.json`` (backfill events/s beside the time
+- ``scf/bench/indexer.py``   -> ``reports/bench_indexer.json`` (backfill events/s beside the time
   of fetching the same logs without writing; auditor query latency);
-- ``scripts/gas_table.py``      -> ``reports/gas.json`` (gas per contract operation).
+- ``scf/bench/gas_table.py`` -> ``reports/gas.json`` (gas per contract operation).
 
 Then writes ``reports/bench.json`` (their figures, the baseline ratios and the machine's facts) and
 ``docs/benchmarks.md``. Absolute times depend on the machine; the ratios are what to compare.
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scf.paths import ANVIL, ROOT
+from scf_core.paths import ANVIL, ROOT
 
 REPORTS = ROOT / "reports"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -46,18 +46,18 @@ class Part:
 
 PARTS = [
     Part(
-        "gateway", "scripts.bench_gateway", REPORTS / "bench_gateway.json",
+        "gateway", "scf.bench.gateway", REPORTS / "bench_gateway.json",
         quick_args=["--ops", "100", "--clients", "16", "--warmup", "20"],
         what="confirmed split-and-transfers per second: gateway HTTP API vs raw web3.py pipelined loop",
     ),
     Part(
-        "indexer", "scripts.bench_indexer", REPORTS / "bench_indexer.json",
+        "indexer", "scf.bench.indexer", REPORTS / "bench_indexer.json",
         quick_args=["--events", "4000", "--holdings", "20000", "--runs", "5"],
         what="backfill events/s (SQLite, and PostgreSQL when available) vs fetch-only; auditor query "
         "latency (lineage_p95_ms through the API, JSON included; lineage_in_process_p95_ms without it)",
     ),
     # gas_table starts its own fresh anvil (and also writes docs/gas.md)
-    Part("gas", "scripts.gas_table", REPORTS / "gas.json", fresh_chain=False, what="gas per operation"),
+    Part("gas", "scf.bench.gas_table", REPORTS / "gas.json", fresh_chain=False, what="gas per operation"),
 ]
 
 PG_ENV = "SCF_TEST_POSTGRES_URL"
@@ -288,7 +288,7 @@ def render(report: dict[str, Any]) -> str:
     out = [
         "# Benchmarks",
         "",
-        "Produced by `make bench` (`scf bench`, `scripts/bench.py`): each benchmark runs on a fresh",
+        "Produced by `make bench` (`scf bench`, `scf/bench/suite.py`): each benchmark runs on a fresh",
         "local dev chain (anvil, automine, gas price 0) started for it alone; the figures below are",
         f"copied from `reports/bench.json` of the run of {m['date']}.",
         "",

@@ -11,7 +11,7 @@ from typing import Any
 
 import solcx
 
-from scf.paths import ARTIFACTS, CONTRACTS, NODE_MODULES, ROOT, SOLC_SHIM
+from scf_core.paths import ARTIFACTS, CONTRACTS, NODE_MODULES, ROOT, SOLC_SHIM
 
 SOLC_VERSION = "0.8.37"
 EVM_VERSION = "paris"  # permissioned networks whose genesis stops at London/Paris: no PUSH0, no MCOPY

@@ -1,7 +1,7 @@
 """Benchmark: sustained confirmed split-and-transfers per second through the gateway's HTTP API
 against a raw web3.py pipelined loop doing the same calls on the same fresh node in the same run.
 
-    .venv/bin/python -m scripts.bench_gateway [--ops 500] [--clients 64] [--out reports/bench_gateway.json]
+    .venv/bin/python -m scf.bench.gateway [--ops 500] [--clients 64] [--out reports/bench_gateway.json]
 
 Uses the node at SCF_RPC_URL if set (a fresh dev chain: `make bench` starts one), else starts its
 own anvil. Deploys the platform, onboards the members, issues and accepts two certificates, then:
@@ -38,7 +38,7 @@ from eth_account import Account
 from web3 import Web3
 
 from scf import devchain
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 OPERATOR_API_KEY = "scf_bench_" + secrets.token_urlsafe(24)
 
@@ -90,7 +90,7 @@ def post(c: httpx.Client, path: str, key: str, body: dict[str, Any] | None = Non
 
 def raw_loop(w3: Web3, token_abi: Any, token_addr: str, key: bytes, token_id: int, to: str, ops: int) -> dict[str, Any]:
     acct = Account.from_key(key)
-    contract = w3.eth.contract(address=token_addr, abi=token_abi)
+    contract = w3.eth.contract(address=Web3.to_checksum_address(token_addr), abi=token_abi)
     nonce = w3.eth.get_transaction_count(acct.address, "pending")
     chain_id = w3.eth.chain_id
     gas = int(contract.functions.splitTransfer(token_id, to, 1, h32()).estimate_gas({"from": acct.address}) * 1.25)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="JSON results file ('-': do not write)")
     args = parser.parse_args(argv)
 
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     own_chain = None
     rpc_url = os.environ.get("SCF_RPC_URL")

@@ -1,4 +1,4 @@
-"""The deployment manifest: what `scripts/deploy.py` writes and the gateway and indexer read.
+"""The deployment manifest: what `scf/deploy.py` writes and the gateway and indexer read.
 
 ```json
 {"chain_id": 31337, "deployment_block": 1, "operator": "0x...", "solc_version": "0.8.37",

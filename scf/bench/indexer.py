@@ -1,6 +1,6 @@
 """Indexer benchmark.
 
-    python -m scripts.bench_indexer [--events 100000] [--holdings 1000000] [--out reports/bench_indexer.json]
+    python -m scf.bench.indexer [--events 100000] [--holdings 1000000] [--out reports/bench_indexer.json]
 
 1. Backfill: a dev chain (``SCF_RPC_URL``, or a fresh anvil) gets the platform deployed and a book
    of real split-and-transfers (4 events each: Transfer, SlotChanged, HoldingCreated,
@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 
 PG_ENV = "SCF_TEST_POSTGRES_URL"
 
@@ -51,11 +51,11 @@ def build_workload(url: str, events: int, txs_per_block: int) -> tuple[Any, int]
     import httpx
     from web3 import Web3
 
-    from scripts.deploy import deploy, dev_operator_key
+    from scf.deploy import deploy, dev_operator_key
 
     manifest = deploy(url, dev_operator_key())
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
-    accts = w3.eth.accounts
+    accts = list(w3.eth.accounts)
     operator, core, suppliers = accts[0], accts[1], accts[2:8]
     m = manifest.contract(w3, "Membership")
     token = manifest.contract(w3, "CertificateToken")
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if not url or not devchain.port_open(int(url.rsplit(":", 1)[1])):
         chain = devchain.start()
         url = chain.url
-    result: dict[str, Any] = {"command": "python -m scripts.bench_indexer " + " ".join(argv or sys.argv[1:])}
+    result: dict[str, Any] = {"command": "python -m scf.bench.indexer " + " ".join(argv or sys.argv[1:])}
     try:
         t0 = time.perf_counter()
         manifest, splits = build_workload(url, args.events, args.txs_per_block)
