@@ -8,7 +8,7 @@ from eth_utils import keccak
 
 from indexer import handlers
 from indexer.decode import Decoder, Event
-from scf.manifest import DeployedContract, Manifest
+from scf_core.manifest import DeployedContract, Manifest
 
 TOKEN = "0x" + "11" * 20
 

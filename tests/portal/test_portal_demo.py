@@ -12,7 +12,7 @@ import uuid
 
 import httpx
 
-from scf.paths import ROOT
+from scf_core.paths import ROOT
 from tests.test_demo import _env, _wait_gone
 
 ROW = re.compile(r"│\s*(?P<name>[^│]+?) \((?P<role>core enterprise|supplier|factor|auditor)\)\s*│\s*(?P<key>scf_\S+)")
