@@ -3,27 +3,29 @@
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
+BROWNIE_VENV := .venv-brownie
 PY := $(VENV)/bin/python
 SOLC_VERSION := 0.8.37
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install build hardhat test test-contracts test-python lint demo bench gas clean
+.PHONY: install chromium build hardhat test test-contracts test-python lint demo bench gas clean
 
-install: $(VENV)/.installed .venv-fuzz/.installed node_modules/.installed $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
+install: $(VENV)/.installed node_modules/.installed $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
 
-# Exact pins in requirements.lock agree with eth-brownie's; --no-deps skips the resolver, which
-# would refuse pydantic-settings beside brownie's python-dotenv pin.
+# The runtime package and its test extra, through pip's resolver with requirements.lock as
+# constraints; `pip check` proves the set consistent.
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements.lock
-	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	$(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
+	$(VENV)/bin/pip check
 	touch $@
 
-# schemathesis (the gateway's OpenAPI fuzz) needs a newer hypothesis than brownie pins: own venv.
-.venv-fuzz/.installed: requirements-fuzz.lock
-	$(PYTHON) -m venv .venv-fuzz
-	.venv-fuzz/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-fuzz.lock
+# brownie (the contract tests' runner) pins its own dependencies: its own venv, its own lock.
+$(BROWNIE_VENV)/.installed: requirements-brownie.lock
+	$(PYTHON) -m venv $(BROWNIE_VENV)
+	$(BROWNIE_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-brownie.lock
+	$(BROWNIE_VENV)/bin/pip check
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -39,17 +41,22 @@ build: install
 	$(PY) -m scf_core.build
 
 lint: install
-	$(VENV)/bin/ruff check scf_core scf chain_gateway indexer tests
-	$(VENV)/bin/mypy scf_core scf chain_gateway indexer
+	$(VENV)/bin/ruff check scf_core scf chain_gateway indexer portal tests
+	$(VENV)/bin/mypy scf_core scf chain_gateway indexer portal
 	$(VENV)/bin/lint-imports
 
 # Contract tests: brownie attaches to the anvil started here on 8545.
-test-contracts: build
-	$(PY) -m scf.devchain --port 8545 -- $(VENV)/bin/brownie test tests/contracts
+test-contracts: build $(BROWNIE_VENV)/.installed
+	$(PY) -m scf.devchain --port 8545 -- $(BROWNIE_VENV)/bin/brownie test tests/contracts
 
-# Python tests of the gateway, the indexer and the tools (each starts its own dev chains).
-test-python: build
-	$(PY) -m pytest -p no:pytest-brownie -q tests --ignore=tests/contracts
+# The portal's browser tests drive Debian's chromium through Playwright's executable_path
+# (Playwright never downloads a browser here).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
+
+# Python tests of the gateway, the indexer, the portal and the tools (each starts its own dev chains).
+test-python: build chromium
+	$(PY) -m pytest -q tests --ignore=tests/contracts
 
 # Hardhat 2 compiles the same sources with the local soljson (a check that both toolchains agree).
 hardhat: install
@@ -67,4 +74,4 @@ gas: build
 	$(PY) -m scf.bench.gas_table
 
 clean:
-	rm -rf build reports .solcx $(VENV) .venv-fuzz node_modules
+	rm -rf build reports .solcx $(VENV) $(BROWNIE_VENV) node_modules

@@ -1,8 +1,8 @@
 """schemathesis over the auditors' API (every check: no server error, responses as declared in
 OpenAPI, bad input rejected, valid input accepted), on an indexed lifecycle, both backends.
 
-schemathesis lives in `.venv-fuzz` (brownie pins hypothesis in the main venv); without it the test
-skips (fails under CI=true)."""
+schemathesis is in the test extra of the main venv (`make install`); without it the test skips
+(fails under CI=true)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from scf.devchain import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMATHESIS = ROOT / ".venv-fuzz" / "bin" / "schemathesis"
+SCHEMATHESIS = ROOT / ".venv" / "bin" / "schemathesis"
 EXAMPLES = os.environ.get("SCF_FUZZ_EXAMPLES", "15")
 KEY = "fuzz-auditor-key"
 
