@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     log_level: str = "INFO"
 
+    # a consumed nonce with no evidence of which transaction used it (no receipt, not found in the
+    # blocks) for this long shows NONCE_UNRESOLVED on the operation (it keeps waiting, never re-signed)
+    evidence_alert_s: float = 60.0
+
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> Settings:
         if self.webhook_url and not self.webhook_secret:
