@@ -49,7 +49,7 @@ class Gateway:
             settings=settings,
             manifest=manifest,
             engine=engine,
-            rpc=Rpc(settings.rpc_url),
+            rpc=Rpc(settings.rpc_url, timeout=settings.rpc_timeout_s),
             contracts=ContractSet.from_manifest(manifest),
             signers=SignerRegistry(settings),
             bus=EventBus(settings.webhook_url, secret),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from typing import Any
 
 import aiohttp
@@ -42,6 +43,7 @@ class Rpc:
         self._pending: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self.last_ok = time.monotonic()  # when the node last answered (a JSON body, HTTP < 400)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -56,7 +58,9 @@ class Rpc:
             async with self._session.post(self.url, json=payload) as response:
                 if response.status >= 400:
                     raise NodeUnavailable("the chain node answered an HTTP error", {"status": response.status})
-                return await response.json(content_type=None)
+                body = await response.json(content_type=None)
+            self.last_ok = time.monotonic()
+            return body
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             raise NodeUnavailable("the chain node is unreachable", {"reason": type(exc).__name__}) from exc
 

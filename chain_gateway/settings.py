@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # a consumed nonce with no evidence of which transaction used it (no receipt, not found in the
     # blocks) for this long shows NONCE_UNRESOLVED on the operation (it keeps waiting, never re-signed)
     evidence_alert_s: float = 60.0
+    # time allowed for one JSON-RPC request to the node (a slower answer is a transient node error)
+    rpc_timeout_s: float = 30.0
 
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> Settings:

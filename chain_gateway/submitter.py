@@ -52,6 +52,8 @@ log = logging.getLogger("chain_gateway.submitter")
 # transient problems shown in a pending operation's `error`, cleared once they pass
 PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED")
 UNLOCK_RETRY_S = 30.0  # a key that cannot be decrypted: next attempt after this long
+NODE_RETRY_CAP_S = 5.0  # back-off cap after node errors in a row
+OUTAGE_FAILURES = 3  # node errors in a row (no answer in between) that make an outage
 SEARCHES_PER_ROUND = 8  # nonce evidence searches per tracking round (each a few RPC calls)
 
 
@@ -125,6 +127,8 @@ class SignerWorker:
         self.wake = asyncio.Event()
         self.synced = False
         self.node_ok = True
+        self.failed_at = 0.0  # monotonic time of the last node error
+        self.failures = 0  # node errors without a node answer in between (back-off)
         self.misses: dict[str, float] = {}  # op id -> when its consumed nonce first showed no receipt
         # op id -> (when, "ours" | "none"): last search of the blocks for the tx at its nonce
         self.searched: dict[str, tuple[float, str]] = {}
@@ -153,13 +157,20 @@ class SignerWorker:
         while True:
             try:
                 busy = await self.step()
-                self.node_ok = True
+                self.node_ok, self.failures = True, 0
             except asyncio.CancelledError:
                 raise
             except NodeUnavailable:
-                self.node_ok = False
-                self.synced = False
-                await asyncio.sleep(self.s.node_retry_s)
+                # a transient error (5xx, timeout, reset, a garbled answer) is retried with back-off;
+                # what was sent before it stays sent. Only an outage (OUTAGE_FAILURES errors and no
+                # answer for resend_after_s: the node may have restarted and lost its pool) re-syncs
+                # and re-broadcasts everything.
+                now, last_ok = time.monotonic(), self.sub.rpc.last_ok
+                self.failures = 1 if last_ok > self.failed_at else self.failures + 1
+                self.node_ok, self.failed_at = False, now
+                if self.failures >= OUTAGE_FAILURES and now - last_ok >= self.s.resend_after_s:
+                    self.synced = False
+                await asyncio.sleep(min(NODE_RETRY_CAP_S, self.s.node_retry_s * 2 ** min(self.failures - 1, 10)))
                 continue
             except Exception:
                 log.exception("signer worker %s: unexpected error; re-syncing", self.address)
@@ -344,18 +355,22 @@ class SignerWorker:
     async def broadcast(self, ops: list[Operation]) -> None:
         self.unsent = True  # until every send below has an answer
         results: list[Any] = []
-        if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
-            for i in range(0, len(ops), self.s.max_batch):
-                chunk = ops[i : i + self.s.max_batch]
-                results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
-        else:  # one after another, in nonce order: a node never sees a nonce before its predecessor
-            for op in ops:
-                results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
+        down: NodeUnavailable | None = None
+        try:
+            if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
+                for i in range(0, len(ops), self.s.max_batch):
+                    chunk = ops[i : i + self.s.max_batch]
+                    results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
+            else:  # one after another, in nonce order: a node never sees a nonce before its predecessor
+                for op in ops:
+                    results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
+        except NodeUnavailable as exc:  # the answers so far count; the rest is sent again
+            down = exc
         now = utcnow()
-        unsent = False
+        unsent = down is not None
         refused: list[tuple[Operation, RpcError]] = []
         with self.session() as s:
-            for op, res in zip(ops, results, strict=True):
+            for op, res in zip(ops, results, strict=False):
                 if isinstance(res, RpcError):
                     msg = res.message
                     if has(msg, TOO_HIGH):
@@ -374,6 +389,8 @@ class SignerWorker:
         self.unsent = unsent
         for op, err in refused:
             await self.refused(op, err)
+        if down is not None:
+            raise down
 
     async def refused(self, op: Operation, err: RpcError) -> None:
         """The node refused a send. The operation fails only if that cannot lose a transaction: the

@@ -54,7 +54,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
     chain = deploy_chain(tmp_path)
     proxy = FaultProxy(chain.url).start()
     settings = gateway_settings(chain, tmp_path, rpc_url=proxy.url, resend_after_s=0.5, bump_after_s=2.0,
-                                node_retry_s=0.1)
+                                node_retry_s=0.1, rpc_timeout_s=2.0)
     try:
         with TestClient(create_app(settings)) as client:
             api = Api(client, chain)
@@ -80,7 +80,13 @@ def documents_on_chain(env: Env) -> Counter[str]:
 
 def assert_exactly_once(env: Env, docs: dict[str, str], timeout: float = 120) -> None:
     """Every operation confirmed, each document's effect on chain exactly once, no nonce reused."""
-    wait_until(lambda: all(op.state.value in ("confirmed", "failed") for op in env.ops()), timeout, 0.25)
+    try:
+        wait_until(lambda: all(op.state.value in ("confirmed", "failed") for op in env.ops()), timeout, 0.25)
+    except AssertionError:
+        stuck = [(op.nonce, op.state.value, op.attempts, op.sent_at, op.error) for op in env.ops()
+                 if op.state.value not in ("confirmed", "failed")]
+        chain_nonce = int(rpc(env.chain.url, "eth_getTransactionCount", env.supplier, "latest"), 16)
+        raise AssertionError(f"not final (chain nonce {chain_nonce}): {stuck[:5]} ... {len(stuck)}") from None
     env.proxy.clear()
     ops = {op.id: op for op in env.ops()}
     bad = {i: (ops[i].state.value, ops[i].error) for i in docs if ops[i].state.value != "confirmed"}
@@ -124,3 +130,23 @@ def test_consumed_nonce_without_evidence_waits_visibly(env: Env, tmp_path: Path)
     assert_exactly_once(env, {op_id: doc}, timeout=30)
     row = next(o for o in env.ops() if o.id == op_id)
     assert row.error is None and row.attempts == 1
+
+
+@pytest.mark.parametrize("fault", ["internal_error", "http_502", "timeout", "reset", "non_json"])
+def test_transient_send_errors_never_fail_an_operation(env: Env, fault: str) -> None:
+    """A third of the sends meet a transient error (a JSON-RPC "internal error" without the node
+    taking the transaction, an HTTP 502, no answer before the client's timeout, a reset connection,
+    an HTTP 200 that is not JSON): every operation is retried and confirms exactly once."""
+    gw = env.client.app.state.gateway  # type: ignore[attr-defined]
+    send = "eth_sendRawTransaction"
+    rule = {
+        "internal_error": lambda: env.proxy.add(send, "error", message="internal error", probability=0.35),
+        "http_502": lambda: env.proxy.add(send, "http_status", status=502, probability=0.35),
+        # the node takes it, the answer comes after the client gave up
+        "timeout": lambda: env.proxy.add(send, "delay", delay_s=gw.rpc.timeout + 0.5, probability=0.1),
+        "reset": lambda: env.proxy.add(send, "reset", probability=0.35),
+        "non_json": lambda: env.proxy.add(send, "non_json", forward=True, probability=0.35),
+    }[fault]()
+    docs = dict(env.split() for _ in range(40))
+    assert_exactly_once(env, docs, timeout=150)
+    assert rule.hits >= 3, rule.hits
