@@ -106,7 +106,8 @@ class Gateway:
             self.bus.on_final = self.webhooks.wake.set
             await self.webhooks.start()  # rows left by a previous run are delivered now
         self.submitter = Submitter(
-            self.settings, self.engine, self.rpc, self.signers, self.contracts, self.bus, self.chain_id
+            self.settings, self.engine, self.rpc, self.signers, self.contracts, self.bus, self.chain_id,
+            self.instance_lock,
         )
         await self.submitter.start()
 

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from chain_gateway.contracts import ContractSet
+from chain_gateway.db import InstanceLock
 from chain_gateway.errors import NodeUnavailable, NoSigner
 from chain_gateway.events import EventBus
 from chain_gateway.evidence import tx_at_nonce
@@ -50,8 +51,9 @@ from chain_gateway.webhooks import finish
 log = logging.getLogger("chain_gateway.submitter")
 
 # transient problems shown in a pending operation's `error`, cleared once they pass
-PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED")
+PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED", "STORE_LOCK_LOST")
 UNLOCK_RETRY_S = 30.0  # a key that cannot be decrypted: next attempt after this long
+LOCK_RETRY_S = 1.0  # the store's instance lock is lost: next attempt to take it after this long
 NODE_RETRY_CAP_S = 5.0  # back-off cap after node errors in a row
 OUTAGE_FAILURES = 3  # node errors in a row (no answer in between) that make an outage
 SEARCHES_PER_ROUND = 8  # nonce evidence searches per tracking round (each a few RPC calls)
@@ -77,6 +79,7 @@ class Submitter:
         contracts: ContractSet,
         bus: EventBus,
         chain_id: int,
+        instance_lock: InstanceLock | None = None,
     ):
         self.settings = settings
         self.engine = engine
@@ -86,6 +89,9 @@ class Submitter:
         self.bus = bus
         self.chain_id = chain_id
         self.workers: dict[str, SignerWorker] = {}
+        self.instance_lock = instance_lock
+        # set while this process does not hold the store's instance lock: nothing is signed or sent
+        self.lock_error: dict[str, Any] | None = None
 
     async def start(self) -> None:
         """Recover: a worker for every signer with unfinished operations."""
@@ -109,6 +115,32 @@ class Submitter:
                 return
             self.workers[key] = worker
         worker.wake.set()
+
+    async def may_sign(self) -> bool:
+        """Checked before every signing step: this process must hold the store's instance lock
+        (``InstanceLock.held``, on the lock's own connection, in a worker thread). Lost: nothing is
+        signed or sent, the error shows on health and on queued operations. Regained: every worker
+        re-syncs from the store and the chain first (another process may have signed meanwhile)."""
+        if self.instance_lock is None:
+            return True
+        state = await asyncio.to_thread(self.instance_lock.held)
+        if state == "held":
+            return self.lock_error is None
+        if state == "regained":
+            log.warning("the store's instance lock was lost and is held again: re-syncing every signer")
+            self.lock_error = None
+            for w in self.workers.values():
+                w.synced = False
+            return False  # the caller's next step re-syncs before it signs
+        if self.lock_error is None:
+            log.error("the store's instance lock is lost (another gateway holds it, or the database is "
+                      "unreachable): this gateway signs nothing until it holds the lock again")
+        self.lock_error = {
+            "code": "STORE_LOCK_LOST",
+            "message": "this gateway lost its lock on the store (another gateway process may use it): "
+                       "nothing is signed until the lock is held again",
+        }
+        return False
 
     async def stop(self) -> None:
         for w in self.workers.values():
@@ -189,8 +221,13 @@ class SignerWorker:
 
     async def step(self) -> bool:
         if not await self.unlock():
-            await self.show_locked()
+            await self.show_locked(self.unlock_error)
             return False
+        if not await self.sub.may_sign():
+            if self.sub.lock_error is not None:
+                await self.show_locked(self.sub.lock_error)
+                await asyncio.sleep(LOCK_RETRY_S)
+            return True
         if not self.synced:
             await self.sync()
         signed = await self.sign_queued()
@@ -228,15 +265,16 @@ class SignerWorker:
         self.unlocked, self.unlock_error = True, None
         return True
 
-    async def show_locked(self) -> None:
-        """Put the decryption failure in the `error` of the signer's queued operations."""
+    async def show_locked(self, error: dict[str, Any] | None) -> None:
+        """Put why nothing is signed (the key cannot be decrypted, the store's lock is lost) in the
+        `error` of the signer's queued operations."""
         changed: list[Operation] = []
         with self.session() as s:
             for op in s.exec(
                 select(Operation).where(Operation.signer == self.address, Operation.state == OpState.queued)
             ).all():
-                if op.error != self.unlock_error:
-                    op.error, op.updated_at = self.unlock_error, utcnow()
+                if op.error != error:
+                    op.error, op.updated_at = error, utcnow()
                     s.add(op)
                     changed.append(op)
             s.commit()
