@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     evidence_alert_s: float = 60.0
     # time allowed for one JSON-RPC request to the node (a slower answer is a transient node error)
     rpc_timeout_s: float = 30.0
+    # how often the block of the latest confirmation is checked to still be on chain (lost blocks,
+    # a reorg deeper than the confirmation depth)
+    reorg_check_s: float = 5.0
 
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> Settings:

@@ -42,6 +42,7 @@ from chain_gateway.events import EventBus
 from chain_gateway.evidence import tx_at_nonce
 from chain_gateway.models import NONCE_FILL, NonceState, Operation, OperationOut, OpState, utcnow
 from chain_gateway.node_errors import KNOWN, TOO_HIGH, TOO_LOW, UNDERPRICED, definitive, has
+from chain_gateway.recovery import ChainWatch, rewind
 from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
@@ -51,7 +52,7 @@ from chain_gateway.webhooks import finish
 log = logging.getLogger("chain_gateway.submitter")
 
 # transient problems shown in a pending operation's `error`, cleared once they pass
-PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED", "STORE_LOCK_LOST")
+PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED", "STORE_LOCK_LOST", "REORGED")
 UNLOCK_RETRY_S = 30.0  # a key that cannot be decrypted: next attempt after this long
 LOCK_RETRY_S = 1.0  # the store's instance lock is lost: next attempt to take it after this long
 NODE_RETRY_CAP_S = 5.0  # back-off cap after node errors in a row
@@ -92,6 +93,7 @@ class Submitter:
         self.instance_lock = instance_lock
         # set while this process does not hold the store's instance lock: nothing is signed or sent
         self.lock_error: dict[str, Any] | None = None
+        self.watch = ChainWatch(self)
 
     async def start(self) -> None:
         """Recover: a worker for every signer with unfinished operations."""
@@ -103,8 +105,11 @@ class Submitter:
             ).all()
         for signer in rows:
             self.notify(signer)
+        self.watch.start()
 
-    def notify(self, signer: str) -> None:
+    def notify(self, signer: str, recheck: bool = False) -> None:
+        """Wake the signer's worker (started if needed); `recheck`: its mined/confirmed operations
+        may have lost their blocks (``recovery.rewind``)."""
         key = signer.lower()
         worker = self.workers.get(key)
         if worker is None or worker.task.done():
@@ -114,6 +119,7 @@ class Submitter:
                 log.error("no key for signer %s: its operations stay queued", signer)
                 return
             self.workers[key] = worker
+        worker.recheck = worker.recheck or recheck
         worker.wake.set()
 
     async def may_sign(self) -> bool:
@@ -143,6 +149,7 @@ class Submitter:
         return False
 
     async def stop(self) -> None:
+        await self.watch.stop()
         for w in self.workers.values():
             w.task.cancel()
         for w in self.workers.values():
@@ -165,6 +172,8 @@ class SignerWorker:
         # op id -> (when, "ours" | "none"): last search of the blocks for the tx at its nonce
         self.searched: dict[str, tuple[float, str]] = {}
         self.head = 0  # the last chain head seen
+        self.high_head = 0  # the highest chain head seen (a lower one later: blocks were lost)
+        self.recheck = False  # look for mined/confirmed operations whose block is gone
         self.signed_head: dict[str, int] = {}  # op id -> the head when it was signed (search lower bound)
         self.unsent = True  # look for signed but unsent transactions (set again by every recovery path)
         self._gas_price: int | None = None
@@ -228,6 +237,10 @@ class SignerWorker:
                 await self.show_locked(self.sub.lock_error)
                 await asyncio.sleep(LOCK_RETRY_S)
             return True
+        if self.recheck:
+            self.high_head = await self.sub.rpc.block_number()
+            await rewind(self, self.high_head)
+            self.recheck = False
         if not self.synced:
             await self.sync()
         signed = await self.sign_queued()
@@ -503,6 +516,11 @@ class SignerWorker:
             raise NodeUnavailable("cannot read the chain head")
         chain_nonce, head = int(count_hex, 16), int(head_hex, 16)
         self.head = head
+        if head < self.high_head:  # the chain lost blocks: re-check before acting on anything
+            log.error("signer %s: the chain head went back from %s to %s", self.address, self.high_head, head)
+            self.recheck = True
+            return True
+        self.high_head = head
         mined = [op for op in outstanding if op.state == OpState.submitted and (op.nonce or 0) < chain_nonce]
         calls = [("eth_getTransactionReceipt", [h]) for op in mined for h in op.tx_hashes]
         receipts: list[Any] = []
@@ -573,6 +591,9 @@ class SignerWorker:
             self.synced = False
         return True
 
+    def publish(self, op: Operation) -> None:
+        publish(self.sub.bus, op)
+
     def forget(self, op_id: str) -> None:
         self.misses.pop(op_id, None)
         self.searched.pop(op_id, None)
@@ -640,6 +661,8 @@ class SignerWorker:
                 op.updated_at = now
                 if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
                     self.finish(s, op, OpState.confirmed)
+                    if op.block_number is not None and op.block_hash:
+                        self.sub.watch.confirmed(op.block_number, op.block_hash)
                 else:  # reorged out: track it again
                     op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
                     self.unsent = True
