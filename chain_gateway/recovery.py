@@ -79,29 +79,36 @@ class ChainWatch:
         log.error("block %s (%s) of a confirmed operation is no longer on chain (lost blocks or a reorg "
                   "deeper than the confirmation depth): re-checking the signers' operations", number, block_hash)
         self.checkpoint = None
-        with Session(self.sub.engine) as s:
-            signers = s.exec(
-                select(Operation.signer)
-                .where(col(Operation.state).in_([OpState.mined, OpState.confirmed]),
-                       col(Operation.block_number) >= max(0, number - NEAR_BLOCKS))
-                .distinct()
-            ).all()
-        for signer in signers:
+
+        def load() -> list[str]:
+            with Session(self.sub.engine) as s:
+                return list(s.exec(
+                    select(Operation.signer)
+                    .where(col(Operation.state).in_([OpState.mined, OpState.confirmed]),
+                           col(Operation.block_number) >= max(0, number - NEAR_BLOCKS))
+                    .distinct()
+                ).all())
+
+        for signer in await asyncio.to_thread(load):
             self.sub.notify(signer, recheck=True)
 
 
 async def rewind(worker: SignerWorker, head: int) -> int:
     """Re-track the worker's operations whose block is no longer on chain; returns how many."""
     rpc = worker.sub.rpc
-    with worker.session() as s:
-        ops = s.exec(
-            select(Operation)
-            .where(Operation.signer == worker.address,
-                   col(Operation.state).in_([OpState.mined, OpState.confirmed]),
-                   col(Operation.block_number).is_not(None))
-            .order_by(col(Operation.block_number).desc())
-            .limit(REWIND_SCAN)
-        ).all()
+
+    def load() -> list[Operation]:
+        with worker.session() as s:
+            return list(s.exec(
+                select(Operation)
+                .where(Operation.signer == worker.address,
+                       col(Operation.state).in_([OpState.mined, OpState.confirmed]),
+                       col(Operation.block_number).is_not(None))
+                .order_by(col(Operation.block_number).desc())
+                .limit(REWIND_SCAN)
+            ).all())
+
+    ops = await worker.db(load)
     hashes: dict[int, str | None] = {}
     gone: list[Operation] = []
     for op in ops:
@@ -116,24 +123,20 @@ async def rewind(worker: SignerWorker, head: int) -> int:
         return 0
     receipts = await rpc.batch([("eth_getTransactionReceipt", [op.tx_hash]) for op in gone])
     now = utcnow()
-    with worker.session() as s:
-        for op, r in zip(gone, receipts, strict=True):
-            if isinstance(r, RpcError):
-                raise NodeUnavailable("cannot read a receipt while re-checking lost blocks")
-            op.updated_at = now
-            if isinstance(r, dict) and r.get("blockNumber"):  # re-included in another block
-                op.block_number, op.block_hash = int(r["blockNumber"], 16), r["blockHash"]
-                s.add(op)
-                continue
-            log.error("signer %s: operation %s (nonce %s, %s) is no longer on chain: re-broadcasting its "
-                      "transaction at its nonce", worker.address, op.id, op.nonce, op.state.value)
-            op.error = {"code": "REORGED",
-                        "message": f"its block {op.block_number} is no longer on chain (lost blocks or a deep "
-                                   "reorg): its transaction is sent again at the same nonce"}
-            op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
-            op.updated_at = now
-            s.add(op)
-        s.commit()
+    for op, r in zip(gone, receipts, strict=True):
+        if isinstance(r, RpcError):
+            raise NodeUnavailable("cannot read a receipt while re-checking lost blocks")
+        op.updated_at = now
+        if isinstance(r, dict) and r.get("blockNumber"):  # re-included in another block
+            op.block_number, op.block_hash = int(r["blockNumber"], 16), r["blockHash"]
+            continue
+        log.error("signer %s: operation %s (nonce %s, %s) is no longer on chain: re-broadcasting its "
+                  "transaction at its nonce", worker.address, op.id, op.nonce, op.state.value)
+        op.error = {"code": "REORGED",
+                    "message": f"its block {op.block_number} is no longer on chain (lost blocks or a deep "
+                               "reorg): its transaction is sent again at the same nonce"}
+        op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
+    await worker.save(gone)
     worker.synced = False  # nonces: the chain's count went back
     worker.unsent = True
     for op in gone:

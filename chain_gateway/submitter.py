@@ -29,8 +29,9 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -50,6 +51,7 @@ from chain_gateway.signer import unlock as unlock_signer
 from chain_gateway.webhooks import finish
 
 log = logging.getLogger("chain_gateway.submitter")
+T = TypeVar("T")
 
 # transient problems shown in a pending operation's `error`, cleared once they pass
 PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED", "STORE_LOCK_LOST", "REORGED")
@@ -97,13 +99,15 @@ class Submitter:
 
     async def start(self) -> None:
         """Recover: a worker for every signer with unfinished operations."""
-        with Session(self.engine) as s:
-            rows = s.exec(
-                select(Operation.signer)
-                .where(col(Operation.state).in_([OpState.queued, OpState.submitted, OpState.mined]))
-                .distinct()
-            ).all()
-        for signer in rows:
+        def load() -> list[str]:
+            with Session(self.engine) as s:
+                return list(s.exec(
+                    select(Operation.signer)
+                    .where(col(Operation.state).in_([OpState.queued, OpState.submitted, OpState.mined]))
+                    .distinct()
+                ).all())
+
+        for signer in await asyncio.to_thread(load):
             self.notify(signer)
         self.watch.start()
 
@@ -188,6 +192,26 @@ class SignerWorker:
 
     def session(self) -> Session:
         return Session(self.sub.engine, expire_on_commit=False)
+
+    async def save(self, ops: list[Operation], finals: dict[str, OpState] | None = None) -> None:
+        """Store the changed operations in one transaction (in a worker thread); those named in
+        `finals` move to that final state through ``finish`` (webhook outbox included)."""
+        def store() -> None:
+            with self.session() as s:
+                for op in ops:
+                    if finals and op.id in finals:
+                        self.finish(s, op, finals[op.id])
+                    else:
+                        s.add(op)
+                s.commit()
+
+        if ops:
+            await self.db(store)
+
+    async def db(self, fn: Callable[[], T]) -> T:
+        """Run store work (and signing) in a worker thread: one slow database round trip (or a
+        slow signer) must not stall the event loop, and with it every other signer."""
+        return await asyncio.to_thread(fn)
 
     def finish(self, s: Session, op: Operation, state: OpState) -> None:
         """Every move to a final state goes through here: with a webhook URL, its durable delivery
@@ -281,17 +305,20 @@ class SignerWorker:
     async def show_locked(self, error: dict[str, Any] | None) -> None:
         """Put why nothing is signed (the key cannot be decrypted, the store's lock is lost) in the
         `error` of the signer's queued operations."""
-        changed: list[Operation] = []
-        with self.session() as s:
-            for op in s.exec(
-                select(Operation).where(Operation.signer == self.address, Operation.state == OpState.queued)
-            ).all():
-                if op.error != error:
-                    op.error, op.updated_at = error, utcnow()
-                    s.add(op)
-                    changed.append(op)
-            s.commit()
-        for op in changed:
+        def store() -> list[Operation]:
+            changed: list[Operation] = []
+            with self.session() as s:
+                for op in s.exec(
+                    select(Operation).where(Operation.signer == self.address, Operation.state == OpState.queued)
+                ).all():
+                    if op.error != error:
+                        op.error, op.updated_at = error, utcnow()
+                        s.add(op)
+                        changed.append(op)
+                s.commit()
+            return changed
+
+        for op in await self.db(store):
             publish(self.sub.bus, op)
 
     # --- nonces -------------------------------------------------------------------------------
@@ -315,8 +342,10 @@ class SignerWorker:
             raise NodeUnavailable("cannot read the account nonce")
         chain_latest, chain_pending = int(latest, 16), int(pending, 16)
         self._gas_price = None
-        fillers: list[Operation] = []
-        async with self.lock:
+        gas_price = await self.gas_price()
+
+        def store() -> None:
+            fillers: list[Operation] = []
             with self.session() as s:
                 ns = s.get(NonceState, self.address.lower()) or NonceState(account=self.address.lower())
                 outstanding = s.exec(
@@ -327,8 +356,6 @@ class SignerWorker:
                 for op in outstanding:  # re-broadcast everything not yet mined
                     op.sent_at = None
                     s.add(op)
-                self.unsent = True
-                gas_price = await self.gas_price()
                 for n in range(max(chain_latest, chain_pending), ns.next_nonce):
                     if n not in ours:
                         fillers.append(self._filler(n, gas_price))
@@ -340,6 +367,10 @@ class SignerWorker:
                 ns.updated_at = utcnow()
                 s.add(ns)
                 s.commit()
+
+        async with self.lock:
+            await self.db(store)
+        self.unsent = True
         self.synced = True
 
     def _filler(self, nonce: int, gas_price: int) -> Operation:
@@ -356,7 +387,9 @@ class SignerWorker:
         )
 
     async def sign_queued(self) -> list[Operation]:
-        async with self.lock:
+        gas_price = await self.gas_price()
+
+        def store() -> list[Operation]:
             with self.session() as s:
                 ops = s.exec(
                     select(Operation)
@@ -366,7 +399,6 @@ class SignerWorker:
                 ).all()
                 if not ops:
                     return []
-                gas_price = await self.gas_price()
                 ns = s.get(NonceState, self.address.lower()) or NonceState(account=self.address.lower())
                 now = utcnow()
                 for op in ops:
@@ -380,28 +412,35 @@ class SignerWorker:
                     _clear_pending_error(op)
                     op.attempts += 1
                     ns.next_nonce += 1
-                    self.signed_head[op.id] = self.head
                     s.add(op)
                 ns.updated_at = now
                 s.add(ns)
                 s.commit()  # nonce + signed tx durable before the broadcast
+            return list(ops)
+
+        async with self.lock:
+            ops = await self.db(store)
         for op in ops:
+            self.signed_head[op.id] = self.head
             publish(self.sub.bus, op)
-        return list(ops)
+        return ops
 
     async def broadcast_unsent(self) -> None:
-        with self.session() as s:
-            ops = s.exec(
-                select(Operation)
-                .where(
-                    Operation.signer == self.address,
-                    Operation.state == OpState.submitted,
-                    col(Operation.sent_at).is_(None),
-                )
-                .order_by(col(Operation.nonce))
-            ).all()
+        def load() -> list[Operation]:
+            with self.session() as s:
+                return list(s.exec(
+                    select(Operation)
+                    .where(
+                        Operation.signer == self.address,
+                        Operation.state == OpState.submitted,
+                        col(Operation.sent_at).is_(None),
+                    )
+                    .order_by(col(Operation.nonce))
+                ).all())
+
+        ops = await self.db(load)
         if ops:
-            await self.broadcast(list(ops))
+            await self.broadcast(ops)
 
     async def broadcast(self, ops: list[Operation]) -> None:
         self.unsent = True  # until every send below has an answer
@@ -420,23 +459,30 @@ class SignerWorker:
         now = utcnow()
         unsent = down is not None
         refused: list[tuple[Operation, RpcError]] = []
-        with self.session() as s:
-            for op, res in zip(ops, results, strict=False):
-                if isinstance(res, RpcError):
-                    msg = res.message
-                    if has(msg, TOO_HIGH):
-                        self.synced = False  # a lower nonce is missing: re-sync fills it
-                        unsent = True
-                        continue
-                    if not (has(msg, KNOWN) or has(msg, TOO_LOW) or has(msg, UNDERPRICED)):
-                        refused.append((op, res))
-                        continue
-                op.sent_at = now
-                if op.accepted_at is None and (not isinstance(res, RpcError) or has(res.message, KNOWN)):
-                    op.accepted_at = now  # the node has it: from now on it may be mined
-                _clear_pending_error(op)
-                s.add(op)
-            s.commit()
+        sent: list[Operation] = []
+        for op, res in zip(ops, results, strict=False):
+            if isinstance(res, RpcError):
+                msg = res.message
+                if has(msg, TOO_HIGH):
+                    self.synced = False  # a lower nonce is missing: re-sync fills it
+                    unsent = True
+                    continue
+                if not (has(msg, KNOWN) or has(msg, TOO_LOW) or has(msg, UNDERPRICED)):
+                    refused.append((op, res))
+                    continue
+            op.sent_at = now
+            if op.accepted_at is None and (not isinstance(res, RpcError) or has(res.message, KNOWN)):
+                op.accepted_at = now  # the node has it: from now on it may be mined
+            _clear_pending_error(op)
+            sent.append(op)
+
+        def store() -> None:
+            with self.session() as s:
+                for op in sent:
+                    s.add(op)
+                s.commit()
+
+        await self.db(store)
         self.unsent = unsent
         for op, err in refused:
             await self.refused(op, err)
@@ -457,55 +503,72 @@ class SignerWorker:
                 return
         log.warning("signer %s: node refused nonce %s (%s): kept, sent again in %ss",
                     self.address, op.nonce, err.message[:200], self.s.resend_after_s)
-        with self.session() as s:
-            fresh = s.get(Operation, op.seq)
-            if fresh is None or fresh.state != OpState.submitted or fresh.raw_tx != op.raw_tx:
-                return
-            now = utcnow()
-            fresh.sent_at = now  # an attempt: the resend timer applies, not the next poll
-            if fresh.accepted_at is None and any(isinstance(r, dict) for r in known):
-                fresh.accepted_at = now  # the node knows one of its transactions
-            fresh.error = {"code": "SEND_REFUSED", "message": err.message[:500]}
-            s.add(fresh)
-            s.commit()
-        publish(self.sub.bus, fresh)
+
+        def store() -> Operation | None:
+            with self.session() as s:
+                fresh = s.get(Operation, op.seq)
+                if fresh is None or fresh.state != OpState.submitted or fresh.raw_tx != op.raw_tx:
+                    return None
+                now = utcnow()
+                fresh.sent_at = now  # an attempt: the resend timer applies, not the next poll
+                if fresh.accepted_at is None and any(isinstance(r, dict) for r in known):
+                    fresh.accepted_at = now  # the node knows one of its transactions
+                fresh.error = {"code": "SEND_REFUSED", "message": err.message[:500]}
+                s.add(fresh)
+                s.commit()
+                return fresh
+
+        fresh = await self.db(store)
+        if fresh is not None:
+            publish(self.sub.bus, fresh)
 
     async def reject(self, op: Operation, err: RpcError) -> None:
         """The node refused a transaction it never had: the operation fails and its nonce is filled."""
         assert op.kind != NONCE_FILL, "a filler is never failed (another filler would replace it)"
         log.warning("signer %s: node refused nonce %s: %s", self.address, op.nonce, err.message)
-        async with self.lock:
+        gas_price = await self.gas_price()
+
+        def store() -> Operation | None:
             with self.session() as s:
                 fresh = s.get(Operation, op.seq)
                 if fresh is None or fresh.state != OpState.submitted or fresh.accepted_at is not None:
-                    return
+                    return None
                 fresh.error = {"code": "SEND_REJECTED", "message": err.message[:500]}
                 fresh.updated_at = utcnow()
                 self.finish(s, fresh, OpState.failed)
                 assert fresh.nonce is not None
-                filler = self._filler(fresh.nonce, await self.gas_price())
-                s.add(filler)
+                s.add(self._filler(fresh.nonce, gas_price))
                 s.commit()
+                return fresh
+
+        async with self.lock:
+            fresh = await self.db(store)
+        if fresh is None:
+            return
         self.unsent = True
         publish(self.sub.bus, fresh)
 
     # --- receipts -----------------------------------------------------------------------------
 
     async def track(self) -> bool:
-        with self.session() as s:
-            outstanding = s.exec(
-                select(Operation)
-                .where(
-                    Operation.signer == self.address,
-                    col(Operation.state).in_([OpState.submitted, OpState.mined]),
-                )
-                .order_by(col(Operation.nonce))
-            ).all()
-            queued = s.exec(
-                select(Operation.seq)
-                .where(Operation.signer == self.address, Operation.state == OpState.queued)
-                .limit(1)
-            ).first()
+        def load() -> tuple[list[Operation], int | None]:
+            with self.session() as s:
+                outstanding = s.exec(
+                    select(Operation)
+                    .where(
+                        Operation.signer == self.address,
+                        col(Operation.state).in_([OpState.submitted, OpState.mined]),
+                    )
+                    .order_by(col(Operation.nonce))
+                ).all()
+                queued = s.exec(
+                    select(Operation.seq)
+                    .where(Operation.signer == self.address, Operation.state == OpState.queued)
+                    .limit(1)
+                ).first()
+            return list(outstanding), queued
+
+        outstanding, queued = await self.db(load)
         if not outstanding:
             return queued is not None
         rpc = self.sub.rpc
@@ -546,43 +609,40 @@ class SignerWorker:
             if time.monotonic() - first >= max(1.0, self.s.resend_after_s):
                 unproven.append(op)
         requeue, unresolved = await self.resolve_missing(unproven, head)
-        with self.session() as s:
-            for op in mined:
-                found = found_by_id.get(op.id)
-                if found is None:
-                    continue
-                op.tx_hash = found["transactionHash"]
-                op.block_number = int(found["blockNumber"], 16)
-                op.block_hash = found["blockHash"]
-                op.gas_used = int(found["gasUsed"], 16)
-                op.updated_at = now
-                op.accepted_at = op.accepted_at or now
-                if int(found.get("status", "0x1"), 16) == 1:
-                    op.state = OpState.mined
-                    op.result = self.parse_result(op, found.get("logs", []))
-                    _clear_pending_error(op)
-                    s.add(op)
-                else:
-                    op.error = await self.revert_reason(op)
-                    self.finish(s, op, OpState.failed)
-                changed.append(op)
-            for op in unresolved:
-                op.error, op.updated_at = self.unresolved_error(op), now
-                s.add(op)
-                changed.append(op)
-            for op in requeue:
-                log.warning("signer %s: nonce %s was taken by another transaction (outside the gateway); "
-                            "re-queueing", self.address, op.nonce)
-                op.state, op.nonce, op.raw_tx, op.sent_at, op.tx_hash = OpState.queued, None, None, None, None
-                op.tx_hashes = []
-                # its transactions can never be mined (their nonce went to another one): the next
-                # one it is signed with starts afresh
-                op.accepted_at = None
-                op.updated_at = now
-                s.add(op)
-                self.forget(op.id)
-                changed.append(op)
-            s.commit()
+        finals: dict[str, OpState] = {}
+        for op in mined:
+            found = found_by_id.get(op.id)
+            if found is None:
+                continue
+            op.tx_hash = found["transactionHash"]
+            op.block_number = int(found["blockNumber"], 16)
+            op.block_hash = found["blockHash"]
+            op.gas_used = int(found["gasUsed"], 16)
+            op.updated_at = now
+            op.accepted_at = op.accepted_at or now
+            if int(found.get("status", "0x1"), 16) == 1:
+                op.state = OpState.mined
+                op.result = self.parse_result(op, found.get("logs", []))
+                _clear_pending_error(op)
+            else:
+                op.error = await self.revert_reason(op)
+                finals[op.id] = OpState.failed
+            changed.append(op)
+        for op in unresolved:
+            op.error, op.updated_at = self.unresolved_error(op), now
+            changed.append(op)
+        for op in requeue:
+            log.warning("signer %s: nonce %s was taken by another transaction (outside the gateway); "
+                        "re-queueing", self.address, op.nonce)
+            op.state, op.nonce, op.raw_tx, op.sent_at, op.tx_hash = OpState.queued, None, None, None, None
+            op.tx_hashes = []
+            # its transactions can never be mined (their nonce went to another one): the next
+            # one it is signed with starts afresh
+            op.accepted_at = None
+            op.updated_at = now
+            self.forget(op.id)
+            changed.append(op)
+        await self.save(changed, finals)
         for op in changed:
             publish(self.sub.bus, op)
         await self.confirm([op for op in outstanding if op.state == OpState.mined], head)
@@ -653,21 +713,20 @@ class SignerWorker:
             receipts = [{"blockHash": op.block_hash} for op in ready]
         now = utcnow()
         done: list[Operation] = []
-        with self.session() as s:
-            for op, r in zip(ready, receipts, strict=True):
-                if isinstance(r, RpcError):
-                    continue  # no answer (a reply missing from the batch, a node error): next round
-                done.append(op)
-                op.updated_at = now
-                if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
-                    self.finish(s, op, OpState.confirmed)
-                    if op.block_number is not None and op.block_hash:
-                        self.sub.watch.confirmed(op.block_number, op.block_hash)
-                else:  # reorged out: track it again
-                    op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
-                    self.unsent = True
-                    s.add(op)
-            s.commit()
+        finals: dict[str, OpState] = {}
+        for op, r in zip(ready, receipts, strict=True):
+            if isinstance(r, RpcError):
+                continue  # no answer (a reply missing from the batch, a node error): next round
+            done.append(op)
+            op.updated_at = now
+            if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
+                finals[op.id] = OpState.confirmed
+                if op.block_number is not None and op.block_hash:
+                    self.sub.watch.confirmed(op.block_number, op.block_hash)
+            else:  # reorged out: track it again
+                op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
+                self.unsent = True
+        await self.save(done, finals)
         for op in done:
             publish(self.sub.bus, op)
 
@@ -680,12 +739,10 @@ class SignerWorker:
             await self.bump(head_op)
         elif now - head_op.sent_at > timedelta(seconds=self.s.resend_after_s):
             log.info("signer %s: re-broadcasting from nonce %s", self.address, chain_nonce)
-            with self.session() as s:
-                for op in pending:
-                    if (op.nonce or 0) >= chain_nonce:
-                        op.sent_at = None
-                        s.add(op)
-                s.commit()
+            again = [op for op in pending if (op.nonce or 0) >= chain_nonce]
+            for op in again:
+                op.sent_at = None
+            await self.save(again)
             self.unsent = True
 
     async def bump(self, op: Operation) -> None:
@@ -698,32 +755,40 @@ class SignerWorker:
             # re-broadcast as is, and restart the bump clock (updated_at) so the next attempt is
             # bump_after_s away, not the next poll
             log.info("signer %s: nonce %s stuck and no funds for a higher fee; re-broadcasting", self.address, op.nonce)
-            with self.session() as s:
-                fresh = s.get(Operation, op.seq)
-                if fresh is not None and fresh.state == OpState.submitted:
-                    fresh.sent_at = None
-                    fresh.updated_at = utcnow()
-                    s.add(fresh)
-                    s.commit()
+
+            def restart() -> None:
+                with self.session() as s:
+                    fresh = s.get(Operation, op.seq)
+                    if fresh is not None and fresh.state == OpState.submitted:
+                        fresh.sent_at = None
+                        fresh.updated_at = utcnow()
+                        s.add(fresh)
+                        s.commit()
+
+            await self.db(restart)
             self.unsent = True
             return
         tx = {
             "chainId": self.sub.chain_id, "nonce": op.nonce, "to": op.to_address, "value": 0,
             "data": op.data, "gas": op.gas_limit, "gasPrice": new,
         }
-        raw, h = self.signer.sign_transaction(tx)
         log.warning("signer %s: nonce %s stuck; re-signing with gas price %s", self.address, op.nonce, new)
-        with self.session() as s:
-            fresh = s.get(Operation, op.seq)
-            if fresh is None or fresh.state != OpState.submitted:
-                return
-            fresh.gas_price, fresh.raw_tx, fresh.tx_hash = new, raw, h
-            fresh.tx_hashes = [*fresh.tx_hashes, h]
-            fresh.attempts += 1
-            fresh.sent_at = None
-            fresh.updated_at = utcnow()
-            s.add(fresh)
-            s.commit()
+
+        def resign() -> None:
+            raw, h = self.signer.sign_transaction(tx)
+            with self.session() as s:
+                fresh = s.get(Operation, op.seq)
+                if fresh is None or fresh.state != OpState.submitted:
+                    return
+                fresh.gas_price, fresh.raw_tx, fresh.tx_hash = new, raw, h
+                fresh.tx_hashes = [*fresh.tx_hashes, h]
+                fresh.attempts += 1
+                fresh.sent_at = None
+                fresh.updated_at = utcnow()
+                s.add(fresh)
+                s.commit()
+
+        await self.db(resign)
         self.unsent = True
 
     async def revert_reason(self, op: Operation) -> dict[str, Any]:
