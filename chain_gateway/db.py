@@ -107,6 +107,11 @@ class InstanceLock:
         elif self.url.startswith("postgresql") and not self._try_pg():
             raise RuntimeError("another gateway process uses this PostgreSQL database")
 
+    @property
+    def can_be_lost(self) -> bool:
+        """Only the PostgreSQL lock can be lost while the process lives (with its session)."""
+        return self.url.startswith("postgresql")
+
     def held(self) -> str:
         """Whether this process still holds the lock, checked on the lock's own connection before
         signing: "held", "regained" (it was lost, e.g. the session was terminated by a restart,

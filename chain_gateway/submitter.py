@@ -13,11 +13,16 @@ Exactly-once, crash-safe design:
   self-transfer so later ones are not stuck;
 * an unmined tx is re-broadcast after ``resend_after_s`` and re-signed at the same nonce with a
   higher gas price after ``bump_after_s``;
-* a nonce the chain consumed without any of our hashes (someone else used the key) sends the
-  operation back to the queue for a fresh nonce;
-* a refused send fails an operation only if the node never accepted any of its transactions
-  (``accepted_at``) and knows none of its hashes; a filler (``system.nonce_fill``) is never failed:
-  the refusal is shown in ``error`` and the send retried after ``resend_after_s``;
+* a nonce the chain consumed without a receipt of ours sends the operation back to the queue for a
+  fresh nonce only when the chain's blocks prove another transaction took it (``evidence``); no
+  evidence: it waits (``NONCE_UNRESOLVED`` after ``evidence_alert_s``), never signed twice;
+* a refused send fails an operation only if the refusal is definitive (``node_errors``), the node
+  never accepted any of its transactions (``accepted_at``) and knows none of its hashes; a filler
+  (``system.nonce_fill``) is never failed: the refusal is shown in ``error`` and the send retried
+  after ``resend_after_s``; transient node errors are retried with back-off;
+* nothing is signed unless this process holds the store's instance lock (checked every step);
+  lost blocks / deep reorgs send the operations off chain back to tracking (``recovery``);
+* store work and signing run in worker threads, never on the event loop;
 * a keystore key is decrypted in a worker thread; if it cannot be (wrong passphrase), the signer's
   queued operations show ``SIGNER_LOCKED`` and the decryption is retried every ``UNLOCK_RETRY_S``.
 """
@@ -131,7 +136,7 @@ class Submitter:
         (``InstanceLock.held``, on the lock's own connection, in a worker thread). Lost: nothing is
         signed or sent, the error shows on health and on queued operations. Regained: every worker
         re-syncs from the store and the chain first (another process may have signed meanwhile)."""
-        if self.instance_lock is None:
+        if self.instance_lock is None or not self.instance_lock.can_be_lost:
             return True
         state = await asyncio.to_thread(self.instance_lock.held)
         if state == "held":
