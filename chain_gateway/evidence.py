@@ -6,15 +6,25 @@ The block holding ``address``'s transaction at ``nonce`` is the first one after 
 transaction count exceeds ``nonce``: a binary search over ``eth_getTransactionCount(address, block)``
 between a lower bound (a block known to be no later than the signature) and the head, then that
 block's transactions. ``None`` means the node cannot tell (no state for old blocks on a pruning
-node, a lagging block index): no evidence, never a reason to act."""
+node, a lagging block index): no evidence, never a reason to act. ``resolve_missing`` applies it to
+a signer's operations whose nonce is used without a receipt of theirs."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import time
+from typing import TYPE_CHECKING, Any
 
+from chain_gateway.models import Operation
 from chain_gateway.rpc import Rpc, RpcError
 
+if TYPE_CHECKING:
+    from chain_gateway.submitter import SignerWorker
+
+log = logging.getLogger("chain_gateway.evidence")
+
 WINDOW = 100_000  # without a lower bound, look this many blocks back at most
+SEARCHES_PER_ROUND = 8  # nonce evidence searches per tracking round (each a few RPC calls)
 
 
 async def _count(rpc: Rpc, address: str, block: int) -> int | None:
@@ -59,3 +69,49 @@ async def tx_at_nonce(rpc: Rpc, address: str, nonce: int, head: int, low: int | 
             return str(tx["hash"])
     return None
 
+
+async def resolve_missing(
+    worker: SignerWorker, ops: list[Operation], head: int
+) -> tuple[list[Operation], list[Operation]]:
+    """Operations whose nonce the chain consumed without a receipt of theirs for a while: find
+    the transaction at their nonce in the chain's blocks (``tx_at_nonce``; a few per
+    round, each again after resend_after_s). Returns (proven foreign: re-queue, no evidence for
+    ``evidence_alert_s``: show NONCE_UNRESOLVED). Never re-signs without proof: a lagging node
+    cannot make an operation take effect twice."""
+    requeue: list[Operation] = []
+    unresolved: list[Operation] = []
+    now = time.monotonic()
+    budget = SEARCHES_PER_ROUND
+    for op in ops:
+        assert op.nonce is not None
+        last = worker.searched.get(op.id)
+        if last is not None and now - last[0] < worker.s.resend_after_s:
+            continue
+        if last is not None and last[1] == "ours":
+            continue  # our transaction is in a block: its receipt will come
+        if budget == 0:
+            break
+        budget -= 1
+        found = await tx_at_nonce(worker.sub.rpc, worker.address, op.nonce, head, worker.signed_head.get(op.id))
+        if found is None:
+            worker.searched[op.id] = (now, "none")
+            if now - worker.misses[op.id] >= worker.s.evidence_alert_s and (
+                    op.error is None or op.error.get("code") != "NONCE_UNRESOLVED"):
+                unresolved.append(op)
+        elif found.lower() in {h.lower() for h in op.tx_hashes}:
+            worker.searched[op.id] = (now, "ours")
+            log.info("signer %s: nonce %s mined with our transaction %s; waiting for its receipt",
+                     worker.address, op.nonce, found)
+        else:
+            requeue.append(op)
+    return requeue, unresolved
+
+
+def unresolved_error(worker: SignerWorker, op: Operation) -> dict[str, Any]:
+    log.error("signer %s: nonce %s is used on chain but neither a receipt nor a block shows which "
+              "transaction used it; operation %s waits (never signed again without proof)",
+              worker.address, op.nonce, op.id)
+    return {"code": "NONCE_UNRESOLVED",
+            "message": f"nonce {op.nonce} is used on chain but the node shows no transaction for it; "
+                       "the operation waits for evidence and is never signed again without proof "
+                       "(check the node)"}

@@ -45,9 +45,10 @@ from chain_gateway.contracts import ContractSet
 from chain_gateway.db import InstanceLock
 from chain_gateway.errors import NodeUnavailable, NoSigner
 from chain_gateway.events import EventBus
-from chain_gateway.evidence import tx_at_nonce
+from chain_gateway.evidence import resolve_missing, unresolved_error
 from chain_gateway.models import NONCE_FILL, NonceState, Operation, OperationOut, OpState, utcnow
 from chain_gateway.node_errors import KNOWN, TOO_HIGH, TOO_LOW, UNDERPRICED, definitive, has
+from chain_gateway.receipts import parse_result, revert_reason
 from chain_gateway.recovery import ChainWatch, rewind
 from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
@@ -64,7 +65,6 @@ UNLOCK_RETRY_S = 30.0  # a key that cannot be decrypted: next attempt after this
 LOCK_RETRY_S = 1.0  # the store's instance lock is lost: next attempt to take it after this long
 NODE_RETRY_CAP_S = 5.0  # back-off cap after node errors in a row
 OUTAGE_FAILURES = 3  # node errors in a row (no answer in between) that make an outage
-SEARCHES_PER_ROUND = 8  # nonce evidence searches per tracking round (each a few RPC calls)
 
 
 def _clear_pending_error(op: Operation) -> None:
@@ -613,7 +613,7 @@ class SignerWorker:
             first = self.misses.setdefault(op.id, time.monotonic())
             if time.monotonic() - first >= max(1.0, self.s.resend_after_s):
                 unproven.append(op)
-        requeue, unresolved = await self.resolve_missing(unproven, head)
+        requeue, unresolved = await resolve_missing(self, unproven, head)
         finals: dict[str, OpState] = {}
         for op in mined:
             found = found_by_id.get(op.id)
@@ -627,14 +627,14 @@ class SignerWorker:
             op.accepted_at = op.accepted_at or now
             if int(found.get("status", "0x1"), 16) == 1:
                 op.state = OpState.mined
-                op.result = self.parse_result(op, found.get("logs", []))
+                op.result = parse_result(self.sub.contracts, found.get("logs", []))
                 _clear_pending_error(op)
             else:
-                op.error = await self.revert_reason(op)
+                op.error = await revert_reason(self.sub.rpc, self.sub.contracts, op)
                 finals[op.id] = OpState.failed
             changed.append(op)
         for op in unresolved:
-            op.error, op.updated_at = self.unresolved_error(op), now
+            op.error, op.updated_at = unresolved_error(self, op), now
             changed.append(op)
         for op in requeue:
             log.warning("signer %s: nonce %s was taken by another transaction (outside the gateway); "
@@ -663,49 +663,6 @@ class SignerWorker:
         self.misses.pop(op_id, None)
         self.searched.pop(op_id, None)
         self.signed_head.pop(op_id, None)
-
-    async def resolve_missing(self, ops: list[Operation], head: int) -> tuple[list[Operation], list[Operation]]:
-        """Operations whose nonce the chain consumed without a receipt of theirs for a while: find
-        the transaction at their nonce in the chain's blocks (``evidence.tx_at_nonce``; a few per
-        round, each again after resend_after_s). Returns (proven foreign: re-queue, no evidence for
-        ``evidence_alert_s``: show NONCE_UNRESOLVED). Never re-signs without proof: a lagging node
-        cannot make an operation take effect twice."""
-        requeue: list[Operation] = []
-        unresolved: list[Operation] = []
-        now = time.monotonic()
-        budget = SEARCHES_PER_ROUND
-        for op in ops:
-            assert op.nonce is not None
-            last = self.searched.get(op.id)
-            if last is not None and now - last[0] < self.s.resend_after_s:
-                continue
-            if last is not None and last[1] == "ours":
-                continue  # our transaction is in a block: its receipt will come
-            if budget == 0:
-                break
-            budget -= 1
-            found = await tx_at_nonce(self.sub.rpc, self.address, op.nonce, head, self.signed_head.get(op.id))
-            if found is None:
-                self.searched[op.id] = (now, "none")
-                if now - self.misses[op.id] >= self.s.evidence_alert_s and (
-                        op.error is None or op.error.get("code") != "NONCE_UNRESOLVED"):
-                    unresolved.append(op)
-            elif found.lower() in {h.lower() for h in op.tx_hashes}:
-                self.searched[op.id] = (now, "ours")
-                log.info("signer %s: nonce %s mined with our transaction %s; waiting for its receipt",
-                         self.address, op.nonce, found)
-            else:
-                requeue.append(op)
-        return requeue, unresolved
-
-    def unresolved_error(self, op: Operation) -> dict[str, Any]:
-        log.error("signer %s: nonce %s is used on chain but neither a receipt nor a block shows which "
-                  "transaction used it; operation %s waits (never signed again without proof)",
-                  self.address, op.nonce, op.id)
-        return {"code": "NONCE_UNRESOLVED",
-                "message": f"nonce {op.nonce} is used on chain but the node shows no transaction for it; "
-                           "the operation waits for evidence and is never signed again without proof "
-                           "(check the node)"}
 
     async def confirm(self, ops: list[Operation], head: int) -> None:
         depth = max(1, self.s.confirmations)
@@ -795,45 +752,3 @@ class SignerWorker:
 
         await self.db(resign)
         self.unsent = True
-
-    async def revert_reason(self, op: Operation) -> dict[str, Any]:
-        """Replay the reverted call on the parent block's state to name the error."""
-        err: dict[str, Any] = {"code": "REVERTED_ON_CHAIN", "message": "the transaction reverted"}
-        try:
-            block = hex(max(0, (op.block_number or 1) - 1))
-            await self.sub.rpc.call(
-                "eth_call", {"from": op.signer, "to": op.to_address, "data": op.data, "gas": hex(op.gas_limit)}, block
-            )
-        except RpcError as exc:
-            decoded = self.sub.contracts.decode_error(exc.revert_data)
-            if decoded:
-                err.update(decoded.as_dict())
-        except NodeUnavailable:
-            pass
-        return err
-
-    def parse_result(self, op: Operation, logs: list[dict[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        events = []
-        for lg in logs:
-            ev = self.sub.contracts.decode_log(lg)
-            if ev is None:
-                continue
-            events.append({"contract": ev.contract, "event": ev.name, "args": ev.args})
-            a = ev.args
-            if ev.name == "CertificateIssued":
-                result["certificate_id"] = a["certificateId"]
-                result["token_id"] = a["tokenId"]
-            elif ev.name == "HoldingCreated":
-                result.setdefault("new_token_ids", []).append(a["tokenId"])
-                result["new_token_id"] = a["tokenId"]
-            elif ev.name == "OfferCreated":
-                result["offer_id"] = a["offerId"]
-                result["price"] = a["price"]
-            elif ev.name == "OfferAccepted":
-                result["new_token_id"] = a["newTokenId"]
-                result["price"] = a["price"]
-            elif ev.name == "Redeemed":
-                result["redeemed"] = result.get("redeemed", 0) + a["amount"]
-        result["events"] = events
-        return result

@@ -70,4 +70,10 @@ def test_rules(proxy: FaultProxy) -> None:
     post(proxy.url, one("eth_call", {"to": acct.address, "data": "0x"}, "latest"))
     assert time.monotonic() - started >= 0.5
     assert proxy.seen["eth_gasPrice"] == 3
+    # a counting rule: forwarded as usual, only the matching items counted
+    count = proxy.add("eth_getBalance", "forward", match=lambda p: p[1:] == ["pending"])
+    balances = post(proxy.url, [one("eth_getBalance", acct.address, "pending", rid=1),
+                                one("eth_getBalance", acct.address, "latest", rid=2)]).json()
+    assert [("result" in r) for r in balances] == [True, True] and count.hits == 1
+    assert proxy.largest["eth_getBalance"] == 2
     proxy.clear()
