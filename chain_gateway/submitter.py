@@ -13,11 +13,16 @@ Exactly-once, crash-safe design:
   self-transfer so later ones are not stuck;
 * an unmined tx is re-broadcast after ``resend_after_s`` and re-signed at the same nonce with a
   higher gas price after ``bump_after_s``;
-* a nonce the chain consumed without any of our hashes (someone else used the key) sends the
-  operation back to the queue for a fresh nonce;
-* a refused send fails an operation only if the node never accepted any of its transactions
-  (``accepted_at``) and knows none of its hashes; a filler (``system.nonce_fill``) is never failed:
-  the refusal is shown in ``error`` and the send retried after ``resend_after_s``;
+* a nonce the chain consumed without a receipt of ours sends the operation back to the queue for a
+  fresh nonce only when the chain's blocks prove another transaction took it (``evidence``); no
+  evidence: it waits (``NONCE_UNRESOLVED`` after ``evidence_alert_s``), never signed twice;
+* a refused send fails an operation only if the refusal is definitive (``node_errors``), the node
+  never accepted any of its transactions (``accepted_at``) and knows none of its hashes; a filler
+  (``system.nonce_fill``) is never failed: the refusal is shown in ``error`` and the send retried
+  after ``resend_after_s``; transient node errors are retried with back-off;
+* nothing is signed unless this process holds the store's instance lock (checked every step);
+  lost blocks / deep reorgs send the operations off chain back to tracking (``recovery``);
+* store work and signing run in worker threads, never on the event loop;
 * a keystore key is decrypted in a worker thread; if it cannot be (wrong passphrase), the signer's
   queued operations show ``SIGNER_LOCKED`` and the decryption is retried every ``UNLOCK_RETRY_S``.
 """
@@ -29,16 +34,22 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from chain_gateway.contracts import ContractSet
+from chain_gateway.db import InstanceLock
 from chain_gateway.errors import NodeUnavailable, NoSigner
 from chain_gateway.events import EventBus
+from chain_gateway.evidence import resolve_missing, unresolved_error
 from chain_gateway.models import NONCE_FILL, NonceState, Operation, OperationOut, OpState, utcnow
+from chain_gateway.node_errors import KNOWN, TOO_HIGH, TOO_LOW, UNDERPRICED, definitive, has
+from chain_gateway.receipts import parse_result, revert_reason
+from chain_gateway.recovery import ChainWatch, rewind
 from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
@@ -46,29 +57,20 @@ from chain_gateway.signer import unlock as unlock_signer
 from chain_gateway.webhooks import finish
 
 log = logging.getLogger("chain_gateway.submitter")
+T = TypeVar("T")
 
-KNOWN = ("already known", "known transaction", "already imported", "already exists", "alreadyknown")
-TOO_LOW = ("nonce too low", "nonce is too low", "oldnonce", "nonce has already been used")
-# Besu: "Transaction nonce is too distant from current sender nonce", "lower nonce exists"
-TOO_HIGH = ("nonce too high", "gapped", "future nonce", "nonce_too_high", "too distant", "lower nonce")
-UNDERPRICED = ("underpriced", "replacement transaction")
-# refusals that say nothing about the transaction (the node is busy, or its reply went missing):
-# never a reason to fail an operation
-TRANSIENT = ("missing reply", "pool is full", "rate limit", "too many requests", "try again")
 # transient problems shown in a pending operation's `error`, cleared once they pass
-PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED")
+PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED", "STORE_LOCK_LOST", "REORGED")
 UNLOCK_RETRY_S = 30.0  # a key that cannot be decrypted: next attempt after this long
+LOCK_RETRY_S = 1.0  # the store's instance lock is lost: next attempt to take it after this long
+NODE_RETRY_CAP_S = 5.0  # back-off cap after node errors in a row
+OUTAGE_FAILURES = 3  # node errors in a row (no answer in between) that make an outage
 
 
 def _clear_pending_error(op: Operation) -> None:
     """A transient problem shown on a pending operation is gone once it moves on."""
     if op.error is not None and op.error.get("code") in PENDING_ERRORS:
         op.error = None
-
-
-def _has(message: str, needles: tuple[str, ...]) -> bool:
-    m = message.lower()
-    return any(n in m for n in needles)
 
 
 def publish(bus: EventBus, op: Operation) -> None:
@@ -85,6 +87,7 @@ class Submitter:
         contracts: ContractSet,
         bus: EventBus,
         chain_id: int,
+        instance_lock: InstanceLock | None = None,
     ):
         self.settings = settings
         self.engine = engine
@@ -94,19 +97,28 @@ class Submitter:
         self.bus = bus
         self.chain_id = chain_id
         self.workers: dict[str, SignerWorker] = {}
+        self.instance_lock = instance_lock
+        # set while this process does not hold the store's instance lock: nothing is signed or sent
+        self.lock_error: dict[str, Any] | None = None
+        self.watch = ChainWatch(self)
 
     async def start(self) -> None:
         """Recover: a worker for every signer with unfinished operations."""
-        with Session(self.engine) as s:
-            rows = s.exec(
-                select(Operation.signer)
-                .where(col(Operation.state).in_([OpState.queued, OpState.submitted, OpState.mined]))
-                .distinct()
-            ).all()
-        for signer in rows:
-            self.notify(signer)
+        def load() -> list[str]:
+            with Session(self.engine) as s:
+                return list(s.exec(
+                    select(Operation.signer)
+                    .where(col(Operation.state).in_([OpState.queued, OpState.submitted, OpState.mined]))
+                    .distinct()
+                ).all())
 
-    def notify(self, signer: str) -> None:
+        for signer in await asyncio.to_thread(load):
+            self.notify(signer)
+        self.watch.start()
+
+    def notify(self, signer: str, recheck: bool = False) -> None:
+        """Wake the signer's worker (started if needed); `recheck`: its mined/confirmed operations
+        may have lost their blocks (``recovery.rewind``)."""
         key = signer.lower()
         worker = self.workers.get(key)
         if worker is None or worker.task.done():
@@ -116,9 +128,37 @@ class Submitter:
                 log.error("no key for signer %s: its operations stay queued", signer)
                 return
             self.workers[key] = worker
+        worker.recheck = worker.recheck or recheck
         worker.wake.set()
 
+    async def may_sign(self) -> bool:
+        """Checked before every signing step: this process must hold the store's instance lock
+        (``InstanceLock.held``, on the lock's own connection, in a worker thread). Lost: nothing is
+        signed or sent, the error shows on health and on queued operations. Regained: every worker
+        re-syncs from the store and the chain first (another process may have signed meanwhile)."""
+        if self.instance_lock is None or not self.instance_lock.can_be_lost:
+            return True
+        state = await asyncio.to_thread(self.instance_lock.held)
+        if state == "held":
+            return self.lock_error is None
+        if state == "regained":
+            log.warning("the store's instance lock was lost and is held again: re-syncing every signer")
+            self.lock_error = None
+            for w in self.workers.values():
+                w.synced = False
+            return False  # the caller's next step re-syncs before it signs
+        if self.lock_error is None:
+            log.error("the store's instance lock is lost (another gateway holds it, or the database is "
+                      "unreachable): this gateway signs nothing until it holds the lock again")
+        self.lock_error = {
+            "code": "STORE_LOCK_LOST",
+            "message": "this gateway lost its lock on the store (another gateway process may use it): "
+                       "nothing is signed until the lock is held again",
+        }
+        return False
+
     async def stop(self) -> None:
+        await self.watch.stop()
         for w in self.workers.values():
             w.task.cancel()
         for w in self.workers.values():
@@ -135,7 +175,15 @@ class SignerWorker:
         self.wake = asyncio.Event()
         self.synced = False
         self.node_ok = True
+        self.failed_at = 0.0  # monotonic time of the last node error
+        self.failures = 0  # node errors without a node answer in between (back-off)
         self.misses: dict[str, float] = {}  # op id -> when its consumed nonce first showed no receipt
+        # op id -> (when, "ours" | "none"): last search of the blocks for the tx at its nonce
+        self.searched: dict[str, tuple[float, str]] = {}
+        self.head = 0  # the last chain head seen
+        self.high_head = 0  # the highest chain head seen (a lower one later: blocks were lost)
+        self.recheck = False  # look for mined/confirmed operations whose block is gone
+        self.signed_head: dict[str, int] = {}  # op id -> the head when it was signed (search lower bound)
         self.unsent = True  # look for signed but unsent transactions (set again by every recovery path)
         self._gas_price: int | None = None
         self.unlocked = False
@@ -150,6 +198,26 @@ class SignerWorker:
     def session(self) -> Session:
         return Session(self.sub.engine, expire_on_commit=False)
 
+    async def save(self, ops: list[Operation], finals: dict[str, OpState] | None = None) -> None:
+        """Store the changed operations in one transaction (in a worker thread); those named in
+        `finals` move to that final state through ``finish`` (webhook outbox included)."""
+        def store() -> None:
+            with self.session() as s:
+                for op in ops:
+                    if finals and op.id in finals:
+                        self.finish(s, op, finals[op.id])
+                    else:
+                        s.add(op)
+                s.commit()
+
+        if ops:
+            await self.db(store)
+
+    async def db(self, fn: Callable[[], T]) -> T:
+        """Run store work (and signing) in a worker thread: one slow database round trip (or a
+        slow signer) must not stall the event loop, and with it every other signer."""
+        return await asyncio.to_thread(fn)
+
     def finish(self, s: Session, op: Operation, state: OpState) -> None:
         """Every move to a final state goes through here: with a webhook URL, its durable delivery
         (``gw_webhook_outbox``) is committed with it."""
@@ -159,13 +227,20 @@ class SignerWorker:
         while True:
             try:
                 busy = await self.step()
-                self.node_ok = True
+                self.node_ok, self.failures = True, 0
             except asyncio.CancelledError:
                 raise
             except NodeUnavailable:
-                self.node_ok = False
-                self.synced = False
-                await asyncio.sleep(self.s.node_retry_s)
+                # a transient error (5xx, timeout, reset, a garbled answer) is retried with back-off;
+                # what was sent before it stays sent. Only an outage (OUTAGE_FAILURES errors and no
+                # answer for resend_after_s: the node may have restarted and lost its pool) re-syncs
+                # and re-broadcasts everything.
+                now, last_ok = time.monotonic(), self.sub.rpc.last_ok
+                self.failures = 1 if last_ok > self.failed_at else self.failures + 1
+                self.node_ok, self.failed_at = False, now
+                if self.failures >= OUTAGE_FAILURES and now - last_ok >= self.s.resend_after_s:
+                    self.synced = False
+                await asyncio.sleep(min(NODE_RETRY_CAP_S, self.s.node_retry_s * 2 ** min(self.failures - 1, 10)))
                 continue
             except Exception:
                 log.exception("signer worker %s: unexpected error; re-syncing", self.address)
@@ -184,8 +259,17 @@ class SignerWorker:
 
     async def step(self) -> bool:
         if not await self.unlock():
-            await self.show_locked()
+            await self.show_locked(self.unlock_error)
             return False
+        if not await self.sub.may_sign():
+            if self.sub.lock_error is not None:
+                await self.show_locked(self.sub.lock_error)
+                await asyncio.sleep(LOCK_RETRY_S)
+            return True
+        if self.recheck:
+            self.high_head = await self.sub.rpc.block_number()
+            await rewind(self, self.high_head)
+            self.recheck = False
         if not self.synced:
             await self.sync()
         signed = await self.sign_queued()
@@ -223,19 +307,23 @@ class SignerWorker:
         self.unlocked, self.unlock_error = True, None
         return True
 
-    async def show_locked(self) -> None:
-        """Put the decryption failure in the `error` of the signer's queued operations."""
-        changed: list[Operation] = []
-        with self.session() as s:
-            for op in s.exec(
-                select(Operation).where(Operation.signer == self.address, Operation.state == OpState.queued)
-            ).all():
-                if op.error != self.unlock_error:
-                    op.error, op.updated_at = self.unlock_error, utcnow()
-                    s.add(op)
-                    changed.append(op)
-            s.commit()
-        for op in changed:
+    async def show_locked(self, error: dict[str, Any] | None) -> None:
+        """Put why nothing is signed (the key cannot be decrypted, the store's lock is lost) in the
+        `error` of the signer's queued operations."""
+        def store() -> list[Operation]:
+            changed: list[Operation] = []
+            with self.session() as s:
+                for op in s.exec(
+                    select(Operation).where(Operation.signer == self.address, Operation.state == OpState.queued)
+                ).all():
+                    if op.error != error:
+                        op.error, op.updated_at = error, utcnow()
+                        s.add(op)
+                        changed.append(op)
+                s.commit()
+            return changed
+
+        for op in await self.db(store):
             publish(self.sub.bus, op)
 
     # --- nonces -------------------------------------------------------------------------------
@@ -259,8 +347,10 @@ class SignerWorker:
             raise NodeUnavailable("cannot read the account nonce")
         chain_latest, chain_pending = int(latest, 16), int(pending, 16)
         self._gas_price = None
-        fillers: list[Operation] = []
-        async with self.lock:
+        gas_price = await self.gas_price()
+
+        def store() -> None:
+            fillers: list[Operation] = []
             with self.session() as s:
                 ns = s.get(NonceState, self.address.lower()) or NonceState(account=self.address.lower())
                 outstanding = s.exec(
@@ -271,8 +361,6 @@ class SignerWorker:
                 for op in outstanding:  # re-broadcast everything not yet mined
                     op.sent_at = None
                     s.add(op)
-                self.unsent = True
-                gas_price = await self.gas_price()
                 for n in range(max(chain_latest, chain_pending), ns.next_nonce):
                     if n not in ours:
                         fillers.append(self._filler(n, gas_price))
@@ -284,6 +372,10 @@ class SignerWorker:
                 ns.updated_at = utcnow()
                 s.add(ns)
                 s.commit()
+
+        async with self.lock:
+            await self.db(store)
+        self.unsent = True
         self.synced = True
 
     def _filler(self, nonce: int, gas_price: int) -> Operation:
@@ -300,7 +392,9 @@ class SignerWorker:
         )
 
     async def sign_queued(self) -> list[Operation]:
-        async with self.lock:
+        gas_price = await self.gas_price()
+
+        def store() -> list[Operation]:
             with self.session() as s:
                 ops = s.exec(
                     select(Operation)
@@ -310,7 +404,6 @@ class SignerWorker:
                 ).all()
                 if not ops:
                     return []
-                gas_price = await self.gas_price()
                 ns = s.get(NonceState, self.address.lower()) or NonceState(account=self.address.lower())
                 now = utcnow()
                 for op in ops:
@@ -328,120 +421,159 @@ class SignerWorker:
                 ns.updated_at = now
                 s.add(ns)
                 s.commit()  # nonce + signed tx durable before the broadcast
+            return list(ops)
+
+        async with self.lock:
+            ops = await self.db(store)
         for op in ops:
+            self.signed_head[op.id] = self.head
             publish(self.sub.bus, op)
-        return list(ops)
+        return ops
 
     async def broadcast_unsent(self) -> None:
-        with self.session() as s:
-            ops = s.exec(
-                select(Operation)
-                .where(
-                    Operation.signer == self.address,
-                    Operation.state == OpState.submitted,
-                    col(Operation.sent_at).is_(None),
-                )
-                .order_by(col(Operation.nonce))
-            ).all()
+        def load() -> list[Operation]:
+            with self.session() as s:
+                return list(s.exec(
+                    select(Operation)
+                    .where(
+                        Operation.signer == self.address,
+                        Operation.state == OpState.submitted,
+                        col(Operation.sent_at).is_(None),
+                    )
+                    .order_by(col(Operation.nonce))
+                ).all())
+
+        ops = await self.db(load)
         if ops:
-            await self.broadcast(list(ops))
+            await self.broadcast(ops)
 
     async def broadcast(self, ops: list[Operation]) -> None:
         self.unsent = True  # until every send below has an answer
         results: list[Any] = []
-        if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
-            for i in range(0, len(ops), self.s.max_batch):
-                chunk = ops[i : i + self.s.max_batch]
-                results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
-        else:  # one after another, in nonce order: a node never sees a nonce before its predecessor
-            for op in ops:
-                results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
+        down: NodeUnavailable | None = None
+        try:
+            if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
+                for i in range(0, len(ops), self.s.max_batch):
+                    chunk = ops[i : i + self.s.max_batch]
+                    results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
+            else:  # one after another, in nonce order: a node never sees a nonce before its predecessor
+                for op in ops:
+                    results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
+        except NodeUnavailable as exc:  # the answers so far count; the rest is sent again
+            down = exc
         now = utcnow()
-        unsent = False
+        unsent = down is not None
         refused: list[tuple[Operation, RpcError]] = []
-        with self.session() as s:
-            for op, res in zip(ops, results, strict=True):
-                if isinstance(res, RpcError):
-                    msg = res.message
-                    if _has(msg, TOO_HIGH):
-                        self.synced = False  # a lower nonce is missing: re-sync fills it
-                        unsent = True
-                        continue
-                    if not (_has(msg, KNOWN) or _has(msg, TOO_LOW) or _has(msg, UNDERPRICED)):
-                        refused.append((op, res))
-                        continue
-                op.sent_at = now
-                if op.accepted_at is None and (not isinstance(res, RpcError) or _has(res.message, KNOWN)):
-                    op.accepted_at = now  # the node has it: from now on it may be mined
-                _clear_pending_error(op)
-                s.add(op)
-            s.commit()
+        sent: list[Operation] = []
+        for op, res in zip(ops, results, strict=False):
+            if isinstance(res, RpcError):
+                msg = res.message
+                if has(msg, TOO_HIGH):
+                    self.synced = False  # a lower nonce is missing: re-sync fills it
+                    unsent = True
+                    continue
+                if not (has(msg, KNOWN) or has(msg, TOO_LOW) or has(msg, UNDERPRICED)):
+                    refused.append((op, res))
+                    continue
+            op.sent_at = now
+            if op.accepted_at is None and (not isinstance(res, RpcError) or has(res.message, KNOWN)):
+                op.accepted_at = now  # the node has it: from now on it may be mined
+            _clear_pending_error(op)
+            sent.append(op)
+
+        def store() -> None:
+            with self.session() as s:
+                for op in sent:
+                    s.add(op)
+                s.commit()
+
+        await self.db(store)
         self.unsent = unsent
         for op, err in refused:
             await self.refused(op, err)
+        if down is not None:
+            raise down
 
     async def refused(self, op: Operation, err: RpcError) -> None:
         """The node refused a send. The operation fails only if that cannot lose a transaction: the
-        node never accepted any of its transactions, knows none of its hashes now, the refusal is not
-        a transient one, and it is not a filler. Otherwise the refusal is shown in `error` and the
-        send retried after resend_after_s (the receipt decides)."""
+        refusal is a definitive one (``node_errors.DEFINITIVE``: any other error, "internal error"
+        included, may hide a transaction the node took), the node never accepted any of its
+        transactions, knows none of its hashes now, and it is not a filler. Otherwise the refusal is
+        shown in `error` and the send retried after resend_after_s (the receipt decides)."""
         known: list[Any] = []
-        if op.kind != NONCE_FILL and op.accepted_at is None and not _has(err.message, TRANSIENT):
+        if op.kind != NONCE_FILL and op.accepted_at is None and definitive(err.message):
             known = await self.sub.rpc.batch([("eth_getTransactionByHash", [h]) for h in op.tx_hashes])
             if all(r is None for r in known):
                 await self.reject(op, err)
                 return
         log.warning("signer %s: node refused nonce %s (%s): kept, sent again in %ss",
                     self.address, op.nonce, err.message[:200], self.s.resend_after_s)
-        with self.session() as s:
-            fresh = s.get(Operation, op.seq)
-            if fresh is None or fresh.state != OpState.submitted or fresh.raw_tx != op.raw_tx:
-                return
-            now = utcnow()
-            fresh.sent_at = now  # an attempt: the resend timer applies, not the next poll
-            if fresh.accepted_at is None and any(isinstance(r, dict) for r in known):
-                fresh.accepted_at = now  # the node knows one of its transactions
-            fresh.error = {"code": "SEND_REFUSED", "message": err.message[:500]}
-            s.add(fresh)
-            s.commit()
-        publish(self.sub.bus, fresh)
+
+        def store() -> Operation | None:
+            with self.session() as s:
+                fresh = s.get(Operation, op.seq)
+                if fresh is None or fresh.state != OpState.submitted or fresh.raw_tx != op.raw_tx:
+                    return None
+                now = utcnow()
+                fresh.sent_at = now  # an attempt: the resend timer applies, not the next poll
+                if fresh.accepted_at is None and any(isinstance(r, dict) for r in known):
+                    fresh.accepted_at = now  # the node knows one of its transactions
+                fresh.error = {"code": "SEND_REFUSED", "message": err.message[:500]}
+                s.add(fresh)
+                s.commit()
+                return fresh
+
+        fresh = await self.db(store)
+        if fresh is not None:
+            publish(self.sub.bus, fresh)
 
     async def reject(self, op: Operation, err: RpcError) -> None:
         """The node refused a transaction it never had: the operation fails and its nonce is filled."""
         assert op.kind != NONCE_FILL, "a filler is never failed (another filler would replace it)"
         log.warning("signer %s: node refused nonce %s: %s", self.address, op.nonce, err.message)
-        async with self.lock:
+        gas_price = await self.gas_price()
+
+        def store() -> Operation | None:
             with self.session() as s:
                 fresh = s.get(Operation, op.seq)
                 if fresh is None or fresh.state != OpState.submitted or fresh.accepted_at is not None:
-                    return
+                    return None
                 fresh.error = {"code": "SEND_REJECTED", "message": err.message[:500]}
                 fresh.updated_at = utcnow()
                 self.finish(s, fresh, OpState.failed)
                 assert fresh.nonce is not None
-                filler = self._filler(fresh.nonce, await self.gas_price())
-                s.add(filler)
+                s.add(self._filler(fresh.nonce, gas_price))
                 s.commit()
+                return fresh
+
+        async with self.lock:
+            fresh = await self.db(store)
+        if fresh is None:
+            return
         self.unsent = True
         publish(self.sub.bus, fresh)
 
     # --- receipts -----------------------------------------------------------------------------
 
     async def track(self) -> bool:
-        with self.session() as s:
-            outstanding = s.exec(
-                select(Operation)
-                .where(
-                    Operation.signer == self.address,
-                    col(Operation.state).in_([OpState.submitted, OpState.mined]),
-                )
-                .order_by(col(Operation.nonce))
-            ).all()
-            queued = s.exec(
-                select(Operation.seq)
-                .where(Operation.signer == self.address, Operation.state == OpState.queued)
-                .limit(1)
-            ).first()
+        def load() -> tuple[list[Operation], int | None]:
+            with self.session() as s:
+                outstanding = s.exec(
+                    select(Operation)
+                    .where(
+                        Operation.signer == self.address,
+                        col(Operation.state).in_([OpState.submitted, OpState.mined]),
+                    )
+                    .order_by(col(Operation.nonce))
+                ).all()
+                queued = s.exec(
+                    select(Operation.seq)
+                    .where(Operation.signer == self.address, Operation.state == OpState.queued)
+                    .limit(1)
+                ).first()
+            return list(outstanding), queued
+
+        outstanding, queued = await self.db(load)
         if not outstanding:
             return queued is not None
         rpc = self.sub.rpc
@@ -451,13 +583,19 @@ class SignerWorker:
         if isinstance(count_hex, RpcError) or isinstance(head_hex, RpcError):
             raise NodeUnavailable("cannot read the chain head")
         chain_nonce, head = int(count_hex, 16), int(head_hex, 16)
+        self.head = head
+        if head < self.high_head:  # the chain lost blocks: re-check before acting on anything
+            log.error("signer %s: the chain head went back from %s to %s", self.address, self.high_head, head)
+            self.recheck = True
+            return True
+        self.high_head = head
         mined = [op for op in outstanding if op.state == OpState.submitted and (op.nonce or 0) < chain_nonce]
         calls = [("eth_getTransactionReceipt", [h]) for op in mined for h in op.tx_hashes]
         receipts: list[Any] = []
         for i in range(0, len(calls), self.s.max_batch):
             receipts += await rpc.batch(calls[i : i + self.s.max_batch])
         changed: list[Operation] = []
-        requeue: list[Operation] = []
+        unproven: list[Operation] = []
         now = utcnow()
         it = iter(receipts)
         found_by_id: dict[str, dict[str, Any]] = {}
@@ -467,45 +605,49 @@ class SignerWorker:
                 if isinstance(r, dict) and r.get("blockNumber"):
                     found_by_id[op.id] = r
             if op.id in found_by_id:
-                self.misses.pop(op.id, None)
+                self.forget(op.id)
                 continue
-            # the nonce is used but no receipt of ours: a receipt index lagging behind, or a tx that
-            # is not ours. Only after a while, and only if the node knows none of our hashes, is
-            # the operation given a fresh nonce (its own signed txs can then never be mined).
+            # the nonce is used but no receipt of ours (yet): a lagging receipt index, or a
+            # transaction that is not ours. After a while the chain's blocks are searched for the
+            # transaction at that nonce; only one proven foreign re-queues the operation.
             first = self.misses.setdefault(op.id, time.monotonic())
-            if time.monotonic() - first >= max(1.0, self.s.resend_after_s) and await self._unknown(op):
-                requeue.append(op)
-        with self.session() as s:
-            for op in mined:
-                found = found_by_id.get(op.id)
-                if found is None:
-                    continue
-                op.tx_hash = found["transactionHash"]
-                op.block_number = int(found["blockNumber"], 16)
-                op.block_hash = found["blockHash"]
-                op.gas_used = int(found["gasUsed"], 16)
-                op.updated_at = now
-                op.accepted_at = op.accepted_at or now
-                if int(found.get("status", "0x1"), 16) == 1:
-                    op.state = OpState.mined
-                    op.result = self.parse_result(op, found.get("logs", []))
-                    _clear_pending_error(op)
-                    s.add(op)
-                else:
-                    op.error = await self.revert_reason(op)
-                    self.finish(s, op, OpState.failed)
-                changed.append(op)
-            for op in requeue:
-                log.warning("signer %s: nonce %s was used outside the gateway; re-queueing", self.address, op.nonce)
-                op.state, op.nonce, op.raw_tx, op.sent_at, op.tx_hash = OpState.queued, None, None, None, None
-                op.tx_hashes = []
-                # its transactions can never be mined (their nonce went to another one): the next
-                # one it is signed with starts afresh
-                op.accepted_at = None
-                op.updated_at = now
-                s.add(op)
-                self.misses.pop(op.id, None)
-            s.commit()
+            if time.monotonic() - first >= max(1.0, self.s.resend_after_s):
+                unproven.append(op)
+        requeue, unresolved = await resolve_missing(self, unproven, head)
+        finals: dict[str, OpState] = {}
+        for op in mined:
+            found = found_by_id.get(op.id)
+            if found is None:
+                continue
+            op.tx_hash = found["transactionHash"]
+            op.block_number = int(found["blockNumber"], 16)
+            op.block_hash = found["blockHash"]
+            op.gas_used = int(found["gasUsed"], 16)
+            op.updated_at = now
+            op.accepted_at = op.accepted_at or now
+            if int(found.get("status", "0x1"), 16) == 1:
+                op.state = OpState.mined
+                op.result = parse_result(self.sub.contracts, found.get("logs", []))
+                _clear_pending_error(op)
+            else:
+                op.error = await revert_reason(self.sub.rpc, self.sub.contracts, op)
+                finals[op.id] = OpState.failed
+            changed.append(op)
+        for op in unresolved:
+            op.error, op.updated_at = unresolved_error(self, op), now
+            changed.append(op)
+        for op in requeue:
+            log.warning("signer %s: nonce %s was taken by another transaction (outside the gateway); "
+                        "re-queueing", self.address, op.nonce)
+            op.state, op.nonce, op.raw_tx, op.sent_at, op.tx_hash = OpState.queued, None, None, None, None
+            op.tx_hashes = []
+            # its transactions can never be mined (their nonce went to another one): the next
+            # one it is signed with starts afresh
+            op.accepted_at = None
+            op.updated_at = now
+            self.forget(op.id)
+            changed.append(op)
+        await self.save(changed, finals)
         for op in changed:
             publish(self.sub.bus, op)
         await self.confirm([op for op in outstanding if op.state == OpState.mined], head)
@@ -514,9 +656,13 @@ class SignerWorker:
             self.synced = False
         return True
 
-    async def _unknown(self, op: Operation) -> bool:
-        replies = await self.sub.rpc.batch([("eth_getTransactionByHash", [h]) for h in op.tx_hashes])
-        return all(r is None for r in replies)
+    def publish(self, op: Operation) -> None:
+        publish(self.sub.bus, op)
+
+    def forget(self, op_id: str) -> None:
+        self.misses.pop(op_id, None)
+        self.searched.pop(op_id, None)
+        self.signed_head.pop(op_id, None)
 
     async def confirm(self, ops: list[Operation], head: int) -> None:
         depth = max(1, self.s.confirmations)
@@ -528,17 +674,22 @@ class SignerWorker:
         else:
             receipts = [{"blockHash": op.block_hash} for op in ready]
         now = utcnow()
-        with self.session() as s:
-            for op, r in zip(ready, receipts, strict=True):
-                op.updated_at = now
-                if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
-                    self.finish(s, op, OpState.confirmed)
-                else:  # reorged out: track it again
-                    op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
-                    self.unsent = True
-                    s.add(op)
-            s.commit()
-        for op in ready:
+        done: list[Operation] = []
+        finals: dict[str, OpState] = {}
+        for op, r in zip(ready, receipts, strict=True):
+            if isinstance(r, RpcError):
+                continue  # no answer (a reply missing from the batch, a node error): next round
+            done.append(op)
+            op.updated_at = now
+            if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
+                finals[op.id] = OpState.confirmed
+                if op.block_number is not None and op.block_hash:
+                    self.sub.watch.confirmed(op.block_number, op.block_hash)
+            else:  # reorged out: track it again
+                op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
+                self.unsent = True
+        await self.save(done, finals)
+        for op in done:
             publish(self.sub.bus, op)
 
     async def unstick(self, pending: list[Operation], chain_nonce: int) -> None:
@@ -550,12 +701,10 @@ class SignerWorker:
             await self.bump(head_op)
         elif now - head_op.sent_at > timedelta(seconds=self.s.resend_after_s):
             log.info("signer %s: re-broadcasting from nonce %s", self.address, chain_nonce)
-            with self.session() as s:
-                for op in pending:
-                    if (op.nonce or 0) >= chain_nonce:
-                        op.sent_at = None
-                        s.add(op)
-                s.commit()
+            again = [op for op in pending if (op.nonce or 0) >= chain_nonce]
+            for op in again:
+                op.sent_at = None
+            await self.save(again)
             self.unsent = True
 
     async def bump(self, op: Operation) -> None:
@@ -568,72 +717,38 @@ class SignerWorker:
             # re-broadcast as is, and restart the bump clock (updated_at) so the next attempt is
             # bump_after_s away, not the next poll
             log.info("signer %s: nonce %s stuck and no funds for a higher fee; re-broadcasting", self.address, op.nonce)
-            with self.session() as s:
-                fresh = s.get(Operation, op.seq)
-                if fresh is not None and fresh.state == OpState.submitted:
-                    fresh.sent_at = None
-                    fresh.updated_at = utcnow()
-                    s.add(fresh)
-                    s.commit()
+
+            def restart() -> None:
+                with self.session() as s:
+                    fresh = s.get(Operation, op.seq)
+                    if fresh is not None and fresh.state == OpState.submitted:
+                        fresh.sent_at = None
+                        fresh.updated_at = utcnow()
+                        s.add(fresh)
+                        s.commit()
+
+            await self.db(restart)
             self.unsent = True
             return
         tx = {
             "chainId": self.sub.chain_id, "nonce": op.nonce, "to": op.to_address, "value": 0,
             "data": op.data, "gas": op.gas_limit, "gasPrice": new,
         }
-        raw, h = self.signer.sign_transaction(tx)
         log.warning("signer %s: nonce %s stuck; re-signing with gas price %s", self.address, op.nonce, new)
-        with self.session() as s:
-            fresh = s.get(Operation, op.seq)
-            if fresh is None or fresh.state != OpState.submitted:
-                return
-            fresh.gas_price, fresh.raw_tx, fresh.tx_hash = new, raw, h
-            fresh.tx_hashes = [*fresh.tx_hashes, h]
-            fresh.attempts += 1
-            fresh.sent_at = None
-            fresh.updated_at = utcnow()
-            s.add(fresh)
-            s.commit()
+
+        def resign() -> None:
+            raw, h = self.signer.sign_transaction(tx)
+            with self.session() as s:
+                fresh = s.get(Operation, op.seq)
+                if fresh is None or fresh.state != OpState.submitted:
+                    return
+                fresh.gas_price, fresh.raw_tx, fresh.tx_hash = new, raw, h
+                fresh.tx_hashes = [*fresh.tx_hashes, h]
+                fresh.attempts += 1
+                fresh.sent_at = None
+                fresh.updated_at = utcnow()
+                s.add(fresh)
+                s.commit()
+
+        await self.db(resign)
         self.unsent = True
-
-    async def revert_reason(self, op: Operation) -> dict[str, Any]:
-        """Replay the reverted call on the parent block's state to name the error."""
-        err: dict[str, Any] = {"code": "REVERTED_ON_CHAIN", "message": "the transaction reverted"}
-        try:
-            block = hex(max(0, (op.block_number or 1) - 1))
-            await self.sub.rpc.call(
-                "eth_call", {"from": op.signer, "to": op.to_address, "data": op.data, "gas": hex(op.gas_limit)}, block
-            )
-        except RpcError as exc:
-            decoded = self.sub.contracts.decode_error(exc.revert_data)
-            if decoded:
-                err.update(decoded.as_dict())
-        except NodeUnavailable:
-            pass
-        return err
-
-    def parse_result(self, op: Operation, logs: list[dict[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        events = []
-        for lg in logs:
-            ev = self.sub.contracts.decode_log(lg)
-            if ev is None:
-                continue
-            events.append({"contract": ev.contract, "event": ev.name, "args": ev.args})
-            a = ev.args
-            if ev.name == "CertificateIssued":
-                result["certificate_id"] = a["certificateId"]
-                result["token_id"] = a["tokenId"]
-            elif ev.name == "HoldingCreated":
-                result.setdefault("new_token_ids", []).append(a["tokenId"])
-                result["new_token_id"] = a["tokenId"]
-            elif ev.name == "OfferCreated":
-                result["offer_id"] = a["offerId"]
-                result["price"] = a["price"]
-            elif ev.name == "OfferAccepted":
-                result["new_token_id"] = a["newTokenId"]
-                result["price"] = a["price"]
-            elif ev.name == "Redeemed":
-                result["redeemed"] = result.get("redeemed", 0) + a["amount"]
-        result["events"] = events
-        return result

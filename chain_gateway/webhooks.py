@@ -85,7 +85,22 @@ class WebhookWorker:
                     self.wake.clear()
 
     async def deliver_due(self, client: httpx.AsyncClient) -> bool:
-        """One pass over the due rows, in order. True if more may be due right away."""
+        """One pass over the due rows, in order. True if more may be due right away. The store is
+        read and written in worker threads (never on the event loop)."""
+        rows, ops = await asyncio.to_thread(self._due)
+        for row in rows:
+            op = ops.get(row.operation_id)
+            if op is None:
+                await asyncio.to_thread(self._record, row, "give_up", "the operation is not in the store")
+                continue
+            body = webhook_body(OperationOut.of(op).model_dump(mode="json"))
+            outcome, detail = await post_webhook(client, self.url, self._secret, body)
+            await asyncio.to_thread(self._record, row, outcome, detail)
+            if outcome == "retry":  # the receiver is down or busy: the next rows wait for the next pass
+                return False
+        return len(rows) == BATCH
+
+    def _due(self) -> tuple[list[WebhookOutbox], dict[str, Operation]]:
         with Session(self.engine, expire_on_commit=False) as s:
             rows = s.exec(
                 select(WebhookOutbox)
@@ -95,17 +110,7 @@ class WebhookWorker:
             ).all()
             ids = list({r.operation_id for r in rows})
             ops = {op.id: op for op in s.exec(select(Operation).where(col(Operation.id).in_(ids))).all()} if ids else {}
-        for row in rows:
-            op = ops.get(row.operation_id)
-            if op is None:
-                self._record(row, "give_up", "the operation is not in the store")
-                continue
-            body = webhook_body(OperationOut.of(op).model_dump(mode="json"))
-            outcome, detail = await post_webhook(client, self.url, self._secret, body)
-            self._record(row, outcome, detail)
-            if outcome == "retry":  # the receiver is down or busy: the next rows wait for the next pass
-                return False
-        return len(rows) == BATCH
+        return list(rows), ops
 
     def _record(self, row: WebhookOutbox, outcome: str, detail: str) -> None:
         with Session(self.engine) as s:

@@ -8,7 +8,8 @@
     proxy.add("*", "http_status", status=502, times=3)
     ...
     rule.hits                                      # how many items the rule answered
-    proxy.seen["eth_call"]                         # requests per method that reached the proxy
+    proxy.seen["eth_call"]                         # items per method that reached the proxy
+    proxy.largest["eth_sendRawTransaction"]        # most items of that method in one request
     proxy.remove(rule); proxy.clear(); proxy.stop()
 
 Rules are checked in the order they were added; the first *active* rule whose method matches
@@ -27,6 +28,7 @@ Item actions (the other items of a batch are forwarded as usual):
   "delay"       forward, then answer after ``delay_s`` seconds (the whole HTTP answer waits)
   "drop"        forward, then leave the item out of the answer (a batch answer missing an item; a
                 single request gets an empty batch ``[]``)
+  "forward"     forward as usual: the rule only counts (``hits``) the items its ``match`` selects
 Request actions (the whole HTTP request, once any of its items matches):
   "http_status" answer HTTP ``status`` (e.g. 502) with a short text body
   "non_json"    answer HTTP 200 with a body that is not JSON
@@ -53,7 +55,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-ITEM_ACTIONS = ("error", "null", "result", "delay", "drop")
+ITEM_ACTIONS = ("error", "null", "result", "delay", "drop", "forward")
 REQUEST_ACTIONS = ("http_status", "non_json", "reset")
 
 
@@ -102,6 +104,7 @@ class FaultProxy:
         self.upstream = upstream
         self.rules: list[Rule] = []
         self.seen: Counter[str] = Counter()
+        self.largest: Counter[str] = Counter()
         self.port = 0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -210,6 +213,9 @@ class FaultProxy:
         batch = isinstance(body, list)
         items: list[dict[str, Any]] = body if batch else [body]
         rules: list[Rule | None] = []
+        per_request = Counter(str(item.get("method", "")) for item in items)
+        for method, n in per_request.items():
+            self.largest[method] = max(self.largest[method], n)
         for item in items:
             method = str(item.get("method", ""))
             self.seen[method] += 1
@@ -220,7 +226,7 @@ class FaultProxy:
                 await self._forward(body)
             return await self._request_fault(request, request_rule)
         to_forward = [item for item, rule in zip(items, rules, strict=True)
-                      if rule is None or rule.forward or rule.action in ("delay", "drop")]
+                      if rule is None or rule.forward or rule.action in ("delay", "drop", "forward")]
         replies: dict[Any, Any] = {}
         if to_forward:
             forwarded = await self._forward(to_forward if batch else to_forward[0])
@@ -233,7 +239,7 @@ class FaultProxy:
         out: list[Any] = []
         for item, rule in zip(items, rules, strict=True):
             rid = item.get("id")
-            if rule is None or rule.action == "delay":
+            if rule is None or rule.action in ("delay", "forward"):
                 missing = {"jsonrpc": "2.0", "id": rid, "error": {"code": -1, "message": "no reply"}}
                 out.append(replies.get(rid, missing))
             elif rule.action == "drop":

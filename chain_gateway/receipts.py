@@ -1,0 +1,55 @@
+"""What a receipt tells: the decoded events and results of a mined operation, and the contract
+error of a reverted one (replayed on the parent block's state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chain_gateway.contracts import ContractSet
+from chain_gateway.errors import NodeUnavailable
+from chain_gateway.models import Operation
+from chain_gateway.rpc import Rpc, RpcError
+
+
+async def revert_reason(rpc: Rpc, contracts: ContractSet, op: Operation) -> dict[str, Any]:
+    """Replay the reverted call on the parent block's state to name the error."""
+    err: dict[str, Any] = {"code": "REVERTED_ON_CHAIN", "message": "the transaction reverted"}
+    try:
+        block = hex(max(0, (op.block_number or 1) - 1))
+        await rpc.call(
+            "eth_call", {"from": op.signer, "to": op.to_address, "data": op.data, "gas": hex(op.gas_limit)}, block
+        )
+    except RpcError as exc:
+        decoded = contracts.decode_error(exc.revert_data)
+        if decoded:
+            err.update(decoded.as_dict())
+    except NodeUnavailable:
+        pass
+    return err
+
+
+def parse_result(contracts: ContractSet, logs: list[dict[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    events = []
+    for lg in logs:
+        ev = contracts.decode_log(lg)
+        if ev is None:
+            continue
+        events.append({"contract": ev.contract, "event": ev.name, "args": ev.args})
+        a = ev.args
+        if ev.name == "CertificateIssued":
+            result["certificate_id"] = a["certificateId"]
+            result["token_id"] = a["tokenId"]
+        elif ev.name == "HoldingCreated":
+            result.setdefault("new_token_ids", []).append(a["tokenId"])
+            result["new_token_id"] = a["tokenId"]
+        elif ev.name == "OfferCreated":
+            result["offer_id"] = a["offerId"]
+            result["price"] = a["price"]
+        elif ev.name == "OfferAccepted":
+            result["new_token_id"] = a["newTokenId"]
+            result["price"] = a["price"]
+        elif ev.name == "Redeemed":
+            result["redeemed"] = result.get("redeemed", 0) + a["amount"]
+    result["events"] = events
+    return result
