@@ -29,7 +29,7 @@ FORBIDDEN_ERRORS = {
     "MembershipUnauthorized", "MembershipWrongRole", "MembershipNotHolder", "CertificateUnauthorized",
     "CertificateNotPayee", "CertificateNotOwnerNorApproved", "CertificateWrongOwner", "FinancingNotSeller",
     "FinancingNotFactor", "SettlementUnauthorized", "SettlementNotDebtor",
-    "SettlementNotHolder", "SettlementTokenUnauthorized", "OwnableUnauthorizedAccount",
+    "SettlementNotHolder", "SettlementTokenUnauthorized", "OwnableUnauthorizedAccount", "MembershipNotPermitted",
 }
 CONFLICT_ERRORS = {
     "MembershipAlreadyMember", "MembershipStatusUnchanged", "MembershipPaused", "MembershipNotPaused",

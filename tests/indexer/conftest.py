@@ -18,11 +18,9 @@ from tests.pg import unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scenario import Scenario, deploy_system  # noqa: E402
+from scenario import System  # noqa: E402
 
 from indexer.models import DOMAIN_TABLES  # noqa: E402
-from indexer.pipeline import Indexer  # noqa: E402
-from indexer.settings import Settings  # noqa: E402
 from scf import devchain  # noqa: E402
 
 PG_ENV = "SCF_TEST_POSTGRES_URL"
@@ -88,29 +86,6 @@ def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
     dbs = Databases(request.param, tmp_path, admin)
     yield dbs
     dbs.drop_all()
-
-
-class System:
-    def __init__(self, chain: devchain.DevChain, seed: int) -> None:
-        self.chain = chain
-        self.manifest = deploy_system(chain)
-        self.scenario = Scenario.connect(chain.url, self.manifest, seed=seed)
-
-    @property
-    def url(self) -> str:
-        return self.chain.url
-
-    def rpc(self, method: str, *params: Any) -> Any:
-        return self.scenario.w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
-
-    def indexer(self, db_url: str, **overrides: Any) -> Indexer:
-        settings = Settings(database_url=db_url, **{"rpc_url": self.url, "batch_blocks": 16, **overrides})
-        return Indexer(settings, manifest=self.manifest)
-
-    def index(self, db_url: str, **overrides: Any) -> Indexer:
-        ix = self.indexer(db_url, **overrides)
-        ix.sync()
-        return ix
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,9 @@ from typing import Any
 
 from web3 import Web3
 
+from indexer.pipeline import Indexer
+from indexer.settings import Settings
+from scf import devchain
 from scf.devchain import DevChain
 from scf_core.manifest import Manifest
 
@@ -246,3 +249,26 @@ class Scenario:
         self.trade(steps)
         if settle:
             self.settle()
+
+
+class System:
+    def __init__(self, chain: devchain.DevChain, seed: int) -> None:
+        self.chain = chain
+        self.manifest = deploy_system(chain)
+        self.scenario = Scenario.connect(chain.url, self.manifest, seed=seed)
+
+    @property
+    def url(self) -> str:
+        return self.chain.url
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        return self.scenario.w3.provider.make_request(method, list(params))["result"]  # type: ignore[arg-type]
+
+    def indexer(self, db_url: str, **overrides: Any) -> Indexer:
+        settings = Settings(database_url=db_url, **{"rpc_url": self.url, "batch_blocks": 16, **overrides})
+        return Indexer(settings, manifest=self.manifest)
+
+    def index(self, db_url: str, **overrides: Any) -> Indexer:
+        ix = self.indexer(db_url, **overrides)
+        ix.sync()
+        return ix

@@ -72,7 +72,9 @@ def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) 
                     s.send(cur.transfer(dst, op[3] % (bal + 1)), src)
                 elif op[0] == "burn":
                     who = people[op[1]]
-                    s.send(cur.burn(who, op[2] % (cur.balanceOf(who).call() + 1)), s.operator)
+                    burn = op[2] % (cur.balanceOf(who).call() + 1)
+                    if burn:  # a zero burn reverts (SettlementTokenZeroBurn)
+                        s.send(cur.burn(who, burn), s.operator)
                 elif op[0] == "limit":
                     s.send(m.setCreditLimit(cores[op[1]], op[2]), s.operator)
                 elif op[0] == "issue":

@@ -279,7 +279,7 @@ def test_migrations_match_models(databases: Any) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_reconcile_after_random_lifecycles(seed: int, tmp_path: Any) -> None:
     """More randomized lifecycles (SQLite): reconcile finds no difference, value is conserved."""
-    from conftest import System
+    from scenario import System
 
     from scf import devchain
 
