@@ -131,7 +131,7 @@ def _nonzero_amount(value: int) -> int:
     return value
 
 
-def _ascii_digits(value: Any) -> Any:
+def ascii_digits(value: Any) -> Any:
     """Path and query integers: ASCII digits only (no sign, space, underscore, other scripts' digits),
     at most 78 of them (2**256 - 1 has 78)."""
     if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 78):
@@ -154,9 +154,9 @@ Uint64 = Annotated[int, Strict(), Field(ge=0, le=2**64 - 1), _uint(64)]
 Uint32 = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1), _uint(32)]
 PositiveUint256 = Annotated[Uint256, AfterValidator(_nonzero_amount), _uint(256, 1)]  # mint / burn amounts
 # integers in paths and queries: ASCII digits, bounded
-PathUint256 = Annotated[int, BeforeValidator(_ascii_digits), Path(ge=0, le=2**256 - 1), _uint(256)]
-QueryUint256 = Annotated[int, BeforeValidator(_ascii_digits), Query(ge=0, le=2**256 - 1), _uint(256)]
-QueryUint32 = Annotated[int, BeforeValidator(_ascii_digits), Query(ge=0, le=2**32 - 1), _uint(32)]
+PathUint256 = Annotated[int, BeforeValidator(ascii_digits), Path(ge=0, le=2**256 - 1), _uint(256)]
+QueryUint256 = Annotated[int, BeforeValidator(ascii_digits), Query(ge=0, le=2**256 - 1), _uint(256)]
+QueryUint32 = Annotated[int, BeforeValidator(ascii_digits), Query(ge=0, le=2**32 - 1), _uint(32)]
 
 
 def b32(value: str) -> bytes:

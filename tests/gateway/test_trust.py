@@ -73,6 +73,7 @@ def test_body_integers_are_strict_and_bounded(api: Api, members: Scenario) -> No
     f"/v1/financing/offers/{2**256}", "/v1/settlement/certificates/-1",
     "/v1/financing/quote?value=\u0661&rate_bps=1&maturity=1",
     f"/v1/financing/quote?value=1&rate_bps={2**32}&maturity=1",
+    "/v1/operations?limit=+5", "/v1/operations?offset=1_0", "/v1/operations?limit=\u0665",
 ])
 def test_path_and_query_ids_out_of_range_or_not_ascii_are_422(api: Api, members: Scenario, path: str) -> None:
     error(api.client.get(path, headers=api.h(members.supplier[1])), 422, "VALIDATION_ERROR")

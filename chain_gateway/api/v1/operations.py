@@ -9,9 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator
 
 from chain_gateway import operations
-from chain_gateway.deps import AUTHENTICATED, CallerDep, GatewayDep, WaitDep
+from chain_gateway.deps import AUTHENTICATED, CallerDep, GatewayDep, WaitDep, ascii_digits
 from chain_gateway.models import OperationOut, OpState, Role
 
 router = APIRouter(prefix="/operations", tags=["operations"], responses=AUTHENTICATED)
@@ -22,8 +23,8 @@ async def list_operations(
     gw: GatewayDep,
     caller: CallerDep,
     state: OpState | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, BeforeValidator(ascii_digits), Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, BeforeValidator(ascii_digits), Query(ge=0, le=10**9)] = 0,
 ) -> list[OperationOut]:
     """The caller's own operations, newest first."""
     return [OperationOut.of(r) for r in await operations.list_for(gw, caller, state, offset, limit)]
