@@ -49,7 +49,7 @@ class Gateway:
             settings=settings,
             manifest=manifest,
             engine=engine,
-            rpc=Rpc(settings.rpc_url),
+            rpc=Rpc(settings.rpc_url, timeout=settings.rpc_timeout_s),
             contracts=ContractSet.from_manifest(manifest),
             signers=SignerRegistry(settings),
             bus=EventBus(settings.webhook_url, secret),
@@ -106,7 +106,8 @@ class Gateway:
             self.bus.on_final = self.webhooks.wake.set
             await self.webhooks.start()  # rows left by a previous run are delivered now
         self.submitter = Submitter(
-            self.settings, self.engine, self.rpc, self.signers, self.contracts, self.bus, self.chain_id
+            self.settings, self.engine, self.rpc, self.signers, self.contracts, self.bus, self.chain_id,
+            self.instance_lock,
         )
         await self.submitter.start()
 

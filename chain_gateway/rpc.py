@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from typing import Any
 
 import aiohttp
@@ -28,64 +29,95 @@ class RpcError(Exception):
         return None
 
 
-class Rpc:
-    """Concurrent ``call``s are coalesced: at most ``max_inflight`` HTTP requests are in flight and
-    calls made meanwhile leave together as one JSON-RPC batch (fewer round trips under load)."""
+SEND_METHODS = frozenset({"eth_sendRawTransaction"})
+CALL_METHODS = frozenset({"eth_call", "eth_estimateGas"})
 
-    def __init__(self, url: str, timeout: float = 30.0, max_inflight: int = 2, max_batch: int = 200):
+
+def lane_of(methods: list[str]) -> str:
+    """Sends, calls/simulations and other reads go to the node through separate lanes (in-flight
+    limits and connection pools), so slow answers of one kind never hold up the others."""
+    if any(m in SEND_METHODS for m in methods):
+        return "send"
+    if methods and all(m in CALL_METHODS for m in methods):
+        return "call"
+    return "read"
+
+
+class _Lane:
+    def __init__(self) -> None:
+        self.pending: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        self.inflight = 0
+        self.session: aiohttp.ClientSession | None = None
+
+
+class Rpc:
+    """Concurrent ``call``s are coalesced: per lane (``lane_of``: sends, calls/simulations, other
+    reads) at most ``max_inflight`` HTTP requests are in flight and calls made meanwhile leave
+    together as one JSON-RPC batch (fewer round trips under load). Every request has ``timeout``
+    seconds; each lane has its own connection pool."""
+
+    def __init__(self, url: str, timeout: float = 30.0, max_inflight: int = 4, max_batch: int = 200):
         self.url = url
         self._ids = itertools.count(1)
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
         self.max_inflight = max_inflight
         self.max_batch = max_batch
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
-        self._inflight = 0
+        self._lanes = {name: _Lane() for name in ("send", "call", "read")}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.last_ok = time.monotonic()  # when the node last answered (a JSON body, HTTP < 400)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for lane in self._lanes.values():
+            if lane.session is not None:
+                await lane.session.close()
 
-    async def _post(self, payload: Any) -> Any:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), connector=aiohttp.TCPConnector(limit=16)
-            )
+    async def _post(self, payload: Any, lane: str = "read") -> Any:
+        pool = self._lanes[lane]
+        if pool.session is None or pool.session.closed:
+            pool.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16))
         try:
-            async with self._session.post(self.url, json=payload) as response:
+            async with pool.session.post(self.url, json=payload,
+                                         timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
                 if response.status >= 400:
                     raise NodeUnavailable("the chain node answered an HTTP error", {"status": response.status})
-                return await response.json(content_type=None)
+                body = await response.json(content_type=None)
+            if not isinstance(body, dict | list):
+                raise ValueError("not a JSON-RPC answer")
+            self.last_ok = time.monotonic()
+            return body
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             raise NodeUnavailable("the chain node is unreachable", {"reason": type(exc).__name__}) from exc
 
     async def call(self, method: str, *params: Any) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append(({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, fut))
-        if self._inflight < self.max_inflight:
-            self._flush_next()
+        name = lane_of([method])
+        lane = self._lanes[name]
+        lane.pending.append(({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}, fut))
+        if lane.inflight < self.max_inflight:
+            self._flush_next(name)
         reply = await fut
         if "error" in reply:
             err = reply["error"]
             raise RpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"))
         return reply.get("result")
 
-    def _flush_next(self) -> None:
-        if not self._pending:
+    def _flush_next(self, name: str) -> None:
+        lane = self._lanes[name]
+        if not lane.pending:
             return
-        chunk, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-        self._inflight += 1
-        task = asyncio.create_task(self._flush(chunk))
+        chunk, lane.pending = lane.pending[: self.max_batch], lane.pending[self.max_batch :]
+        lane.inflight += 1
+        task = asyncio.create_task(self._flush(name, chunk))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _flush(self, chunk: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
+    async def _flush(self, name: str, chunk: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
+        lane = self._lanes[name]
         try:
             if len(chunk) == 1:
-                replies = [await self._post(chunk[0][0])]
+                replies = [await self._post(chunk[0][0], name)]
             else:
-                replies = await self._post([payload for payload, _ in chunk])
+                replies = await self._post([payload for payload, _ in chunk], name)
                 if isinstance(replies, dict):  # the node refused the batch as a whole
                     replies = [dict(replies, id=payload["id"]) for payload, _ in chunk]
             by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
@@ -99,9 +131,9 @@ class Rpc:
             if not isinstance(exc, Exception):
                 raise
         finally:
-            self._inflight -= 1
-            while self._pending and self._inflight < self.max_inflight:
-                self._flush_next()
+            lane.inflight -= 1
+            while lane.pending and lane.inflight < self.max_inflight:
+                self._flush_next(name)
 
     async def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Results in order; a failed call's slot holds its RpcError."""
@@ -109,11 +141,11 @@ class Rpc:
             return []
         ids = [next(self._ids) for _ in calls]
         payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls, strict=True)]
-        reply = await self._post(payload)
+        reply = await self._post(payload, lane_of([m for m, _ in calls]))
         if isinstance(reply, dict):  # the node refused the batch as a whole
             err = reply.get("error", {})
             raise RpcError(int(err.get("code", 0)), str(err.get("message", "batch refused")), err.get("data"))
-        by_id = {r.get("id"): r for r in reply}
+        by_id = {r.get("id"): r for r in reply if isinstance(r, dict)}
         out: list[Any] = []
         for i in ids:
             r = by_id.get(i, {"error": {"code": -1, "message": "missing reply"}})

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     # request bodies above this many bytes are refused (413) while they are read, before authentication
     max_body_bytes: int = 1_048_576
 
+    # a consumed nonce with no evidence of which transaction used it (no receipt, not found in the
+    # blocks) for this long shows NONCE_UNRESOLVED on the operation (it keeps waiting, never re-signed)
+    evidence_alert_s: float = 60.0
+    # time allowed for one JSON-RPC request to the node (a slower answer is a transient node error)
+    rpc_timeout_s: float = 30.0
+    # how often the block of the latest confirmation is checked to still be on chain (lost blocks,
+    # a reorg deeper than the confirmation depth)
+    reorg_check_s: float = 5.0
+
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> Settings:
         if self.webhook_url and not self.webhook_secret:

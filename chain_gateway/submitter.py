@@ -36,9 +36,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from chain_gateway.contracts import ContractSet
+from chain_gateway.db import InstanceLock
 from chain_gateway.errors import NodeUnavailable, NoSigner
 from chain_gateway.events import EventBus
+from chain_gateway.evidence import tx_at_nonce
 from chain_gateway.models import NONCE_FILL, NonceState, Operation, OperationOut, OpState, utcnow
+from chain_gateway.node_errors import KNOWN, TOO_HIGH, TOO_LOW, UNDERPRICED, definitive, has
+from chain_gateway.recovery import ChainWatch, rewind
 from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
@@ -47,28 +51,19 @@ from chain_gateway.webhooks import finish
 
 log = logging.getLogger("chain_gateway.submitter")
 
-KNOWN = ("already known", "known transaction", "already imported", "already exists", "alreadyknown")
-TOO_LOW = ("nonce too low", "nonce is too low", "oldnonce", "nonce has already been used")
-# Besu: "Transaction nonce is too distant from current sender nonce", "lower nonce exists"
-TOO_HIGH = ("nonce too high", "gapped", "future nonce", "nonce_too_high", "too distant", "lower nonce")
-UNDERPRICED = ("underpriced", "replacement transaction")
-# refusals that say nothing about the transaction (the node is busy, or its reply went missing):
-# never a reason to fail an operation
-TRANSIENT = ("missing reply", "pool is full", "rate limit", "too many requests", "try again")
 # transient problems shown in a pending operation's `error`, cleared once they pass
-PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED")
+PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED", "STORE_LOCK_LOST", "REORGED")
 UNLOCK_RETRY_S = 30.0  # a key that cannot be decrypted: next attempt after this long
+LOCK_RETRY_S = 1.0  # the store's instance lock is lost: next attempt to take it after this long
+NODE_RETRY_CAP_S = 5.0  # back-off cap after node errors in a row
+OUTAGE_FAILURES = 3  # node errors in a row (no answer in between) that make an outage
+SEARCHES_PER_ROUND = 8  # nonce evidence searches per tracking round (each a few RPC calls)
 
 
 def _clear_pending_error(op: Operation) -> None:
     """A transient problem shown on a pending operation is gone once it moves on."""
     if op.error is not None and op.error.get("code") in PENDING_ERRORS:
         op.error = None
-
-
-def _has(message: str, needles: tuple[str, ...]) -> bool:
-    m = message.lower()
-    return any(n in m for n in needles)
 
 
 def publish(bus: EventBus, op: Operation) -> None:
@@ -85,6 +80,7 @@ class Submitter:
         contracts: ContractSet,
         bus: EventBus,
         chain_id: int,
+        instance_lock: InstanceLock | None = None,
     ):
         self.settings = settings
         self.engine = engine
@@ -94,6 +90,10 @@ class Submitter:
         self.bus = bus
         self.chain_id = chain_id
         self.workers: dict[str, SignerWorker] = {}
+        self.instance_lock = instance_lock
+        # set while this process does not hold the store's instance lock: nothing is signed or sent
+        self.lock_error: dict[str, Any] | None = None
+        self.watch = ChainWatch(self)
 
     async def start(self) -> None:
         """Recover: a worker for every signer with unfinished operations."""
@@ -105,8 +105,11 @@ class Submitter:
             ).all()
         for signer in rows:
             self.notify(signer)
+        self.watch.start()
 
-    def notify(self, signer: str) -> None:
+    def notify(self, signer: str, recheck: bool = False) -> None:
+        """Wake the signer's worker (started if needed); `recheck`: its mined/confirmed operations
+        may have lost their blocks (``recovery.rewind``)."""
         key = signer.lower()
         worker = self.workers.get(key)
         if worker is None or worker.task.done():
@@ -116,9 +119,37 @@ class Submitter:
                 log.error("no key for signer %s: its operations stay queued", signer)
                 return
             self.workers[key] = worker
+        worker.recheck = worker.recheck or recheck
         worker.wake.set()
 
+    async def may_sign(self) -> bool:
+        """Checked before every signing step: this process must hold the store's instance lock
+        (``InstanceLock.held``, on the lock's own connection, in a worker thread). Lost: nothing is
+        signed or sent, the error shows on health and on queued operations. Regained: every worker
+        re-syncs from the store and the chain first (another process may have signed meanwhile)."""
+        if self.instance_lock is None:
+            return True
+        state = await asyncio.to_thread(self.instance_lock.held)
+        if state == "held":
+            return self.lock_error is None
+        if state == "regained":
+            log.warning("the store's instance lock was lost and is held again: re-syncing every signer")
+            self.lock_error = None
+            for w in self.workers.values():
+                w.synced = False
+            return False  # the caller's next step re-syncs before it signs
+        if self.lock_error is None:
+            log.error("the store's instance lock is lost (another gateway holds it, or the database is "
+                      "unreachable): this gateway signs nothing until it holds the lock again")
+        self.lock_error = {
+            "code": "STORE_LOCK_LOST",
+            "message": "this gateway lost its lock on the store (another gateway process may use it): "
+                       "nothing is signed until the lock is held again",
+        }
+        return False
+
     async def stop(self) -> None:
+        await self.watch.stop()
         for w in self.workers.values():
             w.task.cancel()
         for w in self.workers.values():
@@ -135,7 +166,15 @@ class SignerWorker:
         self.wake = asyncio.Event()
         self.synced = False
         self.node_ok = True
+        self.failed_at = 0.0  # monotonic time of the last node error
+        self.failures = 0  # node errors without a node answer in between (back-off)
         self.misses: dict[str, float] = {}  # op id -> when its consumed nonce first showed no receipt
+        # op id -> (when, "ours" | "none"): last search of the blocks for the tx at its nonce
+        self.searched: dict[str, tuple[float, str]] = {}
+        self.head = 0  # the last chain head seen
+        self.high_head = 0  # the highest chain head seen (a lower one later: blocks were lost)
+        self.recheck = False  # look for mined/confirmed operations whose block is gone
+        self.signed_head: dict[str, int] = {}  # op id -> the head when it was signed (search lower bound)
         self.unsent = True  # look for signed but unsent transactions (set again by every recovery path)
         self._gas_price: int | None = None
         self.unlocked = False
@@ -159,13 +198,20 @@ class SignerWorker:
         while True:
             try:
                 busy = await self.step()
-                self.node_ok = True
+                self.node_ok, self.failures = True, 0
             except asyncio.CancelledError:
                 raise
             except NodeUnavailable:
-                self.node_ok = False
-                self.synced = False
-                await asyncio.sleep(self.s.node_retry_s)
+                # a transient error (5xx, timeout, reset, a garbled answer) is retried with back-off;
+                # what was sent before it stays sent. Only an outage (OUTAGE_FAILURES errors and no
+                # answer for resend_after_s: the node may have restarted and lost its pool) re-syncs
+                # and re-broadcasts everything.
+                now, last_ok = time.monotonic(), self.sub.rpc.last_ok
+                self.failures = 1 if last_ok > self.failed_at else self.failures + 1
+                self.node_ok, self.failed_at = False, now
+                if self.failures >= OUTAGE_FAILURES and now - last_ok >= self.s.resend_after_s:
+                    self.synced = False
+                await asyncio.sleep(min(NODE_RETRY_CAP_S, self.s.node_retry_s * 2 ** min(self.failures - 1, 10)))
                 continue
             except Exception:
                 log.exception("signer worker %s: unexpected error; re-syncing", self.address)
@@ -184,8 +230,17 @@ class SignerWorker:
 
     async def step(self) -> bool:
         if not await self.unlock():
-            await self.show_locked()
+            await self.show_locked(self.unlock_error)
             return False
+        if not await self.sub.may_sign():
+            if self.sub.lock_error is not None:
+                await self.show_locked(self.sub.lock_error)
+                await asyncio.sleep(LOCK_RETRY_S)
+            return True
+        if self.recheck:
+            self.high_head = await self.sub.rpc.block_number()
+            await rewind(self, self.high_head)
+            self.recheck = False
         if not self.synced:
             await self.sync()
         signed = await self.sign_queued()
@@ -223,15 +278,16 @@ class SignerWorker:
         self.unlocked, self.unlock_error = True, None
         return True
 
-    async def show_locked(self) -> None:
-        """Put the decryption failure in the `error` of the signer's queued operations."""
+    async def show_locked(self, error: dict[str, Any] | None) -> None:
+        """Put why nothing is signed (the key cannot be decrypted, the store's lock is lost) in the
+        `error` of the signer's queued operations."""
         changed: list[Operation] = []
         with self.session() as s:
             for op in s.exec(
                 select(Operation).where(Operation.signer == self.address, Operation.state == OpState.queued)
             ).all():
-                if op.error != self.unlock_error:
-                    op.error, op.updated_at = self.unlock_error, utcnow()
+                if op.error != error:
+                    op.error, op.updated_at = error, utcnow()
                     s.add(op)
                     changed.append(op)
             s.commit()
@@ -324,6 +380,7 @@ class SignerWorker:
                     _clear_pending_error(op)
                     op.attempts += 1
                     ns.next_nonce += 1
+                    self.signed_head[op.id] = self.head
                     s.add(op)
                 ns.updated_at = now
                 s.add(ns)
@@ -349,29 +406,33 @@ class SignerWorker:
     async def broadcast(self, ops: list[Operation]) -> None:
         self.unsent = True  # until every send below has an answer
         results: list[Any] = []
-        if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
-            for i in range(0, len(ops), self.s.max_batch):
-                chunk = ops[i : i + self.s.max_batch]
-                results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
-        else:  # one after another, in nonce order: a node never sees a nonce before its predecessor
-            for op in ops:
-                results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
+        down: NodeUnavailable | None = None
+        try:
+            if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
+                for i in range(0, len(ops), self.s.max_batch):
+                    chunk = ops[i : i + self.s.max_batch]
+                    results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
+            else:  # one after another, in nonce order: a node never sees a nonce before its predecessor
+                for op in ops:
+                    results += await self.sub.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
+        except NodeUnavailable as exc:  # the answers so far count; the rest is sent again
+            down = exc
         now = utcnow()
-        unsent = False
+        unsent = down is not None
         refused: list[tuple[Operation, RpcError]] = []
         with self.session() as s:
-            for op, res in zip(ops, results, strict=True):
+            for op, res in zip(ops, results, strict=False):
                 if isinstance(res, RpcError):
                     msg = res.message
-                    if _has(msg, TOO_HIGH):
+                    if has(msg, TOO_HIGH):
                         self.synced = False  # a lower nonce is missing: re-sync fills it
                         unsent = True
                         continue
-                    if not (_has(msg, KNOWN) or _has(msg, TOO_LOW) or _has(msg, UNDERPRICED)):
+                    if not (has(msg, KNOWN) or has(msg, TOO_LOW) or has(msg, UNDERPRICED)):
                         refused.append((op, res))
                         continue
                 op.sent_at = now
-                if op.accepted_at is None and (not isinstance(res, RpcError) or _has(res.message, KNOWN)):
+                if op.accepted_at is None and (not isinstance(res, RpcError) or has(res.message, KNOWN)):
                     op.accepted_at = now  # the node has it: from now on it may be mined
                 _clear_pending_error(op)
                 s.add(op)
@@ -379,14 +440,17 @@ class SignerWorker:
         self.unsent = unsent
         for op, err in refused:
             await self.refused(op, err)
+        if down is not None:
+            raise down
 
     async def refused(self, op: Operation, err: RpcError) -> None:
         """The node refused a send. The operation fails only if that cannot lose a transaction: the
-        node never accepted any of its transactions, knows none of its hashes now, the refusal is not
-        a transient one, and it is not a filler. Otherwise the refusal is shown in `error` and the
-        send retried after resend_after_s (the receipt decides)."""
+        refusal is a definitive one (``node_errors.DEFINITIVE``: any other error, "internal error"
+        included, may hide a transaction the node took), the node never accepted any of its
+        transactions, knows none of its hashes now, and it is not a filler. Otherwise the refusal is
+        shown in `error` and the send retried after resend_after_s (the receipt decides)."""
         known: list[Any] = []
-        if op.kind != NONCE_FILL and op.accepted_at is None and not _has(err.message, TRANSIENT):
+        if op.kind != NONCE_FILL and op.accepted_at is None and definitive(err.message):
             known = await self.sub.rpc.batch([("eth_getTransactionByHash", [h]) for h in op.tx_hashes])
             if all(r is None for r in known):
                 await self.reject(op, err)
@@ -451,13 +515,19 @@ class SignerWorker:
         if isinstance(count_hex, RpcError) or isinstance(head_hex, RpcError):
             raise NodeUnavailable("cannot read the chain head")
         chain_nonce, head = int(count_hex, 16), int(head_hex, 16)
+        self.head = head
+        if head < self.high_head:  # the chain lost blocks: re-check before acting on anything
+            log.error("signer %s: the chain head went back from %s to %s", self.address, self.high_head, head)
+            self.recheck = True
+            return True
+        self.high_head = head
         mined = [op for op in outstanding if op.state == OpState.submitted and (op.nonce or 0) < chain_nonce]
         calls = [("eth_getTransactionReceipt", [h]) for op in mined for h in op.tx_hashes]
         receipts: list[Any] = []
         for i in range(0, len(calls), self.s.max_batch):
             receipts += await rpc.batch(calls[i : i + self.s.max_batch])
         changed: list[Operation] = []
-        requeue: list[Operation] = []
+        unproven: list[Operation] = []
         now = utcnow()
         it = iter(receipts)
         found_by_id: dict[str, dict[str, Any]] = {}
@@ -467,14 +537,15 @@ class SignerWorker:
                 if isinstance(r, dict) and r.get("blockNumber"):
                     found_by_id[op.id] = r
             if op.id in found_by_id:
-                self.misses.pop(op.id, None)
+                self.forget(op.id)
                 continue
-            # the nonce is used but no receipt of ours: a receipt index lagging behind, or a tx that
-            # is not ours. Only after a while, and only if the node knows none of our hashes, is
-            # the operation given a fresh nonce (its own signed txs can then never be mined).
+            # the nonce is used but no receipt of ours (yet): a lagging receipt index, or a
+            # transaction that is not ours. After a while the chain's blocks are searched for the
+            # transaction at that nonce; only one proven foreign re-queues the operation.
             first = self.misses.setdefault(op.id, time.monotonic())
-            if time.monotonic() - first >= max(1.0, self.s.resend_after_s) and await self._unknown(op):
-                requeue.append(op)
+            if time.monotonic() - first >= max(1.0, self.s.resend_after_s):
+                unproven.append(op)
+        requeue, unresolved = await self.resolve_missing(unproven, head)
         with self.session() as s:
             for op in mined:
                 found = found_by_id.get(op.id)
@@ -495,8 +566,13 @@ class SignerWorker:
                     op.error = await self.revert_reason(op)
                     self.finish(s, op, OpState.failed)
                 changed.append(op)
+            for op in unresolved:
+                op.error, op.updated_at = self.unresolved_error(op), now
+                s.add(op)
+                changed.append(op)
             for op in requeue:
-                log.warning("signer %s: nonce %s was used outside the gateway; re-queueing", self.address, op.nonce)
+                log.warning("signer %s: nonce %s was taken by another transaction (outside the gateway); "
+                            "re-queueing", self.address, op.nonce)
                 op.state, op.nonce, op.raw_tx, op.sent_at, op.tx_hash = OpState.queued, None, None, None, None
                 op.tx_hashes = []
                 # its transactions can never be mined (their nonce went to another one): the next
@@ -504,7 +580,8 @@ class SignerWorker:
                 op.accepted_at = None
                 op.updated_at = now
                 s.add(op)
-                self.misses.pop(op.id, None)
+                self.forget(op.id)
+                changed.append(op)
             s.commit()
         for op in changed:
             publish(self.sub.bus, op)
@@ -514,9 +591,56 @@ class SignerWorker:
             self.synced = False
         return True
 
-    async def _unknown(self, op: Operation) -> bool:
-        replies = await self.sub.rpc.batch([("eth_getTransactionByHash", [h]) for h in op.tx_hashes])
-        return all(r is None for r in replies)
+    def publish(self, op: Operation) -> None:
+        publish(self.sub.bus, op)
+
+    def forget(self, op_id: str) -> None:
+        self.misses.pop(op_id, None)
+        self.searched.pop(op_id, None)
+        self.signed_head.pop(op_id, None)
+
+    async def resolve_missing(self, ops: list[Operation], head: int) -> tuple[list[Operation], list[Operation]]:
+        """Operations whose nonce the chain consumed without a receipt of theirs for a while: find
+        the transaction at their nonce in the chain's blocks (``evidence.tx_at_nonce``; a few per
+        round, each again after resend_after_s). Returns (proven foreign: re-queue, no evidence for
+        ``evidence_alert_s``: show NONCE_UNRESOLVED). Never re-signs without proof: a lagging node
+        cannot make an operation take effect twice."""
+        requeue: list[Operation] = []
+        unresolved: list[Operation] = []
+        now = time.monotonic()
+        budget = SEARCHES_PER_ROUND
+        for op in ops:
+            assert op.nonce is not None
+            last = self.searched.get(op.id)
+            if last is not None and now - last[0] < self.s.resend_after_s:
+                continue
+            if last is not None and last[1] == "ours":
+                continue  # our transaction is in a block: its receipt will come
+            if budget == 0:
+                break
+            budget -= 1
+            found = await tx_at_nonce(self.sub.rpc, self.address, op.nonce, head, self.signed_head.get(op.id))
+            if found is None:
+                self.searched[op.id] = (now, "none")
+                if now - self.misses[op.id] >= self.s.evidence_alert_s and (
+                        op.error is None or op.error.get("code") != "NONCE_UNRESOLVED"):
+                    unresolved.append(op)
+            elif found.lower() in {h.lower() for h in op.tx_hashes}:
+                self.searched[op.id] = (now, "ours")
+                log.info("signer %s: nonce %s mined with our transaction %s; waiting for its receipt",
+                         self.address, op.nonce, found)
+            else:
+                requeue.append(op)
+        return requeue, unresolved
+
+    def unresolved_error(self, op: Operation) -> dict[str, Any]:
+        log.error("signer %s: nonce %s is used on chain but neither a receipt nor a block shows which "
+                  "transaction used it; operation %s waits (never signed again without proof)",
+                  self.address, op.nonce, op.id)
+        return {"code": "NONCE_UNRESOLVED",
+                "message": f"nonce {op.nonce} is used on chain but the node shows no transaction for it; "
+                           "the operation waits for evidence and is never signed again without proof "
+                           "(check the node)"}
 
     async def confirm(self, ops: list[Operation], head: int) -> None:
         depth = max(1, self.s.confirmations)
@@ -528,17 +652,23 @@ class SignerWorker:
         else:
             receipts = [{"blockHash": op.block_hash} for op in ready]
         now = utcnow()
+        done: list[Operation] = []
         with self.session() as s:
             for op, r in zip(ready, receipts, strict=True):
+                if isinstance(r, RpcError):
+                    continue  # no answer (a reply missing from the batch, a node error): next round
+                done.append(op)
                 op.updated_at = now
                 if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
                     self.finish(s, op, OpState.confirmed)
+                    if op.block_number is not None and op.block_hash:
+                        self.sub.watch.confirmed(op.block_number, op.block_hash)
                 else:  # reorged out: track it again
                     op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
                     self.unsent = True
                     s.add(op)
             s.commit()
-        for op in ready:
+        for op in done:
             publish(self.sub.bus, op)
 
     async def unstick(self, pending: list[Operation], chain_nonce: int) -> None:

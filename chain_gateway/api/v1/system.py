@@ -44,7 +44,9 @@ async def health(gw: GatewayDep) -> dict[str, Any]:
         node = {"ok": True, "block": head}
     except NodeUnavailable:
         node = {"ok": False, "block": None}
-    return {"status": "ok", "node": node}
+    # signing: false while the gateway does not hold its store's instance lock (nothing is signed)
+    lock_error = gw.submitter.lock_error if gw.submitter else None
+    return {"status": "ok", "node": node, "signing": {"ok": lock_error is None, "error": lock_error}}
 
 
 @router.get("/system/info")

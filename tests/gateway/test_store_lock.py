@@ -1,0 +1,122 @@
+"""The PostgreSQL single-gateway lock holds for as long as the gateway signs: a terminated session
+(a restart, failover or idle-session killer: pg_terminate_backend) loses the advisory lock; the
+gateway notices before its next signing step, takes it again or stops signing, visibly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from chain_gateway.main import create_app
+from chain_gateway.models import Operation
+from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings, rpc, wait_until
+from tests.pg import unavailable
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh database of this file's own (test_gwsub_*), dropped afterwards."""
+    url = os.environ.get("SCF_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("SCF_TEST_POSTGRES_URL is not set")
+    import psycopg
+
+    try:
+        admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True,
+                                connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL at SCF_TEST_POSTGRES_URL is unreachable: {exc}")
+    name = f"test_gwsub_{secrets.token_hex(6)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def terminate_sessions(pg_url: str) -> int:
+    """What a database restart or an idle-session killer does to the gateway's sessions."""
+    import psycopg
+
+    db = pg_url.rsplit("/", 1)[1]
+    admin_url = os.environ["SCF_TEST_POSTGRES_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                             "AND pid <> pg_backend_pid()", (db,)).fetchall()
+    return len(rows)
+
+
+def grace(api: Api, value: int, wait: bool) -> dict:
+    r = api.client.put("/v1/system/grace-period", json={"grace_period_seconds": 86400 + value},
+                       headers={"X-API-Key": OPERATOR_API_KEY}, params={"wait": "true"} if wait else None)
+    assert r.status_code in (200, 202), r.text
+    return r.json()
+
+
+def row(client: TestClient, op_id: str) -> Operation:
+    with Session(client.app.state.gateway.engine) as s:  # type: ignore[attr-defined]
+        return s.exec(select(Operation).where(Operation.id == op_id)).one()
+
+
+def test_second_gateway_refused_while_the_first_holds_the_lock(chain: Chain, pg_url: str, tmp_path: Path) -> None:
+    settings = gateway_settings(chain, tmp_path, database_url=pg_url)
+    with (
+        TestClient(create_app(settings)),
+        pytest.raises(RuntimeError, match="another gateway process"),
+        TestClient(create_app(settings)),
+    ):
+        pass
+    with TestClient(create_app(settings)) as client:  # released on stop
+        assert client.get("/v1/health").json()["signing"]["ok"] is True
+
+
+def test_lost_lock_is_taken_again(chain: Chain, pg_url: str, tmp_path: Path) -> None:
+    """Sessions terminated, nobody else took the lock: the gateway takes it again and goes on."""
+    settings = gateway_settings(chain, tmp_path, database_url=pg_url)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        assert grace(api, 1, wait=True)["state"] == "confirmed"
+        assert terminate_sessions(pg_url) >= 1
+        done = api.get(f"/v1/operations/{grace(api, 2, wait=False)['id']}", OPERATOR_API_KEY, wait="true").json()
+        assert done["state"] == "confirmed"
+        with pytest.raises(RuntimeError, match="another gateway process"), TestClient(create_app(settings)):
+            pass  # it holds the lock again
+
+
+def test_two_gateways_never_sign_for_one_store(chain: Chain, pg_url: str, tmp_path: Path) -> None:
+    """Gateway A's sessions are terminated and gateway B starts on the same store (the lock was
+    free): A must not sign any more (its health and its queued operation say why); B signs it,
+    once."""
+    settings = gateway_settings(chain, tmp_path, database_url=pg_url)
+    operator = chain.manifest.operator
+    with TestClient(create_app(settings)) as a:
+        api_a = Api(a, chain)
+        assert grace(api_a, 3, wait=True)["state"] == "confirmed"
+        assert terminate_sessions(pg_url) >= 1
+        with TestClient(create_app(settings)) as b:  # the lock was free: B starts
+            n0 = int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16)
+            op = grace(api_a, 4, wait=False)  # stored by A's API
+            stuck = wait_until(lambda: (r := row(a, op["id"])).error and r, 15)
+            assert stuck.state.value == "queued" and stuck.nonce is None
+            assert stuck.error["code"] == "STORE_LOCK_LOST"
+            health = a.get("/v1/health").json()
+            assert health["signing"]["ok"] is False and health["signing"]["error"]["code"] == "STORE_LOCK_LOST"
+            time.sleep(1.0)
+            assert row(a, op["id"]).nonce is None  # A signed nothing
+            assert int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16) == n0
+            api_b = Api(b, chain)
+            assert grace(api_b, 5, wait=True)["state"] == "confirmed"  # B's worker takes A's operation too
+            done = api_b.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY, wait="true").json()
+            assert done["state"] == "confirmed" and done["nonce"] == n0 and done["error"] is None
+            time.sleep(1.0)
+            assert int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16) == n0 + 2
