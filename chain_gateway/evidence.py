@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chain_gateway.rpc import Rpc, RpcError
+from scf_core.rpc import AsyncRpc, RpcError
 
 WINDOW = 100_000  # without a lower bound, look this many blocks back at most
 
 
-async def _count(rpc: Rpc, address: str, block: int) -> int | None:
+async def _count(rpc: AsyncRpc, address: str, block: int) -> int | None:
     try:
         value = await rpc.call("eth_getTransactionCount", address, hex(block))
         return int(value, 16) if isinstance(value, str) else None
@@ -25,7 +25,7 @@ async def _count(rpc: Rpc, address: str, block: int) -> int | None:
         return None
 
 
-async def tx_at_nonce(rpc: Rpc, address: str, nonce: int, head: int, low: int | None = None) -> str | None:
+async def tx_at_nonce(rpc: AsyncRpc, address: str, nonce: int, head: int, low: int | None = None) -> str | None:
     """The hash of the transaction of `address` with `nonce` mined at or below `head`, or None
     when the node offers no evidence. Raises NodeUnavailable when the node cannot be reached."""
     lo = max(0, low if low is not None else head - WINDOW)

@@ -43,11 +43,11 @@ from chain_gateway.evidence import tx_at_nonce
 from chain_gateway.models import NONCE_FILL, NonceState, Operation, OperationOut, OpState, utcnow
 from chain_gateway.node_errors import KNOWN, TOO_HIGH, TOO_LOW, UNDERPRICED, definitive, has
 from chain_gateway.recovery import ChainWatch, rewind
-from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
 from chain_gateway.signer import unlock as unlock_signer
 from chain_gateway.webhooks import finish
+from scf_core.rpc import AsyncRpc, RpcError
 
 log = logging.getLogger("chain_gateway.submitter")
 
@@ -75,7 +75,7 @@ class Submitter:
         self,
         settings: Settings,
         engine: Engine,
-        rpc: Rpc,
+        rpc: AsyncRpc,
         signers: SignerRegistry,
         contracts: ContractSet,
         bus: EventBus,
