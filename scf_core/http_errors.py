@@ -25,7 +25,7 @@ class ErrorOut(BaseModel):
 
 # the code of an HTTP error raised by the framework (unknown route, wrong method, ...)
 HTTP_CODES = {
-    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
 }
 
