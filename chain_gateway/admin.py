@@ -20,11 +20,12 @@ import sys
 from eth_utils import to_checksum_address
 from sqlmodel import Session, select
 
-from chain_gateway.auth import create_api_key, hash_key, new_key
+from chain_gateway.auth import create_api_key
 from chain_gateway.db import make_engine
 from chain_gateway.models import ApiKey, Role
 from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry, write_keystore
+from scf_core.apikeys import hash_key, new_key
 
 
 def main(argv: list[str] | None = None) -> int:

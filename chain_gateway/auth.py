@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import threading
 import time
 
@@ -12,16 +10,7 @@ from sqlmodel import Session, select
 
 from chain_gateway.errors import Unauthenticated
 from chain_gateway.models import ApiKey, Operation, OpState, Role
-
-KEY_PREFIX = "scf_"
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+from scf_core.apikeys import hash_key, new_key
 
 
 def create_api_key(

@@ -11,7 +11,8 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chain_gateway.errors import PayloadTooLarge, http_error_response
+from chain_gateway.errors import PayloadTooLarge
+from scf_core.http_errors import http_error_response
 
 
 class BodyLimit:

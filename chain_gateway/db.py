@@ -4,37 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Index, event, inspect, text
+from sqlalchemy import Index, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import SQLModel
 
 from chain_gateway import models  # noqa: F401  (registers the tables)
+from scf_core import db
 
 
 def make_engine(url: str) -> Engine:
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    else:
-        kwargs["pool_pre_ping"] = True
-    engine = create_engine(url, **kwargs)
-    if url.startswith("sqlite"):
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
+    """The gateway's store: ``scf_core.db``'s engine with the gateway's tables created/upgraded."""
+    engine = db.make_engine(url)
     SQLModel.metadata.create_all(engine)
     upgrade_schema(engine)
     return engine

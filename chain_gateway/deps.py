@@ -12,9 +12,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict, 
 from pydantic_core import PydanticCustomError
 
 from chain_gateway import operations
-from chain_gateway.errors import ErrorOut, Forbidden, Unauthenticated
+from chain_gateway.errors import Forbidden, Unauthenticated
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, Role
+from scf_core.apikeys import parse_key
+from scf_core.http_errors import ErrorOut
 
 ERROR_STATUSES = {
     400: "the body cannot be parsed (e.g. not UTF-8)", 401: "no, unknown or revoked API key",
@@ -50,10 +52,7 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="A
 def current_key(  # a plain `def`: FastAPI runs it (and its store lookup) in a worker thread
     request: Request, gw: GatewayDep, x_api_key: Annotated[str | None, Security(api_key_header)] = None
 ) -> ApiKey:
-    key = x_api_key
-    authorization = request.headers.get("authorization")
-    if not key and authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
+    key = parse_key(request.headers)  # `x_api_key` declares the header in OpenAPI
     if not key:
         raise Unauthenticated("an API key is required (X-API-Key or Authorization: Bearer)")
     row = gw.keys.lookup(key)

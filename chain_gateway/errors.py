@@ -1,14 +1,16 @@
-"""One exception root with stable codes; one handler renders ``{code, message, details}``."""
+"""One exception root with stable codes, rendered as ``{code, message, details}`` by
+``scf_core.http_errors``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scf_core import http_errors, rpc
+from scf_core.http_errors import error_response
 
 
 class GatewayError(Exception):
@@ -62,7 +64,10 @@ class NoSigner(GatewayError):
     code = "NO_SIGNER"
 
 
-class NodeUnavailable(GatewayError):
+class NodeUnavailable(GatewayError, rpc.NodeUnavailable):
+    """The chain node is unreachable or its answer is malformed (what ``scf_core.rpc`` raises
+    for the gateway)."""
+
     status_code = 503
     code = "NODE_UNAVAILABLE"
 
@@ -76,54 +81,9 @@ class PayloadTooLarge(StarletteHTTPException):
         self.details = {"limit_bytes": limit}
 
 
-class ErrorOut(BaseModel):
-    """Every error answer."""
-
-    code: str = Field(description="stable, machine-readable (e.g. NOT_FOUND, CONTRACT_REVERT)")
-    message: str
-    details: dict[str, Any]
-
-
-HTTP_CODES = {
-    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
-}
-
-
-def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
-    body = error_body(HTTP_CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail), getattr(exc, "details", None))
-    return JSONResponse(body, exc.status_code, headers=exc.headers)
-
-
-def validation_code(errors: list[dict[str, Any]]) -> str:
-    """A validation error's code: the first named one (an upper-case error type, e.g.
-    ``ADDRESS_CHECKSUM``, ``ZERO_AMOUNT``), else ``VALIDATION_ERROR``."""
-    return next((e["type"] for e in errors if e["type"].isupper()), "VALIDATION_ERROR")
-
-
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details or {}}
-
-
 def install_handlers(app: FastAPI) -> None:
+    http_errors.install_handlers(app, "chain_gateway")
+
     @app.exception_handler(GatewayError)
     async def _gateway(_: Request, exc: GatewayError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        return JSONResponse(error_body(validation_code(errors), "invalid request", {"errors": errors}), 422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return http_error_response(exc)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # never leak internals
-        import logging
-
-        logging.getLogger("chain_gateway").exception("unhandled error")
-        return JSONResponse(error_body("INTERNAL", "internal error"), 500)
+        return error_response(exc.status_code, exc.code, exc.message, exc.details)

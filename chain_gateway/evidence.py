@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from chain_gateway.models import Operation
-from chain_gateway.rpc import Rpc, RpcError
+from scf_core.rpc import AsyncRpc, RpcError
 
 if TYPE_CHECKING:
     from chain_gateway.submitter import SignerWorker
@@ -27,7 +27,7 @@ WINDOW = 100_000  # without a lower bound, look this many blocks back at most
 SEARCHES_PER_ROUND = 8  # nonce evidence searches per tracking round (each a few RPC calls)
 
 
-async def _count(rpc: Rpc, address: str, block: int) -> int | None:
+async def _count(rpc: AsyncRpc, address: str, block: int) -> int | None:
     try:
         value = await rpc.call("eth_getTransactionCount", address, hex(block))
         return int(value, 16) if isinstance(value, str) else None
@@ -35,7 +35,7 @@ async def _count(rpc: Rpc, address: str, block: int) -> int | None:
         return None
 
 
-async def tx_at_nonce(rpc: Rpc, address: str, nonce: int, head: int, low: int | None = None) -> str | None:
+async def tx_at_nonce(rpc: AsyncRpc, address: str, nonce: int, head: int, low: int | None = None) -> str | None:
     """The hash of the transaction of `address` with `nonce` mined at or below `head`, or None
     when the node offers no evidence. Raises NodeUnavailable when the node cannot be reached."""
     lo = max(0, low if low is not None else head - WINDOW)

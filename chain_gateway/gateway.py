@@ -7,18 +7,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from chain_gateway.auth import KeyCache, ensure_key_hash, hash_key
+from chain_gateway.auth import KeyCache, ensure_key_hash
 from chain_gateway.contracts import ContractSet
 from chain_gateway.db import InstanceLock, make_engine
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.events import EventBus
 from chain_gateway.models import Role
-from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import DEV_CHAIN_IDS, SignerRegistry
 from chain_gateway.submitter import Submitter
 from chain_gateway.webhooks import WebhookWorker
+from scf_core.apikeys import hash_key
 from scf_core.manifest import Manifest
+from scf_core.rpc import AsyncRpc, RpcError
 
 log = logging.getLogger("chain_gateway")
 
@@ -28,7 +29,7 @@ class Gateway:
     settings: Settings
     manifest: Manifest
     engine: Engine
-    rpc: Rpc
+    rpc: AsyncRpc
     contracts: ContractSet
     signers: SignerRegistry
     bus: EventBus
@@ -49,7 +50,7 @@ class Gateway:
             settings=settings,
             manifest=manifest,
             engine=engine,
-            rpc=Rpc(settings.rpc_url, timeout=settings.rpc_timeout_s),
+            rpc=AsyncRpc(settings.rpc_url, timeout=settings.rpc_timeout_s, unavailable=NodeUnavailable),
             contracts=ContractSet.from_manifest(manifest),
             signers=SignerRegistry(settings),
             bus=EventBus(settings.webhook_url, secret),

@@ -8,10 +8,10 @@ from typing import Any
 from chain_gateway.contracts import ContractSet
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.models import Operation
-from chain_gateway.rpc import Rpc, RpcError
+from scf_core.rpc import AsyncRpc, RpcError
 
 
-async def revert_reason(rpc: Rpc, contracts: ContractSet, op: Operation) -> dict[str, Any]:
+async def revert_reason(rpc: AsyncRpc, contracts: ContractSet, op: Operation) -> dict[str, Any]:
     """Replay the reverted call on the parent block's state to name the error."""
     err: dict[str, Any] = {"code": "REVERTED_ON_CHAIN", "message": "the transaction reverted"}
     try:

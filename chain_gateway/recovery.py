@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.models import Operation, OpState, utcnow
-from chain_gateway.rpc import RpcError
+from scf_core.rpc import RpcError
 
 if TYPE_CHECKING:
     from chain_gateway.submitter import SignerWorker, Submitter

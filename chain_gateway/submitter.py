@@ -50,11 +50,11 @@ from chain_gateway.models import NONCE_FILL, NonceState, Operation, OperationOut
 from chain_gateway.node_errors import KNOWN, TOO_HIGH, TOO_LOW, UNDERPRICED, definitive, has
 from chain_gateway.receipts import parse_result, revert_reason
 from chain_gateway.recovery import ChainWatch, rewind
-from chain_gateway.rpc import Rpc, RpcError
 from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
 from chain_gateway.signer import unlock as unlock_signer
 from chain_gateway.webhooks import finish
+from scf_core.rpc import AsyncRpc, RpcError
 
 log = logging.getLogger("chain_gateway.submitter")
 T = TypeVar("T")
@@ -82,7 +82,7 @@ class Submitter:
         self,
         settings: Settings,
         engine: Engine,
-        rpc: Rpc,
+        rpc: AsyncRpc,
         signers: SignerRegistry,
         contracts: ContractSet,
         bus: EventBus,

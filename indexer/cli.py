@@ -14,7 +14,8 @@ import sys
 import time
 
 from indexer.errors import FatalError
-from indexer.settings import Settings, hash_key
+from indexer.settings import Settings
+from scf_core.apikeys import hash_key
 
 
 def main(argv: list[str] | None = None) -> int:

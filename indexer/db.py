@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
+
+from scf_core import db
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -47,27 +49,9 @@ def register_exact_functions(dbapi_conn: Any) -> None:
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
-    """SQLite (WAL) or PostgreSQL; `read_only` makes every session refuse writes (the API)."""
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=OFF")
-            if read_only:
-                cur.execute("PRAGMA query_only=ON")
-            cur.close()
-            register_exact_functions(dbapi_conn)
-
-        return engine
-    connect_args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    """The index's engine (``scf_core.db``); on SQLite with the exact amount functions.
+    `read_only` makes every session refuse writes (the API)."""
+    return db.make_engine(url, read_only=read_only, on_connect=register_exact_functions, **kwargs)
 
 
 def alembic_config(url: str) -> Any:

@@ -3,6 +3,8 @@ backs off and resumes) and fatal (the process stops with a clear message and exi
 
 from __future__ import annotations
 
+from scf_core import rpc
+
 
 class IndexerError(Exception):
     """Root of the indexer's own errors."""
@@ -12,8 +14,12 @@ class RetryableError(IndexerError):
     """Transient: the node or the database may answer properly later."""
 
 
-class NodeError(RetryableError):
+class NodeError(RetryableError, rpc.NodeUnavailable):
     """The node is unreachable or its answer is malformed (not JSON, items missing, wrong ids)."""
+
+
+class RpcError(rpc.RpcError, NodeError):
+    """A JSON-RPC error answer."""
 
 
 class ReorgDetected(RetryableError):

@@ -1,5 +1,6 @@
-"""eth_getLogs over adaptive block ranges: halve on "too many results" / range-limit errors,
-grow when quiet; back off and retry the same range when the node rate-limits."""
+"""The indexer's JSON-RPC client (``connect``) and eth_getLogs over adaptive block ranges: halve
+on "too many results" / range-limit errors, grow when quiet; back off and retry the same range
+when the node rate-limits."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from typing import Any
 
 import httpx
 
-from indexer.rpc import Rpc, RpcError
+from indexer import errors
+from scf_core.rpc import Rpc, RpcError
 
 log = logging.getLogger(__name__)
+
+
+def connect(url: str, timeout: float = 30.0) -> Rpc:
+    """The indexer's JSON-RPC client: node errors and malformed answers raise the indexer's
+    retryable ``NodeError`` (error answers: its ``RpcError``)."""
+    return Rpc(url, timeout, rpc_error=errors.RpcError, unavailable=errors.NodeError)
 
 # the range or the result is too large (geth, Besu, Erigon, Infura, Alchemy, QuickNode wordings)
 _LIMIT_HINTS = (

@@ -25,8 +25,7 @@ from indexer import handlers, store
 from indexer.db import make_engine, upgrade
 from indexer.decode import Decoder, Event
 from indexer.errors import ChainMismatch, DeepReorg, NodeError, ReorgDetected, RetryableError
-from indexer.fetch import LogFetcher
-from indexer.rpc import Rpc
+from indexer.fetch import LogFetcher, connect
 from indexer.settings import Settings
 from scf_core.manifest import Manifest
 
@@ -61,7 +60,7 @@ class Indexer:
         if settings.migrate:
             upgrade(settings.database_url)
         self.engine = engine or make_engine(settings.database_url)
-        self.rpc = Rpc(settings.rpc_url, settings.rpc_timeout)
+        self.rpc = connect(settings.rpc_url, settings.rpc_timeout)
         self.decoder = Decoder(self.manifest)
         self.fetcher = LogFetcher(
             self.rpc,

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak
 from sqlalchemy import Connection, Engine, select
 
 from indexer import store
@@ -25,8 +23,9 @@ from indexer.models import (
     STATE_TABLES,
     ZERO_ADDRESS,
 )
-from indexer.rpc import Rpc, RpcError
+from scf_core import abi
 from scf_core.manifest import Manifest
+from scf_core.rpc import Rpc, RpcError
 
 
 @dataclass(frozen=True)
@@ -39,23 +38,6 @@ class Difference:
 
     def __str__(self) -> str:
         return f"{self.entity}[{self.key}].{self.field}: sql={self.sql!r} chain={self.chain!r}"
-
-
-def _type(item: dict[str, Any]) -> str:
-    t: str = item["type"]
-    if t.startswith("tuple"):
-        return "(" + ",".join(_type(c) for c in item["components"]) + ")" + t[5:]
-    return t
-
-
-def _named(item: dict[str, Any], value: Any) -> Any:
-    if item["type"] == "tuple":
-        return {c["name"]: _named(c, v) for c, v in zip(item["components"], value, strict=True)}
-    if item["type"] == "address":
-        return value.lower()
-    if item["type"].startswith("bytes") and isinstance(value, bytes):
-        return "0x" + value.hex()
-    return value
 
 
 class ChainReader:
@@ -71,25 +53,12 @@ class ChainReader:
                     self.fns.setdefault((cname, item["name"]), (c.address, item))
 
     def call_many(self, contract: str, fn: str, args_list: list[list[Any]]) -> list[Any]:
-        from eth_abi import encode
-
         address, item = self.fns[(contract, fn)]
-        in_types = [_type(i) for i in item["inputs"]]
-        selector = keccak(text=f"{fn}({','.join(in_types)})")[:4]
-        out_types = [_type(o) for o in item["outputs"]]
-        calls = [
-            ("eth_call", [{"to": address, "data": "0x" + (selector + encode(in_types, args)).hex()}, self.block])
-            for args in args_list
+        calls = [("eth_call", [{"to": address, "data": abi.encode_call(item, args)}, self.block]) for args in args_list]
+        return [
+            res if isinstance(res, RpcError) else abi.decode_output(item, res, checksum=False)
+            for res in self.rpc.batch(calls, errors=True)
         ]
-        out: list[Any] = []
-        for res in self.rpc.batch(calls, errors=True):
-            if isinstance(res, RpcError):
-                out.append(res)
-                continue
-            values = abi_decode(out_types, bytes.fromhex(res[2:]))
-            named = [_named(o, v) for o, v in zip(item["outputs"], values, strict=True)]
-            out.append(named[0] if len(named) == 1 else named)
-        return out
 
     def call(self, contract: str, fn: str, *args: Any) -> Any:
         return self.call_many(contract, fn, [list(args)])[0]

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-def hash_key(key: str) -> str:
-    """The stored form of an auditor API key (sha256, hex)."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class Settings(BaseSettings):

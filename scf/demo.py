@@ -38,6 +38,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
+from scf_core import rpc
 from scf_core.paths import ROOT
 
 # piped into a log (no terminal) rich would assume 80 columns; the audit tables need more
@@ -178,25 +179,23 @@ def signals_ignored() -> Iterator[None]:
 # --- chain helpers (dev-chain control and reads only) -----------------------------------------
 
 
-class Node:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.client = httpx.Client(timeout=30)
-        self._id = 0
+class NodeRefused(rpc.RpcError, DemoError):
+    """The chain node answered a JSON-RPC error."""
 
-    def call(self, method: str, *params: Any) -> Any:
-        self._id += 1
-        r = self.client.post(self.url, json={"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
-        body = r.json()
-        if "error" in body:
-            raise DemoError(f"{method}: {body['error']}")
-        return body["result"]
+
+class NodeUnavailable(rpc.NodeUnavailable, DemoError):
+    """The chain node's answer is malformed."""
+
+
+class Node(rpc.Rpc):
+    def __init__(self, url: str) -> None:
+        super().__init__(url, 30, rpc_error=NodeRefused, unavailable=NodeUnavailable)
 
     def now(self) -> int:
         return int(self.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
 
     def head(self) -> int:
-        return int(self.call("eth_blockNumber"), 16)
+        return self.block_number()
 
     def travel(self, seconds: int) -> None:
         """Dev chain only: move the clock forward and mine a block."""

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from indexer.api.errors import ApiError, Forbidden, Unauthenticated
 from indexer.models import CERT_STATUS_NAMES, ROLE_NAMES
-from indexer.settings import hash_key
+from scf_core.apikeys import hash_key, parse_key
 
 # bounds of what the database can take (BIGINT) and of sane paging
 MAX_ID = 2**63 - 1
@@ -33,9 +33,7 @@ def require_auditor(
     authorization: Annotated[str | None, Header()] = None,
 ) -> str:
     """An auditor key in `X-API-Key` or `Authorization: Bearer`; keys are stored as sha256 hashes."""
-    key = x_api_key
-    if not key and authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
+    key = parse_key(request.headers)  # the parameters declare the headers in OpenAPI
     if not key:
         raise Unauthenticated("auditor API key required")
     digest = hash_key(key)

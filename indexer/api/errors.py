@@ -3,18 +3,14 @@ handlers; the same body declared in OpenAPI for 401/403/404/422 on every route."
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import IndexerError
-
-log = logging.getLogger("indexer.api")
+from scf_core import http_errors
+from scf_core.http_errors import ErrorOut, error_response
 
 
 class ApiError(IndexerError):
@@ -42,14 +38,8 @@ class NotFound(ApiError):
     code = "NOT_FOUND"
 
 
-class ErrorBody(BaseModel):
-    code: str = Field(description="stable error code: VALIDATION_ERROR, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, ...")
-    message: str
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details or {}}
+class ErrorBody(ErrorOut):
+    """The error body (the auditor API's name for it in OpenAPI)."""
 
 
 _ERR = {"model": ErrorBody}
@@ -64,25 +54,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def install_handlers(app: FastAPI) -> None:
+    http_errors.install_handlers(app, "indexer.api")
+
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        return JSONResponse(error_body("VALIDATION_ERROR", "invalid request", {"errors": errors}), 422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHENTICATED"}.get(exc.status_code, "HTTP_ERROR")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # never leak internals
-        log.exception("unhandled error")
-        return JSONResponse(error_body("INTERNAL", "internal error"), 500)
+        return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)

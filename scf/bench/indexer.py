@@ -39,19 +39,12 @@ PG_ENV = "SCF_TEST_POSTGRES_URL"
 # --- chain workload ----------------------------------------------------------------------------
 
 
-def _rpc(client: Any, url: str, method: str, params: list[Any]) -> Any:
-    r = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
-    if "error" in r:
-        raise RuntimeError(f"{method}: {r['error']}")
-    return r["result"]
-
-
 def build_workload(url: str, events: int, txs_per_block: int) -> tuple[Any, int]:
     """Deploy, onboard, issue one certificate and split it `events / 4` times; returns (manifest, splits)."""
-    import httpx
     from web3 import Web3
 
     from scf.deploy import deploy, dev_operator_key
+    from scf_core.rpc import Rpc
 
     manifest = deploy(url, dev_operator_key())
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
@@ -73,46 +66,36 @@ def build_workload(url: str, events: int, txs_per_block: int) -> tuple[Any, int]
     send(token.functions.accept(1), suppliers[0])
     splits = max(1, events // 4)
     datas = [token.functions.splitTransfer(1, to, 1, b"\x04" * 32)._encode_transaction_data() for to in suppliers[1:]]
-    client = httpx.Client(timeout=300)
-    _rpc(client, url, "evm_setAutomine", [False])
+    node = Rpc(url, 300)
+    node.call("evm_setAutomine", False)
     sent = 0
-    nonce = int(_rpc(client, url, "eth_getTransactionCount", [suppliers[0], "latest"]), 16)
+    nonce = int(node.call("eth_getTransactionCount", suppliers[0], "latest"), 16)
     while sent < splits:
         n = min(txs_per_block, splits - sent)
-        body = [
+        txs = [
             {
-                "jsonrpc": "2.0",
-                "id": i,
-                "method": "eth_sendTransaction",
-                "params": [
-                    {
-                        "from": suppliers[0],
-                        "to": token.address,
-                        "data": datas[(sent + i) % len(datas)],
-                        "gas": hex(400_000),
-                        "gasPrice": "0x0",
-                        "nonce": hex(nonce + sent + i),
-                    }
-                ],
+                "from": suppliers[0],
+                "to": token.address,
+                "data": datas[(sent + i) % len(datas)],
+                "gas": hex(400_000),
+                "gasPrice": "0x0",
+                "nonce": hex(nonce + sent + i),
             }
             for i in range(n)
         ]
-        for reply in client.post(url, json=body).json():
-            if "error" in reply:
-                raise RuntimeError(reply["error"])
-        _rpc(client, url, "evm_mine", [])
+        node.batch([("eth_sendTransaction", [tx]) for tx in txs], chunk=n)  # raises the first error
+        node.call("evm_mine")
         sent += n
-    _rpc(client, url, "evm_setAutomine", [True])
-    client.close()
+    node.call("evm_setAutomine", True)
+    node.close()
     return manifest, splits
 
 
 def fetch_only(url: str, manifest: Any, batch_blocks: int) -> tuple[float, int]:
     from indexer.decode import Decoder
-    from indexer.fetch import LogFetcher
-    from indexer.rpc import Rpc
+    from indexer.fetch import LogFetcher, connect
 
-    rpc = Rpc(url, 300)
+    rpc = connect(url, 300)
     head = rpc.block_number()
     fetcher = LogFetcher(rpc, Decoder(manifest).addresses, start=batch_blocks)
     start = time.perf_counter()
@@ -241,7 +224,8 @@ def query_latency(db_url: str, holdings: int, runs: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from indexer.api.main import create_app
-    from indexer.settings import Settings, hash_key
+    from indexer.settings import Settings
+    from scf_core.apikeys import hash_key
 
     # the API as an auditor gets it: routing, auth, query, tree, JSON encoding, response body
     app = create_app(Settings(database_url=db_url, auditor_key_hashes=hash_key("bench")))  # gc.freeze()s

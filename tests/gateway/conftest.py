@@ -270,7 +270,7 @@ class SendFault:
         self.rpc.batch = self.batch
 
     async def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        from chain_gateway.rpc import RpcError
+        from scf_core.rpc import RpcError
 
         message = self.message
         if message is None or all(method != "eth_sendRawTransaction" for method, _ in calls):

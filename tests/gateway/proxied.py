@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from chain_gateway.contracts import event_topic
 from chain_gateway.main import create_app
 from chain_gateway.models import Operation
 from gateway.conftest import Api, Chain, deploy_chain, gateway_settings, rpc, wait_until
+from scf_core.abi import event_topic
 from tests.faultproxy import FaultProxy
 
 LOOKUPS = ("eth_getTransactionReceipt", "eth_getTransactionByHash")

@@ -260,7 +260,7 @@ def test_my_holdings_on_a_node_that_limits_log_ranges(api: Api, members: Scenari
     """A node refusing `eth_getLogs` up to `latest` over the whole range (Besu's
     --rpc-max-logs-range) is asked in windows; a window it cannot serve is a 503."""
     from chain_gateway.api.v1 import holdings
-    from chain_gateway.rpc import RpcError
+    from scf_core.rpc import RpcError
 
     sup, sup_key = members.supplier
     issued = api.issue(members.core[1], sup)

@@ -18,11 +18,11 @@ from sqlalchemy import event
 from sqlmodel import Session, func, select
 
 from chain_gateway import deps
-from chain_gateway.auth import hash_key
 from chain_gateway.main import create_app
 from chain_gateway.models import Operation, OpState, Role
 from chain_gateway.settings import Settings
 from gateway.conftest import OPERATOR_API_KEY, Api, Scenario
+from scf_core.apikeys import hash_key
 
 ERROR_KEYS = {"code", "message", "details"}
 

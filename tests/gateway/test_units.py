@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from chain_gateway.auth import hash_key
 from chain_gateway.contracts import ContractSet
 from chain_gateway.errors import NoSigner
 from chain_gateway.settings import Settings
 from chain_gateway.signer import KeystoreSigner, SignerRegistry, write_keystore
+from scf_core.apikeys import hash_key
 from scf_core.build import load_artifacts
 from scf_core.manifest import DeployedContract, Manifest
 

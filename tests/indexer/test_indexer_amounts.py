@@ -18,7 +18,8 @@ from sqlalchemy import select
 from indexer.api.main import create_app
 from indexer.models import STATE_TABLES
 from indexer.reconcile import reconcile
-from indexer.settings import Settings, hash_key
+from indexer.settings import Settings
+from scf_core.apikeys import hash_key
 
 U128 = 2**128 - 1
 U256 = 2**256 - 1

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from indexer.api.main import create_app
-from indexer.settings import Settings, hash_key
+from indexer.settings import Settings
+from scf_core.apikeys import hash_key
 
 KEY = "auditor-test-key"
 

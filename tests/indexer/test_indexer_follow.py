@@ -21,11 +21,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from indexer.api.main import create_app
-from indexer.errors import NodeError
+from indexer.errors import NodeError, RpcError
+from indexer.fetch import connect
 from indexer.reconcile import reconcile
-from indexer.rpc import Rpc, RpcError
 from indexer.settings import Settings
 from scf import devchain
+from scf_core.rpc import Rpc
 from tests.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _rpc(answer: Any) -> Rpc:
     """An Rpc whose node answers `answer(request_json)` (a body: bytes, or JSON-able)."""
-    rpc = Rpc("http://node.invalid")
+    rpc = connect("http://node.invalid")
 
     def handle(request: httpx.Request) -> httpx.Response:
         body = answer(json.loads(request.content))
@@ -146,7 +147,7 @@ def test_follow_survives_node_faults_and_reports_them(fresh_system: Any, databas
             follower.alive()
         finally:
             follower.stop()
-    _, diffs = reconcile(ix.engine, Rpc(fresh_system.url), ix.manifest)
+    _, diffs = reconcile(ix.engine, connect(fresh_system.url), ix.manifest)
     assert diffs == [], "\n".join(map(str, diffs))
     ix.close()
 

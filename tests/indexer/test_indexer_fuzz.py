@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from indexer.settings import hash_key
 from scf.devchain import free_port
+from scf_core.apikeys import hash_key
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 
+from indexer.errors import RpcError
 from indexer.fetch import LogFetcher
 from indexer.models import STATE_TABLES
 from indexer.reconcile import reconcile
-from indexer.rpc import RpcError
 
 
 def test_backfill_reconciles_and_detects_tampering(played: Any, databases: Any, dump_db: Any) -> None:
@@ -145,7 +145,7 @@ class _FakeRpc:
     def get_logs(self, addresses: list[str], a: int, b: int, topics: Any = None) -> list[dict[str, Any]]:
         self.calls.append((a, b))
         if b - a + 1 > self.limit:
-            raise RpcError({"code": -32005, "message": "query returned more than 10000 results"})
+            raise RpcError(-32005, "query returned more than 10000 results")
         return []
 
 
@@ -185,9 +185,9 @@ def test_rate_limit_backs_off_and_retries_the_same_range() -> None:
 
     too_many = httpx.Response(429, request=httpx.Request("POST", "http://node"))
     errors: list[Exception] = [
-        RpcError({"code": -32005, "message": "rate limit exceeded"}),
+        RpcError(-32005, "rate limit exceeded"),
         httpx.HTTPStatusError("429", request=too_many.request, response=too_many),
-        RpcError({"code": -32000, "message": "Too Many Requests"}),
+        RpcError(-32000, "Too Many Requests"),
     ]
     rpc = Throttled(list(errors))
     slept: list[float] = []
@@ -197,7 +197,7 @@ def test_rate_limit_backs_off_and_retries_the_same_range() -> None:
     assert slept == [0.5, 1.0, 2.0]  # exponential back-off
     assert all(is_rate_limited(e) and not is_limit_error(e) for e in errors)
 
-    endless = Throttled([RpcError({"code": 429, "message": "slow down"}) for _ in range(10)])
+    endless = Throttled([RpcError(429, "slow down") for _ in range(10)])
     f = LogFetcher(endless, [], start=100, rate_retries=3, sleep=slept.append)  # type: ignore[arg-type]
     with pytest.raises(RpcError):
         f.fetch(1, 10_000)
@@ -205,9 +205,9 @@ def test_rate_limit_backs_off_and_retries_the_same_range() -> None:
 
     # range / result-size errors still halve the range, whatever their wording
     for message in ("query returned more than 10000 results", "Log response size exceeded", "block range too large"):
-        assert is_limit_error(RpcError({"code": -32000, "message": message}))
-        assert not is_rate_limited(RpcError({"code": -32000, "message": message}))
-    assert not is_limit_error(RpcError({"code": -32000, "message": "gas limit reached"}))
+        assert is_limit_error(RpcError.from_error({"code": -32000, "message": message}))
+        assert not is_rate_limited(RpcError.from_error({"code": -32000, "message": message}))
+    assert not is_limit_error(RpcError(-32000, "gas limit reached"))
 
 
 def test_journal_pruned_when_the_floor_moves(fresh_system: Any, databases: Any) -> None:

@@ -15,7 +15,8 @@ from sqlalchemy import insert
 from indexer.api.main import create_app
 from indexer.db import make_engine, upgrade
 from indexer.models import Block, Certificate, Checkpoint, FinancingDeal, Holding, HoldingTransfer, Member
-from indexer.settings import Settings, hash_key
+from indexer.settings import Settings
+from scf_core.apikeys import hash_key
 
 KEY = "auditor-test-key"
 DAY = 86_400

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from chain_gateway import operations
-from chain_gateway.contracts import event_topic
 from chain_gateway.deps import (
     AUTHENTICATED,
     FINAL,
@@ -29,7 +28,8 @@ from chain_gateway.deps import (
 from chain_gateway.errors import Forbidden, NodeUnavailable, NotFound
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import ApiKey, OperationOut, Role
-from chain_gateway.rpc import RpcError
+from scf_core.abi import event_topic
+from scf_core.rpc import RpcError
 
 router = APIRouter(prefix="/holdings", tags=["holdings"], responses=AUTHENTICATED)
 
