@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import event
@@ -337,16 +337,19 @@ def _valid(amount: Any, to: str) -> bool:
 ADDR = "0x" + "ab" * 20
 
 
+@settings(deadline=None)  # a property, not a timing: no per-example deadline under a loaded CI
 @given(st.integers())
 def test_prop_uint128_accepts_exactly_its_range(n: int) -> None:
     assert _valid(n, ADDR) == (0 <= n <= 2**128 - 1)
 
 
+@settings(deadline=None)  # a property, not a timing: no per-example deadline under a loaded CI
 @given(st.one_of(st.floats(), st.booleans(), st.text(), st.integers().map(str), st.integers().map(float)))
 def test_prop_non_integers_are_refused(value: Any) -> None:
     assert not _valid(value, ADDR)
 
 
+@settings(deadline=None)  # a property, not a timing: no per-example deadline under a loaded CI
 @given(st.binary(min_size=20, max_size=20), st.data())
 def test_prop_addresses_checksum_or_single_case(raw: bytes, data: Any) -> None:
     from eth_utils import to_checksum_address
@@ -361,6 +364,7 @@ def test_prop_addresses_checksum_or_single_case(raw: bytes, data: Any) -> None:
         assert _valid(1, flipped) == single_case
 
 
+@settings(deadline=None)  # a property, not a timing: no per-example deadline under a loaded CI
 @given(st.one_of(st.text(max_size=90), st.integers(min_value=0, max_value=2**257).map(str),
                  st.integers(min_value=0, max_value=10**6).map(lambda n: str(n).zfill(79))))
 def test_prop_path_integers_are_ascii_digits_in_range(text: str) -> None:

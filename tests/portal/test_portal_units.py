@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal import charts, forms, i18n
@@ -38,6 +38,7 @@ def test_money_formats_exactly_beyond_2_pow_53() -> None:
     assert forms.money(MAX).endswith(",296,399.35")
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=1, max_value=MAX))
 def test_amounts_round_trip_through_the_form(n: int) -> None:
     assert forms.parse_amount(forms.money(n)) == n
