@@ -104,8 +104,10 @@ contract Financing is IFinancing, ReentrancyGuard {
 
     /// @notice The factor takes the offer: the value moves to a new holding of the factor and the
     /// price to the seller, atomically.
-    /// Requirements: caller is the offer's factor; the offer is open and not expired; the seller
-    /// still holds enough movable value; the factor holds the price.
+    /// Requirements: caller is the offer's factor or, for an open offer, one of its listed
+    /// factors (any member with the factor role when there is no list) other than the seller;
+    /// the offer is open and not expired; the seller still holds enough movable value; the
+    /// factor holds the price. An open offer records its buyer as its factor.
     /// Emits {OfferAccepted}, and the token's and currency's transfer events.
     function acceptOffer(uint256 offerId) external nonReentrant returns (uint256 newTokenId) {
         Offer storage o = _openOffer(offerId);
