@@ -470,7 +470,8 @@ class Lifecycle:
         now = self.pin()
         deadline = min(self.certs[h["cert"]]["maturity"], now + 5 * DAY)
         recourse = st_face % 2 == 0
-        rid = self.run(None, f.requestQuotes, tid, value, deadline, recourse, h32(14), {"from": h["owner"]}).return_value
+        tx = self.run(None, f.requestQuotes, tid, value, deadline, recourse, h32(14), {"from": h["owner"]})
+        rid = tx.return_value
         quotes = []
         for i, factor in enumerate(a for a in self.factors if str(a) != h["owner"]):
             self.pin()
