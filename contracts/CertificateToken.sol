@@ -211,6 +211,23 @@ contract CertificateToken is ICertificateToken, ERC165 {
         }
     }
 
+    /// @notice Recourse leg of a financing deal: the whole holding `tokenId` returns from the
+    /// factor `from` to the seller `to`, after maturity, keeping its id and going one tier deeper.
+    /// Requirements: caller is the financing contract; `from` owns the holding; the holding is not
+    /// frozen; its certificate is Overdue; `to` is not `from`; both are active suppliers or
+    /// factors; the system is not paused. Emits {Transfer}, {HoldingTransferred}.
+    function recourseTransfer(uint256 tokenId, address from, address to) external {
+        if (msg.sender != _financing) revert CertificateUnauthorized(msg.sender);
+        HoldingData storage h = _holdings[tokenId];
+        address owner = h.owner;
+        if (owner == address(0)) revert CertificateUnknownHolding(tokenId);
+        if (owner != from) revert CertificateWrongOwner(tokenId, from, owner);
+        if (h.frozen) revert CertificateFrozen(tokenId);
+        Status status = _certificates[h.certificateId].status;
+        if (status != Status.Overdue) revert CertificateWrongStatus(h.certificateId, status);
+        _moveWhole(tokenId, h, from, to);
+    }
+
     /// @notice Requirements: caller is the settlement contract; the certificate is active.
     /// Emits {CertificateStatusChanged}.
     function markOverdue(uint256 certificateId) external {
@@ -318,18 +335,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
         if (!_isApprovedOrOwner(msg.sender, owner, tokenId)) revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
         if (msg.sender != owner) _membership.requireCapable(msg.sender, IMembership.Capability.SpendHoldings);
         _requireMovable(tokenId, h);
-        if (to == owner) revert CertificateSelfTransfer(tokenId, owner);
-        _membership.requireHolders(from, to);
-        delete _tokenApprovals[tokenId];
-        unchecked {
-            _balances[from] -= 1;
-            _balances[to] += 1;
-        }
-        h.owner = to;
-        uint32 tier = h.tier + 1;
-        h.tier = tier;
-        emit Transfer(from, to, tokenId);
-        emit HoldingTransferred(tokenId, from, to, tier);
+        _moveWhole(tokenId, h, from, to);
     }
 
     function safeTransferFrom(address from, address to, uint256 tokenId) external {
@@ -438,6 +444,23 @@ contract CertificateToken is ICertificateToken, ERC165 {
         newTokenId = _createHolding(from.certificateId, to, fromTokenId, from.tier + 1, value, documentHash);
         emit TransferValue(fromTokenId, newTokenId, value);
         _checkOnERC3525Received(fromTokenId, newTokenId, value, to);
+    }
+
+    /// @dev The one path that moves a whole holding to another owner: one tier deeper, its
+    /// ERC-721 approval cleared (value allowances are keyed by tier, so they lapse too).
+    function _moveWhole(uint256 tokenId, HoldingData storage h, address from, address to) private {
+        if (to == from) revert CertificateSelfTransfer(tokenId, from);
+        _membership.requireHolders(from, to);
+        delete _tokenApprovals[tokenId];
+        unchecked {
+            _balances[from] -= 1;
+            _balances[to] += 1;
+        }
+        h.owner = to;
+        uint32 tier = h.tier + 1;
+        h.tier = tier;
+        emit Transfer(from, to, tokenId);
+        emit HoldingTransferred(tokenId, from, to, tier);
     }
 
     /// @dev The one path that creates a holding. The caller emits the {TransferValue} that

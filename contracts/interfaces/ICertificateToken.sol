@@ -126,6 +126,8 @@ interface ICertificateToken is IERC3525 {
     function transferByAgent(uint256 fromTokenId, address seller, address to, uint256 value, bytes32 documentHash)
         external
         returns (uint256 newTokenId);
+    /// @notice Financing: recourse returns the whole overdue holding `tokenId` from `from` to `to`.
+    function recourseTransfer(uint256 tokenId, address from, address to) external;
     /// @notice Settlement: burn `value` of a holding that was paid out; returns its owner.
     function redeemValue(uint256 tokenId, uint256 value) external returns (address owner);
     /// @notice Settlement: mark an active certificate overdue.

@@ -165,8 +165,35 @@ def measure(url: str) -> dict[str, Any]:
     r.send(f1, fn.acceptOffer(fn.offerCount().call()),
            "Financing.acceptOffer", "delivery (split to the factor) and payment")
 
-    # --- settlement -------------------------------------------------------------------------
+    # --- the market -------------------------------------------------------------------------
     sf = stl.functions
+    r.send(op, cur.functions.mint(f2.address, 10**10))
+    r.send(s1, fn.createOpenOffer(root, 1_000_000, [], 450, expires, True, h32(30)),
+           "Financing.createOpenOffer", "to every active factor")
+    r.send(f2, fn.acceptOffer(fn.offerCount().call()), "Financing.acceptOffer (open offer)",
+           "the first factor to accept: delivery and payment")
+    r.send(s1, fn.createOpenOffer(root, 1_000_000, [f1.address, f2.address], 450, expires, False, h32(31)),
+           "Financing.createOpenOffer to a list", "2 factors")
+    r.send(s1, fn.requestQuotes(root, 1_000_000, expires, True, h32(32)), "Financing.requestQuotes")
+    rid = fn.quoteRequestCount().call()
+    r.send(f1, fn.submitQuote(rid, 500), "Financing.submitQuote")
+    r.send(f2, fn.submitQuote(rid, 400))
+    r.send(f1, fn.withdrawQuote(fn.quoteCount().call() - 1), "Financing.withdrawQuote")
+    r.send(s1, fn.acceptQuote(fn.quoteCount().call()), "Financing.acceptQuote",
+           "offer created and accepted: delivery and payment")
+    r.send(s1, fn.requestQuotes(root, 1_000_000, expires, True, h32(33)))
+    r.send(s1, fn.cancelQuoteRequest(fn.quoteRequestCount().call()), "Financing.cancelQuoteRequest")
+    r.send(core, sf.offerEarlyPayment(root, 1_000_000, 300, expires), "Settlement.offerEarlyPayment")
+    r.send(core, sf.cancelEarlyPayment(sf.earlyPaymentOfferCount().call()), "Settlement.cancelEarlyPayment")
+    r.send(core, sf.offerEarlyPayment(root, 1_000_000, 300, expires))
+    r.send(s1, sf.acceptEarlyPayment(sf.earlyPaymentOfferCount().call()), "Settlement.acceptEarlyPayment",
+           "burns the value, pays the discounted price, releases credit")
+    r.send(core, sf.openProgramme(300, 5_000_000), "Settlement.openProgramme")
+    pid = sf.programmeCount().call()
+    r.send(s1, sf.takeProgramme(pid, root, 1_000_000), "Settlement.takeProgramme", "as acceptEarlyPayment")
+    r.send(core, sf.closeProgramme(pid), "Settlement.closeProgramme")
+
+    # --- settlement -------------------------------------------------------------------------
     short = r.now() + 2 * DAY
     r.send(core, t.issue(s1.address, 6_000_007, short, h32(11)))
     scert, sroot = t.certificateCount().call(), t.tokenCount().call()
@@ -179,6 +206,12 @@ def measure(url: str) -> dict[str, Any]:
     r.send(core, t.issue(s1.address, 1_000, odue, h32(12)))
     ocert = t.certificateCount().call()
     r.send(s1, t.accept(ocert))
+    oroot = t.tokenCount().call()
+    deals = []
+    for value in (300, 200):  # two recourse deals on the certificate that will be overdue
+        r.send(s1, fn.createOffer(oroot, value, f1.address, 450, odue, True, h32(40 + value)))
+        deals.append(fn.offerCount().call())
+        r.send(f1, fn.acceptOffer(deals[-1]))
     r.send(core, sf.repay(scert, 3_000_000), "Settlement.repay (partial)")
     r.warp(3 * DAY)
     owners = {h: t.ownerOf(h).call() for h in holdings}
@@ -195,6 +228,12 @@ def measure(url: str) -> dict[str, Any]:
     r.send(op, sf.setGracePeriod(30 * DAY), "Settlement.setGracePeriod")
     r.warp(31 * DAY)
     r.send(auditor, sf.markOverdue(ocert), "Settlement.markOverdue")
+    r.send(f1, fn.exerciseRecourse(deals[1]), "Financing.exerciseRecourse (unpaid)",
+           "no allowance: claim recorded")
+    r.send(s1, cur.functions.approve(fin.address, 10**6))
+    r.send(f1, fn.exerciseRecourse(deals[0]), "Financing.exerciseRecourse (paid)",
+           "holding back to the seller, price to the factor")
+    r.send(s1, fn.settleRecourse(deals[1]), "Financing.settleRecourse")
 
     # --- administration ---------------------------------------------------------------------
     r.send(op, t.setMaxTerm(180 * DAY), "CertificateToken.setMaxTerm")

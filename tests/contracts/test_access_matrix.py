@@ -4,7 +4,7 @@ Every caller acts on the object that is "its own" when its role can have one (it
 offer, its certificate), otherwise on the supplier's. Refusals assert the exact authorization error.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class Matrix:
     overdue_cert: int
     nominee: Any
     new_account: Any
+    market: dict[str, int] = field(default_factory=dict)  # the market's open objects (see mx)
 
     def own(self, role: str) -> int:
         return self.holding.get(role, self.holding["supplier"])
@@ -74,10 +75,29 @@ def mx(world, accounts):
     r2 = w.split(r1, w.f1, 300)
     r3 = w.split(r1, w.suspended, 300)
     c3, _ = w.issue(face=1_000, days=1)
+    # the market: an open offer to every factor, a request with f1's quote, the debtor's early
+    # payment offer and programme, two recourse deals of f1 on a certificate about to be overdue
+    f, stl = w.financing, w.settlement
+    later = w.now() + 30 * DAY
+    market = {
+        "open_offer": f.createOpenOffer(a, 1_000, [], 100, later, False, h32(6), {"from": w.s1}).return_value,
+        "request": f.requestQuotes(a, 1_000, later, True, h32(7), {"from": w.s1}).return_value,
+        "early": stl.offerEarlyPayment(a, 1_000, 100, later, {"from": w.core}).return_value,
+        "programme": stl.openProgramme(100, 10_000, {"from": w.core}).return_value,
+    }
+    market["quote"] = f.submitQuote(market["request"], 100, {"from": w.f1}).return_value
+    c4, r4 = w.issue(face=1_000, days=1)
+    for key in ("deal", "unpaid_deal"):
+        expires = w.token.certificate(c4)[1]
+        market[key] = f.createOffer(r4, 100, w.f1, 100, expires, True, h32(8), {"from": w.s1}).return_value
+        f.acceptOffer(market[key], {"from": w.f1})
     m.setActive(w.suspended, False, {"from": op})
     w.settlement.repay(c2, 500, {"from": w.core})
     w.settlement.setGracePeriod(0, {"from": op})
-    w.warp(max(w.token.certificate(c2)[1], w.token.certificate(c3)[1]) + 10)
+    w.warp(max(w.token.certificate(c)[1] for c in (c2, c3, c4)) + 10)
+    stl.markOverdue(c4, {"from": op})
+    assert f.exerciseRecourse(market["unpaid_deal"], {"from": w.f1}).return_value is False  # no allowance yet
+    w.currency.approve(f, 10_000, {"from": w.s1})
     callers = {
         "operator": op, "core": w.core, "supplier": w.s1, "factor": w.f1,
         "auditor": w.auditor, "outsider": w.outsider, "suspended": w.suspended,
@@ -91,7 +111,7 @@ def mx(world, accounts):
         holding={"supplier": a, "factor": b, "suspended": s}, other_holding=x, frozen=frozen,
         pending=pending, offer=offer, settling_cert=c2,
         settling={"supplier": r1, "factor": r2, "suspended": r3}, overdue_cert=c3,
-        nominee=accounts[15], new_account=accounts[16],
+        nominee=accounts[15], new_account=accounts[16], market=market,
     )
 
 
@@ -160,6 +180,20 @@ def approving_auditor(mx, role, who):
     if role not in HOLDERS:
         return not_owner(mx, role, who)
     return err("MembershipNotPermitted", mx.w.auditor, AUDITOR, SPEND_HOLDINGS)
+
+
+def quoter(mx, role, who):
+    """submitQuote: the seller and the caller must be active holders, the caller a factor."""
+    if role == "suspended":
+        return err("MembershipInactive", who)
+    if role == "supplier":
+        return err("MembershipWrongRole", who, FACTOR, SUPPLIER)
+    return err("MembershipNotHolder", who, ROLE_ENUM[role])
+
+
+def seller_of_own(mx, r, who):
+    """Selling one's own holding (createOffer, createOpenOffer, requestQuotes)."""
+    return err("MembershipInactive", who) if r == "suspended" else err("FinancingNotHolder", mx.own(r), who, mx.w.s1)
 
 
 def tx(who):
@@ -376,6 +410,79 @@ CASES = {
     "Financing.acceptOffer": (
         lambda mx, r, who: mx.w.financing.acceptOffer(mx.offer, tx(who)),
         allow("factor", otherwise=lambda mx, r, who: err("FinancingNotFactor", mx.offer, who, mx.w.f1)),
+    ),
+    # Financing: the market
+    "Financing.createOpenOffer": (
+        lambda mx, r, who: mx.w.financing.createOpenOffer(
+            mx.own(r), 1, [], 100, mx.w.now() + 10 * DAY, False, h32(5), tx(who)
+        ),
+        allow("supplier", "factor", otherwise=seller_of_own),
+    ),
+    "Financing.acceptOffer(open offer)": (
+        lambda mx, r, who: mx.w.financing.acceptOffer(mx.market["open_offer"], tx(who)),
+        allow("factor", otherwise=lambda mx, r, who: err("FinancingNotInvited", mx.market["open_offer"], who)),
+    ),
+    "Financing.requestQuotes": (
+        lambda mx, r, who: mx.w.financing.requestQuotes(mx.own(r), 1, mx.w.now() + 10 * DAY, False, h32(5), tx(who)),
+        allow("supplier", "factor", otherwise=seller_of_own),
+    ),
+    "Financing.cancelQuoteRequest": (
+        lambda mx, r, who: mx.w.financing.cancelQuoteRequest(mx.market["request"], tx(who)),
+        allow("supplier", otherwise=lambda mx, r, who: err(
+            "FinancingNotRequester", mx.market["request"], who, mx.w.s1)),
+    ),
+    "Financing.submitQuote": (
+        lambda mx, r, who: mx.w.financing.submitQuote(mx.market["request"], 100, tx(who)),
+        allow("factor", otherwise=quoter),
+    ),
+    "Financing.withdrawQuote": (
+        lambda mx, r, who: mx.w.financing.withdrawQuote(mx.market["quote"], tx(who)),
+        allow("factor", otherwise=lambda mx, r, who: err("FinancingNotQuoter", mx.market["quote"], who, mx.w.f1)),
+    ),
+    "Financing.acceptQuote": (
+        lambda mx, r, who: mx.w.financing.acceptQuote(mx.market["quote"], tx(who)),
+        allow("supplier", otherwise=lambda mx, r, who: err(
+            "FinancingNotRequester", mx.market["request"], who, mx.w.s1)),
+    ),
+    "Financing.exerciseRecourse": (
+        lambda mx, r, who: mx.w.financing.exerciseRecourse(mx.market["deal"], tx(who)),
+        allow("factor", otherwise=lambda mx, r, who: err("FinancingNotFactor", mx.market["deal"], who, mx.w.f1)),
+    ),
+    "Financing.settleRecourse": (  # the seller or the factor
+        lambda mx, r, who: mx.w.financing.settleRecourse(mx.market["unpaid_deal"], tx(who)),
+        allow("supplier", "factor", otherwise=lambda mx, r, who: err(
+            "FinancingNotParty", mx.market["unpaid_deal"], who)),
+    ),
+    "CertificateToken.recourseTransfer": (
+        lambda mx, r, who: mx.w.token.recourseTransfer(mx.own(r), mx.w.token.ownerOf(mx.own(r)), mx.w.s2, tx(who)),
+        allow(otherwise=cert_unauthorized),
+    ),
+    # Settlement: early payment
+    "Settlement.offerEarlyPayment": (
+        lambda mx, r, who: mx.w.settlement.offerEarlyPayment(mx.own(r), 1, 100, mx.w.now() + DAY, tx(who)),
+        allow("core", otherwise=wrong_role(CORE)),
+    ),
+    "Settlement.cancelEarlyPayment": (
+        lambda mx, r, who: mx.w.settlement.cancelEarlyPayment(mx.market["early"], tx(who)),
+        allow("core", otherwise=lambda mx, r, who: err("SettlementUnauthorized", who)),
+    ),
+    "Settlement.acceptEarlyPayment": (
+        lambda mx, r, who: mx.w.settlement.acceptEarlyPayment(mx.market["early"], tx(who)),
+        allow("supplier", otherwise=lambda mx, r, who: err("SettlementNotHolder", mx.own("supplier"), who, mx.w.s1)),
+    ),
+    "Settlement.openProgramme": (
+        lambda mx, r, who: mx.w.settlement.openProgramme(100, 1, tx(who)),
+        allow("core", otherwise=wrong_role(CORE)),
+    ),
+    "Settlement.closeProgramme": (
+        lambda mx, r, who: mx.w.settlement.closeProgramme(mx.market["programme"], tx(who)),
+        allow("core", otherwise=lambda mx, r, who: err(
+            "SettlementNotProgrammeDebtor", mx.market["programme"], who, mx.w.core)),
+    ),
+    "Settlement.takeProgramme": (  # holders on their own holding; a suspended one is not paid
+        lambda mx, r, who: mx.w.settlement.takeProgramme(mx.market["programme"], mx.own(r), 1, tx(who)),
+        allow("supplier", "factor", otherwise=lambda mx, r, who: err("MembershipInactive", who)
+              if r == "suspended" else err("SettlementNotHolder", mx.own(r), who, mx.w.s1)),
     ),
     # Settlement
     "Settlement.repay": (

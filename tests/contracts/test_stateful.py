@@ -16,6 +16,15 @@ After every step the invariants are checked against the chain:
   model's (a tier grows by one per hop between two members, never otherwise);
 - issuance never exceeds the credit line: used <= limit, and used == sum of (face - repaid)
   over issued, unrejected certificates.
+
+The market's paths run too, on the model's successful cases (their refusals are asserted one by
+one in test_open_offers, test_quotes, test_early_payment*, test_recourse): open offers (to every
+factor or a list; a second acceptance is refused), quotes (two factors quote, one may withdraw,
+the seller takes the best), early payment by offer or programme (value counted repaid and
+redeemed at once, the credit line released by it; the offer cannot be taken twice) and recourse
+(paid through the seller's allowance, or recorded unpaid and settled later). Every deal's record
+(seller, factor, value, price, recourse, new holding, recourse state) is the model's, and the
+pro-rata pool pays only the value still live: u x (repaid - early) / (face - early).
 """
 
 import os
@@ -46,8 +55,9 @@ class Lifecycle:
     def __init__(cls, world):
         cls.w = world
         world.membership.setCreditLimit(world.core, LIMIT, {"from": world.op})
-        for f in (world.f1, world.f2):
-            world.currency.mint(f, FACTOR_CASH - world.currency.balanceOf(f), {"from": world.op})
+        for f in (world.f1, world.f2):  # once per module: a second state machine finds them paid
+            if world.currency.balanceOf(f) < FACTOR_CASH:
+                world.currency.mint(f, FACTOR_CASH - world.currency.balanceOf(f), {"from": world.op})
         cls.holders = [getattr(world, r) for r in HOLDER_ROLES]
         cls.suppliers = cls.holders[:3]
         cls.factors = cls.holders[3:]
@@ -65,6 +75,8 @@ class Lifecycle:
         self.used = w.membership.memberOf(w.core)[4]
         self.cash = {str(a): w.currency.balanceOf(a) for a in self.holders}
         self.settlement_cash = w.currency.balanceOf(w.settlement)
+        self.deals = {}  # offer id -> dict(seller, factor, value, price, recourse, token, status)
+        self.allowance = {}  # seller -> its currency allowance to Financing
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -136,7 +148,8 @@ class Lifecycle:
             return err("SettlementWrongStatus", h["cert"], c["status"]), 0
         if now < c["maturity"]:
             return err("SettlementNotMatured", h["cert"], c["maturity"], now), 0
-        amount = (h["value"] + h["paid"]) * c["repaid"] // c["face"] - h["paid"]
+        live = c["face"] - c["early"]
+        amount = (h["value"] + h["paid"]) * (c["repaid"] - c["early"]) // live - h["paid"] if live else 0
         if amount == 0:
             return err("SettlementNothingToRedeem", tid), 0
         if h["frozen"]:
@@ -191,7 +204,9 @@ class Lifecycle:
             cid = self.cert_count
             tid = self.new_holding(cid, payee, st_face)
             assert tuple(tx.return_value) == (cid, tid)
-            self.certs[cid] = {"face": st_face, "maturity": maturity, "status": PENDING, "repaid": 0, "redeemed": 0}
+            self.certs[cid] = {
+                "face": st_face, "maturity": maturity, "status": PENDING, "repaid": 0, "redeemed": 0, "early": 0,
+            }
             self.used += st_face
 
     def rule_respond(self, st_idx, st_bool):
@@ -387,10 +402,195 @@ class Lifecycle:
             expected = self.movable_error(tid, now) or self.holders_error(h["owner"], factor)
         tx = self.run(expected, f.acceptOffer, oid, {"from": factor})
         if tx:
-            h["value"] -= value
-            assert tx.return_value == self.new_holding(h["cert"], factor, value, tid)
-            self.cash[str(factor)] -= price
-            self.cash[h["owner"]] += price
+            self.record_deal(oid, tid, factor, value, price, st_face % 2 == 0, tx.return_value)
+
+    # --- the market: success paths, checked against the model --------------------------------
+
+    def market_holding(self, st_idx, *parties):
+        """A live holding whose certificate is active with over a minute to maturity, not frozen,
+        whose owner and `parties` are active, the system not paused; else None."""
+        tid = self.pick(self.h, st_idx)
+        if tid is None or self.paused:
+            return None
+        h = self.h[tid]
+        c = self.certs[h["cert"]]
+        now = self.w.chain[-1].timestamp + 1
+        if h["frozen"] or h["value"] == 0 or c["status"] != ACTIVE or c["maturity"] - now < 60:
+            return None
+        if any(str(p) in self.inactive for p in (h["owner"], *parties)):
+            return None
+        return tid
+
+    def record_deal(self, oid, tid, factor, value, price, recourse, new):
+        h = self.h[tid]
+        h["value"] -= value
+        assert new == self.new_holding(h["cert"], factor, value, tid)
+        self.cash[str(factor)] -= price
+        self.cash[h["owner"]] += price
+        self.deals[oid] = {
+            "seller": h["owner"], "factor": str(factor), "value": value, "price": price, "recourse": recourse,
+            "token": new, "status": 0,
+        }
+
+    def rule_open_offer(self, st_idx, st_face, st_rate, st_bool):
+        """An open offer to every factor (st_bool) or to one; the buyer takes it, a second
+        acceptance is refused."""
+        f = self.w.financing
+        factor, other = self.factors[st_face % 2], self.factors[1 - st_face % 2]
+        tid = self.market_holding(st_idx, factor)
+        if tid is None or str(factor) == self.h[tid]["owner"]:
+            return
+        h = self.h[tid]
+        value = 1 + st_face % h["value"]
+        now = self.pin()
+        expires = min(self.certs[h["cert"]]["maturity"], now + 10 * DAY)
+        listed = [] if st_bool else [factor]
+        recourse = st_face % 3 == 0
+        tx = self.run(None, f.createOpenOffer, tid, value, listed, st_rate, expires, recourse, h32(13),
+                      {"from": h["owner"]})
+        oid = tx.return_value
+        price = f.offer(oid)[4]
+        if not st_bool and str(other) != h["owner"]:
+            self.pin()
+            self.run(err("FinancingNotInvited", oid, other), f.acceptOffer, oid, {"from": other})
+        self.pin()
+        new = self.run(None, f.acceptOffer, oid, {"from": factor}).return_value
+        self.record_deal(oid, tid, factor, value, price, recourse, new)
+        self.pin()
+        self.run(err("FinancingOfferNotOpen", oid, 2), f.acceptOffer, oid, {"from": other})
+
+    def rule_quotes(self, st_idx, st_face, st_rate):
+        """The seller asks for quotes, the factors quote, one may withdraw; the seller accepts the
+        best quote left."""
+        f = self.w.financing
+        tid = self.market_holding(st_idx, *self.factors)
+        if tid is None:
+            return
+        h = self.h[tid]
+        value = 1 + st_face % h["value"]
+        now = self.pin()
+        deadline = min(self.certs[h["cert"]]["maturity"], now + 5 * DAY)
+        recourse = st_face % 2 == 0
+        tx = self.run(None, f.requestQuotes, tid, value, deadline, recourse, h32(14), {"from": h["owner"]})
+        rid = tx.return_value
+        quotes = []
+        for i, factor in enumerate(a for a in self.factors if str(a) != h["owner"]):
+            self.pin()
+            qid = self.run(None, f.submitQuote, rid, st_rate // (i + 1), {"from": factor}).return_value
+            quotes.append((f.quoteOf(qid)[2], qid, factor))
+        quotes.sort()
+        if len(quotes) > 1 and st_face % 3 == 0:
+            _, qid, factor = quotes.pop()
+            self.pin()
+            self.run(None, f.withdrawQuote, qid, {"from": factor})
+        price, qid, factor = quotes[-1]
+        self.pin()
+        oid, new = self.run(None, f.acceptQuote, qid, {"from": h["owner"]}).return_value
+        self.record_deal(oid, tid, factor, value, price, recourse, new)
+
+    def rule_early_payment(self, st_idx, st_face, st_rate, st_bool):
+        """The debtor pays part of a holding early, by an offer (st_bool) or a programme."""
+        w, s = self.w, self.w.settlement
+        tid = self.market_holding(st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        c = self.certs[h["cert"]]
+        holder = h["owner"]
+        value = 1 + st_face % h["value"]
+        if value > c["face"] - c["repaid"]:
+            return
+        now = self.pin()
+        if st_bool:
+            eid = self.run(None, s.offerEarlyPayment, tid, value, st_rate, min(c["maturity"], now + DAY),
+                           {"from": w.core}).return_value
+            now = self.pin()
+            tx = self.run(None, s.acceptEarlyPayment, eid, {"from": holder})
+        else:
+            pid = self.run(None, s.openProgramme, st_rate, value + st_face % 1_000, {"from": w.core}).return_value
+            now = self.pin()
+            tx = self.run(None, s.takeProgramme, pid, tid, value, {"from": holder})
+        days = (c["maturity"] - now + DAY - 1) // DAY
+        price = value - value * st_rate * days // (10_000 * 360)
+        assert tx.return_value == price
+        h["value"] -= value
+        if h["value"] == 0:
+            del self.h[tid]
+        c["repaid"] += value
+        c["redeemed"] += value
+        c["early"] += value
+        if c["redeemed"] == c["face"]:
+            c["status"] = SETTLED
+        self.used -= value
+        self.cash[holder] += price
+        if st_bool:  # nobody is paid twice
+            self.pin()
+            self.run(err("SettlementEarlyPaymentNotOpen", eid, 2), s.acceptEarlyPayment, eid, {"from": holder})
+
+    def recourse_claim(self, st_idx, status):
+        """A deal with recourse in `status` whose factor still holds its live holding, on an
+        overdue certificate, the parties active and the holding movable."""
+        oids = [
+            oid for oid, d in self.deals.items()
+            if d["recourse"] and d["status"] == status and d["token"] in self.h
+            and self.h[d["token"]]["owner"] == d["factor"]
+            and self.certs[self.h[d["token"]]["cert"]]["status"] == OVERDUE
+        ]
+        oid = self.pick(oids, st_idx)
+        if oid is None or self.paused:
+            return None
+        d = self.deals[oid]
+        if self.h[d["token"]]["frozen"] or {d["seller"], d["factor"]} & self.inactive:
+            return None
+        return oid
+
+    def buy_back(self, oid, amount):
+        d = self.deals[oid]
+        h = self.h[d["token"]]
+        h["owner"] = d["seller"]
+        h["tier"] += 1
+        self.cash[d["seller"]] -= amount
+        self.cash[d["factor"]] += amount
+        self.allowance[d["seller"]] -= amount
+        d["status"] = 2
+
+    def rule_recourse(self, st_idx, st_bool):
+        """The factor exercises recourse; the seller approves the amount first (st_bool) or not."""
+        w, f = self.w, self.w.financing
+        oid = self.recourse_claim(st_idx, 0)
+        if oid is None:
+            return
+        d = self.deals[oid]
+        amount = d["price"] * self.h[d["token"]]["value"] // d["value"]
+        if st_bool:
+            self.pin()
+            w.currency.approve(f, amount, {"from": d["seller"]})
+            self.allowance[d["seller"]] = amount
+        paid = self.allowance.get(d["seller"], 0) >= amount and self.cash[d["seller"]] >= amount
+        self.pin()
+        tx = self.run(None, f.exerciseRecourse, oid, {"from": d["factor"]})
+        assert tx.return_value == paid
+        if paid:
+            self.buy_back(oid, amount)
+        else:
+            d["status"] = 1
+
+    def rule_settle_recourse(self, st_idx):
+        """The seller settles an unpaid claim, when it holds the amount."""
+        w, f = self.w, self.w.financing
+        oid = self.recourse_claim(st_idx, 1)
+        if oid is None:
+            return
+        d = self.deals[oid]
+        amount = d["price"] * self.h[d["token"]]["value"] // d["value"]
+        if self.cash[d["seller"]] < amount:
+            return
+        self.pin()
+        w.currency.approve(f, amount, {"from": d["seller"]})
+        self.allowance[d["seller"]] = amount
+        self.pin()
+        self.run(None, f.settleRecourse, oid, {"from": d["seller"]})
+        self.buy_back(oid, amount)
 
     def rule_repay(self, st_idx, st_face):
         w = self.w
@@ -557,6 +757,17 @@ class Lifecycle:
         for a in self.holders:
             assert w.currency.balanceOf(a) == self.cash[str(a)]
 
+    def invariant_deals_and_early_payment(self):
+        """Every deal is recorded as the model's, recourse paid at most once; value settled early
+        per certificate is the model's."""
+        f, s = self.w.financing, self.w.settlement
+        for oid, d in self.deals.items():
+            got = f.deal(oid)
+            assert tuple(got) == (d["seller"], d["factor"], d["value"], d["price"], d["recourse"], d["token"],
+                                  d["status"])
+        for cid, c in self.certs.items():
+            assert s.earlyPaid(cid) == c["early"]
+
     def invariant_credit_line(self):
         w = self.w
         member = w.membership.memberOf(w.core)
@@ -588,3 +799,53 @@ def test_lifecycle_invariants(world):
         "CertificateFrozen", "MembershipPaused", "CertificateMatured", "CertificateSelfTransfer",
         "MembershipNotHolder", "MembershipUnknownMember", "MembershipInactive", "MembershipNotPermitted",
     }
+
+
+def initialize_market(self, st_idx, st_face, st_days, st_rate, st_bool):
+    """The lifecycle's start, then the market on it: an open offer with recourse on the
+    short-dated certificate, quotes, early payment by offer and by programme on the long one; then
+    past the short one's maturity and grace, overdue, and recourse exercised (the seller approving
+    first or not)."""
+    Lifecycle.initialize_certificates(self, st_idx, st_face, st_days)
+
+    def idx(cert):
+        biggest = max((h["value"], t) for t, h in self.h.items() if h["cert"] == cert)[1]
+        return sorted(self.h).index(biggest)
+
+    self.rule_open_offer(idx(2), 3 * (st_face // 3), st_rate, st_bool)  # with recourse
+    self.rule_quotes(idx(1), st_face, st_rate)
+    self.rule_early_payment(idx(1), st_face, st_rate, True)
+    self.rule_early_payment(idx(1), st_face + 1, st_rate, False)
+    self.w.warp(self.certs[2]["maturity"] + GRACE + 1)
+    self.rule_mark_overdue(1)
+    self.rule_recourse(0, st_bool)
+    self.rule_settle_recourse(0)
+
+
+#: the lifecycle's rules and invariants, started by `initialize_market`
+MarketLifecycle = type(
+    "MarketLifecycle",
+    (),
+    {k: v for k, v in vars(Lifecycle).items() if k != "initialize_certificates"}
+    | {"initialize_market": initialize_market},
+)
+
+
+def test_market_invariants(world):
+    Lifecycle.stats.clear()
+    steps.clear()
+    settings = {
+        "max_examples": int(os.environ.get("SCF_STATEFUL_EXAMPLES", "15")),
+        "stateful_step_count": 30,
+        "derandomize": not os.environ.get("SCF_STATEFUL_RANDOM"),
+    }
+    state_machine(MarketLifecycle, world, settings=settings)
+    print(dict(steps))
+    for key, n in sorted(Lifecycle.stats.items()):
+        print(f"{key[0]:>16} {key[1]:<34} {n}")
+    ok = {fn for fn, outcome in Lifecycle.stats if outcome == "ok"}
+    assert ok >= {
+        "createOpenOffer", "requestQuotes", "submitQuote", "acceptQuote", "offerEarlyPayment",
+        "acceptEarlyPayment", "openProgramme", "takeProgramme", "markOverdue", "exerciseRecourse",
+    }
+    assert ok & {"settleRecourse", "withdrawQuote"}
