@@ -93,8 +93,7 @@ def certificate_lineage_rows(
 def _lineage(conn: Conn, certificate_id: int, as_of: Moment) -> dict[str, Any]:
     tree = reports.lineage(conn, certificate_id, at=as_of.at)
     if tree is None:
-        where = f" at block {as_of.block}" if as_of.historic else ""
-        raise NotFound(f"certificate {certificate_id} not indexed{where}", as_of.summary())
+        raise NotFound(f"certificate {certificate_id} not indexed", as_of.summary())  # details: which block
     tree.update(as_of.summary())
     return tree
 
