@@ -19,6 +19,8 @@ from scripts.bench_indexer import SYNTHETIC, pg_admin_url, pg_database
 
 holdings = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 admin = pg_admin_url()
+if admin is None:
+    sys.exit(2)
 with pg_database(admin) as url:
     upgrade(url)
     eng = make_engine(url)
