@@ -63,16 +63,18 @@ def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) 
         def play(steps: list[tuple[Any, ...]]) -> None:
             for op in steps:
                 if op[0] == "mint":
-                    room = U256 - cur.totalSupply().call()
-                    if room:
-                        s.send(cur.mint(people[op[1]], min(op[2], room)), s.operator)
+                    amount = min(op[2], U256 - cur.totalSupply().call())
+                    if amount:  # the token refuses zero-amount mints and burns
+                        s.send(cur.mint(people[op[1]], amount), s.operator)
                 elif op[0] == "transfer":
                     src, dst = people[op[1]], people[op[2]]
                     bal = cur.balanceOf(src).call()
                     s.send(cur.transfer(dst, op[3] % (bal + 1)), src)
                 elif op[0] == "burn":
                     who = people[op[1]]
-                    s.send(cur.burn(who, op[2] % (cur.balanceOf(who).call() + 1)), s.operator)
+                    amount = op[2] % (cur.balanceOf(who).call() + 1)
+                    if amount:
+                        s.send(cur.burn(who, amount), s.operator)
                 elif op[0] == "limit":
                     s.send(m.setCreditLimit(cores[op[1]], op[2]), s.operator)
                 elif op[0] == "issue":

@@ -58,7 +58,8 @@ def test_schemathesis_all_checks_on_the_auditor_api(played: Any, databases: Any,
             time.sleep(0.2)
         result = subprocess.run(
             [
-                str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{base}/openapi.json", "-H", f"X-API-Key: {KEY}",
+                str(SCHEMATHESIS), "--config-file", str(CONFIG),
+                "run", f"{base}/openapi.json", "-H", f"X-API-Key: {KEY}",
                 "--checks", "all", "-n", EXAMPLES, "--phases", "examples,coverage,fuzzing",
                 "--workers", "1", "--request-timeout", "30", "--no-color", "--seed", "42",
             ],
