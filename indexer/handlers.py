@@ -31,6 +31,8 @@ class WorkSet:
         self.rows: dict[str, dict[Any, Row | None]] = {t: {} for t in STATE_TABLES}
         self.events: dict[str, list[Row]] = {t: [] for t in EVENT_TABLES}
         self.undo: list[Row] = []
+        # per state row, its value at the end of each block of the batch that wrote it (history)
+        self.versions: dict[str, dict[Any, dict[int, Row]]] = {t: {} for t in STATE_TABLES}
         self._journaled: set[tuple[str, Any, int]] = set()
         self.journal_from = journal_from
         self.block = 0
@@ -68,6 +70,7 @@ class WorkSet:
     def put(self, table: str, pk: Any, row: Row) -> None:
         self._journal(table, pk)
         self.rows[table][pk] = row
+        self.versions[table].setdefault(pk, {})[self.block] = row
 
     def update(self, table: str, pk: Any, **changes: Any) -> Row:
         old = self.get(table, pk)
@@ -76,6 +79,7 @@ class WorkSet:
         self._journal(table, pk)
         new = {**old, **changes}
         self.rows[table][pk] = new
+        self.versions[table].setdefault(pk, {})[self.block] = new
         return new
 
     def add_event(self, table: str, ev: Event, **fields: Any) -> None:
@@ -103,6 +107,29 @@ class WorkSet:
             elif row is not before and row != before:
                 updates.append(row)
         return inserts, updates
+
+    def history(self, table: str) -> tuple[list[Row], list[Row]]:
+        """(versions to close: pk and valid_to_block of the row's open version before the batch,
+        versions to insert) of a state table: one version per block that left the row different
+        from its previous state (so equal whatever the batch boundaries)."""
+        close: list[Row] = []
+        add: list[Row] = []
+        for pk, by_block in self.versions[table].items():
+            prev = self.original[table].get(pk)
+            mine: list[tuple[int, Row]] = []
+            for block in sorted(by_block):
+                row = by_block[block]
+                if row != prev:
+                    mine.append((block, row))
+                    prev = row
+            if not mine:
+                continue
+            if self.original[table].get(pk) is not None:
+                close.append({"b_pk": pk, "b_to": mine[0][0]})
+            for i, (block, row) in enumerate(mine):
+                to = mine[i + 1][0] if i + 1 < len(mine) else None
+                add.append({**row, "valid_from_block": block, "valid_to_block": to})
+        return close, add
 
 
 Handler = Callable[[WorkSet, Event], None]

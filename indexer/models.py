@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect, Index, Numeric, String, Table
+from sqlalchemy import BigInteger, Column, Dialect, Index, Numeric, String, Table
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
@@ -74,7 +74,7 @@ class Block(IndexerModel, table=True):
     number: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
     hash: str = Field(max_length=66)
     parent_hash: str | None = Field(default=None, max_length=66)
-    timestamp: int = big(default=0)
+    timestamp: int = big(default=0, index=True)  # `as_of` (a time) -> block
 
 
 class Checkpoint(IndexerModel, table=True):
@@ -88,6 +88,9 @@ class Checkpoint(IndexerModel, table=True):
     # the chain guard: the hash of the deployment block on the chain indexed (a node serving
     # another chain, e.g. a restarted dev node with the same addresses, is refused)
     deployment_block_hash: str | None = Field(default=None, max_length=66)
+    # the first block the `*_version` history covers ("as of" queries): the deployment block for
+    # an index built since migration 0006; an older index's checkpoint block at that migration
+    history_from_block: int | None = big(default=None)
 
 
 class IndexerStatus(IndexerModel, table=True):
@@ -305,9 +308,42 @@ EVENT_TABLES: dict[str, Table] = {
     )
 }
 PK: dict[str, str] = {name: next(iter(t.primary_key.columns)).name for name, t in STATE_TABLES.items()}
+
+
+def _version_table(state: Table) -> Table:
+    """`<table>_version`: every state a row of `state` had, with the blocks it held for:
+    valid_from_block <= B < valid_to_block (NULL: still current). Written by `indexer.store` in
+    the batch's transaction, one row per (entity, block that changed it); a reorg deletes the
+    versions above the common ancestor and reopens the ones it closed."""
+    cols = [
+        Column(c.name, c.type, nullable=c.nullable, primary_key=c.primary_key, autoincrement=False)
+        for c in state.columns
+    ]
+    t = Table(
+        f"{state.name}_version",
+        IndexerModel.metadata,
+        *cols,
+        Column("valid_from_block", BigInteger, primary_key=True, autoincrement=False),
+        Column("valid_to_block", BigInteger, nullable=True),
+    )
+    Index(f"ix_{t.name}_valid_from_block", t.c.valid_from_block)
+    return t
+
+
+# the history of every state table (migration 0006 creates the same, from the state tables)
+VERSION_TABLES: dict[str, Table] = {name: _version_table(t) for name, t in STATE_TABLES.items()}
+# as-of lookups by certificate (lineage, certificate filters) and by owner (member holdings)
+VERSION_INDEXES: dict[str, tuple[str, ...]] = {"holding": ("certificate_id", "owner")}
+for _name, _cols in VERSION_INDEXES.items():
+    for _col in _cols:
+        Index(f"ix_{_name}_version_{_col}", VERSION_TABLES[_name].c[_col])
 BLOCK = _t(Block)
 CHECKPOINT = _t(Checkpoint)
 STATUS = _t(IndexerStatus)
 UNDO = _t(UndoLog)
 # tables whose content must equal a fresh index of the same chain (tests, reconcile)
-DOMAIN_TABLES: dict[str, Table] = {**STATE_TABLES, **EVENT_TABLES}
+DOMAIN_TABLES: dict[str, Table] = {
+    **STATE_TABLES,
+    **EVENT_TABLES,
+    **{t.name: t for t in VERSION_TABLES.values()},
+}

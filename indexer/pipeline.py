@@ -95,6 +95,7 @@ class Indexer:
                 "journal_floor": None,
                 "events": 0,
                 "deployment_block_hash": None,
+                "history_from_block": self.manifest.deployment_block,
             }
         if cp["chain_id"] != self.manifest.chain_id:
             raise ChainMismatch(f"database indexes chain {cp['chain_id']}, manifest says {self.manifest.chain_id}")
@@ -171,8 +172,8 @@ class Indexer:
 
     # --- one step ----------------------------------------------------------------------------
 
-    def step(self, head: int | None = None) -> StepResult | None:
-        """Index the next range of blocks; None when caught up."""
+    def step(self, head: int | None = None, to_block: int | None = None) -> StepResult | None:
+        """Index the next range of blocks (not beyond `to_block` when given); None when caught up."""
         cp = self.checkpoint()
         if not self._guarded:
             self.guard(cp)
@@ -187,6 +188,8 @@ class Indexer:
                 self.handle_reorg(cp)
                 return StepResult(last, last, 0, 0, reorg=True)
         target = head - self.settings.confirmations
+        if to_block is not None:
+            target = min(target, to_block)
         if last >= target:
             return None
         a = last + 1
@@ -269,21 +272,23 @@ class Indexer:
                     "journal_floor": floor,
                     "events": (cp.get("events") or 0) + applied,
                     "deployment_block_hash": self._deployment_hash,
+                    "history_from_block": cp.get("history_from_block"),
                 },
             )
         return StepResult(a, b, len(events), rows)
 
     # --- loops -------------------------------------------------------------------------------
 
-    def sync(self, max_steps: int | None = None) -> int:
-        """Index until caught up with the head seen at the start; returns the events indexed."""
+    def sync(self, max_steps: int | None = None, to_block: int | None = None) -> int:
+        """Index until caught up with the head seen at the start (or with `to_block`, e.g. a fresh
+        index stopped at a period end); returns the events indexed."""
         head = self.rpc.block_number()
         total = 0
         steps = 0
         retries = 0
         while True:
             try:
-                res = self.step(head)
+                res = self.step(head, to_block)
             except ReorgDetected as exc:
                 retries += 1
                 if retries > 20:

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from indexer.models import EVENT_TABLES, STATE_TABLES
+
 OPEN_STATUSES = ("pending", "active", "overdue")
 DAY = 86_400
 DUE_BUCKETS = [
@@ -96,6 +98,57 @@ AMOUNT_KEYS = frozenset(
 )
 
 
+# --- "as of" a block --------------------------------------------------------------------------
+#
+# `at` (a block number) in every report: None = the current state tables, queried as they always
+# were; otherwise each table is replaced by its state after block `at`: a state table by its
+# versions valid at `at` (`<table>_version`), an event table by its rows up to `at`.
+
+
+def src(table: str, at: int | None, alias: str | None = None) -> str:
+    """The FROM item of `table` (named `alias`, default the table's name) as of block `at`."""
+    alias = alias or table
+    if at is None:
+        return table if alias == table else f"{table} {alias}"
+    if table in STATE_TABLES:
+        cols = ", ".join(f'"{c.name}"' for c in STATE_TABLES[table].columns)
+        return (
+            f"(SELECT {cols} FROM {table}_version WHERE valid_from_block <= :as_of_block "
+            f"AND (valid_to_block IS NULL OR valid_to_block > :as_of_block)) {alias}"
+        )
+    assert table in EVENT_TABLES, table
+    return f"(SELECT * FROM {table} WHERE block_number <= :as_of_block) {alias}"
+
+
+def at_params(at: int | None) -> dict[str, Any]:
+    return {} if at is None else {"as_of_block": at}
+
+
+def history_range(conn: Connection) -> tuple[int | None, int | None]:
+    """(first, last) block an "as of" may ask for: the history's start and the indexed block."""
+    row = conn.execute(text("SELECT history_from_block, block_number FROM checkpoint WHERE id = 1")).first()
+    return (None, None) if row is None else (row[0], row[1])
+
+
+def block_time(conn: Connection, block: int) -> int | None:
+    """The timestamp of `block`, or of the newest stored block below it (the index stores every
+    block with platform events, every batch end and every block of the reorg window: a block
+    it lacks had no platform event, so the state there is the same)."""
+    ts = conn.execute(
+        text("SELECT timestamp FROM block WHERE number <= :b ORDER BY number DESC LIMIT 1"), {"b": block}
+    ).scalar()
+    return None if ts is None else int(ts)
+
+
+def block_at_time(conn: Connection, moment: int) -> tuple[int, int] | None:
+    """The newest stored block with timestamp <= `moment` (and its timestamp)."""
+    row = conn.execute(
+        text("SELECT number, timestamp FROM block WHERE timestamp <= :t ORDER BY timestamp DESC, number DESC LIMIT 1"),
+        {"t": moment},
+    ).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
 def to_int(v: Any) -> int | None:
     return None if v is None else int(v)
 
@@ -158,13 +211,17 @@ def certificates(
     date_to: int | None = None,
     limit: int = 100,
     offset: int = 0,
+    at: int | None = None,
 ) -> list[dict[str, Any]]:
     f = Filters()
     f.add("c.debtor = :debtor", debtor=debtor)
     f.add("c.status = :status", status=status_)
     f.add("c.issued_at >= :date_from", date_from=date_from)
     f.add("c.issued_at < :date_to", date_to=date_to)
-    f.add("EXISTS (SELECT 1 FROM holding h WHERE h.certificate_id = c.id AND h.owner = :holder)", holder=holder)
+    f.add(
+        f"EXISTS (SELECT 1 FROM {src('holding', at, 'h')} WHERE h.certificate_id = c.id AND h.owner = :holder)",
+        holder=holder,
+    )
     x = Exact(conn)
     return _rows(
         conn,
@@ -172,8 +229,8 @@ def certificates(
         SELECT c.id, c.debtor, c.payee, c.face_value, c.redeemed_value, c.repaid_value,
                {x.sub("c.face_value", "c.redeemed_value")} AS outstanding, c.status, c.issued_at, c.maturity,
                c.overdue_at, c.settled_at, c.document_hash, c.issued_tx, c.issued_block
-        FROM certificate c {f.where()} ORDER BY c.id LIMIT :limit OFFSET :offset""",
-        {**f.params, "limit": limit, "offset": offset},
+        FROM {src("certificate", at, "c")} {f.where()} ORDER BY c.id LIMIT :limit OFFSET :offset""",
+        {**f.params, "limit": limit, "offset": offset, **at_params(at)},
     )
 
 
@@ -209,25 +266,46 @@ def _raw(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any,
 _NO_TRANSFERS: tuple[dict[str, Any], ...] = ()  # shared by the nodes never transferred whole (JSON: [])
 
 
-def lineage(conn: Connection, certificate_id: int) -> dict[str, Any] | None:
+def lineage(conn: Connection, certificate_id: int, at: int | None = None) -> dict[str, Any] | None:
     """The certificate and the tree of its holdings from tier 1 down (penetration)."""
-    cert = conn.execute(text("SELECT * FROM certificate WHERE id = :id"), {"id": certificate_id}).mappings().first()
+    cert = (
+        conn.execute(
+            text(f"SELECT * FROM {src('certificate', at)} WHERE id = :id"), {"id": certificate_id, **at_params(at)}
+        )
+        .mappings()
+        .first()
+    )
     if cert is None:
         return None
     # amounts come as decimal TEXT (SQLite) or Decimal (PostgreSQL) from plain DBAPI rows
     num = int
-    rows = _raw(
-        conn,
-        f"SELECT {', '.join(_LINEAGE_COLS)} FROM holding WHERE certificate_id = %s ORDER BY token_id",
-        (certificate_id,),
-    )
-    moves = _raw(
-        conn,
-        "SELECT to_token_id, from_owner, to_owner, tx_hash, block_number, timestamp "
-        "FROM holding_transfer WHERE certificate_id = %s AND kind = 'transfer' "
-        "ORDER BY block_number, log_index",
-        (certificate_id,),
-    )
+    if at is None:
+        rows = _raw(
+            conn,
+            f"SELECT {', '.join(_LINEAGE_COLS)} FROM holding WHERE certificate_id = %s ORDER BY token_id",
+            (certificate_id,),
+        )
+        moves = _raw(
+            conn,
+            "SELECT to_token_id, from_owner, to_owner, tx_hash, block_number, timestamp "
+            "FROM holding_transfer WHERE certificate_id = %s AND kind = 'transfer' "
+            "ORDER BY block_number, log_index",
+            (certificate_id,),
+        )
+    else:  # the versions of the certificate's holdings valid at `at` (index on certificate_id)
+        rows = _raw(
+            conn,
+            f"SELECT {', '.join(_LINEAGE_COLS)} FROM holding_version WHERE certificate_id = %s "
+            "AND valid_from_block <= %s AND (valid_to_block IS NULL OR valid_to_block > %s) ORDER BY token_id",
+            (certificate_id, at, at),
+        )
+        moves = _raw(
+            conn,
+            "SELECT to_token_id, from_owner, to_owner, tx_hash, block_number, timestamp "
+            "FROM holding_transfer WHERE certificate_id = %s AND kind = 'transfer' AND block_number <= %s "
+            "ORDER BY block_number, log_index",
+            (certificate_id, at),
+        )
     gc_was_enabled = gc.isenabled()
     gc.disable()  # ~30k fresh containers, no cycles: a collection would only cost time
     try:
@@ -291,7 +369,9 @@ def flatten_lineage(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # --- members ---------------------------------------------------------------------------------
 
 
-def members(conn: Connection, *, role: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+def members(
+    conn: Connection, *, role: str | None = None, limit: int = 100, offset: int = 0, at: int | None = None
+) -> list[dict[str, Any]]:
     f = Filters()
     f.add("m.role = :role", role=role)
     return _rows(
@@ -299,10 +379,10 @@ def members(conn: Connection, *, role: str | None = None, limit: int = 100, offs
         f"""
         SELECT m.address, m.role, m.active, m.kyc_hash, m.onboarded_at, cl."limit" AS credit_limit,
                cl.used AS credit_used, cb.balance AS currency_balance
-        FROM member m LEFT JOIN credit_line cl ON cl.debtor = m.address
-        LEFT JOIN currency_balance cb ON cb.address = m.address
+        FROM {src("member", at, "m")} LEFT JOIN {src("credit_line", at, "cl")} ON cl.debtor = m.address
+        LEFT JOIN {src("currency_balance", at, "cb")} ON cb.address = m.address
         {f.where()} ORDER BY m.address LIMIT :limit OFFSET :offset""",
-        {**f.params, "limit": limit, "offset": offset},
+        {**f.params, "limit": limit, "offset": offset, **at_params(at)},
     )
 
 
@@ -314,6 +394,7 @@ def member_holdings(
     certificate_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
+    at: int | None = None,
 ) -> list[dict[str, Any]]:
     f = Filters()
     f.add("h.owner = :owner", owner=address)
@@ -326,9 +407,9 @@ def member_holdings(
         SELECT h.token_id, h.certificate_id, h.value, h.initial_value, h.parent_token_id, h.tier, h.frozen,
                h.status, h.document_hash, h.created_tx, h.created_at, c.debtor, c.maturity,
                c.status AS certificate_status
-        FROM holding h JOIN certificate c ON c.id = h.certificate_id
+        FROM {src("holding", at, "h")} JOIN {src("certificate", at, "c")} ON c.id = h.certificate_id
         {f.where()} ORDER BY h.token_id LIMIT :limit OFFSET :offset""",
-        {**f.params, "limit": limit, "offset": offset},
+        {**f.params, "limit": limit, "offset": offset, **at_params(at)},
     )
 
 
@@ -340,12 +421,14 @@ def member_history(
     date_to: int | None = None,
     limit: int = 100,
     offset: int = 0,
+    at: int | None = None,
 ) -> list[dict[str, Any]]:
     """Everything that happened to a member, newest last: holdings received and given, financing
     deals, redemptions, repayments and currency transfers."""
     f = Filters()
     f.add("timestamp >= :date_from", date_from=date_from)
     f.add("timestamp < :date_to", date_to=date_to)
+    f.add("block_number <= :as_of_block", as_of_block=at)  # the union's rows up to the block
     x = Exact(conn)
     sql = f"""
         SELECT * FROM (
@@ -386,6 +469,7 @@ def exposure(
     date_from: int | None = None,
     date_to: int | None = None,
     as_of: int | None = None,
+    at: int | None = None,
 ) -> list[dict[str, Any]]:
     """Per core enterprise, over its certificates issued in the date range (rejected ones left out).
 
@@ -396,6 +480,7 @@ def exposure(
     face - repaid of active/overdue certificates whose maturity is <= `as_of` (marked or not)."""
     as_of = as_of if as_of is not None else chain_time(conn)
     f = Filters()
+    f.params.update(at_params(at))
     f.add("c.debtor = :debtor", debtor=debtor)
     f.add("c.issued_at >= :date_from", date_from=date_from)
     f.add("c.issued_at < :date_to", date_to=date_to)
@@ -416,7 +501,7 @@ def exposure(
                {x.sum(f"CASE WHEN c.status IN ('active', 'overdue') AND c.maturity <= :as_of THEN {unpaid} ELSE 0 END")}
                    AS matured_unpaid,
                COUNT(CASE WHEN c.status = 'overdue' THEN 1 END) AS overdue_certificates
-        FROM certificate c {f.where()} GROUP BY c.debtor ORDER BY c.debtor""",
+        FROM {src("certificate", at, "c")} {f.where()} GROUP BY c.debtor ORDER BY c.debtor""",
         {**f.params, "as_of": as_of},
     )
     fin = {
@@ -425,7 +510,8 @@ def exposure(
             conn,
             f"""
         SELECT c.debtor, COUNT(*) AS deals, {x.sum("d.value")} AS financed, {x.sum("d.price")} AS financed_price
-        FROM financing_deal d JOIN certificate c ON c.id = d.certificate_id {f.where()}
+        FROM {src("financing_deal", at, "d")} JOIN {src("certificate", at, "c")} ON c.id = d.certificate_id
+        {f.where()}
         GROUP BY c.debtor""",
             f.params,
         )
@@ -452,6 +538,7 @@ def tiers(
     certificate_id: int | None = None,
     date_from: int | None = None,
     date_to: int | None = None,
+    at: int | None = None,
 ) -> list[dict[str, Any]]:
     """Suppliers reached per tier, from the history (optionally of one debtor's certificates, one
     certificate, or certificates issued in a range): every arrival of a holding at a tier (its
@@ -460,6 +547,7 @@ def tiers(
     receivers; `holdings`: arrivals; `value_received`: value that arrived (initial value of a
     created holding, whole value of a transferred one); `value_held`: live value at that tier now."""
     f = Filters()
+    f.params.update(at_params(at))
     f.add("c.debtor = :debtor", debtor=debtor)
     f.add("c.issued_at >= :date_from", date_from=date_from)
     f.add("c.issued_at < :date_to", date_to=date_to)
@@ -468,7 +556,7 @@ def tiers(
     where = f.where()
 
     def scoped(alias: str) -> tuple[str, str]:
-        j = f"JOIN certificate c ON c.id = {alias}.certificate_id" if join else ""
+        j = f"JOIN {src('certificate', at, 'c')} ON c.id = {alias}.certificate_id" if join else ""
         return j, where.replace("{t}", alias)
 
     x = Exact(conn)
@@ -478,7 +566,7 @@ def tiers(
         f"""
         SELECT r.tier, COUNT(DISTINCT CASE WHEN m.role = 'supplier' THEN r.to_owner END) AS suppliers,
                COUNT(DISTINCT r.to_owner) AS holders, COUNT(*) AS holdings, {x.sum("r.value")} AS value_received
-        FROM holding_transfer r {j} LEFT JOIN member m ON m.address = r.to_owner
+        FROM {src("holding_transfer", at, "r")} {j} LEFT JOIN {src("member", at, "m")} ON m.address = r.to_owner
         {w} {"AND" if w else "WHERE"} r.kind IN {_ARRIVALS}
         GROUP BY r.tier ORDER BY r.tier""",
         f.params,
@@ -488,7 +576,7 @@ def tiers(
         int(r[0]): int(r[1] or 0)
         for r in conn.execute(
             text(f"""
-        SELECT h.tier, {x.sum("h.value")} FROM holding h {j}
+        SELECT h.tier, {x.sum("h.value")} FROM {src("holding", at, "h")} {j}
         {w} {"AND" if w else "WHERE"} h.status = 'live' GROUP BY h.tier"""),
             f.params,
         ).all()
@@ -508,6 +596,7 @@ def financing(
     factor: str | None = None,
     date_from: int | None = None,
     date_to: int | None = None,
+    at: int | None = None,
 ) -> list[dict[str, Any]]:
     """Per factor: deals, volume (value bought), price paid, discount, value-weighted average rate,
     over the deals (accepted offers) in the date range; `member` matches the factor or the seller."""
@@ -517,6 +606,7 @@ def financing(
     f.add("factor = :factor", factor=factor)
     f.add("timestamp >= :date_from", date_from=date_from)
     f.add("timestamp < :date_to", date_to=date_to)
+    f.add("block_number <= :as_of_block", as_of_block=at)
     x = Exact(conn)
     rows = _rows(
         conn,
@@ -548,18 +638,20 @@ def ageing(
     as_of: int | None = None,
     date_from: int | None = None,
     date_to: int | None = None,
+    at: int | None = None,
 ) -> dict[str, Any]:
     """Outstanding value (face - redeemed of open certificates issued in the date range) by days to
     maturity, and past maturity by days overdue."""
     as_of = as_of if as_of is not None else chain_time(conn)
     f = Filters()
+    f.params.update(at_params(at))
     f.add("debtor = :debtor", debtor=debtor)
     f.add("issued_at >= :date_from", date_from=date_from)
     f.add("issued_at < :date_to", date_to=date_to)
     f.clauses.append("status IN ('pending', 'active', 'overdue')")
     rows = conn.execute(
         text(f"""
-        SELECT maturity, status, face_value, redeemed_value FROM certificate {f.where()}"""),
+        SELECT maturity, status, face_value, redeemed_value FROM {src("certificate", at)} {f.where()}"""),
         f.params,
     ).all()
     labels = [b[2] for b in DUE_BUCKETS] + [b[2] for b in OVERDUE_BUCKETS]
@@ -592,11 +684,13 @@ def concentration(
     debtor: str | None = None,
     date_from: int | None = None,
     date_to: int | None = None,
+    at: int | None = None,
 ) -> dict[str, Any]:
     """Outstanding value by debtor (open certificates) or by holder (live holdings), of certificates
     issued in the date range: top-N share and the Herfindahl-Hirschman index (sum of squared
     shares, 0-10000)."""
     f = Filters()
+    f.params.update(at_params(at))
     x = Exact(conn)
     if by == "debtor":
         f.add("debtor = :debtor", debtor=debtor)
@@ -604,14 +698,15 @@ def concentration(
         f.add("issued_at < :date_to", date_to=date_to)
         f.clauses.append("status IN ('pending', 'active', 'overdue')")
         sql = f"""SELECT debtor AS party, {x.sum(x.sub("face_value", "redeemed_value"))} AS outstanding
-                  FROM certificate {f.where()} GROUP BY debtor"""
+                  FROM {src("certificate", at)} {f.where()} GROUP BY debtor"""
     elif by == "holder":
         f.add("c.debtor = :debtor", debtor=debtor)
         f.add("c.issued_at >= :date_from", date_from=date_from)
         f.add("c.issued_at < :date_to", date_to=date_to)
         f.clauses.append("h.status = 'live' AND h.value <> 0 AND c.status IN ('pending', 'active', 'overdue')")
         sql = f"""SELECT h.owner AS party, {x.sum("h.value")} AS outstanding
-                  FROM holding h JOIN certificate c ON c.id = h.certificate_id {f.where()} GROUP BY h.owner"""
+                  FROM {src("holding", at, "h")} JOIN {src("certificate", at, "c")} ON c.id = h.certificate_id
+                  {f.where()} GROUP BY h.owner"""
     else:
         raise ValueError("by must be 'debtor' or 'holder'")
     groups = [(r[0], int(r[1] or 0)) for r in conn.execute(text(sql), f.params).all()]

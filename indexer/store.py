@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from indexer.handlers import Key, WorkSet
-from indexer.models import BLOCK, CHECKPOINT, EVENT_TABLES, PK, STATE_TABLES, STATUS, UNDO
+from indexer.models import BLOCK, CHECKPOINT, EVENT_TABLES, PK, STATE_TABLES, STATUS, UNDO, VERSION_TABLES
 
 CHUNK = 500
 
@@ -45,6 +45,30 @@ def _update_stmt(table: str) -> Any:
 
 
 _UPDATES: dict[str, Any] = {}
+_CLOSES: dict[str, Any] = {}
+
+
+def _close_stmt(table: str) -> Any:
+    """Close a row's open version: it held until the block that changed it."""
+    v = VERSION_TABLES[table]
+    return (
+        update(v)
+        .where(v.c[PK[table]] == bindparam("b_pk"), v.c.valid_to_block.is_(None))
+        .values(valid_to_block=bindparam("b_to"))
+    )
+
+
+def write_history(conn: Connection, ws: WorkSet, table: str) -> int:
+    """The batch's versions of a state table (see `WorkSet.history`)."""
+    close, add = ws.history(table)
+    if close:
+        stmt = _CLOSES.get(table)
+        if stmt is None:
+            stmt = _CLOSES[table] = _close_stmt(table)
+        conn.execute(stmt, close)
+    if add:
+        conn.execute(insert(VERSION_TABLES[table]), add)
+    return len(add)
 
 
 def write(conn: Connection, ws: WorkSet) -> int:
@@ -59,7 +83,7 @@ def write(conn: Connection, ws: WorkSet) -> int:
             if stmt is None:
                 stmt = _UPDATES[table] = _update_stmt(table)
             conn.execute(stmt, [{"b_" + k: v for k, v in row.items()} for row in updates])
-        n += len(inserts) + len(updates)
+        n += len(inserts) + len(updates) + write_history(conn, ws, table)
     for table, rows in ws.events.items():
         if rows:
             conn.execute(insert(EVENT_TABLES[table]), rows)
@@ -136,11 +160,28 @@ def rollback(conn: Connection, ancestor: int) -> int:
             conn.execute(insert(t), restored)
     for t in EVENT_TABLES.values():
         conn.execute(delete(t).where(t.c.block_number > ancestor))
+    for table, v in VERSION_TABLES.items():
+        rollback_history(conn, table, v, ancestor)
     conn.execute(delete(UNDO).where(UNDO.c.block_number > ancestor))
     conn.execute(delete(BLOCK).where(BLOCK.c.number > ancestor))
     return len(entries)
 
 
+def rollback_history(conn: Connection, table: str, v: Any, ancestor: int) -> None:
+    """Delete the versions that begin above `ancestor` and reopen the ones they closed (a version
+    closed above the ancestor always has its successor above it, so only those keys)."""
+    col = v.c[PK[table]]
+    keys = list(conn.execute(select(col).where(v.c.valid_from_block > ancestor).group_by(col)).scalars())
+    if not keys:
+        return
+    conn.execute(delete(v).where(v.c.valid_from_block > ancestor))
+    for i in range(0, len(keys), CHUNK):
+        conn.execute(
+            update(v).where(col.in_(keys[i : i + CHUNK]), v.c.valid_to_block > ancestor).values(valid_to_block=None)
+        )
+
+
 def truncate_all(conn: Connection) -> None:
-    for t in (*STATE_TABLES.values(), *EVENT_TABLES.values(), UNDO, BLOCK, CHECKPOINT, STATUS):
+    tables = (*STATE_TABLES.values(), *EVENT_TABLES.values(), *VERSION_TABLES.values())
+    for t in (*tables, UNDO, BLOCK, CHECKPOINT, STATUS):
         conn.execute(delete(t))

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from indexer import reports
-from indexer.api.certificates import _page
-from indexer.api.deps import MAX_ID, Auditor, Conn, DateRange, Format, MemberPath, Page, Role, address, respond
+from indexer.api.asof import AsOf
+from indexer.api.certificates import list_response
+from indexer.api.deps import MAX_ID, Auditor, Conn, DateRange, Format, MemberPath, Page, Role, address
 from indexer.api.errors import RESPONSES
 
 router = APIRouter(prefix="/v1/members", tags=["members"], dependencies=[Auditor], responses=RESPONSES)
@@ -18,12 +19,13 @@ router = APIRouter(prefix="/v1/members", tags=["members"], dependencies=[Auditor
 def list_members(
     conn: Conn,
     page: Annotated[Page, Depends()],
+    as_of: AsOf,
     role: Annotated[Role | None, Query(description="member role")] = None,
     format: Format = "json",
 ) -> Response:
     """Members with role, status, KYC hash, credit line and settlement-currency balance."""
-    items = reports.members(conn, role=role, limit=page.limit, offset=page.offset)
-    return respond(_page(items, page), "items", format, "members")
+    items = reports.members(conn, role=role, limit=page.limit, offset=page.offset, at=as_of.at)
+    return list_response(items, page, format, "members", as_of)
 
 
 @router.get("/{member}/holdings")
@@ -31,6 +33,7 @@ def member_holdings(
     conn: Conn,
     member: MemberPath,
     page: Annotated[Page, Depends()],
+    as_of: AsOf,
     include_spent: bool = False,
     certificate_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     format: Format = "json",
@@ -43,8 +46,9 @@ def member_holdings(
         certificate_id=certificate_id,
         limit=page.limit,
         offset=page.offset,
+        at=as_of.at,
     )
-    return respond(_page(items, page), "items", format, "holdings")
+    return list_response(items, page, format, "holdings", as_of)
 
 
 @router.get("/{member}/history")
@@ -53,6 +57,7 @@ def member_history(
     member: MemberPath,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
     format: Format = "json",
 ) -> Response:
     """Holdings received and passed on, financing deals, redemptions, repayments, currency moves
@@ -64,5 +69,6 @@ def member_history(
         date_to=dates.date_to,
         limit=page.limit,
         offset=page.offset,
+        at=as_of.at,
     )
-    return respond(_page(items, page), "items", format, "history")
+    return list_response(items, page, format, "history", as_of)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from indexer import reports
+from indexer.api.asof import AsOf
 from indexer.api.deps import (
     MAX_ID,
     Auditor,
@@ -20,7 +21,6 @@ from indexer.api.deps import (
     DateRange,
     Format,
     Page,
-    Time,
     address,
     address_query,
     report_response,
@@ -30,7 +30,6 @@ from indexer.api.errors import RESPONSES
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[Auditor], responses=RESPONSES)
 
 Member = Annotated[str | None, address_query("filter by member (the debtor; factor or seller for financing)")]
-AsOf = Annotated[Time | None, Query(description="reference time (default: newest indexed block)")]
 
 
 @router.get("/exposure")
@@ -38,17 +37,22 @@ def exposure(
     conn: Conn,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
     member: Member = None,
-    as_of: AsOf = None,
     format: Format = "json",
 ) -> Response:
     """Per core enterprise, certificates issued in the date range: issued, outstanding (face -
     redeemed), unpaid by the debtor (face - repaid), financed, repaid, overdue, matured unpaid."""
-    when = as_of
-    if when is None:
-        when = reports.chain_time(conn)
-    rows = reports.exposure(conn, debtor=address(member), date_from=dates.date_from, date_to=dates.date_to, as_of=when)
-    return report_response(rows, page, format, "exposure", summary={"as_of": when})
+    rows = reports.exposure(
+        conn,
+        debtor=address(member),
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+        as_of=as_of.time,
+        at=as_of.at,
+    )
+    summary = {"as_of": as_of.time, **as_of.summary()}
+    return report_response(rows, page, format, "exposure", summary=summary)
 
 
 @router.get("/tiers")
@@ -56,6 +60,7 @@ def tiers(
     conn: Conn,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
     member: Member = None,
     certificate_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     format: Format = "json",
@@ -64,9 +69,14 @@ def tiers(
     holders, holdings and value received per tier, and value held there now; certificates issued
     in the date range."""
     rows = reports.tiers(
-        conn, debtor=address(member), certificate_id=certificate_id, date_from=dates.date_from, date_to=dates.date_to
+        conn,
+        debtor=address(member),
+        certificate_id=certificate_id,
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+        at=as_of.at,
     )
-    return report_response(rows, page, format, "tiers")
+    return report_response(rows, page, format, "tiers", summary=as_of.summary())
 
 
 @router.get("/financing")
@@ -74,6 +84,7 @@ def financing(
     conn: Conn,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
     member: Member = None,
     seller: Annotated[str | None, address_query("only deals of this seller")] = None,
     factor: Annotated[str | None, address_query("only deals of this factor")] = None,
@@ -88,8 +99,9 @@ def financing(
         factor=address(factor),
         date_from=dates.date_from,
         date_to=dates.date_to,
+        at=as_of.at,
     )
-    return report_response(rows, page, format, "financing")
+    return report_response(rows, page, format, "financing", summary=as_of.summary())
 
 
 @router.get("/ageing")
@@ -97,13 +109,21 @@ def ageing(
     conn: Conn,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
     member: Member = None,
-    as_of: AsOf = None,
     format: Format = "json",
 ) -> Response:
     """Outstanding value of certificates issued in the date range, in buckets of days to
-    maturity and of days overdue."""
-    rep = reports.ageing(conn, debtor=address(member), as_of=as_of, date_from=dates.date_from, date_to=dates.date_to)
+    maturity and of days overdue (as seen at the time of the block reported)."""
+    rep = reports.ageing(
+        conn,
+        debtor=address(member),
+        as_of=as_of.time,
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+        at=as_of.at,
+    )
+    rep.update(as_of.summary())
     buckets = rep.pop("buckets")
     return report_response(buckets, page, format, "ageing", rows_key="buckets", summary=rep)
 
@@ -113,6 +133,7 @@ def concentration(
     conn: Conn,
     page: Annotated[Page, Depends()],
     dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
     by: Annotated[Literal["debtor", "holder"], Query(description="group by debtor or by holder")] = "debtor",
     top: Annotated[int, Query(ge=1, le=10_000, description="N of the top-N rows and share")] = 10,
     member: Member = None,
@@ -121,7 +142,14 @@ def concentration(
     """Outstanding value by debtor or by holder (certificates issued in the date range): the
     top-N rows (paginated), top-N share, HHI, parties and total."""
     rep: dict[str, Any] = reports.concentration(
-        conn, by=by, top=top, debtor=address(member), date_from=dates.date_from, date_to=dates.date_to
+        conn,
+        by=by,
+        top=top,
+        debtor=address(member),
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+        at=as_of.at,
     )
+    rep.update(as_of.summary())
     rows = rep.pop("top")
     return report_response(rows, page, format, f"concentration-{by}", rows_key="top", summary=rep)
