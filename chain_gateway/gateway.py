@@ -40,8 +40,8 @@ class Gateway:
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
-        if settings.manifest is None:
-            raise RuntimeError("SCF_GATEWAY_MANIFEST (path of the deployment manifest) is required")
+        if not settings.manifest.is_file():
+            raise RuntimeError(f"no deployment manifest at {settings.manifest} (SCF_GATEWAY_MANIFEST or SCF_MANIFEST)")
         manifest = Manifest.load(settings.manifest)
         engine = make_engine(settings.database_url)
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None

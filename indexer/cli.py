@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     from indexer.pipeline import Indexer, retryable
 
-    delay = settings.poll_interval
+    delay = settings.poll_interval_s
     while True:
         try:
             ix = Indexer(settings)  # migrates: the database must answer
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 raise
             logging.getLogger("indexer").warning("database unavailable (%s); retrying in %.1f s", exc, delay)
             time.sleep(delay)
-            delay = min(settings.max_backoff, delay * 2)
+            delay = min(settings.max_backoff_s, delay * 2)
     try:
         if args.cmd == "sync":
             n = ix.sync()

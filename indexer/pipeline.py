@@ -57,11 +57,11 @@ class StepResult:
 class Indexer:
     def __init__(self, settings: Settings, manifest: Manifest | None = None, engine: Engine | None = None) -> None:
         self.settings = settings
-        self.manifest = manifest or Manifest.load(settings.manifest_path)
+        self.manifest = manifest or Manifest.load(settings.manifest)
         if settings.migrate:
             upgrade(settings.database_url)
         self.engine = engine or make_engine(settings.database_url)
-        self.rpc = Rpc(settings.rpc_url, settings.rpc_timeout)
+        self.rpc = Rpc(settings.rpc_url, settings.rpc_timeout_s)
         self.decoder = Decoder(self.manifest)
         self.fetcher = LogFetcher(
             self.rpc,
@@ -306,7 +306,7 @@ class Indexer:
     def follow(self, stop: Any = None) -> None:
         """Follow the chain until `stop()` is true. Retryable errors (node down, rate-limited or
         answering garbage; database unavailable; a reorg under way) never end it: it backs off
-        (`poll_interval` doubling up to `max_backoff`), records the error in `indexer_status` (for
+        (`poll_interval_s` doubling up to `max_backoff_s`), records the error in `indexer_status` (for
         `/health`) and resumes. Fatal errors (`indexer.errors.FatalError`) and bugs raise."""
         failures = 0
         reorgs_in_row = 0
@@ -319,7 +319,7 @@ class Indexer:
                     raise
                 failures += 1
                 self._guarded = False  # the node may have been replaced meanwhile
-                delay = min(self.settings.max_backoff, self.settings.poll_interval * 2 ** min(failures - 1, 16))
+                delay = min(self.settings.max_backoff_s, self.settings.poll_interval_s * 2 ** min(failures - 1, 16))
                 log.warning(
                     "%s (%s: %s); retrying in %.1f s",
                     "inconsistent range" if isinstance(exc, ReorgDetected) else "node or database error",
@@ -334,7 +334,7 @@ class Indexer:
             self._record()
             if res is None:
                 reorgs_in_row = 0
-                self._sleep(self.settings.poll_interval, stop)
+                self._sleep(self.settings.poll_interval_s, stop)
                 continue
             log.info(
                 "indexed blocks %d-%d: %d events, %d rows%s",
@@ -346,7 +346,7 @@ class Indexer:
             )
             reorgs_in_row = reorgs_in_row + 1 if res.reorg else 0
             if reorgs_in_row > 1:  # reorg after reorg: the node is unsettled, do not spin
-                self._sleep(min(self.settings.max_backoff, self.settings.poll_interval * reorgs_in_row), stop)
+                self._sleep(min(self.settings.max_backoff_s, self.settings.poll_interval_s * reorgs_in_row), stop)
 
     @staticmethod
     def _sleep(seconds: float, stop: Any) -> None:
