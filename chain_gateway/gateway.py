@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from chain_gateway import schema
 from chain_gateway.auth import KeyCache, ensure_key_hash, hash_key
 from chain_gateway.contracts import ContractSet
 from chain_gateway.db import InstanceLock, make_engine
@@ -43,6 +44,7 @@ class Gateway:
         if not settings.manifest.is_file():
             raise RuntimeError(f"no deployment manifest at {settings.manifest} (SCF_GATEWAY_MANIFEST or SCF_MANIFEST)")
         manifest = Manifest.load(settings.manifest)
+        schema.upgrade(settings.database_url)  # alembic upgrade head, one transaction
         engine = make_engine(settings.database_url)
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         return cls(

@@ -14,11 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 import chain_gateway
-from chain_gateway.db import make_engine
 from chain_gateway.events import sign_webhook, verify_webhook
 from chain_gateway.main import create_app
 from chain_gateway.models import WebhookOutbox
@@ -252,18 +251,6 @@ def test_final_states_go_through_the_outbox_helper() -> None:
     ]
     assert offenders == []
     assert pattern.search("op.state = OpState.failed") and pattern.search("op.state, op.x = OpState.confirmed, 1")
-
-
-def test_outbox_table_is_created_on_an_existing_store(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
-    WebhookOutbox.__table__.drop(engine)  # type: ignore[attr-defined]
-    assert "gw_webhook_outbox" not in inspect(engine).get_table_names()
-    engine.dispose()
-    engine = make_engine(url)
-    assert "gw_webhook_outbox" in inspect(engine).get_table_names()
-    assert "ix_gw_webhook_outbox_due" in {i["name"] for i in inspect(engine).get_indexes("gw_webhook_outbox")}
-    engine.dispose()
 
 
 def test_backoff_is_exponential_and_capped() -> None:
