@@ -22,7 +22,7 @@ from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayErr
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, OpState
 from chain_gateway.rpc import RpcError
-from chain_gateway.submitter import publish
+from chain_gateway.worker import publish
 
 # contract errors that mean "not yours / not your role": 403; "wrong state": 409; others 422
 FORBIDDEN_ERRORS = {
