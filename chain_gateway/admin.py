@@ -20,6 +20,7 @@ import sys
 from eth_utils import to_checksum_address
 from sqlmodel import Session, select
 
+from chain_gateway import schema
 from chain_gateway.auth import create_api_key
 from chain_gateway.db import make_engine
 from chain_gateway.models import ApiKey, Role
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         signer = SignerRegistry(settings).create()
         print(signer.address)
         return 0
+    schema.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     account = to_checksum_address(args.account)
     if args.cmd == "create-key":

@@ -1,4 +1,5 @@
-"""Engine and sessions. SQLite by default (WAL: an acknowledged commit survives a process kill)."""
+"""Engine and sessions. SQLite by default (WAL: an acknowledged commit survives a process kill). The
+schema is Alembic's (chain_gateway.schema.upgrade, run on start)."""
 
 from __future__ import annotations
 
@@ -6,55 +7,17 @@ import contextlib
 import threading
 from typing import Any
 
-from sqlalchemy import Index, inspect, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import SQLModel
 
 from chain_gateway import models  # noqa: F401  (registers the tables)
 from scf_core import db
 
 
 def make_engine(url: str) -> Engine:
-    """The gateway's store: ``scf_core.db``'s engine with the gateway's tables created/upgraded."""
-    engine = db.make_engine(url)
-    SQLModel.metadata.create_all(engine)
-    upgrade_schema(engine)
-    return engine
-
-
-def upgrade_schema(engine: Engine) -> None:
-    """The store's only migration step: ``create_all`` creates missing tables, and columns added to
-    the gateway's tables since a store was created are added here (``ALTER TABLE ... ADD COLUMN``),
-    with their indexes. Every column added after the first release must therefore be nullable;
-    anything else (a renamed or retyped column) needs a real migration and is refused here."""
-    inspector = inspect(engine)
-    prep = engine.dialect.identifier_preparer
-    statements: list[str] = []
-    indexes: list[Index] = []
-    for table in SQLModel.metadata.sorted_tables:
-        if not table.name.startswith("gw_"):
-            continue
-        existing = {c["name"] for c in inspector.get_columns(table.name)}
-        existing_indexes = {i["name"] for i in inspector.get_indexes(table.name)}
-        indexes += [i for i in table.indexes if i.name not in existing_indexes]
-        for column in table.columns:
-            if column.name in existing:
-                continue
-            if not column.nullable or column.primary_key:
-                raise RuntimeError(
-                    f"the gateway store lacks the non-nullable column {table.name}.{column.name}: migrate it by hand"
-                )
-            statements.append(
-                f"ALTER TABLE {prep.quote(table.name)} ADD COLUMN {prep.quote(column.name)} "
-                f"{column.type.compile(dialect=engine.dialect)}"
-            )
-    if statements or indexes:
-        with engine.begin() as conn:
-            for sql in statements:
-                conn.execute(text(sql))
-            for index in indexes:  # e.g. the index of a column added above
-                index.create(conn)
+    """The gateway's store: ``scf_core.db``'s engine (the schema is Alembic's: ``chain_gateway.schema``)."""
+    return db.make_engine(url)
 
 
 class InstanceLock:

@@ -162,7 +162,9 @@ def b32(value: str) -> bytes:
     return bytes.fromhex(value[2:])
 
 
-async def finish(gw: Gateway, op: Operation, wait: WaitParams, response: Response) -> OperationOut:
+async def operation_answer(gw: Gateway, op: Operation, wait: WaitParams, response: Response) -> OperationOut:
+    """The answer to a write: the operation (after waiting for a final state with `?wait=true`),
+    200 when final, 202 while pending."""
     out = OperationOut.of(op)
     if wait.wait:
         out = await operations.wait_final(gw, op, wait.timeout or gw.settings.wait_timeout_s)
@@ -187,9 +189,9 @@ async def write(
     if idem:
         existing = await operations.find_idempotent(gw, caller, idem, operations.request_hash(kind, view_args))
         if existing is not None:
-            return await finish(gw, existing, wait, response)
+            return await operation_answer(gw, existing, wait, response)
     op = await operations.submit(gw, caller, kind, contract, fn, call_args, view_args, idem, precheck=precheck)
-    return await finish(gw, op, wait, response)
+    return await operation_answer(gw, op, wait, response)
 
 
 def same(a: str, b: str) -> bool:

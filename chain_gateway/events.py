@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_exponential
 
 log = logging.getLogger("chain_gateway.events")
 
@@ -126,10 +127,11 @@ class EventBus:
             while True:
                 op = await self._webhook_queue.get()
                 body = webhook_body(op)
-                for attempt in range(5):
-                    outcome, _ = await post_webhook(client, self.webhook_url, self.webhook_secret, body)
-                    if outcome != "retry":
-                        break
-                    await asyncio.sleep(0.5 * 2**attempt)
-                else:
+                answer: tuple[str, str] = await AsyncRetrying(
+                    retry=retry_if_result(lambda answer: answer[0] == "retry"),
+                    stop=stop_after_attempt(5),
+                    wait=wait_exponential(multiplier=0.5),  # 0.5, 1, 2, 4 s
+                    retry_error_callback=lambda state: state.outcome.result() if state.outcome else ("retry", ""),
+                )(post_webhook, client, self.webhook_url, self.webhook_secret, body)
+                if answer[0] == "retry":
                     log.warning("webhook delivery failed for operation %s", op.get("id"))

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chain_gateway.models import Operation
+from chain_gateway.worker import WorkerState
 from scf_core.rpc import AsyncRpc, RpcError
-
-if TYPE_CHECKING:
-    from chain_gateway.submitter import SignerWorker
 
 log = logging.getLogger("chain_gateway.evidence")
 
@@ -71,7 +69,7 @@ async def tx_at_nonce(rpc: AsyncRpc, address: str, nonce: int, head: int, low: i
 
 
 async def resolve_missing(
-    worker: SignerWorker, ops: list[Operation], head: int
+    worker: WorkerState, ops: list[Operation], head: int
 ) -> tuple[list[Operation], list[Operation]]:
     """Operations whose nonce the chain consumed without a receipt of theirs for a while: find
     the transaction at their nonce in the chain's blocks (``tx_at_nonce``; a few per
@@ -92,7 +90,7 @@ async def resolve_missing(
         if budget == 0:
             break
         budget -= 1
-        found = await tx_at_nonce(worker.sub.rpc, worker.address, op.nonce, head, worker.signed_head.get(op.id))
+        found = await tx_at_nonce(worker.rpc, worker.address, op.nonce, head, worker.signed_head.get(op.id))
         if found is None:
             worker.searched[op.id] = (now, "none")
             if now - worker.misses[op.id] >= worker.s.evidence_alert_s and (
@@ -107,7 +105,7 @@ async def resolve_missing(
     return requeue, unresolved
 
 
-def unresolved_error(worker: SignerWorker, op: Operation) -> dict[str, Any]:
+def unresolved_error(worker: WorkerState, op: Operation) -> dict[str, Any]:
     log.error("signer %s: nonce %s is used on chain but neither a receipt nor a block shows which "
               "transaction used it; operation %s waits (never signed again without proof)",
               worker.address, op.nonce, op.id)

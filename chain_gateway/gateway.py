@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from chain_gateway import schema
 from chain_gateway.auth import KeyCache, ensure_key_hash
 from chain_gateway.contracts import ContractSet
 from chain_gateway.db import InstanceLock, make_engine
@@ -41,9 +42,10 @@ class Gateway:
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
-        if settings.manifest is None:
-            raise RuntimeError("SCF_GATEWAY_MANIFEST (path of the deployment manifest) is required")
+        if not settings.manifest.is_file():
+            raise RuntimeError(f"no deployment manifest at {settings.manifest} (SCF_GATEWAY_MANIFEST or SCF_MANIFEST)")
         manifest = Manifest.load(settings.manifest)
+        schema.upgrade(settings.database_url)  # alembic upgrade head, one transaction
         engine = make_engine(settings.database_url)
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         return cls(

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayError, NotFound
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, OpState
-from chain_gateway.submitter import publish
+from chain_gateway.worker import publish
 from scf_core.rpc import RpcError
 
 # contract errors that mean "not yours / not your role": 403; "wrong state": 409; others 422

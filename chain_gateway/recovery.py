@@ -16,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.models import Operation, OpState, utcnow
-from scf_core.rpc import RpcError
-
-if TYPE_CHECKING:
-    from chain_gateway.submitter import SignerWorker, Submitter
+from chain_gateway.worker import WorkerState
+from scf_core.rpc import AsyncRpc, RpcError
 
 log = logging.getLogger("chain_gateway.recovery")
 
@@ -34,13 +34,14 @@ NEAR_BLOCKS = 10_000  # signers re-checked: those with operations this close bel
 
 
 class ChainWatch:
-    def __init__(self, sub: Submitter):
-        self.sub = sub
+    def __init__(self, engine: Engine, rpc: AsyncRpc, interval_s: float, recheck: Callable[[str], None]):
+        """`recheck(signer)`: tell that signer's worker to re-check its mined/confirmed operations."""
+        self.engine, self.rpc, self.interval_s, self.recheck = engine, rpc, interval_s, recheck
         self.checkpoint: tuple[int, str] | None = None  # (block number, hash) of the latest confirmation
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        with Session(self.sub.engine) as s:
+        with Session(self.engine) as s:
             op = s.exec(
                 select(Operation).where(Operation.state == OpState.confirmed, col(Operation.block_hash).is_not(None))
                 .order_by(col(Operation.block_number).desc()).limit(1)
@@ -61,7 +62,7 @@ class ChainWatch:
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self.sub.settings.reorg_check_s)
+            await asyncio.sleep(self.interval_s)
             try:
                 await self.check()
             except (NodeUnavailable, RpcError):
@@ -73,7 +74,7 @@ class ChainWatch:
         if self.checkpoint is None:
             return
         number, block_hash = self.checkpoint
-        block: Any = await self.sub.rpc.call("eth_getBlockByNumber", hex(number), False)
+        block: Any = await self.rpc.call("eth_getBlockByNumber", hex(number), False)
         if isinstance(block, dict) and block.get("hash") == block_hash:
             return
         log.error("block %s (%s) of a confirmed operation is no longer on chain (lost blocks or a reorg "
@@ -81,7 +82,7 @@ class ChainWatch:
         self.checkpoint = None
 
         def load() -> list[str]:
-            with Session(self.sub.engine) as s:
+            with Session(self.engine) as s:
                 return list(s.exec(
                     select(Operation.signer)
                     .where(col(Operation.state).in_([OpState.mined, OpState.confirmed]),
@@ -90,12 +91,12 @@ class ChainWatch:
                 ).all())
 
         for signer in await asyncio.to_thread(load):
-            self.sub.notify(signer, recheck=True)
+            self.recheck(signer)
 
 
-async def rewind(worker: SignerWorker, head: int) -> int:
+async def rewind(worker: WorkerState, head: int) -> int:
     """Re-track the worker's operations whose block is no longer on chain; returns how many."""
-    rpc = worker.sub.rpc
+    rpc = worker.rpc
 
     def load() -> list[Operation]:
         with worker.session() as s:

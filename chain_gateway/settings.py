@@ -1,23 +1,27 @@
-"""Configuration from the environment (prefix ``SCF_GATEWAY_``). No secret has a default."""
+"""The gateway's section of the settings (environment ``SCF_GATEWAY_*``, see scf_core.settings).
+
+The node, the manifest, the database and the keystores default to the shared ``SCF_RPC_URL``,
+``SCF_MANIFEST`` and ``SCF_VAR_DIR``. No secret has a default."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scf_core.settings import Section, in_var_dir, section_config, shared, sqlite_in_var_dir
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCF_GATEWAY_", extra="ignore")
+class Settings(Section):
+    model_config = section_config("gateway")
 
     # chain
-    rpc_url: str = "http://127.0.0.1:8545"
-    manifest: Path | None = None
+    rpc_url: str = shared("rpc_url")
+    manifest: Path = shared("manifest")
     # storage
-    database_url: str = "sqlite:///var/gateway.db"
+    database_url: str = sqlite_in_var_dir("gateway.db")
     # keys: encrypted keystore files (eth-account v3 JSON, scrypt) named <address>.json
-    keystore_dir: Path = Path("var/keystore")
+    keystore_dir: Path = in_var_dir("keystore")
     # passphrase for the keystore files; or a file holding it (e.g. a mounted secret);
     # a per-account file <keystore_dir>/<address>.pass overrides both
     keystore_passphrase: SecretStr | None = None
@@ -53,7 +57,9 @@ class Settings(BaseSettings):
     wait_timeout_s: float = 60.0
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    log_level: str = "INFO"
+    log_level: str = shared("log_level")
+    # port of `scf gateway` (the bind address is the shared SCF_HOST)
+    port: int = 8000
     # request bodies above this many bytes are refused (413) while they are read, before authentication
     max_body_bytes: int = 1_048_576
 

@@ -1,6 +1,6 @@
 """Durable, at-least-once webhook delivery of final operation states (confirmed / failed).
 
-* ``finish(session, op, state, webhooks)`` is the only way an operation reaches a final state: it
+* ``set_final_state(session, op, state, webhooks)`` is the only way an operation reaches a final state: it
   sets the state and, when a webhook URL is configured, adds a ``gw_webhook_outbox`` row in the same
   session, so both are committed together (or neither is);
 * ``WebhookWorker`` (started and stopped with the gateway) takes due rows in id order, POSTs the
@@ -37,7 +37,7 @@ BATCH = 100
 TIMEOUT_S = 10.0
 
 
-def finish(s: Session, op: Operation, state: OpState, webhooks: bool) -> None:
+def set_final_state(s: Session, op: Operation, state: OpState, webhooks: bool) -> None:
     """Move `op` to a final state in session `s`; with webhooks, its delivery is queued durably in
     the same transaction. The caller sets `error` / `updated_at` and commits."""
     assert state in FINAL_STATES, state

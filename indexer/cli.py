@@ -13,6 +13,8 @@ import signal
 import sys
 import time
 
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
+
 from indexer.errors import FatalError
 from indexer.settings import Settings
 from scf_core.apikeys import hash_key
@@ -57,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
+def _log_database_unavailable(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    delay = state.next_action.sleep if state.next_action else 0.0
+    logging.getLogger("indexer").warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "reset":
         if not args.yes:
@@ -84,17 +92,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     from indexer.pipeline import Indexer, retryable
 
-    delay = settings.poll_interval
-    while True:
-        try:
-            ix = Indexer(settings)  # migrates: the database must answer
-            break
-        except Exception as exc:
-            if args.cmd != "run" or not retryable(exc):
-                raise
-            logging.getLogger("indexer").warning("database unavailable (%s); retrying in %.1f s", exc, delay)
-            time.sleep(delay)
-            delay = min(settings.max_backoff, delay * 2)
+    # the Indexer migrates: the database must answer. `run` waits for it (poll_interval_s doubling
+    # up to max_backoff_s); `sync` and `reconcile` answer at once (exit code 3)
+    ix = Retrying(
+        retry=retry_if_exception(lambda exc: args.cmd == "run" and retryable(exc)),
+        wait=wait_exponential(multiplier=settings.poll_interval_s, max=settings.max_backoff_s),
+        before_sleep=_log_database_unavailable,
+        sleep=time.sleep,
+        reraise=True,
+    )(Indexer, settings)
     try:
         if args.cmd == "sync":
             n = ix.sync()

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 from indexer import handlers, store
 from indexer.db import make_engine, upgrade
@@ -56,11 +58,11 @@ class StepResult:
 class Indexer:
     def __init__(self, settings: Settings, manifest: Manifest | None = None, engine: Engine | None = None) -> None:
         self.settings = settings
-        self.manifest = manifest or Manifest.load(settings.manifest_path)
+        self.manifest = manifest or Manifest.load(settings.manifest)
         if settings.migrate:
             upgrade(settings.database_url)
         self.engine = engine or make_engine(settings.database_url)
-        self.rpc = connect(settings.rpc_url, settings.rpc_timeout)
+        self.rpc = connect(settings.rpc_url, settings.rpc_timeout_s)
         self.decoder = Decoder(self.manifest)
         self.fetcher = LogFetcher(
             self.rpc,
@@ -310,35 +312,46 @@ class Indexer:
     def follow(self, stop: Any = None) -> None:
         """Follow the chain until `stop()` is true. Retryable errors (node down, rate-limited or
         answering garbage; database unavailable; a reorg under way) never end it: it backs off
-        (`poll_interval` doubling up to `max_backoff`), records the error in `indexer_status` (for
+        (`poll_interval_s` doubling up to `max_backoff_s`), records the error in `indexer_status` (for
         `/health`) and resumes. Fatal errors (`indexer.errors.FatalError`) and bugs raise."""
-        failures = 0
+        stopped: Callable[[], bool] = stop if stop is not None else (lambda: False)
+        backoff = wait_exponential(multiplier=self.settings.poll_interval_s, max=self.settings.max_backoff_s)
+
+        def failed(state: RetryCallState) -> None:  # after every failed step, stopping or not
+            exc = state.outcome.exception() if state.outcome else None
+            self._guarded = False  # the node may have been replaced meanwhile
+            log.warning(
+                "%s (%s: %s); retrying in %.1f s",
+                "inconsistent range" if isinstance(exc, ReorgDetected) else "node or database error",
+                exc.__class__.__name__,
+                exc,
+                backoff(state),
+            )
+            self._record(error=exc, failures=state.attempt_number)
+
+        # one step, retried while it fails with a retryable error (the back-off: poll_interval_s
+        # doubling up to max_backoff_s), until it succeeds or `stop()`
+        step_retried = Retrying(
+            retry=retry_if_exception(retryable),
+            wait=backoff,
+            stop=lambda _state: stopped(),
+            after=failed,
+            sleep=lambda seconds: self._sleep(seconds, stop),
+            reraise=True,
+        )
         reorgs_in_row = 0
-        while stop is None or not stop():
+        while not stopped():
             try:
-                res = self.step()
+                res = step_retried(self.step)
             except Exception as exc:
-                if not retryable(exc):
-                    self._record(error=exc)
-                    raise
-                failures += 1
-                self._guarded = False  # the node may have been replaced meanwhile
-                delay = min(self.settings.max_backoff, self.settings.poll_interval * 2 ** min(failures - 1, 16))
-                log.warning(
-                    "%s (%s: %s); retrying in %.1f s",
-                    "inconsistent range" if isinstance(exc, ReorgDetected) else "node or database error",
-                    exc.__class__.__name__,
-                    exc,
-                    delay,
-                )
-                self._record(error=exc, failures=failures)
-                self._sleep(delay, stop)
-                continue
-            failures = 0
+                if retryable(exc):  # stopped while backing off
+                    return
+                self._record(error=exc)
+                raise
             self._record()
             if res is None:
                 reorgs_in_row = 0
-                self._sleep(self.settings.poll_interval, stop)
+                self._sleep(self.settings.poll_interval_s, stop)
                 continue
             log.info(
                 "indexed blocks %d-%d: %d events, %d rows%s",
@@ -350,7 +363,7 @@ class Indexer:
             )
             reorgs_in_row = reorgs_in_row + 1 if res.reorg else 0
             if reorgs_in_row > 1:  # reorg after reorg: the node is unsettled, do not spin
-                self._sleep(min(self.settings.max_backoff, self.settings.poll_interval * reorgs_in_row), stop)
+                self._sleep(min(self.settings.max_backoff_s, self.settings.poll_interval_s * reorgs_in_row), stop)
 
     @staticmethod
     def _sleep(seconds: float, stop: Any) -> None:

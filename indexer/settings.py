@@ -1,16 +1,20 @@
-"""Settings from the environment (prefix ``SCF_INDEXER_``) or keyword arguments."""
+"""The indexer's section of the settings (environment ``SCF_INDEXER_*``, see scf_core.settings) or
+keyword arguments. The node, the manifest and the database default to the shared ``SCF_RPC_URL``,
+``SCF_MANIFEST`` and ``SCF_VAR_DIR``."""
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+
+from scf_core.settings import Section, section_config, shared, sqlite_in_var_dir
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCF_INDEXER_", extra="ignore")
+class Settings(Section):
+    model_config = section_config("indexer")
 
-    rpc_url: str = "http://127.0.0.1:8545"
-    manifest_path: str = "var/manifest.json"
-    database_url: str = "sqlite:///var/indexer.db"
+    rpc_url: str = shared("rpc_url")
+    manifest: Path = shared("manifest")
+    database_url: str = sqlite_in_var_dir("indexer.db")
     # index only up to head - confirmations (0 on a dev chain; QBFT has immediate finality)
     confirmations: int = 0
     # blocks within this distance of the head keep an undo journal (rollback on reorg)
@@ -22,14 +26,16 @@ class Settings(BaseSettings):
     # grow the range while a batch brings fewer logs than this
     target_logs_per_batch: int = 10_000
     # seconds between polls when caught up; the first retry delay after an error (doubling)
-    poll_interval: float = 1.0
+    poll_interval_s: float = 1.0
     # the longest back-off between retries when the node or the database keeps failing
-    max_backoff: float = 30.0
-    rpc_timeout: float = 30.0
+    max_backoff_s: float = 30.0
+    rpc_timeout_s: float = 30.0
     # sha256 hex digests of the auditors' API keys, comma-separated in the environment
     auditor_key_hashes: str = ""
     # run `alembic upgrade head` on start
     migrate: bool = True
+    # port of `scf auditor-api` (the bind address is the shared SCF_HOST)
+    auditor_port: int = 8001
 
     def key_hashes(self) -> set[str]:
         return {h.strip().lower() for h in self.auditor_key_hashes.split(",") if h.strip()}

@@ -1,15 +1,16 @@
-"""Settings (environment prefix ``SCF_PORTAL_``)."""
+"""The portal's section of the settings (environment ``SCF_PORTAL_*``, see scf_core.settings)."""
 
 from __future__ import annotations
 
 import secrets
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scf_core.settings import Section, section_config
 
 
-class PortalSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCF_PORTAL_", extra="ignore")
+class PortalSettings(Section):
+    model_config = section_config("portal")
 
     # the gateway (its /v1 API) and the indexer's auditor API, reached over HTTP
     gateway_url: str = "http://127.0.0.1:8000"

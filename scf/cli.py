@@ -5,9 +5,9 @@ Each part runs on its own (``scf chain``, ``scf deploy``, ``scf gateway``, ``scf
 benchmarks. Configuration comes from the environment (see ``scf config`` and
 docs/configuration.md); command-line options override it.
 
-Shared settings (prefix ``SCF_``) are handed on to the gateway (``SCF_GATEWAY_*``) and the indexer
-(``SCF_INDEXER_*``) unless those are set explicitly, so one ``SCF_RPC_URL`` and one
-``SCF_MANIFEST`` configure every part.
+The settings root is scf_core.settings: the shared section (``SCF_*``) gives the defaults of the
+gateway's (``SCF_GATEWAY_*``), the indexer's (``SCF_INDEXER_*``) and the portal's (``SCF_PORTAL_*``)
+sections, so one ``SCF_RPC_URL`` and one ``SCF_MANIFEST`` configure every part.
 """
 
 from __future__ import annotations
@@ -19,54 +19,22 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
+
+from scf_core.settings import Section, Shared
 
 
-class CliSettings(BaseSettings):
-    """Settings shared by every `scf` command (environment prefix ``SCF_``)."""
-
-    model_config = SettingsConfigDict(env_prefix="SCF_", extra="ignore")
-
-    # the chain: JSON-RPC endpoint of the node (anvil locally, a Besu node in production)
-    rpc_url: str = "http://127.0.0.1:8545"
-    # where `scf deploy` writes the deployment manifest and the gateway and indexer read it
-    manifest: Path = Path("var/manifest.json")
-    # working directory of the local SQLite databases and keystores
-    var_dir: Path = Path("var")
-    # loopback by default; set 0.0.0.0 only behind a TLS-terminating proxy
-    host: str = "127.0.0.1"
-    gateway_port: int = 8000
-    auditor_port: int = 8001
-    # port of `scf chain` (the local anvil dev chain)
-    chain_port: int = 8545
-    log_level: str = "info"
+def settings() -> Shared:
+    return Shared()
 
 
-def settings() -> CliSettings:
-    return CliSettings()
+def sections() -> dict[str, Section]:
+    """Every service's section of the settings, read from the environment, by environment prefix."""
+    from chain_gateway.settings import Settings as GatewaySettings
+    from indexer.settings import Settings as IndexerSettings
+    from portal.settings import PortalSettings
 
-
-def component_env(s: CliSettings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for the gateway and the indexer: shared settings fill what is not set."""
-    s = s or settings()
-    env = dict(os.environ if base is None else base)
-    var = s.var_dir
-    defaults = {
-        "SCF_GATEWAY_RPC_URL": s.rpc_url,
-        "SCF_GATEWAY_MANIFEST": str(s.manifest),
-        "SCF_GATEWAY_DATABASE_URL": f"sqlite:///{var / 'gateway.db'}",
-        "SCF_GATEWAY_KEYSTORE_DIR": str(var / "keystore"),
-        "SCF_INDEXER_RPC_URL": s.rpc_url,
-        "SCF_INDEXER_MANIFEST_PATH": str(s.manifest),
-        "SCF_INDEXER_DATABASE_URL": f"sqlite:///{var / 'indexer.db'}",
-    }
-    for key, value in defaults.items():
-        env.setdefault(key, value)
-    return env
-
-
-def apply_component_env(s: CliSettings | None = None) -> None:
-    os.environ.update(component_env(s))
+    return {"SCF_GATEWAY_": GatewaySettings(), "SCF_INDEXER_": IndexerSettings(), "SCF_PORTAL_": PortalSettings()}
 
 
 app = typer.Typer(
@@ -113,21 +81,32 @@ def mask_setting(key: str, value: str) -> str:
     return value
 
 
+def setting_text(value: object) -> str:
+    """A setting's value as `scf config` prints it: unset is empty, a secret is masked."""
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        return MASK
+    return str(value)
+
+
 @app.command("config")
 def config_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Print the effective configuration (shared settings and what the gateway and indexer get)."""
-    s = settings()
-    env = component_env(s)
+    """Print the effective configuration (the shared section and what each service reads)."""
     data: dict[str, Any] = {
-        "shared": {k: str(v) for k, v in s.model_dump().items()},
-        "components": {k: env[k] for k in sorted(env) if k.startswith(("SCF_GATEWAY_", "SCF_INDEXER_"))},
+        "shared": {k: str(v) for k, v in settings().model_dump().items()},
+        "components": {
+            f"{prefix}{name.upper()}": setting_text(value)
+            for prefix, section in sections().items()
+            for name, value in section
+        },
     }
     # never print secrets: secret fields masked, credentials in every URL hidden
-    for section in data.values():
-        for key, value in section.items():
-            section[key] = mask_setting(key, value)
+    for values in data.values():
+        for key, value in values.items():
+            values[key] = mask_setting(key, value)
     if as_json:
         typer.echo(json.dumps(data, indent=1))
         return
@@ -203,10 +182,10 @@ def gateway_cmd(
     port: Annotated[int | None, typer.Option(help="port (default SCF_GATEWAY_PORT, 8000)")] = None,
 ) -> None:
     """Serve the chain gateway's HTTP API (uvicorn). Configured by SCF_GATEWAY_* variables."""
-    s = settings()
-    apply_component_env(s)
+    from chain_gateway.settings import Settings as GatewaySettings
+
     target, factory = GATEWAY_APP
-    _uvicorn(target, host or s.host, port or s.gateway_port, factory=factory)
+    _uvicorn(target, host or settings().host, port or GatewaySettings().port, factory=factory)
 
 
 @app.command("indexer")
@@ -215,8 +194,6 @@ def indexer_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every indexed range")] = False,
 ) -> None:
     """Follow the chain into SQL (SCF_INDEXER_* variables); Ctrl-C or SIGTERM stops it."""
-    s = settings()
-    apply_component_env(s)
     from indexer import cli as indexer_cli
 
     raise typer.Exit(indexer_cli.main((["-v"] if verbose else []) + ["sync" if once else "run"]))
@@ -225,13 +202,13 @@ def indexer_cmd(
 @app.command("auditor-api")
 def auditor_api_cmd(
     host: Annotated[str | None, typer.Option(help="bind address (default SCF_HOST, 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default SCF_AUDITOR_PORT, 8001)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default SCF_INDEXER_AUDITOR_PORT, 8001)")] = None,
 ) -> None:
     """Serve the indexer's read-only auditor API (uvicorn)."""
-    s = settings()
-    apply_component_env(s)
+    from indexer.settings import Settings as IndexerSettings
+
     target, factory = AUDITOR_APP
-    _uvicorn(target, host or s.host, port or s.auditor_port, factory=factory)
+    _uvicorn(target, host or settings().host, port or IndexerSettings().auditor_port, factory=factory)
 
 
 @app.command("portal")
@@ -241,11 +218,14 @@ def portal_cmd(
 ) -> None:
     """Serve the web portal (uvicorn). Configured by SCF_PORTAL_* variables; it reaches the gateway at
     SCF_PORTAL_GATEWAY_URL and the auditor API at SCF_PORTAL_AUDITOR_URL (default: SCF_HOST with
-    SCF_GATEWAY_PORT / SCF_AUDITOR_PORT)."""
-    s = settings()
-    os.environ.setdefault("SCF_PORTAL_GATEWAY_URL", f"http://{s.host}:{s.gateway_port}")
-    os.environ.setdefault("SCF_PORTAL_AUDITOR_URL", f"http://{s.host}:{s.auditor_port}")
+    SCF_GATEWAY_PORT / SCF_INDEXER_AUDITOR_PORT)."""
+    from chain_gateway.settings import Settings as GatewaySettings
+    from indexer.settings import Settings as IndexerSettings
     from portal.settings import PortalSettings
+
+    host_ = settings().host
+    os.environ.setdefault("SCF_PORTAL_GATEWAY_URL", f"http://{host_}:{GatewaySettings().port}")
+    os.environ.setdefault("SCF_PORTAL_AUDITOR_URL", f"http://{host_}:{IndexerSettings().auditor_port}")
 
     ps = PortalSettings()
     target, factory = PORTAL_APP
@@ -255,8 +235,6 @@ def portal_cmd(
 @app.command("reconcile")
 def reconcile_cmd() -> None:
     """Compare the indexer's SQL with the chain at the indexed block; exit 1 on any difference."""
-    s = settings()
-    apply_component_env(s)
     raise typer.Exit(run_reconcile())
 
 

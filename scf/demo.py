@@ -640,20 +640,13 @@ def start_stack(work: Path, procs: Processes, audit: bool = True, portal: bool =
         "PYTHONUNBUFFERED": "1",
         "SCF_RPC_URL": chain.url,
         "SCF_MANIFEST": str(manifest_path),
-        "SCF_VAR_DIR": str(work),
-        "SCF_GATEWAY_RPC_URL": chain.url,
-        "SCF_GATEWAY_MANIFEST": str(manifest_path),
-        "SCF_GATEWAY_DATABASE_URL": f"sqlite:///{work / 'gateway.db'}",
-        "SCF_GATEWAY_KEYSTORE_DIR": str(keystore),
+        "SCF_VAR_DIR": str(work),  # the databases and the keystore (work/keystore) live here
         "SCF_GATEWAY_KEYSTORE_PASSPHRASE_FILE": str(passphrase_file),
         "SCF_GATEWAY_KEYSTORE_SCRYPT_N": str(2**14),  # demo speed; production keeps 2**18
         "SCF_GATEWAY_BOOTSTRAP_OPERATOR_KEY_HASH": hashlib.sha256(operator_api_key.encode()).hexdigest(),
         "SCF_GATEWAY_CONFIRMATIONS": "1",
-        "SCF_INDEXER_RPC_URL": chain.url,
-        "SCF_INDEXER_MANIFEST_PATH": str(manifest_path),
-        "SCF_INDEXER_DATABASE_URL": f"sqlite:///{work / 'indexer.db'}",
         "SCF_INDEXER_AUDITOR_KEY_HASHES": hashlib.sha256(auditor_api_key.encode()).hexdigest(),
-        "SCF_INDEXER_POLL_INTERVAL": "0.2",
+        "SCF_INDEXER_POLL_INTERVAL_S": "0.2",
         "SCF_PORTAL_GATEWAY_URL": f"http://127.0.0.1:{gw_port}",
         "SCF_PORTAL_AUDITOR_URL": f"http://127.0.0.1:{aud_port}",
     })
@@ -667,7 +660,7 @@ def start_stack(work: Path, procs: Processes, audit: bool = True, portal: bool =
             # the schema first (Alembic), so the follower and the API do not race to create it
             from indexer.db import upgrade
 
-            upgrade(env["SCF_INDEXER_DATABASE_URL"])
+            upgrade(f"sqlite:///{work / 'indexer.db'}")  # SCF_VAR_DIR's indexer.db
             procs.start("indexer", [*cli, "indexer", "--verbose"], env, logs / "indexer.log")
             auditor_url = f"http://127.0.0.1:{aud_port}"
             procs.start("auditor-api", [*cli, "auditor-api", "--port", str(aud_port)], env, logs / "auditor-api.log",

@@ -43,31 +43,53 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chain_gateway.settings import Settings as GatewaySettings
+    from indexer.settings import Settings as IndexerSettings
+
     _clean_env(monkeypatch)
-    s = cli.CliSettings()
+    s = cli.settings()
     assert s.rpc_url == "http://127.0.0.1:8545"
     assert s.manifest == Path("var/manifest.json")
     assert s.var_dir == Path("var")
     assert s.host == "127.0.0.1"
-    assert (s.gateway_port, s.auditor_port, s.chain_port) == (8000, 8001, 8545)
-    env = cli.component_env(s, base={})
-    assert env["SCF_GATEWAY_RPC_URL"] == env["SCF_INDEXER_RPC_URL"] == s.rpc_url
-    assert env["SCF_GATEWAY_MANIFEST"] == env["SCF_INDEXER_MANIFEST_PATH"] == "var/manifest.json"
-    assert env["SCF_GATEWAY_DATABASE_URL"] == "sqlite:///var/gateway.db"
-    assert env["SCF_INDEXER_DATABASE_URL"] == "sqlite:///var/indexer.db"
-    assert env["SCF_GATEWAY_KEYSTORE_DIR"] == "var/keystore"
+    gw, ix = GatewaySettings(), IndexerSettings()
+    assert (gw.port, ix.auditor_port, s.chain_port) == (8000, 8001, 8545)
+    assert gw.rpc_url == ix.rpc_url == s.rpc_url
+    assert gw.manifest == ix.manifest == Path("var/manifest.json")
+    assert gw.database_url == "sqlite:///var/gateway.db"
+    assert ix.database_url == "sqlite:///var/indexer.db"
+    assert gw.keystore_dir == Path("var/keystore")
 
 
 def test_shared_settings_flow_to_components_but_explicit_ones_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chain_gateway.settings import Settings as GatewaySettings
+    from indexer.settings import Settings as IndexerSettings
+
     _clean_env(monkeypatch)
     monkeypatch.setenv("SCF_RPC_URL", "http://127.0.0.1:9999")
     monkeypatch.setenv("SCF_VAR_DIR", "/tmp/scf-x")
+    monkeypatch.setenv("SCF_MANIFEST", "/tmp/scf-x/m.json")
+    monkeypatch.setenv("SCF_LOG_LEVEL", "debug")
     monkeypatch.setenv("SCF_INDEXER_DATABASE_URL", "postgresql+psycopg://u@db/indexer")
-    env = cli.component_env()
-    assert env["SCF_GATEWAY_RPC_URL"] == "http://127.0.0.1:9999"
-    assert env["SCF_INDEXER_RPC_URL"] == "http://127.0.0.1:9999"
-    assert env["SCF_GATEWAY_DATABASE_URL"] == "sqlite:////tmp/scf-x/gateway.db"
-    assert env["SCF_INDEXER_DATABASE_URL"] == "postgresql+psycopg://u@db/indexer"
+    monkeypatch.setenv("SCF_INDEXER_MANIFEST", "/elsewhere/m.json")
+    gw, ix = GatewaySettings(), IndexerSettings()
+    assert gw.rpc_url == ix.rpc_url == "http://127.0.0.1:9999"
+    assert gw.database_url == "sqlite:////tmp/scf-x/gateway.db"
+    assert gw.keystore_dir == Path("/tmp/scf-x/keystore")
+    assert gw.manifest == Path("/tmp/scf-x/m.json")
+    assert gw.log_level == "debug"
+    assert ix.database_url == "postgresql+psycopg://u@db/indexer"
+    assert ix.manifest == Path("/elsewhere/m.json")
+    # keyword arguments (tests, embedding) win over both
+    assert GatewaySettings(rpc_url="http://other").rpc_url == "http://other"
+
+
+def test_every_setting_follows_the_naming_scheme() -> None:
+    """One scheme: a duration ends in `_s`, the manifest is `manifest` in every section."""
+    for _prefix, section in cli.sections().items():
+        for name in type(section).model_fields:
+            assert not name.endswith(("interval", "timeout", "backoff", "_after", "_seconds")), name
+            assert name != "manifest_path", name
 
 
 def test_config_command_json_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,12 +119,15 @@ def test_deploy_without_key_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2
 
 
-def test_configuration_doc_lists_every_setting() -> None:
-    """docs/configuration.md names every variable of the CLI, the gateway, the indexer and the portal."""
+def test_configuration_doc_lists_every_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/configuration.md names every variable of the shared section, the gateway, the indexer and
+    the portal, with its default."""
     from chain_gateway.settings import Settings as GatewaySettings
     from indexer.settings import Settings as IndexerSettings
     from portal.settings import PortalSettings
+    from scf_core.settings import Shared
 
+    _clean_env(monkeypatch)
     doc = (ROOT / "docs" / "configuration.md").read_text()
     documented: dict[str, str] = {}  # variable -> its default cell
     for line in doc.splitlines():
@@ -110,7 +135,7 @@ def test_configuration_doc_lists_every_setting() -> None:
         if len(cells) >= 3 and cells[0].startswith("`SCF_"):
             documented.setdefault(cells[0].strip("`"), cells[1])
     missing, wrong = [], []
-    for prefix, model in (("SCF_", cli.CliSettings), ("SCF_GATEWAY_", GatewaySettings),
+    for prefix, model in (("SCF_", Shared), ("SCF_GATEWAY_", GatewaySettings),
                           ("SCF_INDEXER_", IndexerSettings), ("SCF_PORTAL_", PortalSettings)):
         for name, field in model.model_fields.items():
             var = f"{prefix}{name.upper()}"
@@ -118,7 +143,7 @@ def test_configuration_doc_lists_every_setting() -> None:
                 missing.append(var)
                 continue
             cell = documented[var]
-            default = field.default
+            default = field.get_default(call_default_factory=True)  # a shared setting's default
             if default is None:
                 ok = cell.startswith("none")
             elif default == "":

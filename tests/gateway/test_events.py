@@ -14,11 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 import chain_gateway
-from chain_gateway.db import make_engine
 from chain_gateway.events import sign_webhook, verify_webhook
 from chain_gateway.main import create_app
 from chain_gateway.models import WebhookOutbox
@@ -241,7 +240,7 @@ def test_webhook_refused_with_400_is_given_up(
 
 
 def test_final_states_go_through_the_outbox_helper() -> None:
-    """No module sets a final state except `webhooks.finish` (which queues the durable delivery)."""
+    """No module sets a final state except `webhooks.set_final_state` (which queues the durable delivery)."""
     pattern = re.compile(r"\.state\s*(?:,[^=\n]*)?=\s*(?:[^=\n]*,\s*)?OpState\.(?:confirmed|failed)\b")
     offenders = [
         f"{path.name}:{n}"
@@ -254,18 +253,48 @@ def test_final_states_go_through_the_outbox_helper() -> None:
     assert pattern.search("op.state = OpState.failed") and pattern.search("op.state, op.x = OpState.confirmed, 1")
 
 
-def test_outbox_table_is_created_on_an_existing_store(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
-    WebhookOutbox.__table__.drop(engine)  # type: ignore[attr-defined]
-    assert "gw_webhook_outbox" not in inspect(engine).get_table_names()
-    engine.dispose()
-    engine = make_engine(url)
-    assert "gw_webhook_outbox" in inspect(engine).get_table_names()
-    assert "ix_gw_webhook_outbox_due" in {i["name"] for i in inspect(engine).get_indexes("gw_webhook_outbox")}
-    engine.dispose()
-
-
 def test_backoff_is_exponential_and_capped() -> None:
     assert [backoff(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
     assert backoff(50) == 300.0
+
+
+@pytest.mark.parametrize("answers, calls, warned", [(["retry", "retry", "ok"], 3, False), (["give_up"], 1, False),
+                                                    (["retry"] * 5, 5, True)])
+def test_intermediate_webhooks_are_retried_with_backoff(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, answers: list[str], calls: int, warned: bool
+) -> None:
+    """An intermediate state's best-effort webhook: a "retry" answer is tried again after 0.5, 1, 2,
+    4 s, 5 tries at most, then a warning; any other answer ends it."""
+    import asyncio
+
+    import chain_gateway.events as events
+
+    seen: list[float] = []
+    sleeps: list[float] = []
+
+    async def post(*_args: Any) -> tuple[str, str]:
+        seen.append(time.monotonic())
+        return answers[min(len(seen), len(answers)) - 1], ""
+
+    async def no_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    real_sleep = asyncio.sleep
+    monkeypatch.setattr(events, "post_webhook", post)
+    monkeypatch.setattr(asyncio, "sleep", no_sleep)  # tenacity's default async sleep
+
+    async def run() -> None:
+        bus = events.EventBus("http://127.0.0.1:9/hook", "s")
+        await bus.start()
+        bus.publish({"id": "op-1", "state": "submitted"})
+        for _ in range(500):  # until the delivery is done (the sleeps above return at once)
+            await real_sleep(0.01)
+            if len(seen) >= calls and bus._webhook_queue is not None and bus._webhook_queue.empty():
+                break
+        await real_sleep(0.05)
+        await bus.stop()
+
+    asyncio.run(run())
+    assert len(seen) == calls
+    assert sleeps == [0.5, 1.0, 2.0, 4.0][: calls - 1]
+    assert any("webhook delivery failed" in r.getMessage() for r in caplog.records) == warned

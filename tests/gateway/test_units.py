@@ -114,36 +114,6 @@ def test_webhook_url_without_secret_is_refused(monkeypatch: pytest.MonkeyPatch) 
     assert Settings().webhook_url == "http://127.0.0.1:9/hook"
 
 
-def test_store_created_before_new_columns_is_upgraded(tmp_path: Path) -> None:
-    """A store from before `accepted_at` / `onboarding_operation` gets the columns (and index) on start."""
-    import sqlite3
-
-    from sqlalchemy import inspect
-    from sqlmodel import Session
-
-    from chain_gateway.db import make_engine
-    from chain_gateway.models import ApiKey, Operation, Role, utcnow
-
-    url = f"sqlite:///{tmp_path / 'gw.db'}"
-    make_engine(url).dispose()
-    con = sqlite3.connect(tmp_path / "gw.db")
-    con.execute("DROP INDEX ix_gw_api_key_onboarding_operation")
-    con.execute("ALTER TABLE gw_api_key DROP COLUMN onboarding_operation")
-    con.execute("ALTER TABLE gw_operation DROP COLUMN accepted_at")
-    con.commit()
-    con.close()
-    engine = make_engine(url)
-    insp = inspect(engine)
-    assert "accepted_at" in {c["name"] for c in insp.get_columns("gw_operation")}
-    assert "ix_gw_api_key_onboarding_operation" in {i["name"] for i in insp.get_indexes("gw_api_key")}
-    with Session(engine) as s:
-        s.add(Operation(id="x", api_account="0x1", signer="0x1", kind="k", contract="c", to_address="0x2", data="0x",
-                        request_hash="h", accepted_at=utcnow()))
-        s.add(ApiKey(key_hash="a" * 64, prefix="p", account="0x1", role=Role.supplier, onboarding_operation="x"))
-        s.commit()
-    engine.dispose()
-
-
 def test_keystore_unlock_and_new_keys_run_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """scrypt (~0.5 s at n = 2^18) never runs on the event loop: decryption and encryption go to a
     worker thread."""

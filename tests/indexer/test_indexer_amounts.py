@@ -53,7 +53,7 @@ def test_amounts_full_range_exact_everywhere(fresh_system: Any, databases: Any) 
     for a in suppliers:
         s.send(m.onboard(a, 2, b"\x02" * 32), s.operator)
     url = databases.new()
-    ix = fresh_system.indexer(url, poll_interval=0.05)
+    ix = fresh_system.indexer(url, poll_interval_s=0.05)
     follower = Follower(ix)
     app = create_app(Settings(database_url=url, auditor_key_hashes=hash_key(KEY)))
     client = TestClient(app, headers={"X-API-Key": KEY})

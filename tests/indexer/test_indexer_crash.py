@@ -36,7 +36,7 @@ def test_sigkill_during_backfill_then_resume(played: Any, databases: Any, dump_d
     env = dict(
         os.environ,
         SCF_INDEXER_RPC_URL=played.url,
-        SCF_INDEXER_MANIFEST_PATH=str(manifest),
+        SCF_INDEXER_MANIFEST=str(manifest),
         SCF_INDEXER_DATABASE_URL=url,
         SCF_INDEXER_BATCH_BLOCKS="1",
         SCF_INDEXER_MAX_BATCH_BLOCKS="2",
@@ -83,7 +83,7 @@ def test_sigkill_during_first_start_migrations_sqlite(played: Any, dump_db: Any,
     env = dict(
         os.environ,
         SCF_INDEXER_RPC_URL=played.url,
-        SCF_INDEXER_MANIFEST_PATH=str(manifest),
+        SCF_INDEXER_MANIFEST=str(manifest),
         SCF_INDEXER_DATABASE_URL=url,
         PYTHONPATH=str(ROOT),
     )

@@ -105,7 +105,7 @@ def test_follow_survives_node_faults_and_reports_them(fresh_system: Any, databas
     s.setup()
     url = databases.new()
     with FaultProxy(fresh_system.url) as proxy:
-        ix = fresh_system.indexer(url, rpc_url=proxy.url, poll_interval=0.05, max_backoff=0.4)
+        ix = fresh_system.indexer(url, rpc_url=proxy.url, poll_interval_s=0.05, max_backoff_s=0.4)
         follower = Follower(ix)
         try:
             follower.wait_for(s.w3.eth.block_number)
@@ -162,7 +162,7 @@ def test_follow_survives_a_database_outage(fresh_system: Any, databases: Any) ->
     url = databases.new()
     name = make_url(url).database
     admin = create_engine(databases.admin_url, isolation_level="AUTOCOMMIT")
-    ix = fresh_system.indexer(url, poll_interval=0.05, max_backoff=0.4)
+    ix = fresh_system.indexer(url, poll_interval_s=0.05, max_backoff_s=0.4)
     follower = Follower(ix)
     try:
         follower.wait_for(s.w3.eth.block_number)
@@ -219,9 +219,9 @@ def test_refuses_another_chain_and_empties_only_on_reset(fresh_system: Any, data
     env = dict(
         os.environ,
         SCF_INDEXER_RPC_URL=fresh_system.url,
-        SCF_INDEXER_MANIFEST_PATH=str(manifest),
+        SCF_INDEXER_MANIFEST=str(manifest),
         SCF_INDEXER_DATABASE_URL=url,
-        SCF_INDEXER_POLL_INTERVAL="0.05",
+        SCF_INDEXER_POLL_INTERVAL_S="0.05",
         PYTHONPATH=str(ROOT),
     )
     assert _cli(env, "sync").returncode == 0
@@ -285,10 +285,10 @@ def test_run_waits_for_a_database_down_at_start(played: Any, databases: Any, tmp
     env = dict(
         os.environ,
         SCF_INDEXER_RPC_URL=played.url,
-        SCF_INDEXER_MANIFEST_PATH=str(manifest),
+        SCF_INDEXER_MANIFEST=str(manifest),
         SCF_INDEXER_DATABASE_URL=url,
-        SCF_INDEXER_POLL_INTERVAL="0.1",
-        SCF_INDEXER_MAX_BACKOFF="0.5",
+        SCF_INDEXER_POLL_INTERVAL_S="0.1",
+        SCF_INDEXER_MAX_BACKOFF_S="0.5",
         PYTHONPATH=str(ROOT),
     )
     with admin.connect() as conn:
@@ -332,7 +332,7 @@ def test_repeated_reorg_detection_is_no_busy_loop(played: Any, tmp_path: Path, m
     from indexer.errors import ReorgDetected
     from indexer.pipeline import StepResult
 
-    ix = played.indexer(f"sqlite:///{tmp_path / 'ix.db'}", poll_interval=0.05, max_backoff=0.4)
+    ix = played.indexer(f"sqlite:///{tmp_path / 'ix.db'}", poll_interval_s=0.05, max_backoff_s=0.4)
     calls = 0
 
     def step(head: int | None = None) -> StepResult:
@@ -357,7 +357,7 @@ def test_one_shot_commands_report_an_unreachable_node_in_one_line(played: Any, t
     env = dict(
         os.environ,
         SCF_INDEXER_RPC_URL=f"http://127.0.0.1:{devchain.free_port()}",  # nothing listens there
-        SCF_INDEXER_MANIFEST_PATH=str(manifest),
+        SCF_INDEXER_MANIFEST=str(manifest),
         SCF_INDEXER_DATABASE_URL=f"sqlite:///{tmp_path / 'ix.db'}",
         PYTHONPATH=str(ROOT),
     )

@@ -123,7 +123,7 @@ def test_cli_reconcile_exit_codes(played: Any, tmp_path: Any, monkeypatch: Any, 
     manifest = tmp_path / "manifest.json"
     played.manifest.save(manifest)
     monkeypatch.setenv("SCF_INDEXER_RPC_URL", played.url)
-    monkeypatch.setenv("SCF_INDEXER_MANIFEST_PATH", str(manifest))
+    monkeypatch.setenv("SCF_INDEXER_MANIFEST", str(manifest))
     monkeypatch.setenv("SCF_INDEXER_DATABASE_URL", f"sqlite:///{tmp_path / 'ix.db'}")
     assert main(["sync"]) == 0
     assert main(["reconcile"]) == 0
@@ -237,7 +237,7 @@ def test_follow_keeps_confirmation_depth(fresh_system: Any, databases: Any) -> N
     system = fresh_system
     s = system.scenario
     s.setup()
-    ix = system.indexer(databases.new(), confirmations=2, poll_interval=0.05)
+    ix = system.indexer(databases.new(), confirmations=2, poll_interval_s=0.05)
     stop = threading.Event()
     thread = threading.Thread(target=ix.follow, kwargs={"stop": stop.is_set}, daemon=True)
     thread.start()

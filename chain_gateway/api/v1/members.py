@@ -23,7 +23,7 @@ from chain_gateway.deps import (
     Uint128,
     WaitDep,
     b32,
-    finish,
+    operation_answer,
     same,
     write,
 )
@@ -91,7 +91,8 @@ async def onboard(
         existing = await operations.find_idempotent(gw, caller, idem, rhash)
         if existing is not None:
             return OnboardOut(
-                operation=await finish(gw, existing, wait, response), account=existing.args["account"], api_key=None
+                operation=await operation_answer(gw, existing, wait, response), account=existing.args["account"],
+                api_key=None,
             )
     new_key = None
     if body.account is None:  # the gateway creates the member's key; written only if the call will pass
@@ -107,7 +108,7 @@ async def onboard(
     # the member's key works once the onboarding is confirmed (a failed onboarding leaves no key);
     # one key per operation (a concurrent replay with the same Idempotency-Key gets none)
     key = await run_in_threadpool(create_onboarding_key, gw.engine, op.args["account"], body.role, body.label, op.id)
-    return OnboardOut(operation=await finish(gw, op, wait, response), account=op.args["account"], api_key=key)
+    return OnboardOut(operation=await operation_answer(gw, op, wait, response), account=op.args["account"], api_key=key)
 
 
 @router.get("/{account}")

@@ -1,0 +1,158 @@
+"""Receipts and confirmation, one part of a signer's worker (``submitter.SignerWorker``).
+
+``track``: any nonce below the chain's ``latest`` count is mined; its receipt is looked up among
+every hash that operation was signed with (fee bumps keep the nonce), and it moves to mined ->
+confirmed | failed (``confirm``: ``confirmations`` deep, still in the same block). A nonce the chain
+consumed without a receipt of ours sends the operation back to the queue for a fresh nonce only
+when the chain's blocks prove another transaction took it (``evidence``); no evidence: it waits
+(``NONCE_UNRESOLVED`` after ``evidence_alert_s``), never signed twice. A chain head lower than one
+seen before (lost blocks) asks for a re-check (``recovery``) before anything else."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlmodel import col, select
+
+from chain_gateway.broadcast import Broadcasting
+from chain_gateway.errors import NodeUnavailable
+from chain_gateway.evidence import resolve_missing, unresolved_error
+from chain_gateway.models import Operation, OpState, utcnow
+from chain_gateway.receipts import parse_result, revert_reason
+from scf_core.rpc import RpcError
+from chain_gateway.worker import clear_pending_error
+
+log = logging.getLogger("chain_gateway.submitter")
+
+
+class Tracking(Broadcasting):
+    async def track(self) -> bool:
+        def load() -> tuple[list[Operation], int | None]:
+            with self.session() as s:
+                outstanding = s.exec(
+                    select(Operation)
+                    .where(
+                        Operation.signer == self.address,
+                        col(Operation.state).in_([OpState.submitted, OpState.mined]),
+                    )
+                    .order_by(col(Operation.nonce))
+                ).all()
+                queued = s.exec(
+                    select(Operation.seq)
+                    .where(Operation.signer == self.address, Operation.state == OpState.queued)
+                    .limit(1)
+                ).first()
+            return list(outstanding), queued
+
+        outstanding, queued = await self.db(load)
+        if not outstanding:
+            return queued is not None
+        rpc = self.rpc
+        count_hex, head_hex = await rpc.batch(
+            [("eth_getTransactionCount", [self.address, "latest"]), ("eth_blockNumber", [])]
+        )
+        if isinstance(count_hex, RpcError) or isinstance(head_hex, RpcError):
+            raise NodeUnavailable("cannot read the chain head")
+        chain_nonce, head = int(count_hex, 16), int(head_hex, 16)
+        self.head = head
+        if head < self.high_head:  # the chain lost blocks: re-check before acting on anything
+            log.error("signer %s: the chain head went back from %s to %s", self.address, self.high_head, head)
+            self.recheck = True
+            return True
+        self.high_head = head
+        mined = [op for op in outstanding if op.state == OpState.submitted and (op.nonce or 0) < chain_nonce]
+        calls = [("eth_getTransactionReceipt", [h]) for op in mined for h in op.tx_hashes]
+        receipts: list[Any] = []
+        for i in range(0, len(calls), self.s.max_batch):
+            receipts += await rpc.batch(calls[i : i + self.s.max_batch])
+        changed: list[Operation] = []
+        unproven: list[Operation] = []
+        now = utcnow()
+        it = iter(receipts)
+        found_by_id: dict[str, dict[str, Any]] = {}
+        for op in mined:
+            for _ in op.tx_hashes:
+                r = next(it)
+                if isinstance(r, dict) and r.get("blockNumber"):
+                    found_by_id[op.id] = r
+            if op.id in found_by_id:
+                self.forget(op.id)
+                continue
+            # the nonce is used but no receipt of ours (yet): a lagging receipt index, or a
+            # transaction that is not ours. After a while the chain's blocks are searched for the
+            # transaction at that nonce; only one proven foreign re-queues the operation.
+            first = self.misses.setdefault(op.id, time.monotonic())
+            if time.monotonic() - first >= max(1.0, self.s.resend_after_s):
+                unproven.append(op)
+        requeue, unresolved = await resolve_missing(self, unproven, head)
+        finals: dict[str, OpState] = {}
+        for op in mined:
+            found = found_by_id.get(op.id)
+            if found is None:
+                continue
+            op.tx_hash = found["transactionHash"]
+            op.block_number = int(found["blockNumber"], 16)
+            op.block_hash = found["blockHash"]
+            op.gas_used = int(found["gasUsed"], 16)
+            op.updated_at = now
+            op.accepted_at = op.accepted_at or now
+            if int(found.get("status", "0x1"), 16) == 1:
+                op.state = OpState.mined
+                op.result = parse_result(self.contracts, found.get("logs", []))
+                clear_pending_error(op)
+            else:
+                op.error = await revert_reason(self.rpc, self.contracts, op)
+                finals[op.id] = OpState.failed
+            changed.append(op)
+        for op in unresolved:
+            op.error, op.updated_at = unresolved_error(self, op), now
+            changed.append(op)
+        for op in requeue:
+            log.warning("signer %s: nonce %s was taken by another transaction (outside the gateway); "
+                        "re-queueing", self.address, op.nonce)
+            op.state, op.nonce, op.raw_tx, op.sent_at, op.tx_hash = OpState.queued, None, None, None, None
+            op.tx_hashes = []
+            # its transactions can never be mined (their nonce went to another one): the next
+            # one it is signed with starts afresh
+            op.accepted_at = None
+            op.updated_at = now
+            self.forget(op.id)
+            changed.append(op)
+        await self.save(changed, finals)
+        for op in changed:
+            self.publish(op)
+        await self.confirm([op for op in outstanding if op.state == OpState.mined], head)
+        await self.unstick([op for op in outstanding if op.state == OpState.submitted], chain_nonce)
+        if requeue:
+            self.synced = False
+        return True
+
+    async def confirm(self, ops: list[Operation], head: int) -> None:
+        depth = max(1, self.s.confirmations)
+        ready = [op for op in ops if op.block_number is not None and head - op.block_number + 1 >= depth]
+        if not ready:
+            return
+        if depth > 1:  # the receipt must still be in the same block (no reorg)
+            receipts = await self.rpc.batch([("eth_getTransactionReceipt", [op.tx_hash]) for op in ready])
+        else:
+            receipts = [{"blockHash": op.block_hash} for op in ready]
+        now = utcnow()
+        done: list[Operation] = []
+        finals: dict[str, OpState] = {}
+        for op, r in zip(ready, receipts, strict=True):
+            if isinstance(r, RpcError):
+                continue  # no answer (a reply missing from the batch, a node error): next round
+            done.append(op)
+            op.updated_at = now
+            if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
+                finals[op.id] = OpState.confirmed
+                if op.block_number is not None and op.block_hash:
+                    self.on_confirmed(op.block_number, op.block_hash)
+            else:  # reorged out: track it again
+                op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
+                self.unsent = True
+        await self.save(done, finals)
+        for op in done:
+            self.publish(op)
