@@ -20,7 +20,8 @@ from sqlalchemy import select, text
 from indexer.api.main import create_app
 from indexer.db import alembic_config
 from indexer.models import STATE_TABLES, VERSION_TABLES
-from indexer.settings import Settings, hash_key
+from indexer.settings import Settings
+from scf_core.apikeys import hash_key
 
 KEY = "auditor-asof-key"
 WINDOW = 100_000  # every header stored: the time of every block known
