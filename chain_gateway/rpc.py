@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from chain_gateway import metrics
 from chain_gateway.errors import NodeUnavailable
 
 
@@ -79,6 +80,7 @@ class Rpc:
             async with pool.session.post(self.url, json=payload,
                                          timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
                 if response.status >= 400:
+                    metrics.NODE_ERRORS.labels(metrics.node_error_kind(status=response.status)).inc()
                     raise NodeUnavailable("the chain node answered an HTTP error", {"status": response.status})
                 body = await response.json(content_type=None)
             if not isinstance(body, dict | list):
@@ -86,6 +88,7 @@ class Rpc:
             self.last_ok = time.monotonic()
             return body
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            metrics.NODE_ERRORS.labels(metrics.node_error_kind(exc)).inc()
             raise NodeUnavailable("the chain node is unreachable", {"reason": type(exc).__name__}) from exc
 
     async def call(self, method: str, *params: Any) -> Any:

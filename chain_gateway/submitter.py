@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from chain_gateway import metrics
 from chain_gateway.contracts import ContractSet
 from chain_gateway.db import InstanceLock
 from chain_gateway.errors import NodeUnavailable, NoSigner
@@ -55,6 +56,7 @@ from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
 from chain_gateway.signer import unlock as unlock_signer
 from chain_gateway.webhooks import finish
+from scf_core import logs
 
 log = logging.getLogger("chain_gateway.submitter")
 T = TypeVar("T")
@@ -224,6 +226,7 @@ class SignerWorker:
         finish(s, op, state, webhooks=bool(self.s.webhook_url))
 
     async def run(self) -> None:
+        logs.signer.set(self.address)  # every line this worker logs names its signer
         while True:
             try:
                 busy = await self.step()
@@ -507,7 +510,7 @@ class SignerWorker:
                 await self.reject(op, err)
                 return
         log.warning("signer %s: node refused nonce %s (%s): kept, sent again in %ss",
-                    self.address, op.nonce, err.message[:200], self.s.resend_after_s)
+                    self.address, op.nonce, err.message[:200], self.s.resend_after_s, extra={"operation_id": op.id})
 
         def store() -> Operation | None:
             with self.session() as s:
@@ -530,7 +533,8 @@ class SignerWorker:
     async def reject(self, op: Operation, err: RpcError) -> None:
         """The node refused a transaction it never had: the operation fails and its nonce is filled."""
         assert op.kind != NONCE_FILL, "a filler is never failed (another filler would replace it)"
-        log.warning("signer %s: node refused nonce %s: %s", self.address, op.nonce, err.message)
+        log.warning("signer %s: node refused nonce %s: %s", self.address, op.nonce, err.message,
+                    extra={"operation_id": op.id})
         gas_price = await self.gas_price()
 
         def store() -> Operation | None:
@@ -690,6 +694,8 @@ class SignerWorker:
                 self.unsent = True
         await self.save(done, finals)
         for op in done:
+            if finals.get(op.id) == OpState.confirmed:
+                metrics.CONFIRMATION_SECONDS.observe((now - metrics.aware(op.created_at)).total_seconds())
             publish(self.sub.bus, op)
 
     async def unstick(self, pending: list[Operation], chain_nonce: int) -> None:
@@ -701,6 +707,7 @@ class SignerWorker:
             await self.bump(head_op)
         elif now - head_op.sent_at > timedelta(seconds=self.s.resend_after_s):
             log.info("signer %s: re-broadcasting from nonce %s", self.address, chain_nonce)
+            metrics.RESENDS.inc()
             again = [op for op in pending if (op.nonce or 0) >= chain_nonce]
             for op in again:
                 op.sent_at = None
@@ -728,13 +735,15 @@ class SignerWorker:
                         s.commit()
 
             await self.db(restart)
+            metrics.RESENDS.inc()
             self.unsent = True
             return
         tx = {
             "chainId": self.sub.chain_id, "nonce": op.nonce, "to": op.to_address, "value": 0,
             "data": op.data, "gas": op.gas_limit, "gasPrice": new,
         }
-        log.warning("signer %s: nonce %s stuck; re-signing with gas price %s", self.address, op.nonce, new)
+        log.warning("signer %s: nonce %s stuck; re-signing with gas price %s", self.address, op.nonce, new,
+                    extra={"operation_id": op.id})
 
         def resign() -> None:
             raw, h = self.signer.sign_transaction(tx)
@@ -751,4 +760,5 @@ class SignerWorker:
                 s.commit()
 
         await self.db(resign)
+        metrics.FEE_BUMPS.inc()
         self.unsent = True
