@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import secrets
+import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
@@ -278,3 +281,42 @@ def test_not_ready_when_the_store_lock_is_lost(chain: Chain, tmp_path: Path) -> 
     finally:
         with psycopg.connect(plain, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- the log formatter (scf_core.logs) ------------------------------------------------------------
+
+
+def test_log_lines_json_and_text_with_context() -> None:
+    from scf_core import logs
+
+    out = io.StringIO()
+    logs.setup("INFO", "json", out)
+    try:
+        log = logging.getLogger("obs.test")
+        with logs.bound(operation_id="op-1", signer="0xabc"):
+            log.info("about %s", "it")
+        log.info("outside")
+        first, second = (json.loads(line) for line in out.getvalue().splitlines())
+        assert first["message"] == "about it" and first["operation_id"] == "op-1" and first["signer"] == "0xabc"
+        assert first["level"] == "INFO" and first["logger"] == "obs.test" and first["timestamp"].endswith("+00:00")
+        assert "operation_id" not in second
+        logs.setup("INFO", "text", out)
+        with logs.bound(request_id="r-9"):
+            log.warning("plain")
+        assert out.getvalue().splitlines()[-1].endswith("WARNING obs.test: plain [request_id=r-9]")
+        with pytest.raises(ValueError, match="log format"):
+            logs.setup("INFO", "xml", out)
+    finally:
+        root = logging.getLogger()
+        for h in [h for h in root.handlers if h.get_name() == logs.HANDLER_NAME]:
+            root.removeHandler(h)
+
+
+@given(user=st.text(alphabet=string.ascii_letters + string.digits + "-_.%", min_size=1, max_size=20),
+       password=st.text(alphabet=string.ascii_letters + string.digits + "-_.%!$&'()*+,;=", min_size=4, max_size=30),
+       token=st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=8, max_size=40))
+def test_redact_masks_url_credentials_and_bearer_tokens(user: str, password: str, token: str) -> None:
+    from scf_core.logs import redact
+
+    line = f"node https://{user}:{password}@node.example:8545/rpc failed; header Authorization: Bearer {token}"
+    assert redact(line) == "node https://***@node.example:8545/rpc failed; header Authorization: Bearer ***"
