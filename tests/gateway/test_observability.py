@@ -210,9 +210,11 @@ def test_not_ready_when_the_node_is_down_and_alive_still(tmp_path: Path) -> None
     try:
         with TestClient(create_app(gateway_settings(own, tmp_path))) as client:
             assert client.get("/v1/ready").status_code == 200
+            before = value(scrape(client), "scf_gateway_node_errors_total", kind="connection")
             own.chain.stop()
             not_ready(client, ["node"])
             assert client.get("/v1/health").status_code == 200  # liveness: the process answers
+            assert value(scrape(client), "scf_gateway_node_errors_total", kind="connection") > before
     finally:
         own.chain.stop()
 
@@ -320,3 +322,21 @@ def test_redact_masks_url_credentials_and_bearer_tokens(user: str, password: str
 
     line = f"node https://{user}:{password}@node.example:8545/rpc failed; header Authorization: Bearer {token}"
     assert redact(line) == "node https://***@node.example:8545/rpc failed; header Authorization: Bearer ***"
+
+
+def test_webhook_deliveries_counted_by_outcome(chain: Chain, tmp_path: Path) -> None:
+    from gateway.conftest import wait_until
+    from gateway.test_events import SECRET, Receiver, onboard_op
+
+    hook = Receiver(final_answers=[500])
+    try:
+        with TestClient(create_app(gateway_settings(chain, tmp_path, webhook_url=hook.url,
+                                                    webhook_secret=SECRET))) as client:
+            before = scrape(client)
+            op_id = onboard_op(client)
+            wait_until(lambda: any(st == 204 for _, _, st in hook.finals(op_id)), timeout=30)
+            count = "scf_gateway_webhook_deliveries_total"
+            wait_until(lambda: value(scrape(client), count, outcome="ok") > value(before, count, outcome="ok"))
+            assert value(scrape(client), count, outcome="retry") >= value(before, count, outcome="retry") + 1
+    finally:
+        hook.close()
