@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 
 from indexer import reports
 from indexer.api.deps import json_response
+from indexer.api.errors import ErrorBody
 from indexer.metrics import StatusCollector
 from indexer.settings import Settings
 from scf_core import logs
@@ -52,7 +53,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         return Response(exposition(registry), media_type=CONTENT_TYPE)
 
     @app.get("/v1/ready", tags=["status"], responses={503: {
-        "description": "not ready: {code: NOT_READY, message, details: {failed, store, follower}}"}})
+        "model": ErrorBody, "description": "not ready: details {failed, store, follower}"}})
     def ready(request: Request) -> Response:
         """Readiness (no key needed): the index database answers and the follower is at most
         `ready_max_lag_blocks` behind the node's head. Liveness: `/health`."""
