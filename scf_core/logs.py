@@ -25,7 +25,9 @@ CONTEXT = {"request_id": request_id, "operation_id": operation_id, "signer": sig
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")
 # attributes every LogRecord has: anything else was passed with `extra=` and is rendered too
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName", "color_message"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName", "color_message",  # uvicorn's colored copy of the message
+}
 
 
 def redact(text: str) -> str:
