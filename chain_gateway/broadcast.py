@@ -17,12 +17,13 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from chain_gateway import metrics
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.models import NONCE_FILL, Operation, OpState, utcnow
 from chain_gateway.node_errors import KNOWN, TOO_HIGH, TOO_LOW, UNDERPRICED, definitive, has
 from chain_gateway.nonces import NonceAssignment
-from scf_core.rpc import RpcError
 from chain_gateway.worker import clear_pending_error
+from scf_core.rpc import RpcError
 
 log = logging.getLogger("chain_gateway.submitter")
 
@@ -105,7 +106,7 @@ class Broadcasting(NonceAssignment):
                 await self.reject(op, err)
                 return
         log.warning("signer %s: node refused nonce %s (%s): kept, sent again in %ss",
-                    self.address, op.nonce, err.message[:200], self.s.resend_after_s)
+                    self.address, op.nonce, err.message[:200], self.s.resend_after_s, extra={"operation_id": op.id})
 
         def store() -> Operation | None:
             with self.session() as s:
@@ -128,7 +129,8 @@ class Broadcasting(NonceAssignment):
     async def reject(self, op: Operation, err: RpcError) -> None:
         """The node refused a transaction it never had: the operation fails and its nonce is filled."""
         assert op.kind != NONCE_FILL, "a filler is never failed (another filler would replace it)"
-        log.warning("signer %s: node refused nonce %s: %s", self.address, op.nonce, err.message)
+        log.warning("signer %s: node refused nonce %s: %s", self.address, op.nonce, err.message,
+                    extra={"operation_id": op.id})
         gas_price = await self.gas_price()
 
         def store() -> Operation | None:
@@ -160,6 +162,7 @@ class Broadcasting(NonceAssignment):
             await self.bump(head_op)
         elif now - head_op.sent_at > timedelta(seconds=self.s.resend_after_s):
             log.info("signer %s: re-broadcasting from nonce %s", self.address, chain_nonce)
+            metrics.RESENDS.inc()
             again = [op for op in pending if (op.nonce or 0) >= chain_nonce]
             for op in again:
                 op.sent_at = None
@@ -187,13 +190,15 @@ class Broadcasting(NonceAssignment):
                         s.commit()
 
             await self.db(restart)
+            metrics.RESENDS.inc()
             self.unsent = True
             return
         tx = {
             "chainId": self.chain_id, "nonce": op.nonce, "to": op.to_address, "value": 0,
             "data": op.data, "gas": op.gas_limit, "gasPrice": new,
         }
-        log.warning("signer %s: nonce %s stuck; re-signing with gas price %s", self.address, op.nonce, new)
+        log.warning("signer %s: nonce %s stuck; re-signing with gas price %s", self.address, op.nonce, new,
+                    extra={"operation_id": op.id})
 
         def resign() -> None:
             raw, h = self.signer.sign_transaction(tx)
@@ -210,4 +215,5 @@ class Broadcasting(NonceAssignment):
                 s.commit()
 
         await self.db(resign)
+        metrics.FEE_BUMPS.inc()
         self.unsent = True

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from chain_gateway import schema
+from chain_gateway import metrics, schema
 from chain_gateway.auth import KeyCache, ensure_key_hash
 from chain_gateway.contracts import ContractSet
 from chain_gateway.db import InstanceLock, make_engine
@@ -52,7 +52,8 @@ class Gateway:
             settings=settings,
             manifest=manifest,
             engine=engine,
-            rpc=AsyncRpc(settings.rpc_url, timeout=settings.rpc_timeout_s, unavailable=NodeUnavailable),
+            rpc=AsyncRpc(settings.rpc_url, timeout=settings.rpc_timeout_s, unavailable=NodeUnavailable,
+                         on_failure=metrics.count_node_error),
             contracts=ContractSet.from_manifest(manifest),
             signers=SignerRegistry(settings),
             bus=EventBus(settings.webhook_url, secret),

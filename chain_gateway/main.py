@@ -5,7 +5,6 @@ Run a single worker process per gateway database: nonces are assigned in-process
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +17,8 @@ from chain_gateway.bodylimit import BodyLimit
 from chain_gateway.errors import install_handlers
 from chain_gateway.gateway import Gateway
 from chain_gateway.settings import Settings
+from chain_gateway.telemetry import install as install_telemetry
+from scf_core import logs
 
 # FastAPI's OpenAPI model holds `minimum` / `maximum` as floats (2**256 - 1 would read 1.157e77, i.e.
 # 2**256): the integer bounds of the API's unsigned types are put back exactly
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logs.setup(settings.log_level, settings.log_format)
         gateway = Gateway.build(settings)
         app.state.gateway = gateway
         await gateway.start()
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(v1)
+    install_telemetry(app, settings)  # /metrics, request ids and the request log (outermost)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

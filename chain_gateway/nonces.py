@@ -17,8 +17,8 @@ from sqlmodel import col, select
 
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.models import NONCE_FILL, NonceState, Operation, OpState, utcnow
-from scf_core.rpc import RpcError
 from chain_gateway.worker import WorkerState, clear_pending_error
+from scf_core.rpc import RpcError
 
 log = logging.getLogger("chain_gateway.submitter")
 

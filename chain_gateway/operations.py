@@ -22,6 +22,7 @@ from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayErr
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, OpState
 from chain_gateway.worker import publish
+from scf_core import logs
 from scf_core.rpc import RpcError
 
 # contract errors that mean "not yours / not your role": 403; "wrong state": 409; others 422
@@ -171,6 +172,7 @@ async def submit(
         to_address=to, data=data, args=view_args, idempotency_key=idempotency_key, request_hash=rhash,
         gas_limit=gas_limit,
     )
+    logs.operation_id.set(op.id)  # the request's later log lines are about this operation
     if not await run_in_threadpool(_insert, gw.engine, op):  # a concurrent request with the same key won
         existing = await find_idempotent(gw, caller, idempotency_key, rhash) if idempotency_key else None
         if existing is None:

@@ -72,6 +72,12 @@ class Settings(Section):
     # a reorg deeper than the confirmation depth)
     reorg_check_s: float = 5.0
 
+    # observability (docs/gateway.md "Observability"): log lines as JSON objects ("json") or
+    # readable text ("text", for a terminal); GET /metrics (unauthenticated: bind the gateway to
+    # loopback or protect /metrics at the proxy; false: no /metrics route)
+    log_format: str = "json"
+    metrics_enabled: bool = True
+
     @model_validator(mode="after")
     def _webhooks_are_signed(self) -> Settings:
         if self.webhook_url and not self.webhook_secret:

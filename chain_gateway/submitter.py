@@ -41,6 +41,7 @@ from chain_gateway.settings import Settings
 from chain_gateway.signer import SignerRegistry
 from chain_gateway.signer import unlock as unlock_signer
 from chain_gateway.tracking import Tracking
+from scf_core import logs
 from scf_core.rpc import AsyncRpc
 
 log = logging.getLogger("chain_gateway.submitter")
@@ -159,6 +160,7 @@ class SignerWorker(Tracking):
         self.task = asyncio.create_task(self.run(), name=f"signer-{address}")
 
     async def run(self) -> None:
+        logs.signer.set(self.address)  # every line this worker logs names its signer
         while True:
             try:
                 busy = await self.step()

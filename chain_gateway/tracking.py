@@ -16,13 +16,14 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from chain_gateway import metrics
 from chain_gateway.broadcast import Broadcasting
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.evidence import resolve_missing, unresolved_error
 from chain_gateway.models import Operation, OpState, utcnow
 from chain_gateway.receipts import parse_result, revert_reason
-from scf_core.rpc import RpcError
 from chain_gateway.worker import clear_pending_error
+from scf_core.rpc import RpcError
 
 log = logging.getLogger("chain_gateway.submitter")
 
@@ -155,4 +156,6 @@ class Tracking(Broadcasting):
                 self.unsent = True
         await self.save(done, finals)
         for op in done:
+            if finals.get(op.id) == OpState.confirmed:
+                metrics.CONFIRMATION_SECONDS.observe((now - metrics.aware(op.created_at)).total_seconds())
             self.publish(op)

@@ -25,6 +25,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from chain_gateway import metrics
 from chain_gateway.events import post_webhook, webhook_body
 from chain_gateway.models import FINAL_STATES, Operation, OperationOut, OpState, WebhookOutbox, utcnow
 
@@ -113,6 +114,7 @@ class WebhookWorker:
         return list(rows), ops
 
     def _record(self, row: WebhookOutbox, outcome: str, detail: str) -> None:
+        metrics.WEBHOOK_DELIVERIES.labels(outcome).inc()
         with Session(self.engine) as s:
             if outcome == "ok":
                 s.exec(delete(WebhookOutbox).where(col(WebhookOutbox.id) == row.id))  # type: ignore[call-overload]

@@ -15,10 +15,10 @@ from sqlmodel import Session
 from chain_gateway.contracts import ContractSet
 from chain_gateway.events import EventBus
 from chain_gateway.models import Operation, OperationOut, OpState
-from scf_core.rpc import AsyncRpc
 from chain_gateway.settings import Settings
 from chain_gateway.signer import Signer
 from chain_gateway.webhooks import set_final_state
+from scf_core.rpc import AsyncRpc
 
 T = TypeVar("T")
 

@@ -17,6 +17,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponent
 
 from indexer.errors import FatalError
 from indexer.settings import Settings
+from scf_core import logs
 from scf_core.apikeys import hash_key
 
 
@@ -35,10 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     key = sub.add_parser("hash-key", help="print the sha256 of an auditor API key for SCF_INDEXER_AUDITOR_KEY_HASHES")
     key.add_argument("key")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose or args.cmd == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_settings = Settings()  # the services log at log_level; one-off commands warnings only
+    level = "INFO" if args.verbose else log_settings.log_level if args.cmd in ("run", "serve") else "WARNING"
+    logs.setup(level, log_settings.log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     if args.cmd == "hash-key":

@@ -105,6 +105,9 @@ class IndexerStatus(IndexerModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     last_error_at: int | None = big(default=None)
     updated_at: int = big(default=0)
+    # since the follower started (a restart resets them: Prometheus counter semantics)
+    reorgs: int = big(default=0)
+    errors: int = big(default=0)
 
 
 class UndoLog(IndexerModel, table=True):

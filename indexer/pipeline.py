@@ -73,6 +73,7 @@ class Indexer:
             target=settings.target_logs_per_batch,
         )
         self.reorgs = 0
+        self.errors = 0  # retryable errors since start (node, database, inconsistent ranges)
         self._guarded = False  # the chain guard passed since the last node error
         self._deployment_hash: str | None = None
         self.head: int | None = None
@@ -319,6 +320,7 @@ class Indexer:
 
         def failed(state: RetryCallState) -> None:  # after every failed step, stopping or not
             exc = state.outcome.exception() if state.outcome else None
+            self.errors += 1
             self._guarded = False  # the node may have been replaced meanwhile
             log.warning(
                 "%s (%s: %s); retrying in %.1f s",
@@ -376,10 +378,11 @@ class Indexer:
         it could not record is written with the next row that gets through). Written on every
         error and whenever head or failures change (at most once a second while they do)."""
         now = time.time()
-        values: dict[str, Any] = {"head": self.head, "failures": failures}
+        values: dict[str, Any] = {"head": self.head, "failures": failures, "reorgs": self.reorgs,
+                                  "errors": self.errors}
         if error is not None:
             self._unrecorded = {"last_error": f"{error.__class__.__name__}: {error}"[:500], "last_error_at": int(now)}
-        key: tuple[Any, ...] = (self.head, failures)
+        key: tuple[Any, ...] = (self.head, failures, self.reorgs)
         quiet = key == self._status_written or now - self._status_time < 1.0
         if error is None and self._unrecorded is None and quiet:
             return

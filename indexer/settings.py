@@ -37,5 +37,12 @@ class Settings(Section):
     # port of `scf auditor-api` (the bind address is the shared SCF_HOST)
     auditor_port: int = 8001
 
+    # observability (docs/indexer.md "Observability"): log level; log lines as JSON objects
+    # ("json") or readable text ("text", for a terminal); the auditor API's GET /v1/ready answers
+    # 503 when the follower's lag (head - indexed block) exceeds this many blocks
+    log_level: str = "INFO"
+    log_format: str = "json"
+    ready_max_lag_blocks: int = 20
+
     def key_hashes(self) -> set[str]:
         return {h.strip().lower() for h in self.auditor_key_hashes.split(",") if h.strip()}

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from portal import i18n
+from portal import i18n, observe
 from portal.client import Api
 from portal.errors import PortalError
 from portal.sessions import COOKIE, Sessions
@@ -58,6 +58,8 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+    observe.install(app)  # /metrics and request ids (outermost middleware)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -249,10 +249,13 @@ class AsyncRpc:
         *,
         rpc_error: type[RpcError] = RpcError,
         unavailable: type[NodeUnavailable] = NodeUnavailable,
+        on_failure: Callable[[BaseException | None, int | None], None] | None = None,
     ) -> None:
         self.url = url
         self._ids = itertools.count(1)
         self.timeout = timeout
+        # told of every failed request (the exception, or the HTTP status): the caller's metrics
+        self.on_failure = on_failure
         self.max_inflight = max_inflight
         self.max_batch = max_batch
         self.rpc_error = rpc_error
@@ -274,6 +277,8 @@ class AsyncRpc:
             async with pool.session.post(self.url, json=payload,
                                          timeout=aiohttp.ClientTimeout(total=self.timeout)) as response:
                 if response.status >= 400:
+                    if self.on_failure:
+                        self.on_failure(None, response.status)
                     raise self.unavailable("the chain node answered an HTTP error", {"status": response.status})
                 body = await response.json(content_type=None)
             if not isinstance(body, dict | list):
@@ -281,6 +286,8 @@ class AsyncRpc:
             self.last_ok = time.monotonic()
             return body
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            if self.on_failure:
+                self.on_failure(exc, None)
             raise self.unavailable("the chain node is unreachable", {"reason": type(exc).__name__}) from exc
 
     def _answers(self, body: Any, ids: list[int]) -> list[Any]:

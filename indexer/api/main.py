@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from indexer import reports
-from indexer.api import certificates, members
+from indexer.api import certificates, members, observe
 from indexer.api import reports as report_routes
 from indexer.api.deps import json_response
 from indexer.api.errors import install_handlers
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
     app.include_router(certificates.router)
     app.include_router(members.router)
     app.include_router(report_routes.router)
+    observe.install(app, settings)  # /metrics, /v1/ready, request ids and the request log
     # the long-lived objects of imports and the app move out of the collector's reach: large
     # responses (a lineage of 10,000 holdings) then pay no full collections over them
     gc.collect()

@@ -2,9 +2,19 @@
 
 from fastapi import APIRouter
 
-from chain_gateway.api.v1 import certificates, currency, financing, holdings, members, operations, settlement, system
+from chain_gateway.api.v1 import (
+    certificates,
+    currency,
+    financing,
+    holdings,
+    members,
+    operations,
+    settlement,
+    signers,
+    system,
+)
 
 router = APIRouter(prefix="/v1")
 router.include_router(system.health_router)
-for module in (system, members, certificates, holdings, financing, settlement, currency, operations):
+for module in (system, members, certificates, holdings, financing, settlement, currency, operations, signers):
     router.include_router(module.router)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from chain_gateway import operations
+from chain_gateway import operations, readiness
 from chain_gateway.deps import (
     AUTHENTICATED,
     FINAL,
@@ -22,6 +22,7 @@ from chain_gateway.deps import (
 )
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.models import OperationOut, Role
+from scf_core.http_errors import ErrorOut
 
 router = APIRouter(tags=["system"], responses=AUTHENTICATED)
 health_router = APIRouter(tags=["system"])
@@ -47,6 +48,14 @@ async def health(gw: GatewayDep) -> dict[str, Any]:
     # signing: false while the gateway does not hold its store's instance lock (nothing is signed)
     lock_error = gw.submitter.lock_error if gw.submitter else None
     return {"status": "ok", "node": node, "signing": {"ok": lock_error is None, "error": lock_error}}
+
+
+@health_router.get("/ready", responses={**errors(413), 503: {
+    "model": ErrorOut, "description": "not ready: `details.checks` names what failed"}})
+async def ready(gw: GatewayDep) -> dict[str, Any]:
+    """Readiness: the node answers on the manifest's chain id, the store takes a write, this
+    gateway holds the store's lock and every signer worker runs. 503 otherwise."""
+    return await readiness.answer(gw)
 
 
 @router.get("/system/info")
