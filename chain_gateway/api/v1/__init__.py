@@ -2,9 +2,21 @@
 
 from fastapi import APIRouter
 
-from chain_gateway.api.v1 import certificates, currency, financing, holdings, members, operations, settlement, system
+from chain_gateway.api.v1 import (
+    certificates,
+    currency,
+    financing,
+    holdings,
+    market,
+    members,
+    operations,
+    settlement,
+    system,
+)
 
 router = APIRouter(prefix="/v1")
 router.include_router(system.health_router)
 for module in (system, members, certificates, holdings, financing, settlement, currency, operations):
     router.include_router(module.router)
+router.include_router(market.financing)
+router.include_router(market.settlement)
