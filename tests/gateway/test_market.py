@@ -167,7 +167,19 @@ def test_open_offer_first_factor_wins(own_api: Api, w: World) -> None:
         items = api.get("/v1/financing/offers", key, status="open").json()["items"]
         assert offer_id in [o["offer_id"] for o in items], key
     assert offer_id not in [o["offer_id"] for o in api.get("/v1/financing/offers", w.t1_key).json()["items"]]
+    # pages: newest first, `next_before` continues
+    second = confirmed(api.post("/v1/financing/open-offers", w.t3_key,
+                                {**body, "value": 1_000, "document_hash": h32()}))["result"]["offer_id"]
+    page = api.get("/v1/financing/offers", w.f2_key, status="open", limit=1).json()
+    assert [o["offer_id"] for o in page["items"]] == [second] and page["next_before"] == second
+    page = api.get("/v1/financing/offers", w.f2_key, status="open", limit=1, before=second).json()
+    assert [o["offer_id"] for o in page["items"]] == [offer_id]
+    assert page["items"][0]["factor"] == "0x" + "0" * 40  # open: no factor until accepted
+    confirmed(api.post(f"/v1/financing/offers/{second}/cancel", w.t3_key))
     assert api.get("/v1/financing/offers", w.f1_key, limit=0).status_code == 422
+    for bad in ("-1", "+5", "1_0", "\u0665"):  # ASCII digits only
+        assert api.get("/v1/financing/offers", w.f1_key, before=bad).status_code == 422, bad
+        assert api.get("/v1/financing/quote-requests", w.f1_key, limit=bad).status_code == 422, bad
     assert api.get("/v1/financing/offers", w.f1_key, status="bogus").status_code == 422
 
     acc = confirmed(api.post(f"/v1/financing/offers/{offer_id}/accept", w.f1_key))["result"]

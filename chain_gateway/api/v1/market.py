@@ -8,7 +8,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from chain_gateway import operations
 from chain_gateway.api.v1.financing import OFFER_STATUS, get_offer, offer_out
@@ -31,6 +31,7 @@ from chain_gateway.deps import (
     Uint128,
     Uint256,
     WaitDep,
+    ascii_digits,
     b32,
     same,
     write,
@@ -52,7 +53,7 @@ SCAN = 1000  # ids looked at per list request at most (the page says where to go
 BATCH = 200
 OVERSEERS = (Role.operator, Role.auditor)
 
-Limit = Annotated[int, Query(ge=1, le=100, description="items per page")]
+Limit = Annotated[int, BeforeValidator(ascii_digits), Query(ge=1, le=100, description="items per page")]
 Status = Annotated[str | None, Query(pattern="^(open|accepted|cancelled|withdrawn)$", description="filter")]
 
 
@@ -145,7 +146,6 @@ async def list_offers(gw: GatewayDep, caller: CallerDep, status: Status = None,
             continue
         mine = same(o["seller"], caller.account) or same(o["factor"], caller.account) or invited.get(i, False)
         if caller.role in OVERSEERS or mine:
-            out["open_to"] = "all" if o["factor"] == ZERO and o["status"] == 1 else None
             items.append(out)
     return _page(items, ids, "offer_id", limit)
 
