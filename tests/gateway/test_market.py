@@ -8,10 +8,42 @@ from typing import Any
 
 import pytest
 
-from gateway.conftest import OPERATOR_API_KEY, Api, rpc
-from gateway.test_api import confirmed, h32
+from gateway.conftest import OPERATOR_API_KEY, Api, Scenario, rpc
+from gateway.test_api import chain_nonce, confirmed, h32
+from gateway.test_roles_idempotency import CORE, FAC, ROLES, SUP, key_of, op_count
 
 DAY = 86400
+H0 = "0x" + "00" * 32
+
+# every market write and the roles allowed to call it (all others: 403 before anything is stored)
+MATRIX: list[tuple[str, dict[str, Any] | None, set[str]]] = [
+    ("/v1/financing/open-offers", {"token_id": 1, "value": 1, "rate_bps": 1, "expires_at": 2**40,
+                                   "document_hash": H0}, {SUP, FAC}),
+    ("/v1/financing/quote-requests", {"token_id": 1, "value": 1, "deadline": 2**40, "document_hash": H0}, {SUP, FAC}),
+    ("/v1/financing/quote-requests/1/quotes", {"rate_bps": 1}, {FAC}),
+    ("/v1/financing/quote-requests/1/cancel", None, {SUP, FAC}),
+    ("/v1/financing/quotes/1/withdraw", None, {FAC}),
+    ("/v1/financing/quotes/1/accept", None, {SUP, FAC}),
+    ("/v1/financing/deals/1/recourse", None, {FAC}),
+    ("/v1/financing/deals/1/settle-recourse", None, {SUP, FAC}),
+    ("/v1/financing/recourse-allowance", {"amount": 1}, {SUP, FAC}),
+    ("/v1/settlement/early-payments", {"token_id": 1, "value": 1, "rate_bps": 1, "expires_at": 2**40}, {CORE}),
+    ("/v1/settlement/early-payments/1/accept", None, {SUP, FAC}),
+    ("/v1/settlement/early-payments/1/cancel", None, {CORE}),
+    ("/v1/settlement/programmes", {"rate_bps": 1, "budget": 1}, {CORE}),
+    ("/v1/settlement/programmes/1/take", {"token_id": 1, "value": 1}, {SUP, FAC}),
+    ("/v1/settlement/programmes/1/close", None, {CORE}),
+]
+CASES = [(p, b, role) for (p, b, allowed) in MATRIX for role in ROLES if role not in allowed]
+
+
+@pytest.mark.parametrize(("path", "body", "role"), CASES, ids=[f"{c[0]}-{c[2]}" for c in CASES])
+def test_market_role_matrix_refused(api: Api, members: Scenario, path: str, body: Any, role: str) -> None:
+    before = op_count(api)
+    r = api.client.post(path, json=body, headers={"X-API-Key": key_of(members, role)})
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "FORBIDDEN" and role in r.json()["details"]["role"]
+    assert op_count(api) == before  # nothing stored, nothing signed
 
 
 def advance(api: Api, seconds: int) -> None:
@@ -231,7 +263,13 @@ def test_early_payment_offer_and_programme(own_api: Api, w: World) -> None:
                              {"rate_bps": 300, "budget": 30_000}))["result"]["programme_id"]
     take = f"/v1/settlement/programmes/{pid}/take"
     assert api.post(take, w.t2_key, {"token_id": token, "value": 1}).status_code == 403  # not t2's holding
-    first = confirmed(api.post(take, w.t3_key, {"token_id": token, "value": 20_000}))["result"]
+    n = chain_nonce(api, w.t3)
+    first_op = confirmed(api.post(take, w.t3_key, {"token_id": token, "value": 20_000}, idem="take-1"))
+    again = confirmed(api.post(take, w.t3_key, {"token_id": token, "value": 20_000}, idem="take-1"))
+    assert again["id"] == first_op["id"] and chain_nonce(api, w.t3) == n + 1  # one transaction
+    r = api.post(take, w.t3_key, {"token_id": token, "value": 20_001}, idem="take-1")
+    assert r.status_code == 409 and r.json()["code"] == "IDEMPOTENCY_CONFLICT"
+    first = first_op["result"]
     assert first["value"] == 20_000 and 0 < first["price"] < 20_000
     r = api.post(take, w.t3_key, {"token_id": token, "value": 10_001})
     assert r.status_code == 409 and err(r) == "SettlementBudgetExceeded"
