@@ -74,13 +74,17 @@ async def _views(gw: Gateway, contract: str, fn: str, ids: list[int]) -> dict[in
     return out
 
 
-async def _page_ids(gw: Gateway, contract: str, count_fn: str, before: int | None) -> list[int]:
-    count = int(await operations.view(gw, contract, count_fn, []))
+def scan_ids(count: int, before: int | None) -> list[int]:
+    """The ids one page looks at: below `before`, newest first, at most SCAN (ids run 1..count)."""
     top = count if before is None else min(before - 1, count)
     return list(range(top, max(0, top - SCAN), -1))
 
 
-def _page(items: list[dict[str, Any]], ids: list[int], key: str, limit: int) -> dict[str, Any]:
+async def _page_ids(gw: Gateway, contract: str, count_fn: str, before: int | None) -> list[int]:
+    return scan_ids(int(await operations.view(gw, contract, count_fn, [])), before)
+
+
+def page(items: list[dict[str, Any]], ids: list[int], key: str, limit: int) -> dict[str, Any]:
     """The first `limit` items; `next_before` continues after the last id returned (or scanned)."""
     if len(items) > limit:
         items = items[:limit]
@@ -147,7 +151,7 @@ async def list_offers(gw: GatewayDep, caller: CallerDep, status: Status = None,
         mine = same(o["seller"], caller.account) or same(o["factor"], caller.account) or invited.get(i, False)
         if caller.role in OVERSEERS or mine:
             items.append(out)
-    return _page(items, ids, "offer_id", limit)
+    return page(items, ids, "offer_id", limit)
 
 
 # --- quotes (RFQ) ---------------------------------------------------------------------------
@@ -277,7 +281,7 @@ async def list_quote_requests(gw: GatewayDep, caller: CallerDep, status: Status 
             continue  # open on chain but no longer quotable
         if caller.role in OVERSEERS or caller.role == Role.factor or same(r["seller"], caller.account):
             items.append(out)
-    return _page(items, ids, "request_id", limit)
+    return page(items, ids, "request_id", limit)
 
 
 @financing.get("/quote-requests/{request_id}")
