@@ -196,7 +196,7 @@ def test_open_offer_first_factor_wins(own_api: Api, w: World) -> None:
     offer = confirmed(api.post("/v1/financing/open-offers", w.t3_key, body))["result"]
     offer_id = offer["offer_id"]
     for key in (w.f1_key, w.f2_key, w.t3_key):  # both factors may take it; the seller sees its own
-        items = api.get("/v1/financing/offers", key, status="open").json()["items"]
+        items = api.get("/v1/financing/offers", key, status="open", **{"for": "me"}).json()["items"]
         assert offer_id in [o["offer_id"] for o in items], key
     assert offer_id not in [o["offer_id"] for o in api.get("/v1/financing/offers", w.t1_key).json()["items"]]
     # pages: newest first, `next_before` continues
@@ -213,6 +213,7 @@ def test_open_offer_first_factor_wins(own_api: Api, w: World) -> None:
         assert api.get("/v1/financing/offers", w.f1_key, before=bad).status_code == 422, bad
         assert api.get("/v1/financing/quote-requests", w.f1_key, limit=bad).status_code == 422, bad
     assert api.get("/v1/financing/offers", w.f1_key, status="bogus").status_code == 422
+    assert api.get("/v1/financing/offers", w.f1_key, **{"for": "all"}).status_code == 422
 
     acc = confirmed(api.post(f"/v1/financing/offers/{offer_id}/accept", w.f1_key))["result"]
     assert acc["price"] == offer["price"]

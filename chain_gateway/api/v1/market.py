@@ -5,7 +5,7 @@ ids newest first in pages (`before` cursor), batched in JSON-RPC batches."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, BeforeValidator, Field
@@ -55,6 +55,7 @@ OVERSEERS = (Role.operator, Role.auditor)
 
 Limit = Annotated[int, BeforeValidator(ascii_digits), Query(ge=1, le=100, description="items per page")]
 Status = Annotated[str | None, Query(pattern="^(open|accepted|cancelled|withdrawn)$", description="filter")]
+For = Annotated[Literal["me"], Query(alias="for", description="lists are always for the caller (see docs)")]
 
 
 def _name(names: list[str], value: int) -> str | int:
@@ -125,7 +126,7 @@ async def create_open_offer(body: OpenOfferIn, gw: GatewayDep, caller: HolderDep
 
 
 @financing.get("/offers")
-async def list_offers(gw: GatewayDep, caller: CallerDep, status: Status = None,
+async def list_offers(gw: GatewayDep, caller: CallerDep, status: Status = None, for_: For = "me",
                       before: QueryUint256 | None = None, limit: Limit = 50) -> dict[str, Any]:
     """Offers newest first: yours (as seller or factor) and the open offers you may accept (a factor
     invited to an open offer); the operator and the auditor see all."""
@@ -262,7 +263,7 @@ def _sees_all_quotes(caller: ApiKey, r: dict[str, Any], now: int) -> bool:
 
 
 @financing.get("/quote-requests")
-async def list_quote_requests(gw: GatewayDep, caller: CallerDep, status: Status = None,
+async def list_quote_requests(gw: GatewayDep, caller: CallerDep, status: Status = None, for_: For = "me",
                               before: QueryUint256 | None = None, limit: Limit = 50) -> dict[str, Any]:
     """Requests newest first: a factor sees every request (those with status open and before their
     deadline it may quote); a supplier its own; the operator and the auditor all."""
