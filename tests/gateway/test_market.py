@@ -320,7 +320,7 @@ def test_recourse_paid_and_unpaid(own_api: Api, w: World) -> None:
     assert w.balance(w.t3, w.t3_key) == seller_before - amount
     assert w.balance(w.f1, w.f1_key) == factor_before + amount
     r = api.post(f"/v1/financing/deals/{paid_deal['offer_id']}/recourse", w.f1_key)
-    assert r.status_code in (403, 409)  # the factor no longer holds it / recourse already settled
+    assert r.status_code == 409 and err(r) == "FinancingRecourseStatus"  # already settled
 
     # unpaid: no allowance left; recorded, then settled by the seller once it allows the amount
     uid = unpaid_deal["offer_id"]
