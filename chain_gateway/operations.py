@@ -31,11 +31,18 @@ FORBIDDEN_ERRORS = {
     "CertificateNotPayee", "CertificateNotOwnerNorApproved", "CertificateWrongOwner", "FinancingNotSeller",
     "FinancingNotFactor", "SettlementUnauthorized", "SettlementNotDebtor",
     "SettlementNotHolder", "SettlementTokenUnauthorized", "OwnableUnauthorizedAccount", "MembershipNotPermitted",
+    # market
+    "FinancingNotHolder", "FinancingNotInvited", "FinancingNotRequester", "FinancingNotQuoter", "FinancingNotParty",
+    "SettlementNotProgrammeDebtor",
 }
 CONFLICT_ERRORS = {
     "MembershipAlreadyMember", "MembershipStatusUnchanged", "MembershipPaused", "MembershipNotPaused",
     "CertificateWrongStatus", "CertificateFreezeUnchanged", "CertificateFrozen", "CertificateMatured",
     "FinancingOfferNotOpen", "FinancingOfferExpired", "SettlementFullyRepaid", "MembershipInactive",
+    # market
+    "FinancingRequestNotOpen", "FinancingQuoteNotOpen", "FinancingDeadlinePassed", "FinancingNotDeal",
+    "FinancingRecourseStatus", "FinancingNotOverdue", "SettlementEarlyPaymentNotOpen", "SettlementEarlyPaymentExpired",
+    "SettlementProgrammeClosed", "SettlementBudgetExceeded", "SettlementMatured", "SettlementWrongStatus",
 }
 
 

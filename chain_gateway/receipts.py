@@ -49,6 +49,26 @@ def parse_result(contracts: ContractSet, logs: list[dict[str, Any]]) -> dict[str
         elif ev.name == "OfferAccepted":
             result["new_token_id"] = a["newTokenId"]
             result["price"] = a["price"]
+        elif ev.name == "QuotesRequested":
+            result["request_id"] = a["requestId"]
+        elif ev.name == "QuoteSubmitted":
+            result.update(quote_id=a["quoteId"], request_id=a["requestId"], price=a["price"], rate_bps=a["rateBps"],
+                          days_to_maturity=a["daysToMaturity"])
+        elif ev.name in ("QuoteWithdrawn", "QuoteAccepted"):
+            result.update(quote_id=a["quoteId"], request_id=a["requestId"])
+            if "offerId" in a:
+                result["offer_id"] = a["offerId"]
+        elif ev.name in ("RecourseUnpaid", "RecourseSettled"):
+            result.update(recourse="unpaid" if ev.name == "RecourseUnpaid" else "settled",
+                          recourse_amount=a["amount"], value=a["value"], token_id=a["tokenId"])
+        elif ev.name == "EarlyPaymentOffered":
+            result["early_payment_id"] = a["offerId"]
+        elif ev.name == "EarlyPaid":
+            result.update(price=a["price"], value=a["value"], days_early=a["daysEarly"])
+        elif ev.name == "ProgrammeOpened":
+            result["programme_id"] = a["programmeId"]
+        elif ev.name == "ProgrammeClosed":
+            result["remaining"] = a["remaining"]
         elif ev.name == "Redeemed":
             result["redeemed"] = result.get("redeemed", 0) + a["amount"]
     result["events"] = events

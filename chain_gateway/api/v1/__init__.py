@@ -7,6 +7,7 @@ from chain_gateway.api.v1 import (
     currency,
     financing,
     holdings,
+    market,
     members,
     operations,
     settlement,
@@ -18,3 +19,5 @@ router = APIRouter(prefix="/v1")
 router.include_router(system.health_router)
 for module in (system, members, certificates, holdings, financing, settlement, currency, operations, signers):
     router.include_router(module.router)
+router.include_router(market.financing)
+router.include_router(market.settlement)

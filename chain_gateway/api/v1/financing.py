@@ -88,6 +88,12 @@ async def read_offer(offer_id: PathUint256, gw: GatewayDep, caller: CallerDep) -
 
 async def _party(gw: Gateway, caller: ApiKey, offer_id: int, field: str) -> None:
     o = await get_offer(gw, offer_id)
+    if field == "factor" and o["status"] != 1:
+        return  # no longer open: the contract's verdict (FinancingOfferNotOpen, 409), as it checks that first
+    if field == "factor" and int(o["factor"], 16) == 0:  # an open offer (market): invited factors only
+        if not await operations.view(gw, "Financing", "isInvited", [offer_id, caller.account]):
+            raise Forbidden("not invited to this open offer", {"offer_id": offer_id})
+        return
     if not same(o[field], caller.account):
         raise Forbidden(f"only the offer's {field} may do this", {"offer_id": offer_id})
 
