@@ -125,7 +125,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// @notice The payee rejects its pending certificate: the holding burns and the debtor's
     /// credit is released. Requirements: the holding is not frozen (a judicial freeze keeps it).
     /// Emits {CertificateStatusChanged}, {TransferValue}, {SlotChanged} (to slot 0), {Transfer},
-    /// {CreditLineChanged} (membership).
+    /// {InvoiceReleased} per invoice backing it, {CreditLineChanged} (membership).
     function reject(uint256 certificateId) external {
         Certificate storage cert = _pendingForPayee(certificateId);
         uint256 tokenId = cert.rootTokenId;
@@ -143,7 +143,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// and an approved caller is an active supplier or factor; `documentHash` is not zero; the holding is not
     /// frozen; its certificate is active and not matured; `to` is not the holding's owner; owner
     /// and `to` are active suppliers or factors; the system is not paused;
-    /// 0 < `value` <= the holding's value.
+    /// 0 < `value` <= the holding's value; `value` and a non-zero remainder are at least
+    /// {minSplitValue}; the new tier is within {maxTier} (if set).
     /// Emits {Transfer}, {SlotChanged}, {HoldingCreated}, {TransferValue}.
     function splitTransfer(uint256 fromTokenId, address to, uint256 value, bytes32 documentHash)
         external
@@ -230,7 +231,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// certificate fully redeemed becomes Settled. Requirements: caller is the settlement
     /// contract; the holding is not frozen; its certificate is active or overdue.
     /// Emits {TransferValue}, and {SlotChanged} (to slot 0) with {Transfer} when the holding
-    /// empties, {CertificateStatusChanged} when the certificate is settled.
+    /// empties, {CertificateStatusChanged} and {InvoiceClosed} (per invoice not closed yet) when
+    /// the certificate is settled.
     function redeemValue(uint256 tokenId, uint256 value) external returns (address owner) {
         if (msg.sender != _settlement) revert CertificateUnauthorized(msg.sender);
         HoldingData storage h = _holdings[tokenId];
@@ -255,7 +257,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// factor `from` to the seller `to`, after maturity, keeping its id and going one tier deeper.
     /// Requirements: caller is the financing contract; `from` owns the holding; the holding is not
     /// frozen; its certificate is Overdue; `to` is not `from`; both are active suppliers or
-    /// factors; the system is not paused. Emits {Transfer}, {HoldingTransferred}.
+    /// factors; the system is not paused. Not subject to {maxTier}: a buy-back must not fail.
+    /// Emits {Transfer}, {HoldingTransferred}.
     function recourseTransfer(uint256 tokenId, address from, address to) external {
         if (msg.sender != _financing) revert CertificateUnauthorized(msg.sender);
         HoldingData storage h = _holdings[tokenId];
@@ -366,7 +369,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// @notice ERC-721 transfer of a whole holding; it keeps its id and goes one tier deeper.
     /// No document hash: the hop's {HoldingTransferred} carries none.
     /// Requirements: as {splitTransfer}, with ERC-721 approval rules and without the document
-    /// hash; `from` owns the holding. Emits {Transfer}, {HoldingTransferred}.
+    /// hash; `from` owns the holding; the new tier is within {maxTier} (if set).
+    /// Emits {Transfer}, {HoldingTransferred}.
     function transferFrom(address from, address to, uint256 tokenId) public {
         HoldingData storage h = _holdings[tokenId];
         address owner = h.owner;

@@ -2,6 +2,7 @@
 backed value over the certificates that count never exceeds its amount; a rejection releases the
 backing, a full settlement closes the invoice (its backing stays counted)."""
 
+import unicodedata
 from itertools import count
 
 import brownie
@@ -17,8 +18,8 @@ K1, K2, K3 = h32(0xA1), h32(0xA2), h32(0xA3)
 
 def invoice_key(seller_tax_id: str, invoice_code: str, invoice_number: str) -> bytes:
     """The documented canonical key: keccak256(abi.encode(string, string, string)) of the three
-    fields normalised off chain (trimmed, ASCII upper case)."""
-    fields = [f.strip().upper() for f in (seller_tax_id, invoice_code, invoice_number)]
+    fields normalised off chain (NFKC, trimmed, upper case)."""
+    fields = [unicodedata.normalize("NFKC", f).strip().upper() for f in (seller_tax_id, invoice_code, invoice_number)]
     return keccak(encode(["string", "string", "string"], fields))
 
 
@@ -56,7 +57,7 @@ def test_issue_with_invoices(world):
 
 
 def test_the_key_encoding_is_the_documented_one():
-    assert invoice_key(" 91310000MA1FL8XQ3B", "3100231130", "08123456 ") == keccak(
+    assert invoice_key(" 91310000ma1fl8xq3b", "３100231130", "08123456 ") == keccak(
         encode(["string", "string", "string"], ["91310000MA1FL8XQ3B", "3100231130", "08123456"]))
 
 
