@@ -10,7 +10,7 @@ from conftest import ACTIVE, CORE, DAY, PENDING, REJECTED, SETTLED, assert_event
 from errors import err
 from eth_abi import encode
 from eth_utils import keccak
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 K1, K2, K3 = h32(0xA1), h32(0xA2), h32(0xA3)
@@ -155,7 +155,7 @@ def test_plain_issue_registers_nothing(world):
 _EXAMPLES = count(1)
 
 
-@settings(max_examples=15)
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(amount=st.integers(1, 1_000), asks=st.lists(st.integers(1, 400), min_size=1, max_size=6))
 def test_usage_never_exceeds_the_amount(world, amount, asks):
     """Whatever certificates ask of one invoice, its usage stays within its amount (a fresh
