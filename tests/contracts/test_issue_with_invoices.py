@@ -80,7 +80,7 @@ def test_refusals(world):
         issue(world, [(K1, 70_000, 1)])
     for bad in [(h32(0), 1, 1), (K2, 0, 1), (K2, 1, 0)]:
         with brownie.reverts(err("CertificateInvalidInvoice", *bad)):
-            issue(world, [bad])
+            issue(world, [bad], face=1)
     with brownie.reverts(err("CertificateDuplicateInvoice", K2)):
         issue(world, [(K2, 100, 10), (K2, 100, 10)])
     with brownie.reverts(err("CertificateInvoiceBackingMismatch", 100, 99)):
