@@ -26,6 +26,19 @@ contract CertificateToken is ICertificateToken, ERC165 {
         uint128 parentTokenId;
     }
 
+    /// @dev An invoice of the registry; `certificates` lists those whose backing counts, and
+    /// `position` is each one's index in it plus one (so a rejection removes it in O(1)).
+    struct InvoiceData {
+        uint128 amount;
+        uint128 used;
+        uint256 closedBy;
+        uint256[] certificates;
+        mapping(uint256 certificateId => uint256) position;
+    }
+
+    /// @dev Bounds the gas of issue, reject and the last redemption.
+    uint256 private constant _MAX_INVOICES = 32;
+
     /// @dev PBOC (effective 2025-06-15): 6 months in principle, 1 year at most.
     uint256 private constant _MAX_TERM_LIMIT = 365 days;
 
@@ -37,6 +50,9 @@ contract CertificateToken is ICertificateToken, ERC165 {
     uint256 private _maxTerm = 365 days;
     uint256 private _certificateCount;
     uint256 private _tokenCount;
+    bool private _invoicesRequired;
+    uint32 private _maxTier;
+    uint128 private _minSplitValue;
 
     mapping(uint256 certificateId => Certificate) private _certificates;
     mapping(uint256 tokenId => HoldingData) private _holdings;
@@ -47,6 +63,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// voids every value allowance given before it, even when the holding comes back to an owner
     /// who had granted one (keying by owner let such stale allowances revive).
     mapping(uint256 tokenId => mapping(uint32 tier => mapping(address operator => uint256))) private _allowances;
+    mapping(bytes32 key => InvoiceData) private _invoices;
+    mapping(uint256 certificateId => InvoiceBacking[]) private _backings;
 
     constructor(IMembership membership_, string memory name_, string memory symbol_) {
         _membership = membership_;
@@ -62,7 +80,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     // --- lifecycle --------------------------------------------------------------------------
 
     /// @notice Issue a certificate to a tier-1 supplier.
-    /// Requirements: caller is an active core enterprise; `payee` an active supplier; the system
+    /// Requirements: the operator does not require invoices ({setInvoicesRequired}); caller is an
+    /// active core enterprise; `payee` an active supplier; the system
     /// is not paused; 0 < `faceValue` fits the available credit line; `documentHash` is not zero;
     /// `maturity` is in the future and within the maximum term.
     /// Emits {CertificateIssued}, {CreditLineChanged} (membership), and the holding's
@@ -71,34 +90,28 @@ contract CertificateToken is ICertificateToken, ERC165 {
         external
         returns (uint256 certificateId, uint256 tokenId)
     {
-        _membership.requireRole(msg.sender, IMembership.Role.CoreEnterprise);
-        _membership.requireRole(payee, IMembership.Role.Supplier);
-        if (faceValue == 0) revert CertificateZeroValue();
-        if (faceValue > type(uint128).max) revert CertificateValueTooLarge(faceValue);
-        if (documentHash == bytes32(0)) revert CertificateZeroDocumentHash();
-        uint256 latest = block.timestamp + _maxTerm;
-        if (maturity <= block.timestamp || maturity > latest) {
-            revert CertificateInvalidMaturity(maturity, block.timestamp + 1, latest);
-        }
-        _membership.consumeCredit(msg.sender, faceValue);
+        if (_invoicesRequired) revert CertificateInvoicesRequired();
+        return _issue(payee, faceValue, maturity, documentHash, new InvoiceBacking[](0));
+    }
 
-        certificateId = ++_certificateCount;
-        tokenId = _tokenCount + 1;
-        _certificates[certificateId] = Certificate({
-            debtor: msg.sender,
-            maturity: maturity,
-            status: Status.Pending,
-            issuedAt: uint64(block.timestamp),
-            faceValue: uint128(faceValue),
-            redeemedValue: 0,
-            documentHash: documentHash,
-            rootTokenId: tokenId
-        });
-        emit CertificateIssued(
-            certificateId, msg.sender, payee, tokenId, faceValue, uint64(block.timestamp), maturity, documentHash
-        );
-        _createHolding(certificateId, payee, 0, 1, faceValue, documentHash);
-        emit TransferValue(0, tokenId, faceValue);
+    /// @notice Issue a certificate backed by trade invoices (一票一证): each invoice's total
+    /// backed value over every certificate that counts never exceeds its amount.
+    /// Requirements: as {issue} (whatever {invoicesRequired}); 1 to 32 invoices, each with a
+    /// non-zero key, amount and backed value, no key twice; an invoice already registered has
+    /// the same amount and is not closed; each invoice's used value plus `backed` <= its amount;
+    /// the backed values add up to `faceValue`.
+    /// Emits as {issue}, and {InvoiceBacked} per invoice (after {CertificateIssued}).
+    function issueWithInvoices(
+        address payee,
+        uint256 faceValue,
+        uint64 maturity,
+        bytes32 documentHash,
+        InvoiceBacking[] calldata invoices
+    ) external returns (uint256 certificateId, uint256 tokenId) {
+        if (invoices.length == 0 || invoices.length > _MAX_INVOICES) {
+            revert CertificateTooManyInvoices(invoices.length, _MAX_INVOICES);
+        }
+        return _issue(payee, faceValue, maturity, documentHash, invoices);
     }
 
     /// @notice The payee accepts its pending certificate; its holding may move from now on.
@@ -112,7 +125,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// @notice The payee rejects its pending certificate: the holding burns and the debtor's
     /// credit is released. Requirements: the holding is not frozen (a judicial freeze keeps it).
     /// Emits {CertificateStatusChanged}, {TransferValue}, {SlotChanged} (to slot 0), {Transfer},
-    /// {CreditLineChanged} (membership).
+    /// {InvoiceReleased} per invoice backing it, {CreditLineChanged} (membership).
     function reject(uint256 certificateId) external {
         Certificate storage cert = _pendingForPayee(certificateId);
         uint256 tokenId = cert.rootTokenId;
@@ -120,6 +133,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
         cert.status = Status.Rejected;
         emit CertificateStatusChanged(certificateId, Status.Rejected);
         _burnValue(tokenId, _holdings[tokenId].value);
+        _releaseInvoices(certificateId);
         _membership.releaseCredit(cert.debtor, cert.faceValue);
     }
 
@@ -129,7 +143,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// and an approved caller is an active supplier or factor; `documentHash` is not zero; the holding is not
     /// frozen; its certificate is active and not matured; `to` is not the holding's owner; owner
     /// and `to` are active suppliers or factors; the system is not paused;
-    /// 0 < `value` <= the holding's value.
+    /// 0 < `value` <= the holding's value; `value` and a non-zero remainder are at least
+    /// {minSplitValue}; the new tier is within {maxTier} (if set).
     /// Emits {Transfer}, {SlotChanged}, {HoldingCreated}, {TransferValue}.
     function splitTransfer(uint256 fromTokenId, address to, uint256 value, bytes32 documentHash)
         external
@@ -157,6 +172,31 @@ contract CertificateToken is ICertificateToken, ERC165 {
         if (maxTermSeconds == 0 || maxTermSeconds > _MAX_TERM_LIMIT) revert CertificateInvalidTerm(maxTermSeconds);
         _maxTerm = maxTermSeconds;
         emit MaxTermSet(maxTermSeconds);
+    }
+
+    /// @notice Whether plain {issue} is refused, so every certificate carries its invoices
+    /// ({issueWithInvoices}). Default false; true in production once the gateway sends invoices.
+    /// Requirements: caller is the operator. Emits {InvoicesRequiredSet}.
+    function setInvoicesRequired(bool required) external onlyOperator {
+        _invoicesRequired = required;
+        emit InvoicesRequiredSet(required);
+    }
+
+    /// @notice Deepest tier a split or ERC-721 transfer may create (0, the default: no cap).
+    /// Holdings already deeper keep their tier. Requirements: caller is the operator.
+    /// Emits {MaxTierSet}.
+    function setMaxTier(uint32 maxTier_) external onlyOperator {
+        _maxTier = maxTier_;
+        emit MaxTierSet(maxTier_);
+    }
+
+    /// @notice Smallest value a split may move, and leave behind unless it leaves nothing
+    /// (0, the default: no minimum). Requirements: caller is the operator; the value fits 128
+    /// bits. Emits {MinSplitValueSet}.
+    function setMinSplitValue(uint256 minSplitValue_) external onlyOperator {
+        if (minSplitValue_ > type(uint128).max) revert CertificateValueTooLarge(minSplitValue_);
+        _minSplitValue = uint128(minSplitValue_);
+        emit MinSplitValueSet(minSplitValue_);
     }
 
     /// @notice Wire the financing and settlement contracts, once: they alone deliver and burn
@@ -191,7 +231,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// certificate fully redeemed becomes Settled. Requirements: caller is the settlement
     /// contract; the holding is not frozen; its certificate is active or overdue.
     /// Emits {TransferValue}, and {SlotChanged} (to slot 0) with {Transfer} when the holding
-    /// empties, {CertificateStatusChanged} when the certificate is settled.
+    /// empties, {CertificateStatusChanged} and {InvoiceClosed} (per invoice not closed yet) when
+    /// the certificate is settled.
     function redeemValue(uint256 tokenId, uint256 value) external returns (address owner) {
         if (msg.sender != _settlement) revert CertificateUnauthorized(msg.sender);
         HoldingData storage h = _holdings[tokenId];
@@ -208,6 +249,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
         if (cert.redeemedValue == cert.faceValue) {
             cert.status = Status.Settled;
             emit CertificateStatusChanged(certificateId, Status.Settled);
+            _closeInvoices(certificateId);
         }
     }
 
@@ -215,7 +257,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// factor `from` to the seller `to`, after maturity, keeping its id and going one tier deeper.
     /// Requirements: caller is the financing contract; `from` owns the holding; the holding is not
     /// frozen; its certificate is Overdue; `to` is not `from`; both are active suppliers or
-    /// factors; the system is not paused. Emits {Transfer}, {HoldingTransferred}.
+    /// factors; the system is not paused. Not subject to {maxTier}: a buy-back must not fail.
+    /// Emits {Transfer}, {HoldingTransferred}.
     function recourseTransfer(uint256 tokenId, address from, address to) external {
         if (msg.sender != _financing) revert CertificateUnauthorized(msg.sender);
         HoldingData storage h = _holdings[tokenId];
@@ -326,7 +369,8 @@ contract CertificateToken is ICertificateToken, ERC165 {
     /// @notice ERC-721 transfer of a whole holding; it keeps its id and goes one tier deeper.
     /// No document hash: the hop's {HoldingTransferred} carries none.
     /// Requirements: as {splitTransfer}, with ERC-721 approval rules and without the document
-    /// hash; `from` owns the holding. Emits {Transfer}, {HoldingTransferred}.
+    /// hash; `from` owns the holding; the new tier is within {maxTier} (if set).
+    /// Emits {Transfer}, {HoldingTransferred}.
     function transferFrom(address from, address to, uint256 tokenId) public {
         HoldingData storage h = _holdings[tokenId];
         address owner = h.owner;
@@ -335,6 +379,7 @@ contract CertificateToken is ICertificateToken, ERC165 {
         if (!_isApprovedOrOwner(msg.sender, owner, tokenId)) revert CertificateNotOwnerNorApproved(tokenId, msg.sender);
         if (msg.sender != owner) _membership.requireCapable(msg.sender, IMembership.Capability.SpendHoldings);
         _requireMovable(tokenId, h);
+        _requireTier(h.tier + 1);
         _moveWhole(tokenId, h, from, to);
     }
 
@@ -411,6 +456,31 @@ contract CertificateToken is ICertificateToken, ERC165 {
         return _maxTerm;
     }
 
+    /// @notice Invoice `key`: amount, used (backed by certificates that count), closed, and the
+    /// certificates whose backing counts. An unknown key reads as all zero.
+    function invoice(bytes32 key) external view returns (Invoice memory) {
+        InvoiceData storage inv = _invoices[key];
+        return Invoice(inv.amount, inv.used, inv.closedBy != 0, inv.certificates);
+    }
+
+    /// @notice The invoices backing certificate `certificateId`, as given at issue (empty for a
+    /// plain {issue}).
+    function certificateInvoices(uint256 certificateId) external view returns (InvoiceBacking[] memory) {
+        return _backings[certificateId];
+    }
+
+    function invoicesRequired() external view returns (bool) {
+        return _invoicesRequired;
+    }
+
+    function maxTier() external view returns (uint32) {
+        return _maxTier;
+    }
+
+    function minSplitValue() external view returns (uint256) {
+        return _minSplitValue;
+    }
+
     function financing() external view returns (address) {
         return _financing;
     }
@@ -425,6 +495,106 @@ contract CertificateToken is ICertificateToken, ERC165 {
 
     // --- internals --------------------------------------------------------------------------
 
+    /// @dev The one path that issues a certificate; `invoices` is empty for a plain {issue}.
+    function _issue(
+        address payee,
+        uint256 faceValue,
+        uint64 maturity,
+        bytes32 documentHash,
+        InvoiceBacking[] memory invoices
+    ) private returns (uint256 certificateId, uint256 tokenId) {
+        _membership.requireRole(msg.sender, IMembership.Role.CoreEnterprise);
+        _membership.requireRole(payee, IMembership.Role.Supplier);
+        if (faceValue == 0) revert CertificateZeroValue();
+        if (faceValue > type(uint128).max) revert CertificateValueTooLarge(faceValue);
+        if (documentHash == bytes32(0)) revert CertificateZeroDocumentHash();
+        uint256 latest = block.timestamp + _maxTerm;
+        if (maturity <= block.timestamp || maturity > latest) {
+            revert CertificateInvalidMaturity(maturity, block.timestamp + 1, latest);
+        }
+        _membership.consumeCredit(msg.sender, faceValue);
+
+        certificateId = ++_certificateCount;
+        tokenId = _tokenCount + 1;
+        _certificates[certificateId] = Certificate({
+            debtor: msg.sender,
+            maturity: maturity,
+            status: Status.Pending,
+            issuedAt: uint64(block.timestamp),
+            faceValue: uint128(faceValue),
+            redeemedValue: 0,
+            documentHash: documentHash,
+            rootTokenId: tokenId
+        });
+        emit CertificateIssued(
+            certificateId, msg.sender, payee, tokenId, faceValue, uint64(block.timestamp), maturity, documentHash
+        );
+        if (invoices.length != 0) _backInvoices(certificateId, faceValue, invoices);
+        _createHolding(certificateId, payee, 0, 1, faceValue, documentHash);
+        emit TransferValue(0, tokenId, faceValue);
+    }
+
+    /// @dev Registers `invoices` as the backing of the new certificate `certificateId`.
+    function _backInvoices(uint256 certificateId, uint256 faceValue, InvoiceBacking[] memory invoices) private {
+        uint256 total;
+        for (uint256 i; i < invoices.length; ++i) {
+            InvoiceBacking memory b = invoices[i];
+            if (b.key == bytes32(0) || b.amount == 0 || b.backed == 0) {
+                revert CertificateInvalidInvoice(b.key, b.amount, b.backed);
+            }
+            InvoiceData storage inv = _invoices[b.key];
+            if (inv.position[certificateId] != 0) revert CertificateDuplicateInvoice(b.key);
+            if (inv.amount == 0) inv.amount = b.amount;
+            else if (inv.amount != b.amount) revert CertificateInvoiceAmountMismatch(b.key, inv.amount, b.amount);
+            if (inv.closedBy != 0) revert CertificateInvoiceClosed(b.key, inv.closedBy);
+            uint256 used = uint256(inv.used) + b.backed;
+            if (used > b.amount) {
+                uint256 n = inv.certificates.length;
+                revert CertificateInvoiceOverused(
+                    b.key, n == 0 ? 0 : inv.certificates[n - 1], b.amount, inv.used, b.backed
+                );
+            }
+            inv.used = uint128(used);
+            inv.certificates.push(certificateId);
+            inv.position[certificateId] = inv.certificates.length;
+            _backings[certificateId].push(b);
+            total += b.backed;
+            emit InvoiceBacked(b.key, certificateId, b.amount, b.backed, used);
+        }
+        if (total != faceValue) revert CertificateInvoiceBackingMismatch(faceValue, total);
+    }
+
+    /// @dev Rejection: the certificate's backing no longer counts and it leaves each invoice's list.
+    function _releaseInvoices(uint256 certificateId) private {
+        InvoiceBacking[] storage backings = _backings[certificateId];
+        for (uint256 i; i < backings.length; ++i) {
+            InvoiceBacking storage b = backings[i];
+            InvoiceData storage inv = _invoices[b.key];
+            uint256 used = inv.used - b.backed;
+            inv.used = uint128(used);
+            uint256 index = inv.position[certificateId] - 1;
+            uint256 last = inv.certificates[inv.certificates.length - 1];
+            inv.certificates[index] = last;
+            inv.position[last] = index + 1;
+            inv.certificates.pop();
+            delete inv.position[certificateId];
+            emit InvoiceReleased(b.key, certificateId, b.backed, used);
+        }
+    }
+
+    /// @dev Full settlement closes the certificate's invoices; their backing stays counted.
+    function _closeInvoices(uint256 certificateId) private {
+        InvoiceBacking[] storage backings = _backings[certificateId];
+        for (uint256 i; i < backings.length; ++i) {
+            bytes32 key = backings[i].key;
+            InvoiceData storage inv = _invoices[key];
+            if (inv.closedBy == 0) {
+                inv.closedBy = certificateId;
+                emit InvoiceClosed(key, certificateId);
+            }
+        }
+    }
+
     /// @dev The one path that moves value into a new holding. Never to the holding's own owner:
     /// that would deepen the tier without a hop between two members.
     function _split(uint256 fromTokenId, address to, uint256 value, bytes32 documentHash)
@@ -438,10 +608,14 @@ contract CertificateToken is ICertificateToken, ERC165 {
         _membership.requireHolders(owner, to);
         if (value == 0) revert CertificateZeroValue();
         if (value > from.value) revert CertificateInsufficientValue(fromTokenId, from.value, value);
-        unchecked {
-            from.value -= uint128(value);
-        }
-        newTokenId = _createHolding(from.certificateId, to, fromTokenId, from.tier + 1, value, documentHash);
+        uint256 min = _minSplitValue;
+        if (value < min) revert CertificateSplitTooSmall(value, min);
+        uint256 remainder = from.value - value;
+        if (remainder != 0 && remainder < min) revert CertificateSplitRemainderTooSmall(remainder, min);
+        uint32 tier = from.tier + 1;
+        _requireTier(tier);
+        from.value = uint128(remainder);
+        newTokenId = _createHolding(from.certificateId, to, fromTokenId, tier, value, documentHash);
         emit TransferValue(fromTokenId, newTokenId, value);
         _checkOnERC3525Received(fromTokenId, newTokenId, value, to);
     }
@@ -551,6 +725,11 @@ contract CertificateToken is ICertificateToken, ERC165 {
         Certificate storage cert = _certificates[h.certificateId];
         if (cert.status != Status.Active) revert CertificateWrongStatus(h.certificateId, cert.status);
         if (block.timestamp >= cert.maturity) revert CertificateMatured(h.certificateId, cert.maturity);
+    }
+
+    function _requireTier(uint32 tier) private view {
+        uint32 cap = _maxTier;
+        if (cap != 0 && tier > cap) revert CertificateTierTooDeep(tier, cap);
     }
 
     function _pendingForPayee(uint256 certificateId) private view returns (Certificate storage cert) {

@@ -34,6 +34,7 @@ contract Financing is IFinancing, ReentrancyGuard {
     mapping(uint256 requestId => QuoteRequest) private _requests;
     uint256 private _quoteCount;
     mapping(uint256 quoteId => Quote) private _quotes;
+    mapping(uint256 offerId => bytes32) private _registrations;
 
     constructor(IMembership membership_, ICertificateToken token_, ISettlementToken currency_) {
         _membership = membership_;
@@ -266,6 +267,27 @@ contract Financing is IFinancing, ReentrancyGuard {
         if (_recourse[offerId] != RecourseStatus.Unpaid) revert FinancingRecourseStatus(offerId, _recourse[offerId]);
         (uint256 amount, uint256 value, uint256 tokenId) = _recourseClaim(offerId, o);
         _buyBack(offerId, o, tokenId, value, amount);
+    }
+
+    /// @notice Record the hash `ref` of the deal's registration number at 中登网 (the PBOC Credit
+    /// Reference Center's movable-property registry), once.
+    /// Requirements: `offerId` is a deal (an accepted offer); caller is its factor; `ref` is not
+    /// zero; no reference is set yet. Emits {RegistrationSet}.
+    function setRegistration(uint256 offerId, bytes32 ref) external {
+        Offer storage o = _deal(offerId);
+        if (msg.sender != o.factor) revert FinancingNotFactor(offerId, msg.sender, o.factor);
+        if (ref == bytes32(0)) revert FinancingZeroRegistration(offerId);
+        bytes32 current = _registrations[offerId];
+        if (current != bytes32(0)) revert FinancingRegistrationAlreadySet(offerId, current);
+        _registrations[offerId] = ref;
+        emit RegistrationSet(offerId, msg.sender, ref);
+    }
+
+    /// @notice Deal `offerId`'s registration reference (zero until its factor sets it).
+    /// Requirements: the offer was accepted.
+    function registration(uint256 offerId) external view returns (bytes32) {
+        _deal(offerId);
+        return _registrations[offerId];
     }
 
     function offer(uint256 offerId) external view returns (Offer memory) {

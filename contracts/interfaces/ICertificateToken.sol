@@ -38,6 +38,25 @@ interface ICertificateToken is IERC3525 {
         bool frozen;
     }
 
+    /// @dev One invoice backing a certificate, as given to {issueWithInvoices}: `key` is the
+    /// invoice's canonical key (see docs/contracts.md "Controls"), `amount` its amount (fixed at
+    /// its first registration), `backed` the part of the certificate's face value it backs.
+    struct InvoiceBacking {
+        bytes32 key;
+        uint128 amount;
+        uint128 backed;
+    }
+
+    /// @dev An invoice of the registry: its amount, the value backed by certificates that count
+    /// (every certificate listed, settled ones included; rejected ones are released and removed),
+    /// and whether a settled certificate closed it (a closed invoice backs no new certificate).
+    struct Invoice {
+        uint128 amount;
+        uint128 used;
+        bool closed;
+        uint256[] certificates;
+    }
+
     /// @dev Emitted on issue, with the first holding `tokenId` owned by `payee`.
     event CertificateIssued(
         uint256 indexed certificateId,
@@ -68,6 +87,20 @@ interface ICertificateToken is IERC3525 {
     event HoldingFrozen(uint256 indexed tokenId, bool frozen, bytes32 reasonHash);
     event MaxTermSet(uint256 maxTermSeconds);
     event SystemContractsSet(address financing, address settlement);
+    /// @dev Invoice `key` backs `backed` of certificate `certificateId`; `used` is the invoice's
+    /// total backed value after it, `amount` its (fixed) amount.
+    event InvoiceBacked(
+        bytes32 indexed key, uint256 indexed certificateId, uint256 amount, uint256 backed, uint256 used
+    );
+    /// @dev The certificate was rejected: its backing `released` of invoice `key` no longer counts.
+    event InvoiceReleased(bytes32 indexed key, uint256 indexed certificateId, uint256 released, uint256 used);
+    /// @dev The certificate was fully settled: invoice `key` is closed, its backing stays counted.
+    event InvoiceClosed(bytes32 indexed key, uint256 indexed certificateId);
+    event InvoicesRequiredSet(bool required);
+    /// @dev 0 = no cap.
+    event MaxTierSet(uint32 maxTier);
+    /// @dev 0 = no minimum.
+    event MinSplitValueSet(uint256 minSplitValue);
 
     error CertificateUnauthorized(address caller);
     error CertificateZeroAddress();
@@ -98,6 +131,30 @@ interface ICertificateToken is IERC3525 {
     error CertificateSystemContractsAlreadySet(address financing, address settlement);
     /// @dev `setApprovalForAll` naming the caller itself (as the EIP-3525 reference refuses it).
     error CertificateApproveToCaller(address caller);
+    /// @dev Plain {issue} while the operator requires invoices: use {issueWithInvoices}.
+    error CertificateInvoicesRequired();
+    /// @dev An invoice with a zero key, zero amount or zero backed value.
+    error CertificateInvalidInvoice(bytes32 key, uint256 amount, uint256 backed);
+    /// @dev The invoice was registered with another amount.
+    error CertificateInvoiceAmountMismatch(bytes32 key, uint256 registered, uint256 given);
+    /// @dev Backing beyond the invoice's amount; `usedByCertificate` is the latest certificate
+    /// that already uses it (0 if none).
+    error CertificateInvoiceOverused(
+        bytes32 key, uint256 usedByCertificate, uint256 amount, uint256 used, uint256 requested
+    );
+    /// @dev A settled certificate closed the invoice.
+    error CertificateInvoiceClosed(bytes32 key, uint256 closedByCertificate);
+    /// @dev The same invoice twice in one issue.
+    error CertificateDuplicateInvoice(bytes32 key);
+    /// @dev The invoices' backed values do not add up to the face value.
+    error CertificateInvoiceBackingMismatch(uint256 faceValue, uint256 backed);
+    error CertificateTooManyInvoices(uint256 count, uint256 max);
+    /// @dev A split or transfer would create a holding of `tier` beyond the operator's cap.
+    error CertificateTierTooDeep(uint256 tier, uint256 maxTier);
+    /// @dev A split's value below the operator's minimum.
+    error CertificateSplitTooSmall(uint256 value, uint256 minSplitValue);
+    /// @dev A split would leave a non-zero remainder below the operator's minimum.
+    error CertificateSplitRemainderTooSmall(uint256 remainder, uint256 minSplitValue);
 
     // --- lifecycle -------------------------------------------------------------------------
 
@@ -105,6 +162,14 @@ interface ICertificateToken is IERC3525 {
     function issue(address payee, uint256 faceValue, uint64 maturity, bytes32 documentHash)
         external
         returns (uint256 certificateId, uint256 tokenId);
+    /// @notice {issue} with the trade invoices backing the certificate (一票一证, no double financing).
+    function issueWithInvoices(
+        address payee,
+        uint256 faceValue,
+        uint64 maturity,
+        bytes32 documentHash,
+        InvoiceBacking[] calldata invoices
+    ) external returns (uint256 certificateId, uint256 tokenId);
     /// @notice The payee accepts (签收) its pending certificate.
     function accept(uint256 certificateId) external;
     /// @notice The payee rejects its pending certificate; the debtor's credit is released.
@@ -117,6 +182,9 @@ interface ICertificateToken is IERC3525 {
     function freeze(uint256 tokenId, bytes32 reasonHash) external;
     function unfreeze(uint256 tokenId, bytes32 reasonHash) external;
     function setMaxTerm(uint256 maxTermSeconds) external;
+    function setInvoicesRequired(bool required) external;
+    function setMaxTier(uint32 maxTier_) external;
+    function setMinSplitValue(uint256 minSplitValue_) external;
     /// @notice Wire the financing and settlement contracts, once.
     function setSystemContracts(address financing, address settlement) external;
 
@@ -139,6 +207,11 @@ interface ICertificateToken is IERC3525 {
     function holding(uint256 tokenId) external view returns (Holding memory);
     function certificateCount() external view returns (uint256);
     function maxTerm() external view returns (uint256);
+    function invoice(bytes32 key) external view returns (Invoice memory);
+    function certificateInvoices(uint256 certificateId) external view returns (InvoiceBacking[] memory);
+    function invoicesRequired() external view returns (bool);
+    function maxTier() external view returns (uint32);
+    function minSplitValue() external view returns (uint256);
     function financing() external view returns (address);
     function settlement() external view returns (address);
 }

@@ -173,6 +173,14 @@ interface IFinancing {
     error FinancingNotQuoter(uint256 quoteId, address caller, address factor);
     /// @dev Recourse applies to accepted offers (deals) only.
     error FinancingNotDeal(uint256 offerId, OfferStatus status);
+    // --- controls: registration (中登网) ----------------------------------------------------------
+    /// @dev The factor recorded the hash `ref` of the deal's registration number at the PBOC
+    /// Credit Reference Center's movable-property registry (中登网).
+    event RegistrationSet(uint256 indexed offerId, address indexed factor, bytes32 ref);
+
+    error FinancingZeroRegistration(uint256 offerId);
+    error FinancingRegistrationAlreadySet(uint256 offerId, bytes32 ref);
+
     error FinancingNoRecourse(uint256 offerId);
     error FinancingRecourseStatus(uint256 offerId, RecourseStatus status);
     /// @dev Recourse needs the certificate marked Overdue (Settlement's rule: maturity + grace passed unpaid).
@@ -211,6 +219,8 @@ interface IFinancing {
     function acceptQuote(uint256 quoteId) external returns (uint256 offerId, uint256 newTokenId);
     function exerciseRecourse(uint256 offerId) external returns (bool paid);
     function settleRecourse(uint256 offerId) external;
+    /// @notice The deal's factor records its registration reference (中登网), once.
+    function setRegistration(uint256 offerId, bytes32 ref) external;
 
     function offer(uint256 offerId) external view returns (Offer memory);
     function isInvited(uint256 offerId, address factor) external view returns (bool);
@@ -219,6 +229,8 @@ interface IFinancing {
     function quoteOf(uint256 quoteId) external view returns (Quote memory);
     function quoteCount() external view returns (uint256);
     function deal(uint256 offerId) external view returns (Deal memory);
+    /// @notice The deal's registration reference (zero until its factor sets it).
+    function registration(uint256 offerId) external view returns (bytes32);
     function recourseAmount(uint256 offerId) external view returns (uint256 amount, uint256 value);
     function offerCount() external view returns (uint256);
     function quote(uint256 value, uint32 rateBps, uint256 maturity) external view returns (uint256 price, uint32 daysToMaturity);

@@ -132,6 +132,13 @@ def measure(url: str) -> dict[str, Any]:
     r.send(s1, t.accept(cert), "CertificateToken.accept")
     r.send(core, t.issue(s1.address, 5_000, maturity, h32(3)))
     r.send(s1, t.reject(t.certificateCount().call()), "CertificateToken.reject", "burns the holding, releases credit")
+    invoices = [(h32(50), 80_000_000, 60_000_000), (h32(51), 40_000_000, 40_000_000)]
+    r.send(core, t.issueWithInvoices(s1.address, 100_000_000, maturity, h32(2), invoices),
+           "CertificateToken.issueWithInvoices", "2 invoices registered")
+    r.send(core, t.issueWithInvoices(s1.address, 5_000, maturity, h32(3), [(h32(50), 80_000_000, 5_000)]),
+           "CertificateToken.issueWithInvoices (registered invoice)", "1 invoice, already in use")
+    r.send(s1, t.reject(t.certificateCount().call()), "CertificateToken.reject (with an invoice)",
+           "as reject, and releases the invoice's backing")
 
     # --- moving value ---------------------------------------------------------------------
     r.send(s1, t.splitTransfer(root, s2.address, 10_000_000, h32(4)),
@@ -164,6 +171,7 @@ def measure(url: str) -> dict[str, Any]:
     r.send(s1, fn.createOffer(root, 2_000_000, f1.address, 450, expires, True, h32(10)))
     r.send(f1, fn.acceptOffer(fn.offerCount().call()),
            "Financing.acceptOffer", "delivery (split to the factor) and payment")
+    r.send(f1, fn.setRegistration(fn.offerCount().call(), h32(60)), "Financing.setRegistration", "中登网 reference")
 
     # --- the market -------------------------------------------------------------------------
     sf = stl.functions
@@ -237,6 +245,9 @@ def measure(url: str) -> dict[str, Any]:
 
     # --- administration ---------------------------------------------------------------------
     r.send(op, t.setMaxTerm(180 * DAY), "CertificateToken.setMaxTerm")
+    r.send(op, t.setInvoicesRequired(True), "CertificateToken.setInvoicesRequired")
+    r.send(op, t.setMaxTier(8), "CertificateToken.setMaxTier")
+    r.send(op, t.setMinSplitValue(100_00), "CertificateToken.setMinSplitValue")
     r.send(op, f.pause(), "Membership.pause")
     r.send(op, f.unpause(), "Membership.unpause")
     r.send(op, f.transferOwnership(op2.address), "Membership.transferOwnership", "operator handover, step 1")

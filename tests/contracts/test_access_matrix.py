@@ -312,6 +312,23 @@ CASES = {
         lambda mx, r, who: mx.w.token.unfreeze(mx.frozen, h32(4), tx(who)),
         allow("operator", otherwise=cert_unauthorized),
     ),
+    "CertificateToken.issueWithInvoices": (
+        lambda mx, r, who: mx.w.token.issueWithInvoices(
+            mx.w.s1, 1, mx.w.now() + 10 * DAY, h32(1), [(h32(9001), 5, 1)], tx(who)),
+        allow("core", otherwise=wrong_role(CORE)),
+    ),
+    "CertificateToken.setInvoicesRequired": (
+        lambda mx, r, who: mx.w.token.setInvoicesRequired(True, tx(who)),
+        allow("operator", otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.setMaxTier": (
+        lambda mx, r, who: mx.w.token.setMaxTier(5, tx(who)),
+        allow("operator", otherwise=cert_unauthorized),
+    ),
+    "CertificateToken.setMinSplitValue": (
+        lambda mx, r, who: mx.w.token.setMinSplitValue(100, tx(who)),
+        allow("operator", otherwise=cert_unauthorized),
+    ),
     "CertificateToken.setMaxTerm": (
         lambda mx, r, who: mx.w.token.setMaxTerm(180 * DAY, tx(who)),
         allow("operator", otherwise=cert_unauthorized),
@@ -452,6 +469,10 @@ CASES = {
         lambda mx, r, who: mx.w.financing.settleRecourse(mx.market["unpaid_deal"], tx(who)),
         allow("supplier", "factor", otherwise=lambda mx, r, who: err(
             "FinancingNotParty", mx.market["unpaid_deal"], who)),
+    ),
+    "Financing.setRegistration": (  # the deal's factor
+        lambda mx, r, who: mx.w.financing.setRegistration(mx.market["deal"], h32(77), tx(who)),
+        allow("factor", otherwise=lambda mx, r, who: err("FinancingNotFactor", mx.market["deal"], who, mx.w.f1)),
     ),
     "CertificateToken.recourseTransfer": (
         lambda mx, r, who: mx.w.token.recourseTransfer(mx.own(r), mx.w.token.ownerOf(mx.own(r)), mx.w.s2, tx(who)),

@@ -849,3 +849,233 @@ def test_market_invariants(world):
         "acceptEarlyPayment", "openProgramme", "takeProgramme", "markOverdue", "exerciseRecourse",
     }
     assert ok & {"settleRecourse", "withdrawQuote"}
+
+
+# --- controls: invoices (one invoice, one certificate), tier cap, minimum split --------------
+
+INVOICE_KEYS = [h32(0xC000 + i) for i in range(4)]
+INVOICE_AMOUNTS = [3_000, 5_000, 8_000, 2_000]
+
+
+class Controls:
+    """Certificates issued with invoices from a pool of four (sometimes with a wrong amount, the
+    same invoice twice, beyond its amount or after it closed), accepted or rejected, split and
+    transferred whole under a tier cap and a minimum split set at the start of every run, and
+    settled in full. Invariants: each invoice's usage is the model's, never beyond its amount, and
+    the sum of the backing of the certificates listed on it; no holding beyond the tier cap; no
+    holding left by a split below the minimum (a split's remainder may be zero)."""
+
+    st_idx = st.integers(min_value=0, max_value=2**16)
+    st_face = st.integers(min_value=0, max_value=2**20)
+    st_days = st.integers(min_value=1, max_value=60)
+    st_tier = st.integers(min_value=2, max_value=4)
+    st_min = st.integers(min_value=1, max_value=500)
+    st_bool = st.booleans()
+    stats: Counter = Counter()
+
+    def __init__(cls, world):
+        cls.w = world
+        world.membership.setCreditLimit(world.core, LIMIT, {"from": world.op})
+        cls.holders = [getattr(world, r) for r in HOLDER_ROLES]
+
+    def setup(self):
+        t = self.w.token
+        self.cert_count = t.certificateCount()
+        self.token_count = t.tokenCount()
+        self.certs = {}  # id -> dict(status, maturity, face, backings [(key, amount, backed)])
+        self.h = {}  # id -> dict(cert, owner, value, parent, tier)
+        self.inv = {}  # key -> dict(amount, used, closed_by, certs)
+        for key in INVOICE_KEYS:
+            assert tuple(t.invoice(key))[:3] == (0, 0, False)  # the snapshot is before any run
+
+    run = Lifecycle.run
+    pin = Lifecycle.pin
+    pick = Lifecycle.pick
+
+    def movable_error(self, tid, now):
+        h = self.h[tid]
+        c = self.certs[h["cert"]]
+        if c["status"] != ACTIVE:
+            return err("CertificateWrongStatus", h["cert"], c["status"])
+        if now >= c["maturity"]:
+            return err("CertificateMatured", h["cert"], c["maturity"])
+        return None
+
+    def back(self, cid, invoices):
+        """The model of the registry's checks and effects: (error, None) or (None, new registry)."""
+        inv = {k: dict(v, certs=list(v["certs"])) for k, v in self.inv.items()}
+        for key, amount, backed in invoices:
+            d = inv.setdefault(key, {"amount": 0, "used": 0, "closed_by": 0, "certs": []})
+            if cid in d["certs"]:
+                return err("CertificateDuplicateInvoice", key), None
+            if d["amount"] == 0:
+                d["amount"] = amount
+            elif d["amount"] != amount:
+                return err("CertificateInvoiceAmountMismatch", key, d["amount"], amount), None
+            if d["closed_by"]:
+                return err("CertificateInvoiceClosed", key, d["closed_by"]), None
+            if d["used"] + backed > amount:
+                by = d["certs"][-1] if d["certs"] else 0
+                return err("CertificateInvoiceOverused", key, by, amount, d["used"], backed), None
+            d["used"] += backed
+            d["certs"].append(cid)
+        return None, inv
+
+    def initialize_controls(self, st_tier, st_min, st_idx, st_face):
+        """The rules, then two accepted certificates on invoices."""
+        w = self.w
+        self.max_tier, self.min_split = st_tier, st_min
+        w.token.setMaxTier(st_tier, {"from": w.op})
+        w.token.setMinSplitValue(st_min, {"from": w.op})
+        self.rule_issue_with_invoices(st_idx, st_face, 40, True)
+        self.rule_issue_with_invoices(st_idx + 1, st_face >> 3, 50, False)
+
+    def rule_issue_with_invoices(self, st_idx, st_face, st_days, st_bool):
+        w = self.w
+        k1, k2 = st_idx % 4, (st_idx // 4) % 4
+        wrong = st_face % 5 == 0  # an amount other than the registered one (or registering it)
+        invoices = [(INVOICE_KEYS[k1], INVOICE_AMOUNTS[k1] + wrong, 500 + st_face % 2_000)]
+        if st_bool:  # a second invoice (sometimes the same one again)
+            invoices.append((INVOICE_KEYS[k2], INVOICE_AMOUNTS[k2], 500 + (st_face >> 11) % 1_500))
+        face = sum(b for _, _, b in invoices)
+        payee = self.holders[st_face % 3]
+        now = self.pin()
+        maturity = now + st_days * DAY
+        cid = self.cert_count + 1
+        expected, registry = self.back(cid, invoices)
+        tx = self.run(expected, w.token.issueWithInvoices, payee, face, maturity, h32(1), invoices, {"from": w.core})
+        if tx:
+            self.cert_count = cid
+            self.inv = registry
+            self.certs[cid] = {"status": PENDING, "maturity": maturity, "face": face, "backings": invoices}
+            self.token_count += 1
+            self.h[self.token_count] = {"cert": cid, "owner": str(payee), "value": face, "parent": 0, "tier": 1}
+            assert tuple(tx.return_value) == (cid, self.token_count)
+            if st_days % 4:  # most are accepted at once; the others wait for rule_respond
+                self.rule_respond(len([c for c, v in self.certs.items() if v["status"] == PENDING]) - 1, True)
+
+    def rule_respond(self, st_idx, st_bool):
+        w = self.w
+        cid = self.pick([c for c, v in self.certs.items() if v["status"] == PENDING], st_idx)
+        if cid is None:
+            return
+        root = next(t for t, h in self.h.items() if h["cert"] == cid)
+        self.pin()
+        call = w.token.accept if st_bool else w.token.reject
+        self.run(None, call, cid, {"from": self.h[root]["owner"]})
+        c = self.certs[cid]
+        if st_bool:
+            c["status"] = ACTIVE
+            return
+        c["status"] = REJECTED
+        del self.h[root]
+        for key, _, backed in c["backings"]:  # released; the list loses it by swap-and-pop
+            d = self.inv[key]
+            d["used"] -= backed
+            i = d["certs"].index(cid)
+            d["certs"][i] = d["certs"][-1]
+            d["certs"].pop()
+
+    def rule_split(self, st_idx, st_face):
+        w = self.w
+        live = [t for t, h in self.h.items() if h["value"]]
+        if st_face % 5:  # mostly holdings that may move, so that tiers grow
+            live = [t for t in live if self.certs[self.h[t]["cert"]]["status"] == ACTIVE] or live
+        tid = self.pick(live, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        to = [a for a in self.holders if str(a) != h["owner"]][st_face % 4]
+        value = 1 + (st_face >> 3) % (h["value"] + 1)
+        rest = h["value"] - value
+        now = self.pin()
+        expected = self.movable_error(tid, now)
+        if expected is None and value > h["value"]:
+            expected = err("CertificateInsufficientValue", tid, h["value"], value)
+        elif expected is None and value < self.min_split:
+            expected = err("CertificateSplitTooSmall", value, self.min_split)
+        elif expected is None and 0 < rest < self.min_split:
+            expected = err("CertificateSplitRemainderTooSmall", rest, self.min_split)
+        elif expected is None and h["tier"] + 1 > self.max_tier:
+            expected = err("CertificateTierTooDeep", h["tier"] + 1, self.max_tier)
+        tx = self.run(expected, w.token.splitTransfer, tid, to, value, h32(7), {"from": h["owner"]})
+        if tx:
+            h["value"] = rest
+            self.token_count += 1
+            self.h[self.token_count] = {
+                "cert": h["cert"], "owner": str(to), "value": value, "parent": tid, "tier": h["tier"] + 1,
+            }
+            assert tx.return_value == self.token_count
+
+    def rule_transfer_whole(self, st_idx, st_face):
+        w = self.w
+        tid = self.pick(self.h, st_idx)
+        if tid is None:
+            return
+        h = self.h[tid]
+        to = [a for a in self.holders if str(a) != h["owner"]][st_face % 4]
+        now = self.pin()
+        expected = self.movable_error(tid, now)
+        if expected is None and h["tier"] + 1 > self.max_tier:
+            expected = err("CertificateTierTooDeep", h["tier"] + 1, self.max_tier)
+        if self.run(expected, w.token.transferFrom["address,address,uint256"], h["owner"], to, tid,
+                    {"from": h["owner"]}):
+            h["owner"], h["tier"] = str(to), h["tier"] + 1
+
+    def rule_settle(self, st_idx):
+        """The debtor repays an active certificate in full; past maturity every holder redeems:
+        the certificate is settled and closes its invoices."""
+        w = self.w
+        cid = self.pick([c for c, v in self.certs.items() if v["status"] == ACTIVE], st_idx)
+        if cid is None or st_idx % 3:  # rarely: the warp to maturity stops the other certificates
+            return
+        c = self.certs[cid]
+        self.run(None, w.settlement.repay, cid, c["face"], {"from": w.core})
+        w.warp(c["maturity"])
+        for tid in sorted(t for t, h in self.h.items() if h["cert"] == cid and h["value"]):
+            self.run(None, w.settlement.redeem, tid, {"from": self.h[tid]["owner"]})
+            del self.h[tid]
+        assert w.token.certificate(cid)[2] == SETTLED
+        c["status"] = SETTLED
+        for key, _, _ in c["backings"]:
+            if not self.inv[key]["closed_by"]:
+                self.inv[key]["closed_by"] = cid
+
+    def invariant_invoices(self):
+        t = self.w.token
+        for key, d in self.inv.items():
+            amount, used, closed, certs = t.invoice(key)
+            assert (amount, used, closed, list(certs)) == (d["amount"], d["used"], bool(d["closed_by"]), d["certs"])
+            assert used <= amount
+            assert used == sum(b for c in certs for k, _, b in self.certs[c]["backings"] if k == key)
+            assert all(self.certs[c]["status"] != REJECTED for c in certs)
+
+    def invariant_tier_cap_and_min_split(self):
+        t = self.w.token
+        for tid, h in self.h.items():
+            got = t.holding(tid)
+            assert tuple(got)[:5] == (h["cert"], h["owner"], h["value"], h["parent"], h["tier"])
+            assert h["tier"] <= self.max_tier
+            assert h["value"] == 0 or h["value"] >= self.min_split
+
+
+def test_controls_invariants(world):
+    Controls.stats.clear()
+    steps.clear()
+    settings = {
+        "max_examples": int(os.environ.get("SCF_STATEFUL_EXAMPLES", "15")),
+        "stateful_step_count": 40,
+        "derandomize": not os.environ.get("SCF_STATEFUL_RANDOM"),
+    }
+    state_machine(Controls, world, settings=settings)
+    print(dict(steps))
+    for key, n in sorted(Controls.stats.items()):
+        print(f"{key[0]:>20} {key[1]:<38} {n}")
+    ok = {fn for fn, outcome in Controls.stats if outcome == "ok"}
+    assert ok >= {"issueWithInvoices", "accept", "reject", "splitTransfer", "transferFrom", "redeem"}
+    refused = {outcome for _, outcome in Controls.stats if outcome != "ok"}
+    assert refused >= {
+        "CertificateInvoiceOverused", "CertificateInvoiceAmountMismatch", "CertificateDuplicateInvoice",
+        "CertificateInvoiceClosed", "CertificateTierTooDeep", "CertificateSplitTooSmall",
+        "CertificateSplitRemainderTooSmall",
+    }
