@@ -555,6 +555,21 @@ def redeemed(ws: WorkSet, ev: Event) -> None:
     )
 
 
+@on("Settlement", "EarlyPaid")
+def early_paid(ws: WorkSet, ev: Event) -> None:
+    """The debtor paid `value` of a holding early (dynamic discounting): it counts as repaid and
+    redeemed at once; the burn itself arrives as the token's TransferValue, the released credit as
+    CreditLineChanged."""
+    a = ev.args
+    ws.update(
+        "certificate",
+        a["certificateId"],
+        repaid_value=a["totalRepaid"],
+        redeemed_value=a["totalRedeemed"],
+        updated_block=ev.block_number,
+    )
+
+
 @on("Settlement", "GracePeriodSet", keys=lambda ev: [("system_state", "grace_period")])
 def grace_period_set(ws: WorkSet, ev: Event) -> None:
     _state(ws, ev, "grace_period", ev.args["gracePeriodSeconds"])
