@@ -54,6 +54,11 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     return db.make_engine(url, read_only=read_only, on_connect=register_exact_functions, **kwargs)
 
 
+def migration_engine(url: str, **kwargs: Any) -> Engine:
+    """``scf_core.db.migration_engine`` (all migrations in one transaction) with the exact functions."""
+    return db.migration_engine(url, on_connect=register_exact_functions, **kwargs)
+
+
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 

@@ -40,3 +40,22 @@ def make_engine(
             on_connect(dbapi_conn)
 
     return engine
+
+
+def migration_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine whose transactions take DDL along, on SQLite too (SQLAlchemy's documented recipe:
+    pysqlite's own transaction handling off, each transaction opened explicitly with BEGIN
+    IMMEDIATE): both services run all pending migrations in ONE transaction, so a process killed
+    anywhere in them (first start included) leaves the database as it was."""
+    engine = make_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _manual(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -3,13 +3,12 @@ builds (or SCF_GATEWAY_DATABASE_URL); the version table is gw_alembic_version.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
-from sqlalchemy import create_engine, event, pool, text
+from sqlalchemy import pool, text
 
 from chain_gateway.schema import ADOPTED_REVISION, VERSION_TABLE, adopt, is_unversioned_store
 from chain_gateway.settings import Settings
+from scf_core import db
 
 PG_MIGRATION_LOCK = 0x5CF6A7F  # concurrent starts on one PostgreSQL database migrate one at a time
 
@@ -29,25 +28,8 @@ def run_migrations_online() -> None:
     transaction, on SQLite too: a process killed anywhere in them (first start included) leaves the
     store as it was, and the next start simply runs them. pysqlite would commit DDL implicitly: its
     own transaction handling is switched off and the transaction is opened explicitly (SQLAlchemy's
-    documented recipe), as in the indexer's migrations."""
-    url = _url()
-    if url.startswith("sqlite"):
-        from pathlib import Path
-
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, poolclass=pool.NullPool)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _manual(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+    documented recipe: ``scf_core.db.migration_engine``), as in the indexer's migrations."""
+    engine = db.migration_engine(_url(), poolclass=pool.NullPool)
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
-from sqlalchemy import event, pool
+from sqlalchemy import pool
 
 from indexer import models
-from indexer.db import make_engine
+from indexer.db import migration_engine
 from indexer.settings import Settings
 
 target_metadata = models.IndexerModel.metadata
@@ -29,17 +27,7 @@ def run_migrations_online() -> None:
     (first start included) leaves the database as it was, and the next start simply runs them.
     pysqlite would commit DDL implicitly: its own transaction handling is switched off and the
     transaction is opened explicitly (SQLAlchemy's documented recipe)."""
-    engine = make_engine(_url(), poolclass=pool.NullPool)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _manual(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+    engine = migration_engine(_url(), poolclass=pool.NullPool)
     with engine.begin() as connection:
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True, transactional_ddl=True
