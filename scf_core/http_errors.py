@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 
 class ErrorOut(BaseModel):
@@ -46,6 +47,21 @@ def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "details", None), exc.headers)
 
 
+def allowed_methods(request: Request) -> set[str]:
+    """Every method the API documents at the request's path (routes of one path may live in
+    several routers, and Starlette's 405 names the first one's methods only)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {m.upper() for m in operations if m.upper() in HTTP_METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return methods
+
+
+HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
+
+
 def validation_code(errors: list[dict[str, Any]]) -> str:
     """A validation error's code: the first named one (an upper-case error type, e.g.
     ``ADDRESS_CHECKSUM``, ``ZERO_AMOUNT``), else ``VALIDATION_ERROR``."""
@@ -65,7 +81,9 @@ def install_handlers(app: FastAPI, logger: str) -> None:
         return error_response(422, validation_code(errors), "invalid request", {"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 405:  # Starlette names only the first route of the path in `Allow`
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed_methods(request)))}
         return http_error_response(exc)
 
     @app.exception_handler(Exception)

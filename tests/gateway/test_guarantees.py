@@ -46,6 +46,9 @@ def test_batched_send(env: Env) -> None:
     gw: Any = env.client.app.state.gateway
     gw.settings.send_batch = True
     rpc(env.chain.url, "evm_setAutomine", False)  # let operations pile up, then one batch
+    # the first send is held, so the operations made meanwhile are signed together and leave as one
+    # batch (without it each arriving operation could leave alone, before the next one exists)
+    env.proxy.add("eth_sendRawTransaction", "delay", delay_s=3, times=1)
     docs = dict(env.split() for _ in range(20))
     wait_until(lambda: all(op.state.value == "submitted" and op.sent_at for op in env.ops() if op.id in docs), 20)
     rpc(env.chain.url, "evm_setAutomine", True)

@@ -376,3 +376,11 @@ def test_prop_path_integers_are_ascii_digits_in_range(text: str) -> None:
         assert not (text.isascii() and text.isdigit() and len(text) <= 78 and int(text) < 2**256)
     else:
         assert text.isascii() and text.isdigit() and len(text) <= 78 and value == int(text) < 2**256
+
+
+def test_405_names_every_method_of_the_path(api: Api) -> None:
+    """GET and POST of /v1/financing/offers live in two routers; `Allow` names both (Starlette alone
+    names the first route's methods only: schemathesis' Allow-header check found it)."""
+    r = api.client.request("OPTIONS", "/v1/financing/offers", headers=api.op)
+    assert r.status_code == 405 and r.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert {"GET", "POST"} <= {m.strip() for m in r.headers["allow"].split(",")}

@@ -20,6 +20,7 @@ def follower(poll: float, cap: float, script: list[Any]) -> tuple[Indexer, list[
     ix = object.__new__(Indexer)
     ix.settings = Settings(poll_interval_s=poll, max_backoff_s=cap)
     ix._guarded = True
+    ix.errors = 0
     sleeps: list[float] = []
     records: list[tuple[Any, int]] = []
     steps = iter(script)

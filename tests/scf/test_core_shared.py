@@ -4,6 +4,7 @@ protocol with two transports, one ABI codec, one engine factory, one API-key par
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import random
 from pathlib import Path
@@ -143,7 +144,10 @@ def test_async_client_lanes_answers_and_outages() -> None:
             await down.close()
             await runner.cleanup()
 
-    asyncio.run(run())
+    # a loop of its own in a thread of its own: another test (Playwright's sync API) may have left
+    # a running event loop in this thread
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 # --- abi ----------------------------------------------------------------------------------------------
