@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,30 +13,15 @@ from chain_gateway.main import create_app
 from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings, wait_until
 from gateway.test_api import confirmed, h32
 from gateway.test_events import SECRET, Receiver, onboard_op, outbox
-from tests.pg import unavailable
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    url = os.environ.get("SCF_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("SCF_TEST_POSTGRES_URL is not set")
-    import psycopg
-
-    base = url.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL at SCF_TEST_POSTGRES_URL is unreachable: {exc}")
-    name = f"scf_gw_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    """A fresh database of this file's own, dropped afterwards."""
+    yield from fresh_database("scf_gw")
 
 
 def test_gateway_on_postgres(chain: Chain, pg_url: str, tmp_path: Path) -> None:

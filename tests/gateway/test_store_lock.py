@@ -5,7 +5,6 @@ gateway notices before its next signing step, takes it again or stops signing, v
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,31 +16,15 @@ from sqlmodel import Session, select
 from chain_gateway.main import create_app
 from chain_gateway.models import Operation
 from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings, rpc, wait_until
-from tests.pg import unavailable
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh database of this file's own (test_gwsub_*), dropped afterwards."""
-    url = os.environ.get("SCF_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("SCF_TEST_POSTGRES_URL is not set")
-    import psycopg
-
-    try:
-        admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True,
-                                connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL at SCF_TEST_POSTGRES_URL is unreachable: {exc}")
-    name = f"test_gwsub_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    """A fresh database of this file's own, dropped afterwards."""
+    yield from fresh_database("test_gwsub")
 
 
 def terminate_sessions(pg_url: str) -> int:

@@ -5,8 +5,6 @@ store as it was. SQLite always; PostgreSQL with SCF_TEST_POSTGRES_URL."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from sqlmodel import Session, SQLModel, select
 from chain_gateway import schema
 from chain_gateway.db import make_engine
 from chain_gateway.models import ApiKey, Operation, Role, WebhookOutbox, utcnow
-from tests.pg import unavailable
+from tests.pg import fresh_database
 
 # The schema the gateway created before the migrations (SQLModel.metadata.create_all + upgrade_schema
 # of the last release without Alembic), as SQLite and PostgreSQL got it.
@@ -131,23 +129,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    url = os.environ.get("SCF_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("SCF_TEST_POSTGRES_URL is not set")
-    import psycopg
-
-    try:
-        admin = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True,
-                                connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL at SCF_TEST_POSTGRES_URL is unreachable: {exc}")
-    name = f"scf_gwmig_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    """A fresh database of this file's own, dropped afterwards."""
+    yield from fresh_database("scf_gwmig")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
