@@ -152,11 +152,11 @@ def test_follow_survives_node_faults_and_reports_them(fresh_system: Any, databas
     ix.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("databases", ["postgres"], indirect=True)  # an outage is simulated on PostgreSQL
 def test_follow_survives_a_database_outage(fresh_system: Any, databases: Any) -> None:
     """PostgreSQL refuses connections (and drops the open ones) for a while: the follower backs
     off, resumes and catches up."""
-    if databases.backend != "postgres":
-        pytest.skip("a database outage is simulated on PostgreSQL (ALLOW_CONNECTIONS false)")
     s = fresh_system.scenario
     s.setup()
     url = databases.new()
@@ -268,11 +268,11 @@ def test_health_when_the_database_is_down_is_503_not_500() -> None:
         app.state.engine.dispose()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("databases", ["postgres"], indirect=True)  # an outage is simulated on PostgreSQL
 def test_run_waits_for_a_database_down_at_start(played: Any, databases: Any, tmp_path: Path) -> None:
     """`python -m indexer run` started while PostgreSQL refuses connections waits (backs off) and
     indexes once the database answers; SIGTERM then stops it cleanly."""
-    if databases.backend != "postgres":
-        pytest.skip("a database outage is simulated on PostgreSQL (ALLOW_CONNECTIONS false)")
     import signal
 
     from indexer.db import make_engine
