@@ -34,7 +34,7 @@ from gateway.conftest import (
     gateway_env,
     gateway_settings,
 )
-from scf_core.logs import JsonFormatter
+from tests.logcapture import captured_json_logs
 
 
 def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -114,19 +114,7 @@ def test_signer_status(api: Api, members: Scenario) -> None:
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    """The JSON lines every logger writes during the test (formatted as they are emitted)."""
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield out
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
+    yield from captured_json_logs()
 
 
 def test_request_id_echoed_and_on_the_requests_log_lines(api: Api, members: Scenario, captured: io.StringIO) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from indexer.api.main import create_app
 from indexer.settings import Settings
 from scf_core.apikeys import hash_key
-from scf_core.logs import JsonFormatter
+from tests.logcapture import captured_json_logs
 
 KEY = "auditor-observability-key"
 
@@ -44,18 +43,7 @@ def api_for(url: str, **overrides: Any) -> TestClient:
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    old = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield out
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old)
+    yield from captured_json_logs()
 
 
 def test_metrics_move_with_the_follower(fresh_system: Any, tmp_path: Path, captured: io.StringIO) -> None:
