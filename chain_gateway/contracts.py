@@ -30,7 +30,7 @@ class ContractSet:
     addresses: dict[str, str] = field(default_factory=dict)
     functions: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     errors: dict[bytes, tuple[str, dict[str, Any]]] = field(default_factory=dict)
-    events: dict[bytes, EventDecoder] = field(default_factory=dict)
+    events: dict[tuple[str, bytes], EventDecoder] = field(default_factory=dict)  # (contract, topic0)
     by_address: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -50,7 +50,7 @@ class ContractSet:
                         dec = abi.event_decoder(name, entry)
                     except ValueError:  # indexed dynamic parameters: not an event of the platform
                         continue
-                    cs.events.setdefault(dec.topic0, dec)
+                    cs.events.setdefault((name, dec.topic0), dec)
         return cs
 
     def address(self, contract: str) -> str:
@@ -69,10 +69,11 @@ class ContractSet:
         topics = [bytes.fromhex(t[2:]) for t in log.get("topics") or []]
         if not topics:
             return None
-        dec = self.events.get(topics[0])
         contract = self.by_address.get(str(log.get("address", "")).lower())
-        if dec is None or contract is None:
+        if contract is None:
             return None
-        if len(topics) != 1 + len(dec.indexed):
-            return None  # same signature, other indexing (e.g. ERC-20 vs ERC-721 Transfer)
+        # by the emitting contract's own ABI: ERC-20 and ERC-721 `Transfer` share topic0
+        dec = self.events.get((contract, topics[0]))
+        if dec is None or len(topics) != 1 + len(dec.indexed):
+            return None
         return DecodedEvent(contract, dec.name, dec.decode(topics, bytes.fromhex(log["data"][2:])))

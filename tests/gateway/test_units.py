@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_utils import keccak
 
 from chain_gateway.contracts import ContractSet
 from chain_gateway.errors import NoSigner
@@ -61,15 +62,18 @@ def test_settings_have_no_secret_defaults() -> None:
     assert "s3cr3t-value" not in repr(Settings(keystore_passphrase="s3cr3t-value"))
 
 
-def test_error_decoding_by_selector() -> None:
+def _contract_set() -> ContractSet:
     arts = load_artifacts()
     names = ("Membership", "SettlementToken", "CertificateToken", "Financing", "Settlement")
     m = Manifest(chain_id=1, deployment_block=1, operator="0x" + "00" * 20, solc_version="x", evm_version="paris",
                  contracts={n: DeployedContract(address="0x" + f"{i + 1:040x}", abi=arts[n]["abi"])
                             for i, n in enumerate(names)})
-    cs = ContractSet.from_manifest(m)
+    return ContractSet.from_manifest(m)
+
+
+def test_error_decoding_by_selector() -> None:
+    cs = _contract_set()
     from eth_abi import encode
-    from eth_utils import keccak
 
     data = keccak(text="CertificateInsufficientValue(uint256,uint256,uint256)")[:4] + encode(
         ["uint256"] * 3, [7, 10, 11])
@@ -80,6 +84,23 @@ def test_error_decoding_by_selector() -> None:
     assert cs.decode_error(None) is None
     panic = bytes.fromhex("4e487b71") + encode(["uint256"], [0x11])
     assert cs.decode_error(panic).args == {"code": 0x11}  # type: ignore[union-attr]
+
+
+def test_logs_decode_by_the_emitting_contracts_abi() -> None:
+    """ERC-20 and ERC-721 `Transfer` share topic0: each log is decoded with its own contract's ABI."""
+    cs = _contract_set()
+    topic0 = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+    a, b = "0x" + "00" * 12 + "11" * 20, "0x" + "00" * 12 + "22" * 20
+    erc20 = {"address": cs.address("SettlementToken"), "topics": [topic0, a, b], "data": "0x" + f"{500:064x}"}
+    ev = cs.decode_log(erc20)
+    assert ev is not None and (ev.contract, ev.name) == ("SettlementToken", "Transfer")
+    assert ev.args["value"] == 500 and ev.args["to"].lower() == "0x" + "22" * 20
+    token_id = "0x" + f"{7:064x}"
+    erc721 = {"address": cs.address("CertificateToken"), "topics": [topic0, a, b, token_id], "data": "0x"}
+    ev = cs.decode_log(erc721)
+    assert ev is not None and (ev.contract, ev.name) == ("CertificateToken", "Transfer")
+    assert ev.args["tokenId"] == 7
+    assert cs.decode_log({**erc20, "address": "0x" + "99" * 20}) is None  # not a platform contract
 
 
 def test_admin_cli(tmp_path: Path) -> None:
