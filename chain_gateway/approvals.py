@@ -88,6 +88,10 @@ class Policies:
         self.engine = engine
         self._cache: dict[str, list[dict[str, Any]]] = {}
 
+    def cached(self, account: str) -> list[dict[str, Any]] | None:
+        """The member's rules if already read (no store round trip), else None."""
+        return self._cache.get(account.lower())
+
     def rules(self, account: str) -> list[dict[str, Any]]:
         key = account.lower()
         if key not in self._cache:

@@ -179,7 +179,10 @@ async def submit(
         await before_store()
     gas_limit = int(estimate * gw.settings.gas_multiplier) + gw.settings.gas_extra
     assert gw.policies is not None
-    needed = required_approvals(await run_in_threadpool(gw.policies.rules, caller.account), kind, view_args)
+    rules = gw.policies.cached(caller.account)  # read once per member, then from memory
+    if rules is None:
+        rules = await run_in_threadpool(gw.policies.rules, caller.account)
+    needed = required_approvals(rules, kind, view_args)
     op = Operation(
         id=str(uuid.uuid4()), api_account=caller.account, signer=caller.account, kind=kind, contract=contract,
         to_address=to, data=data, args=view_args, idempotency_key=idempotency_key, request_hash=rhash,
