@@ -352,18 +352,18 @@ def approval_scenario(run: Run) -> None:
     for label, role in [("Li Na, treasury clerk", "maker"), ("Wang Qiang, finance manager", "checker")]:
         users[role] = gw._check(gw.http.post("/v1/users", json={"label": label, "role": role}, headers=headers),
                                 "POST /v1/users")
-        run.step(f"{CORES[1]} added user {label!r} ({role})")
+        run.step(f"dual control: {CORES[1]} added user {label!r} ({role})")
     threshold = 500_000 * UNIT
     gw._check(gw.http.put("/v1/approval-policy", headers=headers, json={
         "rules": [{"kind": "certificates.issue", "min_amount": threshold, "approvals": 1}]}), "PUT /v1/approval-policy")
-    run.step(f"{CORES[1]} policy: issuing {money(threshold)} or more needs 1 checker's approval")
+    run.step(f"dual control: {CORES[1]} policy: issuing {money(threshold)} or more needs 1 checker's approval")
     face, maturity = 600_000 * UNIT, run.node.now() + 180 * DAY
     body = {"payee": payee.account, "face_value": face, "maturity": maturity, "document_hash": doc("invoice:CERT-E")}
     op = gw._check(gw.http.post("/v1/certificates", json=body, params={"wait": "true"},
                                 headers={"X-API-Key": users["maker"]["api_key"]}), "POST /v1/certificates")
     if op["state"] != "awaiting_approval" or op["nonce"] is not None:
         raise DemoError(f"CERT-E should await approval unsigned: {op}")
-    run.step(f"{users['maker']['label']} issued CERT-E ({money(face)}): awaiting approval, "
+    run.step(f"dual control: maker {users['maker']['label']} issued CERT-E ({money(face)}): awaiting approval, "
              f"0/{op['approvals_required']} approvals, not signed (no nonce)")
     checker = {"X-API-Key": users["checker"]["api_key"]}
     inbox = gw._check(gw.http.get("/v1/approvals", headers=checker), "GET /v1/approvals")
@@ -380,8 +380,8 @@ def approval_scenario(run: Run) -> None:
                            "maturity": maturity}
     run.holdings[f"CERT-E/{payee.name}"] = res["token_id"]
     gw.post(payee.key, f"/v1/certificates/{res['certificate_id']}/accept")
-    run.step(f"{users['checker']['label']} approved CERT-E (\"contract and invoice checked\"): signed, confirmed "
-             f"as certificate #{res['certificate_id']}; {payee.name} accepted")
+    run.step(f"dual control: checker {users['checker']['label']} approved CERT-E (\"contract and invoice "
+             f"checked\"): signed, confirmed as certificate #{res['certificate_id']}; {payee.name} accepted")
 
 
 def money(minor: int | float) -> str:
