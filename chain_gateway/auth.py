@@ -9,18 +9,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from chain_gateway.errors import Unauthenticated
-from chain_gateway.models import ApiKey, Operation, OpState, Role
+from chain_gateway.models import ApiKey, MemberRole, Operation, OpState, Role
 from scf_core.apikeys import hash_key, new_key
 
 
 def create_api_key(
-    engine: Engine, account: str, role: Role, label: str = "", onboarding_operation: str | None = None
+    engine: Engine, account: str, role: Role, label: str = "", onboarding_operation: str | None = None,
+    member_role: MemberRole | None = None,
 ) -> tuple[str, ApiKey]:
     """Returns the plain key (to show once) and the stored row. With ``onboarding_operation`` the key
-    is refused until that operation is confirmed (and revoked if it fails)."""
+    is refused until that operation is confirmed (and revoked if it fails); ``member_role``: a user of
+    the member (dual control; None: the member's own key, its admin)."""
     key = new_key()
     row = ApiKey(key_hash=hash_key(key), prefix=key[:10], account=account, role=role, label=label,
-                 onboarding_operation=onboarding_operation)
+                 onboarding_operation=onboarding_operation, member_role=member_role)
     with Session(engine, expire_on_commit=False) as s:
         s.add(row)
         s.commit()
@@ -93,12 +95,12 @@ class KeyCache:
     @staticmethod
     def _check_onboarded(s: Session, row: ApiKey) -> ApiKey:
         """A key waiting for its onboarding operation: active once it is confirmed, revoked if it
-        failed, refused (401) meanwhile."""
+        failed (or was rejected or expired awaiting approval), refused (401) meanwhile."""
         op = s.exec(select(Operation).where(Operation.id == row.onboarding_operation)).first()
         state = op.state if op is not None else OpState.failed
         if state == OpState.confirmed:
             return row
-        if state == OpState.failed:
+        if state in (OpState.failed, OpState.rejected, OpState.expired):
             row.revoked = True
             s.add(row)
             s.commit()

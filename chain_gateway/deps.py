@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 from chain_gateway import operations
 from chain_gateway.errors import Forbidden, Unauthenticated
 from chain_gateway.gateway import Gateway
-from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, Role
+from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, Operation, OperationOut, Role
 from scf_core.apikeys import parse_key
 from scf_core.http_errors import ErrorOut
 
@@ -85,6 +85,19 @@ SettlerDep = Annotated[ApiKey, Depends(require(Role.core_enterprise, Role.operat
 SignerRoleDep = Annotated[
     ApiKey, Depends(require(Role.operator, Role.core_enterprise, Role.supplier, Role.factor))
 ]
+
+
+def member_admin(caller: CallerDep) -> ApiKey:
+    """The member's admin (its own key, or a user with the admin role): manages users and policy."""
+    if caller.user_role != MemberRole.admin:
+        raise Forbidden("only the member's admin manages its users and approval policy",
+                        {"user_role": caller.user_role.value})
+    return caller
+
+
+AdminDep = Annotated[ApiKey, Depends(member_admin)]
+
+
 def idempotency_key(
     key: Annotated[
         str | None,

@@ -1,9 +1,9 @@
 """Operation updates: an in-process bus feeding server-sent events, `?wait=true` and webhooks
 (POST of the operation JSON, signed ``X-SCF-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>``).
 
-The bus delivers intermediate states (queued / submitted / mined) to the webhook best effort, from
-memory; final states (confirmed / failed) go through the durable outbox (``chain_gateway.webhooks``),
-which the bus only wakes (``on_final``)."""
+The bus delivers intermediate states (awaiting_approval / queued / submitted / mined) to the webhook
+best effort, from memory; final states (confirmed / failed / rejected / expired) go through the
+durable outbox (``chain_gateway.webhooks``), which the bus only wakes (``on_final``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_exponential
 
 log = logging.getLogger("chain_gateway.events")
+
+FINAL = frozenset({"confirmed", "failed", "rejected", "expired"})  # models.FINAL_STATES' values
 
 
 def sign_webhook(secret: str, timestamp: int, body: bytes) -> str:
@@ -92,7 +94,7 @@ class EventBus:
         for q in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(op)
-        if op.get("state") in ("confirmed", "failed"):
+        if op.get("state") in FINAL:
             fut = self._final.pop(op["id"], None)
             if fut is not None and not fut.done():
                 fut.set_result(op)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 
 from chain_gateway import metrics, schema
+from chain_gateway.approvals import Expiry, Policies
 from chain_gateway.auth import KeyCache, ensure_key_hash
 from chain_gateway.contracts import ContractSet
 from chain_gateway.db import InstanceLock, make_engine
@@ -18,6 +19,7 @@ from chain_gateway.settings import Settings
 from chain_gateway.signer import DEV_CHAIN_IDS, SignerRegistry
 from chain_gateway.submitter import Submitter
 from chain_gateway.webhooks import WebhookWorker
+from chain_gateway.worker import publish
 from scf_core.apikeys import hash_key
 from scf_core.manifest import Manifest
 from scf_core.rpc import AsyncRpc, RpcError
@@ -39,6 +41,8 @@ class Gateway:
     chain_id: int = 0
     instance_lock: InstanceLock | None = None
     webhooks: WebhookWorker | None = None  # durable delivery of final states
+    policies: Policies | None = None  # members' dual-control policies
+    expiry: Expiry | None = None  # expires operations awaiting approval past their deadline
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -59,6 +63,7 @@ class Gateway:
             bus=EventBus(settings.webhook_url, secret),
             keys=KeyCache(engine),
             chain_id=manifest.chain_id,
+            policies=Policies(engine),
         )
 
     def bootstrap_keys(self) -> None:
@@ -114,8 +119,12 @@ class Gateway:
             self.instance_lock,
         )
         await self.submitter.start()
+        self.expiry = Expiry(self.engine, bool(self.settings.webhook_url), lambda op: publish(self.bus, op))
+        self.expiry.start()
 
     async def stop(self) -> None:
+        if self.expiry:
+            await self.expiry.stop()
         if self.submitter:
             await self.submitter.stop()
         if self.webhooks:

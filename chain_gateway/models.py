@@ -26,15 +26,28 @@ class Role(enum.StrEnum):
 CHAIN_ROLE = {Role.core_enterprise: 1, Role.supplier: 2, Role.factor: 3, Role.auditor: 4}
 
 
+class MemberRole(enum.StrEnum):
+    """A user's role inside its member (dual control): ``admin`` manages the member's users and
+    approval policy (the member's own key counts as admin), ``maker`` submits operations,
+    ``checker`` approves or rejects them."""
+
+    admin = "admin"
+    maker = "maker"
+    checker = "checker"
+
+
 class OpState(enum.StrEnum):
+    awaiting_approval = "awaiting_approval"  # stored, no nonce, not signed: waits for its checkers
     queued = "queued"
     submitted = "submitted"
     mined = "mined"
     confirmed = "confirmed"
     failed = "failed"
+    rejected = "rejected"  # a checker rejected it (never signed)
+    expired = "expired"  # not approved within SCF_GATEWAY_APPROVAL_TTL_S (never signed)
 
 
-FINAL_STATES = (OpState.confirmed, OpState.failed)
+FINAL_STATES = (OpState.confirmed, OpState.failed, OpState.rejected, OpState.expired)
 NONCE_FILL = "system.nonce_fill"  # kind of the 0-value self-transfers that fill nonce gaps
 
 
@@ -51,6 +64,12 @@ class ApiKey(SQLModel, table=True):
     # it fails
     onboarding_operation: str | None = Field(default=None, index=True, max_length=36)
     created_at: datetime = Field(default_factory=utcnow)
+    # the key's user role inside its member (dual control); None: the member's own key (admin)
+    member_role: MemberRole | None = None
+
+    @property
+    def user_role(self) -> MemberRole:
+        return self.member_role or MemberRole.admin
 
 
 class Operation(SQLModel, table=True):
@@ -93,6 +112,37 @@ class Operation(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # dual control: the user (API key id) who submitted it, the approvals it needs before it is
+    # signed (0: none), the approvals so far, and when an unapproved operation expires
+    maker_id: int | None = None
+    approvals: int = 0
+    approvals_required: int = 0
+    approval_expires_at: datetime | None = None
+
+
+class ApprovalPolicy(SQLModel, table=True):
+    """A member's dual-control policy: ``rules`` is a list of ``{kind, min_amount, approvals}``."""
+
+    __tablename__ = "gw_approval_policy"
+    account: str = Field(primary_key=True, max_length=42)
+    rules: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_by: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Approval(SQLModel, table=True):
+    """One checker's decision on one operation (a checker decides once: unique per operation and user)."""
+
+    __tablename__ = "gw_approval"
+    __table_args__ = (UniqueConstraint("operation_id", "user_id", name="uq_gw_approval_user"),)
+    id: int | None = Field(default=None, primary_key=True)
+    operation_id: str = Field(index=True, max_length=36)
+    account: str = Field(index=True, max_length=42)  # the member
+    user_id: int
+    user_label: str = ""
+    decision: str = Field(max_length=8)  # "approve" | "reject"
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class NonceState(SQLModel, table=True):
@@ -134,6 +184,8 @@ class OperationOut(SQLModel):
     result: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    approvals: int = 0
+    approvals_required: int = 0
 
     @classmethod
     def of(cls, op: Operation) -> OperationOut:
@@ -152,4 +204,6 @@ class OperationOut(SQLModel):
             result=op.result,
             created_at=op.created_at,
             updated_at=op.updated_at,
+            approvals=op.approvals,
+            approvals_required=op.approvals_required,
         )

@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from chain_gateway.approvals import expiry, required_approvals
 from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayError, NotFound
 from chain_gateway.gateway import Gateway
-from chain_gateway.models import FINAL_STATES, ApiKey, Operation, OperationOut, OpState
+from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, Operation, OperationOut, OpState
 from chain_gateway.worker import publish
 from scf_core import logs
 from scf_core.rpc import RpcError
@@ -149,6 +150,9 @@ async def submit(
         existing = await find_idempotent(gw, caller, idempotency_key, rhash)
         if existing is not None:
             return existing
+    if caller.user_role == MemberRole.checker:
+        raise Forbidden("a checker approves or rejects operations; it does not submit them",
+                        {"user_role": caller.user_role.value})
     gw.signers.get(caller.account)  # NoSigner (422) if the gateway holds no key for the caller
     to = gw.contracts.address(contract)
     data = gw.contracts.encode(contract, fn, call_args)
@@ -174,10 +178,17 @@ async def submit(
     if before_store is not None:  # e.g. persist the member's new key once the onboarding will pass
         await before_store()
     gas_limit = int(estimate * gw.settings.gas_multiplier) + gw.settings.gas_extra
+    assert gw.policies is not None
+    rules = gw.policies.cached(caller.account)  # read once per member, then from memory
+    if rules is None:
+        rules = await run_in_threadpool(gw.policies.rules, caller.account)
+    needed = required_approvals(rules, kind, view_args)
     op = Operation(
         id=str(uuid.uuid4()), api_account=caller.account, signer=caller.account, kind=kind, contract=contract,
         to_address=to, data=data, args=view_args, idempotency_key=idempotency_key, request_hash=rhash,
-        gas_limit=gas_limit,
+        gas_limit=gas_limit, maker_id=caller.id, approvals_required=needed,
+        state=OpState.awaiting_approval if needed else OpState.queued,
+        approval_expires_at=expiry(gw.settings.approval_ttl_s) if needed else None,
     )
     logs.operation_id.set(op.id)  # the request's later log lines are about this operation
     if not await run_in_threadpool(_insert, gw.engine, op):  # a concurrent request with the same key won
@@ -186,8 +197,9 @@ async def submit(
             raise Conflict("the operation could not be stored", {"operation_id": op.id})
         return existing
     publish(gw.bus, op)
-    assert gw.submitter is not None
-    gw.submitter.notify(op.signer)
+    if op.state == OpState.queued:  # awaiting approval: signed once its checkers approve it
+        assert gw.submitter is not None
+        gw.submitter.notify(op.signer)
     return op
 
 
@@ -209,8 +221,9 @@ async def get_for(gw: Gateway, caller: ApiKey, op_id: str) -> Operation:
 
 
 async def wait_final(gw: Gateway, op: Operation, timeout: float) -> OperationOut:
-    """The operation once final (or as it stands after `timeout`)."""
-    if op.state in FINAL_STATES:
+    """The operation once final (or as it stands after `timeout`); one awaiting approval at once (a
+    human decision is not waited for)."""
+    if op.state in FINAL_STATES or op.state == OpState.awaiting_approval:
         return OperationOut.of(op)
     fut = gw.bus.final_future(op.id)
     # read again after subscribing: a final state committed since `op` was read is seen here, a

@@ -63,6 +63,9 @@ class Settings(Section):
     # request bodies above this many bytes are refused (413) while they are read, before authentication
     max_body_bytes: int = 1_048_576
 
+    # dual control: an operation awaiting its checkers' approvals expires after this long (never signed)
+    approval_ttl_s: float = 86_400.0
+
     # a consumed nonce with no evidence of which transaction used it (no receipt, not found in the
     # blocks) for this long shows NONCE_UNRESOLVED on the operation (it keeps waiting, never re-signed)
     evidence_alert_s: float = 60.0

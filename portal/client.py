@@ -11,7 +11,7 @@ import httpx
 from portal.errors import PortalError
 from portal.settings import PortalSettings
 
-FINAL = ("confirmed", "failed")
+FINAL = ("confirmed", "failed", "rejected", "expired")
 
 
 class Api:

@@ -81,6 +81,14 @@ def moment(ts: int | str | None) -> str:
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def when(iso: str | None) -> str:
+    """An API timestamp (ISO 8601, UTC) as shown on the pages."""
+    if not iso:
+        return ""
+    t = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def document_hash(content: bytes | None, reference: str, field: str = "document") -> str:
     """sha256 of the uploaded file, else of the typed reference (UTF-8): the trade documents stay
     off chain, their hash goes on chain."""

@@ -20,6 +20,7 @@ class Session:
     api_key: str = field(repr=False)
     role: str
     account: str | None
+    user_role: str = "admin"  # the user's role inside its member (dual control): admin, maker, checker
     seen: float = field(default_factory=time.monotonic)
     flash: list[dict[str, Any]] = field(default_factory=list)
 
@@ -30,9 +31,9 @@ class Sessions:
         self._idle_s = idle_s
         self._by_id: dict[str, Session] = {}
 
-    def create(self, api_key: str, role: str, account: str | None) -> Session:
+    def create(self, api_key: str, role: str, account: str | None, user_role: str = "admin") -> Session:
         self._expire()
-        s = Session(secrets.token_urlsafe(32), api_key, role, account)
+        s = Session(secrets.token_urlsafe(32), api_key, role, account, user_role)
         self._by_id[s.sid] = s
         return s
 

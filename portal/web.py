@@ -21,11 +21,11 @@ from portal.settings import PortalSettings
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters.update(money=forms.money, day=forms.day, moment=forms.moment)
+templates.env.filters.update(money=forms.money, day=forms.day, moment=forms.moment, when=forms.when)
 templates.env.globals.update(FINAL=FINAL)
 
-# The menu of each role: (path, label key). A later screen (the financing market, maker-checker
-# approvals) is a new views module plus one entry here.
+# The menu of each role: (path, label key). A later screen (e.g. the financing market) is a new views
+# module plus one entry here.
 NAV: dict[str, list[tuple[str, str]]] = {
     "supplier": [("/holdings", "nav_holdings"), ("/offers", "nav_offers"), ("/operations", "nav_operations")],
     "factor": [("/offers", "nav_offers_to_me"), ("/holdings", "nav_book"), ("/operations", "nav_operations")],
@@ -33,7 +33,21 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "operator": [("/operator", "nav_operator"), ("/operations", "nav_operations")],
     "auditor": [("/audit", "nav_audit")],
 }
-HOME = {role: items[0][0] for role, items in NAV.items()}
+# dual control: every member's users see the approvals inbox (checkers decide there), admins manage users
+APPROVALS, USERS = ("/approvals", "nav_approvals"), ("/users", "nav_users")
+
+
+def nav_for(s: Session) -> list[tuple[str, str]]:
+    """The menu of a session: its role's screens, then the approvals inbox and (admins) the users."""
+    if s.role == "auditor" or not s.account:
+        return NAV.get(s.role, [])
+    if s.user_role == "checker":
+        return [APPROVALS, ("/operations", "nav_operations")]
+    return NAV.get(s.role, []) + [APPROVALS] + ([USERS] if s.user_role == "admin" else [])
+
+
+def home_for(s: Session) -> str:
+    return nav_for(s)[0][0] if nav_for(s) else "/login"
 
 
 class LoginRequired(Exception):
@@ -113,7 +127,7 @@ def render(request: Request, name: str, ctx: Ctx | None = None, status: int = 20
         "js_labels": i18n.js_labels(lang),
         "lang": lang,
         "session": session,
-        "nav": NAV.get(session.role, []) if session else [],
+        "nav": nav_for(session) if session else [],
         "csrf": sessions_of(request).csrf(session) if session else "",
         "idem": secrets.token_urlsafe(12),  # one per rendered page: a resubmitted form is the same operation
         "flash": flash,

@@ -342,6 +342,48 @@ def live(run: Run, label: str) -> list[int]:
     return out
 
 
+def approval_scenario(run: Run) -> None:
+    """Dual control (maker-checker): Dongfang Grid's admin adds a maker and a checker and sets a
+    policy (issuing 500,000.00 or more needs one checker's approval); the maker's issue of CERT-E
+    waits unsigned until the checker approves it, then it is confirmed and accepted."""
+    core, payee = run.m(CORES[1]), run.m(TIER1[2])
+    gw, headers = run.gw, {"X-API-Key": core.key}
+    users = {}
+    for label, role in [("Li Na, treasury clerk", "maker"), ("Wang Qiang, finance manager", "checker")]:
+        users[role] = gw._check(gw.http.post("/v1/users", json={"label": label, "role": role}, headers=headers),
+                                "POST /v1/users")
+        run.step(f"dual control: {CORES[1]} added user {label!r} ({role})")
+    threshold = 500_000 * UNIT
+    gw._check(gw.http.put("/v1/approval-policy", headers=headers, json={
+        "rules": [{"kind": "certificates.issue", "min_amount": threshold, "approvals": 1}]}), "PUT /v1/approval-policy")
+    run.step(f"dual control: {CORES[1]} policy: issuing {money(threshold)} or more needs 1 checker's approval")
+    face, maturity = 600_000 * UNIT, run.node.now() + 180 * DAY
+    body = {"payee": payee.account, "face_value": face, "maturity": maturity, "document_hash": doc("invoice:CERT-E")}
+    op = gw._check(gw.http.post("/v1/certificates", json=body, params={"wait": "true"},
+                                headers={"X-API-Key": users["maker"]["api_key"]}), "POST /v1/certificates")
+    if op["state"] != "awaiting_approval" or op["nonce"] is not None:
+        raise DemoError(f"CERT-E should await approval unsigned: {op}")
+    run.step(f"dual control: maker {users['maker']['label']} issued CERT-E ({money(face)}): awaiting approval, "
+             f"0/{op['approvals_required']} approvals, not signed (no nonce)")
+    checker = {"X-API-Key": users["checker"]["api_key"]}
+    inbox = gw._check(gw.http.get("/v1/approvals", headers=checker), "GET /v1/approvals")
+    if [item["id"] for item in inbox] != [op["id"]]:
+        raise DemoError(f"the checker's inbox should hold CERT-E only: {inbox}")
+    gw._check(gw.http.post(f"/v1/operations/{op['id']}/approve", json={"reason": "contract and invoice checked"},
+                           headers=checker), "POST approve")
+    done = gw.get(core.key, f"/v1/operations/{op['id']}", wait="true")
+    if done["state"] != "confirmed":
+        raise DemoError(f"CERT-E ended {done['state']}: {done['error']}")
+    gw.writes += 1
+    res = done["result"]
+    run.certs["CERT-E"] = {"id": res["certificate_id"], "token": res["token_id"], "core": CORES[1], "face": face,
+                           "maturity": maturity}
+    run.holdings[f"CERT-E/{payee.name}"] = res["token_id"]
+    gw.post(payee.key, f"/v1/certificates/{res['certificate_id']}/accept")
+    run.step(f"dual control: checker {users['checker']['label']} approved CERT-E (\"contract and invoice "
+             f"checked\"): signed, confirmed as certificate #{res['certificate_id']}; {payee.name} accepted")
+
+
 def money(minor: int | float) -> str:
     return f"¥{minor / UNIT:,.2f}"
 
@@ -380,6 +422,7 @@ def play(run: Run) -> dict[str, Any]:
     issue(run, "CERT-D", CORES[1], t1[3], 500_000 * UNIT, 180)
     split(run, "CERT-D", t1[3], t2[4], 200_000 * UNIT)
     split(run, "CERT-D", t2[4], t3[0], 60_000 * UNIT)
+    approval_scenario(run)  # CERT-E: dual control (maker-checker)
 
     # financing (保理): discounted sale, delivery versus payment
     finance(run, "CERT-A", t2[0], FACTORS[0], 100_000 * UNIT, 450)

@@ -2,7 +2,7 @@
 // No build step, no dependencies; every page works without it (states then update on reload).
 "use strict";
 
-const FINAL = ["confirmed", "failed"];
+const FINAL = ["confirmed", "failed", "rejected", "expired"];
 const LABELS = () => JSON.parse(document.body.dataset.labels || "{}");
 
 // Follow every operation on the page that is not final yet (GET /ops/<id>.json, once a second).
@@ -34,7 +34,8 @@ function followOperations() {
         if (op.error) parts.unshift(op.error.error || op.error.message || op.error.code || "");
         result.textContent = parts.join(" ");
       }
-      if (!FINAL.includes(op.state)) setTimeout(poll, 1000);
+      // awaiting a checker's approval (a human decision): looked at less often
+      if (!FINAL.includes(op.state)) setTimeout(poll, op.state === "awaiting_approval" ? 5000 : 1000);
       else if (op.state === "confirmed" && el.closest("#flash")) refreshData();
     };
     setTimeout(poll, 500);

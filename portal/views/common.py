@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from portal import i18n
 from portal.errors import PortalError
 from portal.sessions import COOKIE
-from portal.web import HOME, Ctx, Current, Posted, lang_of, render, sessions_of
+from portal.web import Ctx, Current, Posted, home_for, lang_of, render, sessions_of
 
 router = APIRouter()
 
@@ -19,7 +19,7 @@ router = APIRouter()
 @router.get("/")
 async def home(request: Request) -> Response:
     s = sessions_of(request).get(request.cookies.get(COOKIE))
-    return RedirectResponse(HOME.get(s.role, "/login") if s else "/login", status_code=303)
+    return RedirectResponse(home_for(s) if s else "/login", status_code=303)
 
 
 @router.get("/login")
@@ -33,11 +33,12 @@ async def login(request: Request, api_key: str = Form(...)) -> Response:
     key = api_key.strip()
     lang = lang_of(request)
     api = request.app.state.api
-    role, account, error = "", None, None
+    role, account, user_role, error = "", None, "admin", None
     if key:
         try:
             me = await api.get(key, "/me")
             role, account = me["role"], me["account"]
+            user_role = (me.get("user") or {}).get("role", "admin")
         except PortalError as exc:
             error = exc
         if not role:  # not the gateway's (or the gateway is down): an auditor key of the indexer's API?
@@ -49,8 +50,8 @@ async def login(request: Request, api_key: str = Form(...)) -> Response:
         if error is None or error.status == 403:
             error = PortalError("UNAUTHENTICATED", i18n.t(lang, "err_login"), {}, 401)
         return render(request, "login.html", status=error.status, error=error.as_dict())
-    s = sessions_of(request).create(key, role, account)
-    response = RedirectResponse(HOME[role], status_code=303)
+    s = sessions_of(request).create(key, role, account, user_role)
+    response = RedirectResponse(home_for(s), status_code=303)
     settings = request.app.state.settings
     response.set_cookie(COOKIE, s.sid, httponly=True, samesite="strict", secure=settings.cookie_secure,
                         path="/", max_age=settings.session_idle_s)

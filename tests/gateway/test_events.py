@@ -18,9 +18,9 @@ from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 import chain_gateway
-from chain_gateway.events import sign_webhook, verify_webhook
+from chain_gateway.events import FINAL, sign_webhook, verify_webhook
 from chain_gateway.main import create_app
-from chain_gateway.models import WebhookOutbox
+from chain_gateway.models import FINAL_STATES, WebhookOutbox
 from chain_gateway.settings import Settings
 from chain_gateway.webhooks import backoff
 from gateway.conftest import (
@@ -241,7 +241,7 @@ def test_webhook_refused_with_400_is_given_up(
 
 def test_final_states_go_through_the_outbox_helper() -> None:
     """No module sets a final state except `webhooks.set_final_state` (which queues the durable delivery)."""
-    pattern = re.compile(r"\.state\s*(?:,[^=\n]*)?=\s*(?:[^=\n]*,\s*)?OpState\.(?:confirmed|failed)\b")
+    pattern = re.compile(r"\.state\s*(?:,[^=\n]*)?=\s*(?:[^=\n]*,\s*)?OpState\.(?:confirmed|failed|rejected|expired)\b")
     offenders = [
         f"{path.name}:{n}"
         for path in Path(chain_gateway.__file__).parent.rglob("*.py")
@@ -251,6 +251,8 @@ def test_final_states_go_through_the_outbox_helper() -> None:
     ]
     assert offenders == []
     assert pattern.search("op.state = OpState.failed") and pattern.search("op.state, op.x = OpState.confirmed, 1")
+    assert pattern.search("op.state = OpState.expired") and pattern.search("op.state = OpState.rejected")
+    assert {s.value for s in FINAL_STATES} == FINAL
 
 
 def test_backoff_is_exponential_and_capped() -> None:

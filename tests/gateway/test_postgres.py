@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from chain_gateway.main import create_app
 from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings, wait_until
 from gateway.test_api import confirmed, h32
+from gateway.test_approvals import THRESHOLD, awaiting, check_quorum_once, member_with_users
 from gateway.test_events import SECRET, Receiver, onboard_op, outbox
 from tests.pg import fresh_database
 
@@ -56,3 +57,17 @@ def test_webhook_outbox_on_postgres(chain: Chain, pg_url: str, tmp_path: Path) -
         assert all(ok for _, ok, _ in hook.finals(op_id))
     finally:
         hook.close()
+
+
+def test_dual_control_on_postgres(chain: Chain, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four checkers approve at once on PostgreSQL (READ COMMITTED): the quorum of two is reached once,
+    one transaction; a rejection is final."""
+    settings = gateway_settings(chain, tmp_path, database_url=pg_url)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        payee, _ = api.onboard("supplier")
+        m = member_with_users(api, checkers=4, policy=THRESHOLD)
+        check_quorum_once(api, m, payee, monkeypatch)
+        op = awaiting(api, m, payee)
+        r = client.post(f"/v1/operations/{op['id']}/reject", json={"reason": "no"}, headers=api.h(m.checkers[0]))
+        assert r.status_code == 200 and r.json()["state"] == "rejected"

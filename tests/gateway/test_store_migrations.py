@@ -18,8 +18,20 @@ from sqlmodel import Session, SQLModel, select
 
 from chain_gateway import schema
 from chain_gateway.db import make_engine
-from chain_gateway.models import ApiKey, Operation, Role, WebhookOutbox, utcnow
+from chain_gateway.models import (
+    ApiKey,
+    Approval,
+    ApprovalPolicy,
+    MemberRole,
+    Operation,
+    OpState,
+    Role,
+    WebhookOutbox,
+    utcnow,
+)
 from tests.pg import fresh_database
+
+HEAD = "0002"  # the latest revision
 
 # The schema the gateway created before the migrations (SQLModel.metadata.create_all + upgrade_schema
 # of the last release without Alembic), as SQLite and PostgreSQL got it.
@@ -115,10 +127,21 @@ def usable(url: str) -> None:
     with Session(engine) as s:
         s.add(Operation(id="new", api_account="0x1", signer="0x1", kind="k", contract="c", to_address="0x2",
                         data="0x", request_hash="h", accepted_at=utcnow()))
+        # dual control (revision 0002): the new states, a user role, a policy, an approval record
+        s.add(Operation(id="awaiting", api_account="0x1", signer="0x1", kind="k", contract="c", to_address="0x2",
+                        data="0x", request_hash="h", state=OpState.awaiting_approval, maker_id=1,
+                        approvals_required=2, approval_expires_at=utcnow()))
+        s.add(ApiKey(key_hash="b" * 64, prefix="p", account="0x1", role=Role.supplier,
+                     member_role=MemberRole.checker))
+        s.add(ApprovalPolicy(account="0x1", rules=[{"kind": "k", "min_amount": 2**128 - 1, "approvals": 2}]))
+        s.add(Approval(operation_id="awaiting", account="0x1", user_id=2, decision="approve"))
+        s.add(WebhookOutbox(operation_id="awaiting", state=OpState.expired))
         s.add(ApiKey(key_hash="a" * 64, prefix="p", account="0x1", role=Role.supplier, onboarding_operation="new"))
         s.add(WebhookOutbox(operation_id="new", state="confirmed"))
         s.commit()
-        assert {o.id for o in s.exec(select(Operation)).all()} >= {"new"}
+        assert {o.id for o in s.exec(select(Operation)).all()} >= {"new", "awaiting"}
+        policy = s.get(ApprovalPolicy, "0x1")
+        assert policy is not None and policy.rules[0]["min_amount"] == 2**128 - 1  # exact, beyond BIGINT
     engine.dispose()
 
 
@@ -145,13 +168,13 @@ def test_a_fresh_store_is_created_by_the_migrations(store: tuple[str, str]) -> N
     url, _ = store
     schema.upgrade(url)
     tables, revision = state(url)
-    assert revision == "0001"
+    assert revision == HEAD
     assert {"gw_api_key", "gw_operation", "gw_nonce", "gw_webhook_outbox", schema.VERSION_TABLE} <= tables
     assert "alembic_version" not in tables  # the indexer's table name stays free (a shared database)
     assert_matches_models(url)
     usable(url)
     schema.upgrade(url)  # again: nothing to do
-    assert state(url)[1] == "0001"
+    assert state(url)[1] == HEAD
 
 
 def test_a_store_from_before_the_migrations_is_recognised_and_stamped(store: tuple[str, str]) -> None:
@@ -159,7 +182,7 @@ def test_a_store_from_before_the_migrations_is_recognised_and_stamped(store: tup
     run_ddl(url, old_ddl + ";" + OLD_ROW)
     assert state(url)[1] is None
     schema.upgrade(url)
-    assert state(url)[1] == "0001"
+    assert state(url)[1] == HEAD
     assert_matches_models(url)
     engine = make_engine(url)
     with Session(engine) as s:  # the old rows are kept
@@ -177,7 +200,7 @@ def test_an_older_store_gets_the_later_columns_and_the_outbox(sqlite_url: str) -
     old = old[: old.index("CREATE TABLE gw_webhook_outbox")]
     run_ddl(sqlite_url, old + ";" + OLD_ROW)
     schema.upgrade(sqlite_url)
-    assert state(sqlite_url)[1] == "0001"
+    assert state(sqlite_url)[1] == HEAD
     assert_matches_models(sqlite_url)
     usable(sqlite_url)
 
@@ -225,16 +248,20 @@ def test_a_migration_interrupted_anywhere_leaves_the_store_as_it_was(
         break
     assert stop_at > 3  # several statements were interrupted
     monkeypatch.setattr(Connection, "_execute_ddl", real)
-    assert state(url)[1] == "0001"
+    assert state(url)[1] == HEAD
     assert_matches_models(url)
     usable(url)
 
 
 def test_the_legacy_ddl_is_what_create_all_made(tmp_path: Path) -> None:
-    """The old DDL of these tests is the schema the former `create_all` produced from the models."""
+    """The old DDL of these tests is the schema the former `create_all` produced from the models
+    (revision 0001 keeps that schema frozen)."""
+    from alembic.script import ScriptDirectory
+
+    revision_0001 = ScriptDirectory.from_config(schema.alembic_config("sqlite://")).get_revision("0001")
     url = f"sqlite:///{tmp_path / 'models.db'}"
     engine = create_engine(url)
-    SQLModel.metadata.create_all(engine)
+    revision_0001.module.schema().create_all(engine)
     engine.dispose()
     legacy = f"sqlite:///{tmp_path / 'legacy.db'}"
     run_ddl(legacy, OLD_SQLITE_DDL)
@@ -282,6 +309,6 @@ def test_a_start_killed_during_the_migration_leaves_the_store_as_it_was(sqlite_u
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     assert state(sqlite_url) == before
     schema.upgrade(sqlite_url)
-    assert state(sqlite_url)[1] == "0001"
+    assert state(sqlite_url)[1] == HEAD
     assert_matches_models(sqlite_url)
     usable(sqlite_url)

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from chain_gateway.api.v1 import (
+    approvals,
     certificates,
     currency,
     financing,
@@ -13,11 +14,13 @@ from chain_gateway.api.v1 import (
     settlement,
     signers,
     system,
+    users,
 )
 
 router = APIRouter(prefix="/v1")
 router.include_router(system.health_router)
-for module in (system, members, certificates, holdings, financing, settlement, currency, operations, signers):
+for module in (system, members, certificates, holdings, financing, settlement, currency, operations, signers,
+               users, approvals):
     router.include_router(module.router)
 router.include_router(market.financing)
 router.include_router(market.settlement)

@@ -70,10 +70,12 @@ async def info(gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
 
 @router.get("/me")
 async def me(gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
-    """The caller's account, role, currency balance and credit line."""
+    """The caller's account, role, currency balance and credit line, and the user the key belongs to
+    (`user.role` inside the member: admin, maker or checker)."""
     balance = await operations.view(gw, "SettlementToken", "balanceOf", [caller.account])
     out: dict[str, Any] = {"account": caller.account, "role": caller.role.value, "balance": balance,
-                           "signer": gw.signers.has(caller.account)}
+                           "signer": gw.signers.has(caller.account),
+                           "user": {"id": caller.id, "label": caller.label, "role": caller.user_role.value}}
     if caller.role != Role.operator:
         m = await operations.view(gw, "Membership", "memberOf", [caller.account])
         out.update(active=m["active"], credit_limit=m["creditLimit"], credit_used=m["creditUsed"])
