@@ -34,7 +34,7 @@ def test_language_by_accept_language_default_zh_and_the_switch(browser: Any, wor
     assert _page(browser, world, "fr-FR").inner_text("h1") == "登录"  # default zh
 
     page = login(browser, world, "web supplier")
-    assert page.inner_text("nav").split() == ["My", "holdings", "My", "offers", "My", "operations"]
+    assert page.inner_text("nav").split() == ["My", "holdings", "Market", "My", "offers", "My", "operations"]
     page.click("#lang-zh")
     assert page.url.endswith("/holdings")  # back on the same screen
     assert "我的凭证" in page.inner_text("nav") and page.inner_text("h1") == "我的凭证"
