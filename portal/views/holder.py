@@ -19,6 +19,7 @@ from portal.web import Ctx, Current, Posted, act, render, upload, write
 router = APIRouter()
 HOLDERS = ("supplier", "factor")
 ZERO = "0x" + "0" * 40  # an open offer's factor until it is taken
+FOR_ME = {"for": "me"}  # the gateway's market lists are always the caller's (`?for=me`)
 
 
 async def certificates(c: Ctx, ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -47,7 +48,7 @@ async def factor_deals(c: Ctx) -> list[dict[str, Any]]:
     """The factor's deals (accepted offers it bought) with their recourse state and the status of
     the certificate behind them."""
     me = (c.session.account or "").lower()
-    bought = [o for o in (await c.get("/financing/offers", status="accepted", limit=100))["items"]
+    bought = [o for o in (await c.get("/financing/offers", **FOR_ME, status="accepted", limit=100))["items"]
               if str(o["factor"]).lower() == me]
     deals = await gather_ok([c.get(f"/financing/deals/{o['offer_id']}") for o in bought])
     held = await gather_ok([c.get(f"/holdings/{d['new_token_id']}") if d else _none() for d in deals])
@@ -184,7 +185,7 @@ async def offers(c: Current, id: str = "") -> Response:
     looked_up = None
     if id.strip():
         looked_up = await c.get(f"/financing/offers/{forms.parse_int(id, 'offer')}")
-    listed = (await c.get("/financing/offers", limit=100))["items"]
+    listed = (await c.get("/financing/offers", **FOR_ME, limit=100))["items"]
     me = (c.session.account or "").lower()
     mine = [o for o in listed if c.role != "factor" or str(o["factor"]).lower() in (me, ZERO)]
     return render(c.request, "offers.html", c, offers=mine, looked_up=looked_up, zero=ZERO)

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from portal import forms
 from portal.errors import PortalError
 from portal.views.common import gather_ok, newest
-from portal.views.holder import HOLDERS, ZERO, certificates
+from portal.views.holder import FOR_ME, HOLDERS, ZERO, certificates
 from portal.web import Ctx, Current, Posted, act, render, write
 
 router = APIRouter()
@@ -49,7 +49,7 @@ def takeable(programmes: list[dict[str, Any]], holdings: list[dict[str, Any]]) -
 async def requests_with_quotes(c: Ctx, **params: Any) -> list[dict[str, Any]]:
     """The caller's quote requests (a factor: every request), newest first, each with the quotes the
     gateway shows the caller (`quotes_visible`: `own` before the deadline for a factor, else `all`)."""
-    listed = (await c.get("/financing/quote-requests", limit=DETAILS, **params))["items"]
+    listed = (await c.get("/financing/quote-requests", **FOR_ME, limit=DETAILS, **params))["items"]
     found = await gather_ok([c.get(f"/financing/quote-requests/{r['request_id']}") for r in listed])
     return [{**r, "best": best_quote(r["quotes"])} for r in found if r]
 
@@ -64,8 +64,8 @@ async def market(c: Current) -> Response:
 
 async def _factor(c: Ctx) -> Response:
     offers, quotable, requests = await asyncio.gather(
-        c.get("/financing/offers", status="open", limit=100),
-        c.get("/financing/quote-requests", status="open", limit=100),
+        c.get("/financing/offers", **FOR_ME, status="open", limit=100),
+        c.get("/financing/quote-requests", **FOR_ME, status="open", limit=100),
         requests_with_quotes(c),
     )
     open_offers = [o for o in offers["items"] if same(o["factor"], ZERO)]  # the gateway lists those I'm invited to
