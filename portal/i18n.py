@@ -162,6 +162,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "programmes": ("提前付款计划", "Early-payment programmes"),
     "early_no": ("要约编号", "Offer"),
     "req_open": ("询价中", "open"),
+    "prog_open": ("开放中", "open"),
     "req_accepted": ("已成交", "accepted"),
     "req_cancelled": ("已撤销", "cancelled"),
     "programme": ("计划", "Programme"),
