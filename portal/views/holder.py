@@ -55,10 +55,11 @@ async def factor_deals(c: Ctx) -> list[dict[str, Any]]:
     certs = await certificates(c, {int(h["certificate_id"]) for h in held if h})
     out = []
     for o, d, h in zip(bought, deals, held, strict=True):
-        if d:
-            cert = certs.get(int(h["certificate_id"]), {}) if h else {}
-            out.append({**o, **d, "certificate_id": cert.get("certificate_id"), "cert_status": cert.get("status"),
-                        "maturity": cert.get("maturity")})
+        # a deal the gateway cannot read any more (e.g. its holding redeemed) still shows as bought
+        cert = certs.get(int(h["certificate_id"]), {}) if h else {}
+        out.append({**o, "new_token_id": None, "recourse_status": None, **(d or {}),
+                    "certificate_id": cert.get("certificate_id"), "cert_status": cert.get("status"),
+                    "maturity": cert.get("maturity")})
     return out
 
 
