@@ -161,9 +161,15 @@ def test_an_open_offer_to_a_listed_factor_is_taken_by_it_only(browser: Any, mark
     assert gw(w, BANK, f"/v1/holdings/{new_token}")["value"] == 100_000 * UNIT
     w.facts["recourse_deal"] = offer_id
     seller.goto(f"{w.portal}/offers")
-    assert "accepted" in seller.inner_text(f"#offers tr[data-offer='{offer_id}']")
+    mine = seller.inner_text(f"#offers tr[data-offer='{offer_id}']")
+    assert "accepted" in mine, mine
     for p in (seller, bank):
         p.context.close()
+    # the new screens in Chinese
+    zh = login(browser, w, BANK, locale="zh-CN")
+    zh.goto(f"{w.portal}/market")
+    assert zh.inner_text("h1") == "融资市场" and "可受让的公开融资" in zh.inner_text("main")
+    zh.context.close()
 
 
 def test_the_debtor_offers_early_payment_the_supplier_accepts_and_a_cancelled_one_is_gone(
