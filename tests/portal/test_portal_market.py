@@ -7,6 +7,7 @@ past block. A stack of the module's own: it moves the chain's clock."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ def market(browser: Any) -> Iterator[World]:
         yield w
     finally:
         procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def gw(w: World, who: str, path: str, **params: Any) -> Any:
