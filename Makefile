@@ -50,9 +50,10 @@ test-contracts: build $(BROWNIE_VENV)/.installed
 	$(PY) -m scf.devchain --port 8545 -- $(BROWNIE_VENV)/bin/brownie test tests/contracts
 
 # The portal's browser tests drive Debian's chromium through Playwright's executable_path
-# (Playwright never downloads a browser here).
+# (Playwright never downloads a browser here); Noto CJK renders the Chinese screens (screenshots).
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
+	@{ test -x /usr/bin/chromium && test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc; } || \
+	  { apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; }
 
 # Python tests of the gateway, the indexer, the portal and the tools (each starts its own dev chains).
 test-python: build chromium

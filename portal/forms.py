@@ -69,6 +69,31 @@ def parse_date(text: str, field: str = "date") -> int:
     return int(datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=UTC).timestamp())
 
 
+def parse_moment(text: str, field: str = "deadline") -> int:
+    """'2026-03-31T14:30' (a datetime-local field, UTC) -> unix seconds; a bare date is the end of that day."""
+    s = (text or "").strip()
+    if "T" not in s:
+        return parse_date(s, field)
+    try:
+        moment_ = datetime.fromisoformat(s)
+    except ValueError as exc:
+        raise invalid(f"{field}: a date and time YYYY-MM-DDTHH:MM (UTC)", field=field, value=text) from exc
+    if moment_.tzinfo is not None:
+        raise invalid(f"{field}: a date and time without a zone (UTC)", field=field, value=text)
+    return int(moment_.replace(tzinfo=UTC).timestamp())
+
+
+def parse_accounts(text: str, field: str = "factors") -> list[str]:
+    """Accounts separated by commas, spaces or lines; empty -> [] (everyone); duplicates kept once."""
+    out: list[str] = []
+    for part in re.split(r"[\s,;]+", text or ""):
+        if part and part.lower() not in (a.lower() for a in out):
+            out.append(parse_address(part, field))
+    if len(out) > 100:
+        raise invalid(f"{field}: at most 100 accounts", field=field, count=len(out))
+    return out
+
+
 def day(ts: int | str | None) -> str:
     if ts is None or ts == "":
         return ""

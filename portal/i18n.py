@@ -41,6 +41,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "nav_operator": ("平台运营", "Operations desk"),
     "nav_audit": ("审计看板", "Audit dashboard"),
     "nav_operations": ("我的操作", "My operations"),
+    "nav_market": ("融资市场", "Market"),
+    "nav_early": ("提前付款", "Early payment"),
     # roles
     "role_operator": ("运营方", "operator"),
     "role_core_enterprise": ("核心企业", "core enterprise"),
@@ -63,6 +65,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "state_accepted": ("已成交", "accepted"),
     "state_cancelled": ("已撤销", "cancelled"),
     "state_none": ("无", "none"),
+    "state_withdrawn": ("已撤回", "withdrawn"),
+    "state_closed": ("已关闭", "closed"),
+    "state_recourse_none": ("未行使", "not exercised"),
+    "state_recourse_unpaid": ("追索未付", "claimed, unpaid"),
+    "state_recourse_settled": ("已回购", "bought back"),
     "hstatus_live": ("持有中", "live"),
     "hstatus_burned": ("已兑付注销", "redeemed"),
     # fields
@@ -124,8 +131,62 @@ LABELS: dict[str, tuple[str, str]] = {
     "offer_no": ("申请编号", "Offer no."),
     "accept_pay": ("受让并付款", "Accept and pay"),
     "cancel": ("撤销", "Cancel"),
-    "offer_scan_hint": ("显示最新 {n} 笔融资申请中发给您的；更早的请按编号查询。",
-                        "Shows the offers addressed to you among the newest {n}; look older ones up by number."),
+    "offers_hint": ("列表来自网关（与您相关的最新融资申请）；更早的请按编号查询。",
+                    "The gateway's list of the newest offers that concern you; look older ones up by number."),
+    "all_invited": ("公开（受邀保理商）", "open to invited factors"),
+    # market
+    "offer_all": ("公开融资（全部或指定保理商）", "Offer to all factors or a list"),
+    "factors": ("受邀保理商账户（留空＝全部保理商）", "Factors invited (empty: every factor)"),
+    "factors_hint": ("多个账户用逗号或换行分隔；最先受让的受邀保理商成交。",
+                     "Accounts separated by commas or lines; the first invited factor to accept gets it."),
+    "ask_quotes": ("询价（RFQ）", "Ask for quotes"),
+    "deadline": ("截止时间", "Deadline"),
+    "rfq_hint": ("截止前各保理商只能看到自己的报价；您随时可以看到全部报价并在截止前选择一家成交。",
+                 "Before the deadline each factor sees only its own quote; you see every quote and take one "
+                 "before the deadline."),
+    "quote_requests": ("询价", "Quote requests"),
+    "request_no": ("询价编号", "Request"),
+    "quote_no": ("报价编号", "Quote"),
+    "days_left": ("剩余天数", "Days to maturity"),
+    "best": ("最优", "best"),
+    "no_quotes": ("暂无报价", "no quotes yet"),
+    "quotes_visible_own": ("截止前您只能看到自己的报价。", "Before the deadline you see only your own quotes."),
+    "quotes_visible_all": ("显示全部报价。", "Every quote is shown."),
+    "accept_quote": ("接受报价", "Accept this quote"),
+    "submit_quote": ("提交报价", "Submit a quote"),
+    "withdraw": ("撤回", "Withdraw"),
+    "cancel_request": ("撤销询价", "Cancel the request"),
+    "open_offers_to_me": ("可受让的公开融资", "Open offers I may accept"),
+    "early_offers_to_me": ("核心企业提前付款要约", "Early payment offered to me"),
+    "accept_early": ("接受提前付款", "Accept early payment"),
+    "programmes": ("提前付款计划", "Early-payment programmes"),
+    "early_no": ("要约编号", "Offer"),
+    "req_open": ("询价中", "open"),
+    "prog_open": ("开放中", "open"),
+    "req_accepted": ("已成交", "accepted"),
+    "req_cancelled": ("已撤销", "cancelled"),
+    "programme": ("计划", "Programme"),
+    "budget": ("额度（票面）", "Budget (face value)"),
+    "remaining": ("剩余额度", "Remaining"),
+    "take": ("申请提前付款", "Take"),
+    "no_holdings_of_debtor": ("您没有该核心企业的可用凭证", "no holding of this debtor to sell"),
+    "recourse_amount": ("回购金额", "Buy-back amount"),
+    "exercise_recourse": ("行使追索", "Exercise recourse"),
+    "settle_recourse": ("结清追索", "Settle recourse"),
+    "recourse_hint": ("有追索权的融资在凭证逾期后可要求出让方回购。",
+                      "A recourse deal lets you make the seller buy the holding back once the certificate is overdue."),
+    # core enterprise: early payment
+    "early_hint": ("提前付款（动态折扣）：贴息 = 年化利率 × 提前天数 / 360 × 金额。",
+                   "Early payment (dynamic discounting): discount = rate × days early / 360 × amount."),
+    "offer_early": ("提前付款要约", "Offer early payment"),
+    "open_programme": ("开设提前付款计划", "Open a standing programme"),
+    "programme_hint": ("本企业任一凭证的持有人可按该利率申请提前付款，直至额度用完。",
+                       "Any holder of your certificates may sell into it at this rate until the budget is spent."),
+    "my_early_offers": ("我的提前付款要约", "My early-payment offers"),
+    "my_programmes": ("我的提前付款计划", "My programmes"),
+    "close_programme": ("关闭计划", "Close"),
+    "scan_hint": ("网关没有提前付款列表：门户读取最新的要约和计划。",
+                  "The gateway lists neither: the portal reads the newest offers and programmes."),
     # core enterprise
     "credit_limit": ("授信额度", "Credit line"),
     "credit_used": ("已用额度", "Used"),
@@ -197,6 +258,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "date_to": ("截止日期（不含）", "To (exclusive)"),
     "core_member": ("核心企业账户", "Core enterprise"),
     "as_of": ("数据截至", "As of"),
+    "as_of_date": ("截至时间（UTC）", "As of (UTC)"),
+    "as_of_block": ("或截至区块", "or as of block"),
+    "as_of_now": ("最新", "now"),
+    "as_of_hint": ("所有报表、凭证列表、穿透图和 CSV 均按所选时点的链上状态。",
+                   "Every report, the certificates, the lineage and the CSV files show the state at that point."),
     "exposure": ("核心企业敞口", "Exposure per core enterprise"),
     "issued": ("已开立", "Issued"),
     "outstanding": ("未兑付", "Outstanding"),
@@ -232,6 +298,39 @@ LABELS: dict[str, tuple[str, str]] = {
     "transactions": ("相关交易", "Transactions"),
     "what": ("内容", "What"),
 }
+
+
+# what an API's error means, by the contract error's name (details.error) or the error code
+HINTS: dict[str, tuple[str, str]] = {
+    "FORBIDDEN": ("这不是您的（凭证、报价、要约）或您不在受邀之列。",
+                  "Not yours (holding, quote, offer), or you were not invited."),
+    "FinancingNotInvited": ("您不在该公开融资的受邀保理商之列。", "You are not one of the factors this offer invites."),
+    "FinancingOfferNotOpen": ("该融资申请已被受让或已撤销。", "The offer was already taken or cancelled."),
+    "FinancingRequestNotOpen": ("该询价已成交或已撤销。", "The request was already settled or cancelled."),
+    "FinancingQuoteNotOpen": ("该报价已被撤回或已成交。", "The quote was withdrawn or already taken."),
+    "FinancingDeadlinePassed": ("询价已过截止时间。", "The request's deadline has passed."),
+    "FinancingInvalidRate": ("利率无效。", "The rate is not valid."),
+    "FinancingNotOverdue": ("凭证尚未逾期，不能行使追索。", "The certificate is not overdue yet: no recourse."),
+    "FinancingRecourseStatus": ("该笔追索已行使或已结清。", "Recourse was already exercised or settled."),
+    "FinancingNotDeal": ("不是已成交的融资。", "Not a deal (an accepted offer)."),
+    "SettlementEarlyPaymentNotOpen": ("该提前付款要约已被接受或已撤销。",
+                                      "The early-payment offer was taken or cancelled."),
+    "SettlementEarlyPaymentExpired": ("该提前付款要约已过期。", "The early-payment offer has expired."),
+    "SettlementProgrammeClosed": ("该计划已关闭。", "The programme is closed."),
+    "SettlementBudgetExceeded": ("超过计划剩余额度。", "More than the programme has left."),
+    "SettlementMatured": ("凭证已到期，不能提前付款。", "The certificate has matured: no early payment."),
+    "CertificateInsufficientValue": ("金额超过该凭证的余额。", "More than the holding's value."),
+    "ERC20InsufficientBalance": ("结算币余额不足。", "Not enough settlement currency."),
+    "ERC20InsufficientAllowance": ("结算币授权额度不足。", "The currency allowance is too small."),
+}
+
+
+def hint(lang: str, error: dict[str, Any]) -> str:
+    """The plain meaning of an API error in the page's language ('' when there is none)."""
+    details = error.get("details") or {}
+    name = str(details.get("error") or "") if isinstance(details, dict) else ""
+    pair = HINTS.get(name) or HINTS.get(str(error.get("code") or ""))
+    return "" if pair is None else pair[0 if lang == "zh" else 1]
 
 
 def t(lang: str, key: str, **kw: Any) -> str:

@@ -27,8 +27,8 @@ class PortalSettings(Section):
     # lineage page lists the transactions itself)
     explorer_tx_url: str | None = None
     api_timeout_s: float = 30.0
-    # the factor's "offers addressed to me": newest offers scanned (the gateway has no list by factor)
-    offer_scan: int = 100
+    # early-payment offers and programmes: how many of the newest are read (the gateway lists neither)
+    market_scan: int = 100
 
     def secret_bytes(self) -> bytes:
         if self.session_secret is not None:

@@ -24,12 +24,14 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(money=forms.money, day=forms.day, moment=forms.moment, when=forms.when)
 templates.env.globals.update(FINAL=FINAL)
 
-# The menu of each role: (path, label key). A later screen (e.g. the financing market) is a new views
-# module plus one entry here.
+# The menu of each role: (path, label key). A later screen is a new views module plus one entry
+# here; every member key also gets the dual-control screens its user role allows (see `nav_for`).
 NAV: dict[str, list[tuple[str, str]]] = {
-    "supplier": [("/holdings", "nav_holdings"), ("/offers", "nav_offers"), ("/operations", "nav_operations")],
-    "factor": [("/offers", "nav_offers_to_me"), ("/holdings", "nav_book"), ("/operations", "nav_operations")],
-    "core_enterprise": [("/core", "nav_core"), ("/operations", "nav_operations")],
+    "supplier": [("/holdings", "nav_holdings"), ("/market", "nav_market"), ("/offers", "nav_offers"),
+                 ("/operations", "nav_operations")],
+    "factor": [("/offers", "nav_offers_to_me"), ("/market", "nav_market"), ("/holdings", "nav_book"),
+               ("/operations", "nav_operations")],
+    "core_enterprise": [("/core", "nav_core"), ("/early", "nav_early"), ("/operations", "nav_operations")],
     "operator": [("/operator", "nav_operator"), ("/operations", "nav_operations")],
     "auditor": [("/audit", "nav_audit")],
 }
@@ -124,6 +126,7 @@ def render(request: Request, name: str, ctx: Ctx | None = None, status: int = 20
         flash, session.flash = list(session_flash), []
     base = {
         "t": lambda key, **kw: i18n.t(lang, key, **kw),
+        "hint": lambda error: i18n.hint(lang, error),
         "js_labels": i18n.js_labels(lang),
         "lang": lang,
         "session": session,

@@ -32,10 +32,22 @@ def short(addr: Any) -> str:
     return f"{s[:6]}…{s[-4:]}" if len(s) == 42 else s
 
 
+def _as_of(as_of: str, as_of_block: str) -> dict[str, str]:
+    """The auditor's "as of" choice, passed to every call of the auditor API: a block number wins
+    over a moment (the API takes one of them); empty: now."""
+    block = as_of_block.strip()
+    if block:
+        return {"as_of_block": str(forms.parse_int(block, "as_of_block"))}
+    moment = as_of.strip()
+    return {"as_of": moment} if moment else {}
+
+
 @router.get("/audit")
-async def dashboard(c: Current, date_from: str = "", date_to: str = "", member: str = "") -> Response:
+async def dashboard(c: Current, date_from: str = "", date_to: str = "", member: str = "", as_of: str = "",
+                    as_of_block: str = "") -> Response:
     c.need("auditor")
-    f = {"date_from": date_from.strip(), "date_to": date_to.strip(), "member": member.strip().lower()}
+    at = _as_of(as_of, as_of_block)
+    f = {"date_from": date_from.strip(), "date_to": date_to.strip(), "member": member.strip().lower(), **at}
     exposure, ageing, tiers, financing, concentration, certs = await asyncio.gather(
         c.audit(REPORTS["exposure"], **f, limit=1000),
         c.audit(REPORTS["ageing"], **f),
@@ -43,7 +55,7 @@ async def dashboard(c: Current, date_from: str = "", date_to: str = "", member: 
         c.audit(REPORTS["financing"], **f, limit=1000),
         c.audit(REPORTS["concentration"], **f, by="holder", top=10),
         c.audit(REPORTS["certificates"], date_from=f["date_from"], date_to=f["date_to"], debtor=f["member"],
-                limit=200),
+                limit=200, **at),
     )
     exp = exposure["items"]
     charts = {
@@ -56,17 +68,20 @@ async def dashboard(c: Current, date_from: str = "", date_to: str = "", member: 
                                for r in concentration["top"]], "concentration"),
     }
     query = {k: v for k, v in f.items() if v}
-    return render(c.request, "audit.html", c, f=f, query=query, exposure=exposure, ageing=ageing, tiers=tiers,
+    return render(c.request, "audit.html", c, f=f, query=query, at=at, as_of_text=as_of.strip(),
+                  as_of_block_text=as_of_block.strip(), exposure=exposure, ageing=ageing, tiers=tiers,
                   financing=financing, concentration=concentration, certs=certs["items"], charts=charts, short=short)
 
 
 @router.get("/audit/csv/{report}")
-async def csv(report: str, c: Current, date_from: str = "", date_to: str = "", member: str = "") -> Response:
-    """The report on screen as CSV (same filters), straight from the auditor API."""
+async def csv(report: str, c: Current, date_from: str = "", date_to: str = "", member: str = "", as_of: str = "",
+              as_of_block: str = "") -> Response:
+    """The report on screen as CSV (same filters, same moment), straight from the auditor API."""
     c.need("auditor")
+    at = _as_of(as_of, as_of_block)
     if report not in REPORTS:
         raise PortalError("NOT_FOUND", "no such report", {"report": report}, 404)
-    params: dict[str, Any] = {"date_from": date_from, "date_to": date_to, "limit": 10_000}
+    params: dict[str, Any] = {"date_from": date_from, "date_to": date_to, "limit": 10_000, **at}
     if report == "certificates":
         params.update(debtor=member, limit=200)
     else:
@@ -78,9 +93,10 @@ async def csv(report: str, c: Current, date_from: str = "", date_to: str = "", m
 
 
 @router.get("/audit/lineage/{certificate_id}")
-async def lineage(certificate_id: int, c: Current) -> Response:
+async def lineage(certificate_id: int, c: Current, as_of: str = "", as_of_block: str = "") -> Response:
     c.need("auditor")
-    data = await c.audit(f"/v1/certificates/{certificate_id}/lineage")
+    at = _as_of(as_of, as_of_block)
+    data = await c.audit(f"/v1/certificates/{certificate_id}/lineage", **at)
     txs: dict[str, dict[str, Any]] = {}
 
     def collect(nodes: list[dict[str, Any]]) -> None:
@@ -94,12 +110,13 @@ async def lineage(certificate_id: int, c: Current) -> Response:
             collect(n.get("children", []))
 
     collect(data["tree"])
-    return render(c.request, "lineage.html", c, data=data, cert=data["certificate"], short=short,
+    return render(c.request, "lineage.html", c, data=data, cert=data["certificate"], short=short, query=at,
                   txs=sorted(txs.values(), key=lambda x: (x["block"], x["tx"])), day=forms.day)
 
 
 @router.get("/audit/lineage-csv/{certificate_id}")
-async def lineage_csv(certificate_id: int, c: Current) -> Response:
+async def lineage_csv(certificate_id: int, c: Current, as_of: str = "", as_of_block: str = "") -> Response:
     c.need("auditor")
-    body, disposition = await c.api.audit_csv(c.key, f"/v1/certificates/{certificate_id}/lineage")
+    body, disposition = await c.api.audit_csv(c.key, f"/v1/certificates/{certificate_id}/lineage",
+                                              **_as_of(as_of, as_of_block))
     return Response(body, media_type="text/csv", headers={"Content-Disposition": disposition})

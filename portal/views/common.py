@@ -113,3 +113,37 @@ async def gather_ok(calls: list[Any]) -> list[Any]:
         if isinstance(r, BaseException) and not isinstance(r, PortalError):
             raise r
     return [None if isinstance(r, BaseException) else r for r in results]
+
+
+async def newest_id(c: Ctx, path: str) -> int:
+    """The highest id of a gateway collection whose ids count up from 1 and which has no list
+    (`path` has one `{}` for the id): exponential then binary search, where 404 = not yet and
+    200 / 403 (someone else's) = exists."""
+
+    async def exists(n: int) -> bool:
+        try:
+            await c.get(path.format(n))
+        except PortalError as exc:
+            if exc.status == 404:
+                return False
+            if exc.status == 403:
+                return True
+            raise
+        return True
+
+    if not await exists(1):
+        return 0
+    lo = 1
+    while await exists(lo * 2):
+        lo *= 2
+    hi = lo * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if await exists(mid) else (lo, mid)
+    return lo
+
+
+async def newest(c: Ctx, path: str, count: int) -> list[dict[str, Any]]:
+    """The newest `count` items of such a collection that the caller may read, newest first."""
+    top = await newest_id(c, path)
+    return [x for x in await gather_ok([c.get(path.format(i)) for i in range(top, max(0, top - count), -1)]) if x]

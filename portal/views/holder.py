@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse, Response
 
 from portal import forms
 from portal.errors import PortalError
-from portal.views.common import gather_ok, my_operations
+from portal.views.common import gather_ok
 from portal.web import Ctx, Current, Posted, act, render, upload, write
 
 router = APIRouter()
 HOLDERS = ("supplier", "factor")
+ZERO = "0x" + "0" * 40  # an open offer's factor until it is taken
+FOR_ME = {"for": "me"}  # the gateway's market lists are always the caller's (`?for=me`)
 
 
 async def certificates(c: Ctx, ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -37,8 +39,41 @@ async def holdings(c: Current) -> Response:
     by_day: dict[str, int] = defaultdict(int)
     for r in held:
         by_day[forms.day(r["cert"].get("maturity"))] += int(r["value"])
-    return render(c.request, "holdings.html", c, me=me, incoming=incoming, held=held,
+    deals = await factor_deals(c) if c.role == "factor" else []
+    return render(c.request, "holdings.html", c, me=me, incoming=incoming, held=held, deals=deals,
                   maturities=sorted(by_day.items()), total=sum(int(r["value"]) for r in held))
+
+
+async def factor_deals(c: Ctx) -> list[dict[str, Any]]:
+    """The factor's deals (accepted offers it bought) with their recourse state and the status of
+    the certificate behind them."""
+    me = (c.session.account or "").lower()
+    bought = [o for o in (await c.get("/financing/offers", **FOR_ME, status="accepted", limit=100))["items"]
+              if str(o["factor"]).lower() == me]
+    deals = await gather_ok([c.get(f"/financing/deals/{o['offer_id']}") for o in bought])
+    held = await gather_ok([c.get(f"/holdings/{d['new_token_id']}") if d else _none() for d in deals])
+    certs = await certificates(c, {int(h["certificate_id"]) for h in held if h})
+    out = []
+    for o, d, h in zip(bought, deals, held, strict=True):
+        # a deal the gateway cannot read any more (e.g. its holding redeemed) still shows as bought
+        cert = certs.get(int(h["certificate_id"]), {}) if h else {}
+        out.append({**o, "new_token_id": None, "recourse_status": None, **(d or {}),
+                    "certificate_id": cert.get("certificate_id"), "cert_status": cert.get("status"),
+                    "maturity": cert.get("maturity")})
+    return out
+
+
+async def _none() -> None:
+    return None
+
+
+@router.post("/deals/{offer_id}/{action}")
+async def recourse(offer_id: int, action: str, c: Posted) -> Response:
+    """The factor makes the seller buy back the holding of an overdue deal (or settles an unpaid claim)."""
+    c.need("factor")
+    if action not in ("recourse", "settle-recourse"):
+        raise PortalError("NOT_FOUND", "no such action", {}, 404)
+    return await act(c, "/holdings", lambda: write(c, f"/financing/deals/{offer_id}/{action}"))
 
 
 @router.post("/certificates/{certificate_id}/{decision}")
@@ -54,8 +89,10 @@ async def holding(token_id: int, c: Current) -> Response:
     c.need(*HOLDERS)
     h = await c.get(f"/holdings/{token_id}")
     cert = await c.get(f"/certificates/{h['certificate_id']}")
-    expires = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%d")
-    return render(c.request, "holding.html", c, h=h, cert=cert, default_expiry=expires)
+    now = datetime.now(UTC)
+    return render(c.request, "holding.html", c, h=h, cert=cert,
+                  default_expiry=(now + timedelta(days=7)).strftime("%Y-%m-%d"),
+                  default_deadline=(now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
 
 
 @router.post("/holdings/{token_id}/pay")
@@ -101,61 +138,64 @@ async def offer(token_id: int, c: Posted, factor: str = Form(""), amount: str = 
     return await act(c, f"/holdings/{token_id}", call)
 
 
+@router.post("/holdings/{token_id}/open-offer")
+async def open_offer(token_id: int, c: Posted, factors: str = Form(""), amount: str = Form(""), rate: str = Form(""),
+                     expires: str = Form(""), recourse: str = Form(""), document_ref: str = Form(""),
+                     document: UploadFile | None = File(None)) -> Response:
+    """Offer (part of) the holding to every active factor (no list) or to the listed ones; the first
+    invited factor to accept gets it."""
+    c.need(*HOLDERS)
+
+    async def call() -> dict[str, Any]:
+        body = {"token_id": token_id, "value": forms.parse_amount(amount), "factors": forms.parse_accounts(factors),
+                "rate_bps": forms.parse_rate_bps(rate), "expires_at": forms.parse_date(expires, "expires"),
+                "recourse": recourse == "on",
+                "document_hash": forms.document_hash(await upload(document), document_ref)}
+        return await write(c, "/financing/open-offers", body)
+
+    return await act(c, f"/holdings/{token_id}", call)
+
+
+@router.post("/holdings/{token_id}/quote-request")
+async def quote_request(token_id: int, c: Posted, amount: str = Form(""), deadline: str = Form(""),
+                        recourse: str = Form(""), document_ref: str = Form(""),
+                        document: UploadFile | None = File(None)) -> Response:
+    """Ask every active factor for a quote on (part of) the holding until the deadline (RFQ)."""
+    c.need(*HOLDERS)
+
+    async def call() -> dict[str, Any]:
+        body = {"token_id": token_id, "value": forms.parse_amount(amount),
+                "deadline": forms.parse_moment(deadline, "deadline"), "recourse": recourse == "on",
+                "document_hash": forms.document_hash(await upload(document), document_ref)}
+        return await write(c, "/financing/quote-requests", body)
+
+    return await act(c, f"/holdings/{token_id}", call)
+
+
 @router.post("/holdings/{token_id}/redeem")
 async def redeem(token_id: int, c: Posted) -> Response:
     c.need(*HOLDERS)
     return await act(c, f"/holdings/{token_id}", lambda: write(c, "/settlement/redeem", {"token_id": token_id}))
 
 
-async def newest_offer_id(c: Ctx) -> int:
-    """The highest offer id (offer ids count up from 1): exponential then binary search on
-    GET /financing/offers/{id}, where 404 = not yet, 200/403 = exists."""
-
-    async def exists(n: int) -> bool:
-        try:
-            await c.get(f"/financing/offers/{n}")
-        except PortalError as exc:
-            if exc.status == 404:
-                return False
-            if exc.status == 403:
-                return True
-            raise
-        return True
-
-    if not await exists(1):
-        return 0
-    lo = 1
-    while await exists(lo * 2):
-        lo *= 2
-    hi = lo * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if await exists(mid) else (lo, mid)
-    return lo
-
-
 @router.get("/offers")
 async def offers(c: Current, id: str = "") -> Response:
-    """Seller: the offers I made (from my operations). Factor: the offers addressed to me among the
-    newest `offer_scan` offers (the gateway lists no offers by factor yet), or one offer by number."""
+    """The gateway's list for the caller (`GET /financing/offers?for=me`): a seller's offers, the
+    offers addressed to a factor and the open offers it is invited to; or one offer by number."""
     c.need(*HOLDERS)
-    if c.role == "factor":
-        top = await newest_offer_id(c)
-        ids = list(range(top, max(0, top - c.settings.offer_scan), -1))
-    else:
-        ids = [int(op["result"]["offer_id"]) for op in await my_operations(c, "financing.create_offer")]
     looked_up = None
     if id.strip():
         looked_up = await c.get(f"/financing/offers/{forms.parse_int(id, 'offer')}")
-    found = [o for o in await gather_ok([c.get(f"/financing/offers/{i}") for i in ids]) if o]
+    listed = (await c.get("/financing/offers", **FOR_ME, limit=100))["items"]
     me = (c.session.account or "").lower()
-    mine = [o for o in found if me in (str(o["factor"]).lower(), str(o["seller"]).lower())]
-    return render(c.request, "offers.html", c, offers=mine, looked_up=looked_up, scanned=len(ids))
+    mine = [o for o in listed if c.role != "factor" or str(o["factor"]).lower() in (me, ZERO)]
+    return render(c.request, "offers.html", c, offers=mine, looked_up=looked_up, zero=ZERO)
 
 
 @router.post("/offers/{offer_id}/{action}")
-async def offer_action(offer_id: int, action: str, c: Posted) -> Response:
+async def offer_action(offer_id: int, action: str, c: Posted, back: str = Form("/offers")) -> Response:
     if action not in ("accept", "cancel"):
         raise PortalError("NOT_FOUND", "no such action", {}, 404)
     c.need("factor") if action == "accept" else c.need(*HOLDERS)
-    return await act(c, "/offers", lambda: write(c, f"/financing/offers/{offer_id}/{action}"))
+    to = back if back in ("/offers", "/market") else "/offers"
+    return await act(c, to, lambda: write(c, f"/financing/offers/{offer_id}/{action}"))

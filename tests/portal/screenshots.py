@@ -3,8 +3,10 @@
     PYTHONPATH=$PWD .venv/bin/python tests/portal/screenshots.py
 
 Starts a stack (the demo's `start_stack`), plays the demo's scenario through the gateway (`play`),
-adds a pending certificate and an open offer, then opens each role's main screens in headless
-Chromium and saves them as PNG. Stops everything it started."""
+adds a pending certificate, offers (named and open to all factors), a quote request with two
+quotes, an early-payment offer and a programme, then opens each role's main screens in headless
+Chromium and saves them as PNG (English; the main ones in Chinese too, `-zh`, with Debian's
+fonts-noto-cjk: `make chromium`). Stops everything it started."""
 
 from __future__ import annotations
 
@@ -55,13 +57,28 @@ def main() -> int:
         run.gw.post(t2.key, "/v1/financing/offers", {
             "token_id": token, "value": 50_000 * UNIT, "factor": bank.account, "rate_bps": 480,
             "expires_at": node.now() + 7 * DAY, "recourse": False, "document_hash": doc("fa:D")})
-        wait_indexed(AuditorClient(str(stack.auditor_url), stack.auditor_key), node, procs)
+        rival = run.m(FACTORS[1])
+        run.gw.post(t2.key, "/v1/financing/open-offers", {
+            "token_id": token, "value": 20_000 * UNIT, "factors": [], "rate_bps": 470,
+            "expires_at": node.now() + 7 * DAY, "recourse": True, "document_hash": doc("fa:D:open")})
+        rfq = run.gw.post(t2.key, "/v1/financing/quote-requests", {
+            "token_id": token, "value": 30_000 * UNIT, "deadline": node.now() + 2 * DAY, "recourse": False,
+            "document_hash": doc("fa:D:rfq")})["result"]["request_id"]
+        for who, bps in ((bank, 460), (rival, 440)):
+            run.gw.post(who.key, f"/v1/financing/quote-requests/{rfq}/quotes", {"rate_bps": bps})
+        run.gw.post(core.key, "/v1/settlement/early-payments", {
+            "token_id": token, "value": 20_000 * UNIT, "rate_bps": 300, "expires_at": node.now() + 7 * DAY})
+        run.gw.post(core.key, "/v1/settlement/programmes", {"rate_bps": 350, "budget": 300_000 * UNIT})
+        auditor = AuditorClient(str(stack.auditor_url), stack.auditor_key)
+        wait_indexed(auditor, node, procs)
+        # a past block for the "as of" screen: the middle of the indexed history
+        as_of_block = auditor.get("/v1/reports/exposure")["as_of_block"] // 2
 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
 
-            def page_of(key: str) -> Any:
-                ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 860})
+            def page_of(key: str, locale: str = "en-US") -> Any:
+                ctx = browser.new_context(locale=locale, viewport={"width": 1280, "height": 860})
                 page = ctx.new_page()
                 page.goto(f"{stack.portal_url}/login")
                 if key:
@@ -90,16 +107,38 @@ def main() -> int:
             s.click("#pay-form button")
             s.wait_for_selector("#flash .error")
             save(s, "error")
+            m = page_of(t2.key)
+            m.goto(f"{stack.portal_url}/market")
+            save(m, "supplier-market", full=True)
             f = page_of(bank.key)
             save(f, "factor-offers")
+            f.goto(f"{stack.portal_url}/market")
+            save(f, "factor-market", full=True)
             f.goto(f"{stack.portal_url}/holdings")
             save(f, "factor-book", full=True)
             save(page_of(core.key), "core", full=True)
+            e = page_of(core.key)
+            e.goto(f"{stack.portal_url}/early")
+            save(e, "core-early", full=True)
             save(page_of(stack.operator_key), "operator", full=True)
             a = page_of(stack.auditor_key)
             save(a, "auditor-dashboard", full=True)
+            a.goto(f"{stack.portal_url}/audit?as_of_block={as_of_block}")
+            save(a, "auditor-as-of", full=True)
             a.goto(f"{stack.portal_url}/audit/lineage/1")
             save(a, "auditor-lineage", full=True)
+            # the main screens in Chinese
+            save(page_of("", "zh-CN"), "login-zh")
+            for key, path, name in [(t1.key, "/holdings", "supplier-holdings-zh"),
+                                    (t2.key, "/market", "supplier-market-zh"),
+                                    (bank.key, "/market", "factor-market-zh"),
+                                    (core.key, "/core", "core-zh"),
+                                    (core.key, "/early", "core-early-zh"),
+                                    (stack.operator_key, "/operator", "operator-zh"),
+                                    (stack.auditor_key, "/audit", "auditor-dashboard-zh")]:
+                z = page_of(key, "zh-CN")
+                z.goto(f"{stack.portal_url}{path}")
+                save(z, name, full=True)
             browser.close()
     finally:
         procs.stop_all()

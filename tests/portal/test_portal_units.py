@@ -233,3 +233,57 @@ def test_login_falls_back_to_the_auditor_api_and_shows_the_gateways_reason() -> 
         r = client.post("/login", data={"api_key": "new-key"}, headers={"Accept-Language": "en"})
         assert r.status_code == 401 and "onboarding not confirmed yet" in r.text and "op-1" in r.text
         assert "new-key" not in r.text
+
+
+def test_deadlines_accounts_and_the_as_of_choice() -> None:
+    from portal.views.auditor import _as_of
+
+    assert forms.parse_moment("2026-03-31T14:30") == int(datetime(2026, 3, 31, 14, 30, tzinfo=UTC).timestamp())
+    assert forms.parse_moment("2026-03-31") == forms.parse_date("2026-03-31")  # a bare date: end of that day
+    for bad in ("2026-03-31T25:00", "2026-03-31T14:30+08:00", "tomorrow"):
+        with pytest.raises(PortalError):
+            forms.parse_moment(bad)
+    a, b = "0x" + "ab" * 20, "0x" + "CD" * 20
+    assert forms.parse_accounts("") == []
+    assert forms.parse_accounts(f" {a},\n{b}; {a.upper().replace('0X', '0x')} ") == [a, b]
+    with pytest.raises(PortalError):
+        forms.parse_accounts(f"{a}, 0x12")
+    with pytest.raises(PortalError):
+        forms.parse_accounts(" ".join(f"0x{i:040x}" for i in range(101)))
+    assert _as_of("", "") == {}
+    assert _as_of("2026-12-31T23:59", "") == {"as_of": "2026-12-31T23:59"}
+    assert _as_of("2026-12-31", " 42 ") == {"as_of_block": "42"}  # the block wins: the API takes one
+    with pytest.raises(PortalError):
+        _as_of("", "block 7")
+
+
+def test_best_quote_and_takeable_programmes() -> None:
+    from portal.views.market import best_quote, takeable
+
+    quotes = [{"quote_id": 1, "price": 990, "status": "open"}, {"quote_id": 2, "price": 995, "status": "withdrawn"},
+              {"quote_id": 3, "price": 992, "status": "open"}, {"quote_id": 4, "price": 992, "status": "open"}]
+    assert best_quote(quotes) == 3  # the highest price; on a tie the earlier quote
+    assert best_quote([q for q in quotes if q["status"] != "open"]) is None
+    debtor, other = "0x" + "aa" * 20, "0x" + "bb" * 20
+    holdings = [{"token_id": 1, "frozen": False, "cert": {"debtor": debtor.upper().replace("0X", "0x"),
+                                                          "status": "active"}},
+                {"token_id": 2, "frozen": True, "cert": {"debtor": debtor, "status": "active"}},
+                {"token_id": 3, "frozen": False, "cert": {"debtor": debtor, "status": "pending"}},
+                {"token_id": 4, "frozen": False, "cert": {"debtor": other, "status": "active"}}]
+    programmes = [{"programme_id": 1, "debtor": debtor, "open": True, "remaining": 5},
+                  {"programme_id": 2, "debtor": debtor, "open": False, "remaining": 5},
+                  {"programme_id": 3, "debtor": debtor, "open": True, "remaining": 0}]
+    out = takeable(programmes, holdings)
+    assert [p["programme_id"] for p in out] == [1]
+    assert [h["token_id"] for h in out[0]["holdings"]] == [1]
+
+
+def test_error_hints_by_contract_error_then_code() -> None:
+    err = {"code": "CONFLICT", "message": "x", "details": {"error": "SettlementBudgetExceeded"}}
+    assert i18n.hint("en", err) == "More than the programme has left."
+    assert i18n.hint("zh", err) == "超过计划剩余额度。"
+    assert i18n.hint("en", {"code": "FORBIDDEN", "details": {}}).startswith("Not yours")
+    assert i18n.hint("en", {"code": "CONFLICT", "details": {"error": "SomethingElse"}}) == ""
+    assert i18n.hint("en", {"code": "INVALID_INPUT", "details": {"field": "x"}}) == ""
+    for zh, en in i18n.HINTS.values():
+        assert zh and en

@@ -35,8 +35,8 @@ def test_language_by_accept_language_default_zh_and_the_switch(browser: Any, wor
 
     page = login(browser, world, "web supplier")
     # the member's own key is its admin (dual control): the approvals inbox and its users too
-    assert page.inner_text("nav").split() == ["My", "holdings", "My", "offers", "My", "operations", "Approvals",
-                                              "Users", "&", "policy"]
+    assert page.inner_text("nav").split() == ["My", "holdings", "Market", "My", "offers", "My", "operations",
+                                              "Approvals", "Users", "&", "policy"]
     page.click("#lang-zh")
     assert page.url.endswith("/holdings")  # back on the same screen
     assert "我的凭证" in page.inner_text("nav") and page.inner_text("h1") == "我的凭证"
