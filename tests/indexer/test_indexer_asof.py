@@ -71,7 +71,7 @@ def snapshot(client: TestClient, full: Full, params: dict[str, Any]) -> dict[str
         key = path + repr(sorted(extra.items()))
         out[key] = (r.status_code, r.text if extra.get("format") == "csv" else r.json())
 
-    for rep in ("exposure", "tiers", "financing", "ageing"):
+    for rep in ("exposure", "tiers", "financing", "ageing", "market", "rates", "early-payments", "recourse"):
         call(f"/v1/reports/{rep}")
     call("/v1/reports/exposure", format="csv")
     call("/v1/reports/tiers", certificate_id=1)
