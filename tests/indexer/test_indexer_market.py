@@ -217,6 +217,32 @@ def test_market_rows_reports_reconcile_and_as_of(fresh_system: Any, databases: A
             lines = list(csv.DictReader(io.StringIO(r.text)))
             assert len(lines) == client.get(f"/v1/reports/{path}").json()["total"]
             assert all(line["as_of_block"] == str(ix.checkpoint()["block_number"]) for line in lines)
+        # filters select the same rows as filtering the whole report
+        everything = got["items"]
+        for params, keep in (
+            ({"state": "expired"}, lambda r: r["state"] == "expired"),
+            ({"tier": 2}, lambda r: r["tier"] == 2),
+            ({"member": everything[0]["seller"]}, lambda r: r["seller"] == everything[0]["seller"]),
+            ({"certificate_id": everything[-1]["certificate_id"]},
+             lambda r: r["certificate_id"] == everything[-1]["certificate_id"]),
+        ):  # fmt: skip
+            part = client.get("/v1/reports/market", params={**params, "limit": 10_000}).json()["items"]
+            assert part == [r for r in everything if keep(r)] and part
+        unpaid = client.get("/v1/reports/recourse", params={"status": "unpaid"}).json()
+        assert [r["offer_id"] for r in unpaid["items"]] == sorted(
+            k for k, v in want["recourse"].items() if v["status"] == "unpaid"
+        )
+        assert unpaid["unpaid_amount"] == sum(r["claimed_amount"] for r in unpaid["items"]) > 0
+        holder = next(iter(want["savings"]))[1]
+        mine = client.get("/v1/reports/early-payments", params={"member": holder}).json()["items"]
+        assert {r["holder"] for r in mine} == {holder}  # a supplier: only its own payments
+        factor = s.factors[0].lower()
+        mine = client.get("/v1/reports/rates", params={"by": "factor", "member": factor}).json()["items"]
+        assert [r["factor"] for r in mine] == [factor] and mine[0]["deals"] == want["rates"]["factor"][factor]["deals"]
+        page = client.get("/v1/reports/market", params={"limit": 2, "offset": 1}).json()
+        assert page["items"] == everything[1:3] and page["total"] == len(everything)
+        for path, bad in (("market", {"state": "done"}), ("rates", {"by": "holder"}), ("recourse", {"status": "x"})):
+            assert client.get(f"/v1/reports/{path}", params=bad).status_code == 422
         # as of the block before the overdue marks: equal to a fresh index stopped there
         fresh_url = databases.new()
         fresh = fresh_system.indexer(fresh_url, reorg_window=100_000)
