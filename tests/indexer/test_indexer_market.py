@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 from scenario import doc
 from sqlalchemy import text
 
+from indexer import handlers
 from indexer.api.main import create_app
+from indexer.decode import Event
 from indexer.models import OFFER_STATUS_NAMES, RECOURSE_STATUS_NAMES, REQUEST_STATUS_NAMES
 from indexer.reconcile import reconcile
 from indexer.settings import Settings
@@ -309,3 +311,36 @@ def test_market_reorg_rolls_back_the_market_rows(fresh_system: Any, databases: A
             fresh.close()
     finally:
         ix.close()
+
+
+def test_market_events_on_rows_from_before_the_market_index_are_skipped() -> None:
+    """An index migrated to 0008_market lacks the market's older rows: events updating them are
+    skipped (reconcile shows the gap), the follower never stops; rows it has are updated."""
+    ws = handlers.WorkSet(journal_from=None)
+    cert = {"id": 1, "repaid_value": 0, "redeemed_value": 0, "updated_block": 1}
+    ws.load("certificate", 1, cert)
+    ws.load("holding", 5, {"token_id": 5, "tier": 2})
+    ws.load("financing_offer", 3, {"offer_id": 3, "kind": "direct", "quote_id": None})
+    for table, pk in (("quote", 7), ("quote_request", 2), ("early_payment_offer", 4), ("programme", 6)):
+        ws.load(table, pk, None)
+
+    def ev(contract: str, name: str, index: int, **args: Any) -> Event:
+        return Event(contract, name, args, 10, "0x" + "ab" * 32, index, "0x" + "cd" * 32, 1_000)
+
+    early = {"certificateId": 1, "tokenId": 5, "holder": "0x" + "11" * 20, "debtor": "0x" + "22" * 20}
+    early |= {"value": 40, "price": 39, "rateBps": 300, "daysEarly": 30, "totalRepaid": 40, "totalRedeemed": 40}
+    events = [
+        ev("Financing", "QuoteWithdrawn", 0, quoteId=7, requestId=2, factor="0x" + "33" * 20),
+        ev("Financing", "QuoteRequestCancelled", 1, requestId=2, seller="0x" + "11" * 20),
+        ev("Financing", "QuoteAccepted", 2, quoteId=7, requestId=2, offerId=3),
+        ev("Settlement", "EarlyPaymentCancelled", 3, offerId=4, debtor="0x" + "22" * 20),
+        ev("Settlement", "ProgrammeClosed", 4, programmeId=6, debtor="0x" + "22" * 20, remaining=10),
+        ev("Settlement", "EarlyPaid", 5, offerId=4, programmeId=0, **early),
+        ev("Settlement", "EarlyPaid", 6, offerId=0, programmeId=6, **early),
+    ]
+    assert handlers.apply(ws, events) == len(events)
+    for table in ("quote", "quote_request", "early_payment_offer", "programme"):
+        assert ws.changed(table) == ([], []), table
+    assert ws.get("financing_offer", 3)["kind"] == "quote"  # the deal's offer exists: updated
+    assert ws.get("certificate", 1)["redeemed_value"] == 40
+    assert [(r["offer_id"], r["programme_id"], r["tier"]) for r in ws.events["early_payment"]] == [(4, 0, 2), (0, 6, 2)]
