@@ -345,7 +345,7 @@ def live(run: Run, label: str) -> list[int]:
 def market_scenario(run: Run) -> dict[str, Any]:
     """The financing market: a tier-3 supplier asks every factor for quotes on part of its holding,
     both factors quote, it takes the better (lower) rate (delivery versus payment); then a core
-    enterprise pays a holding early at a discount, offered to and accepted by the holder. Returns
+    enterprise pays a tier-3 holding early at a discount, offered to and accepted by the holder. Returns
     facts for the report."""
     seller, factors, core = TIER3[2], FACTORS, CORES[1]
     token = run.holdings[f"CERT-A/{seller}"]
@@ -369,9 +369,9 @@ def market_scenario(run: Run) -> dict[str, Any]:
     run.step(f"  {seller} took {factor}'s quote at {rate / 100:.2f}%: {money(value)} for {money(deal['price'])}, "
              f"delivery versus payment (holding #{deal['new_token_id']}, deal #{deal['offer_id']})")
 
-    holder = TIER2[4]
+    holder = TIER3[0]
     early_token = run.holdings[f"CERT-D/{holder}"]
-    early_value = 100_000 * UNIT
+    early_value = 40_000 * UNIT
     offer = run.gw.post(
         run.m(core).key,
         "/v1/settlement/early-payments",
