@@ -11,8 +11,12 @@ from typing import Any
 from indexer.decode import Event
 from indexer.models import (
     CERT_STATUS_NAMES,
+    EARLY_STATUS_NAMES,
     EVENT_TABLES,
     OFFER_STATUS_NAMES,
+    QUOTE_STATUS_NAMES,
+    RECOURSE_STATUS_NAMES,
+    REQUEST_STATUS_NAMES,
     ROLE_NAMES,
     STATE_TABLES,
     ZERO_ADDRESS,
@@ -480,8 +484,24 @@ def offer_created(ws: WorkSet, ev: Event) -> None:
             "created_at": ev.timestamp or 0,
             "closed_block": None,
             "closed_tx": None,
+            "kind": "direct",  # OfferOpened / QuoteAccepted, in the same transaction, say otherwise
+            "invited": None,
+            "tier": _tier(ws, a["tokenId"]),
+            "quote_id": None,
         },
     )
+
+
+def _tier(ws: WorkSet, token_id: int) -> int:
+    h = ws.get("holding", token_id)
+    return int(h["tier"]) if h is not None else 0
+
+
+@on("Financing", "OfferOpened")
+def offer_opened(ws: WorkSet, ev: Event) -> None:
+    """An open offer (its OfferCreated has no factor): to every factor, or to the listed ones."""
+    factors = [str(f).lower() for f in ev.args["factors"]]
+    ws.update("financing_offer", ev.args["offerId"], kind="open", invited=",".join(factors) or None)
 
 
 @on("Financing", "OfferCancelled")
@@ -502,6 +522,7 @@ def offer_accepted(ws: WorkSet, ev: Event) -> None:
         "financing_offer",
         a["offerId"],
         status=OFFER_STATUS_NAMES[2],
+        factor=a["factor"],  # an open offer records its buyer
         closed_block=ev.block_number,
         closed_tx=ev.tx_hash,
     )
@@ -519,6 +540,166 @@ def offer_accepted(ws: WorkSet, ev: Event) -> None:
         rate_bps=offer["rate_bps"],
         days_to_maturity=offer["days_to_maturity"],
         recourse=offer["recourse"],
+    )
+
+
+# --- Financing: the market's quotes (RFQ) and recourse --------------------------------------
+
+
+def _closed(ev: Event) -> dict[str, Any]:
+    return {"closed_block": ev.block_number, "closed_tx": ev.tx_hash}
+
+
+def _market_update(ws: WorkSet, ev: Event, table: str, pk: Any, **changes: Any) -> None:
+    """Update a market row. One made before the index followed the market (an index migrated to
+    0008_market) is missing: logged and skipped, so the follower never stops on it; reconcile
+    lists it, and a re-index brings the market's history."""
+    if ws.get(table, pk) is None:
+        log.warning(
+            "%s %s of unknown %s[%s] (tx %s): skipped; re-index for the market's history",
+            ev.contract,
+            ev.name,
+            table,
+            pk,
+            ev.tx_hash,
+        )
+        return
+    ws.update(table, pk, **changes)
+
+
+@on("Financing", "QuotesRequested", keys=lambda ev: [("quote_request", ev.args["requestId"])])
+def quotes_requested(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.put(
+        "quote_request",
+        a["requestId"],
+        {
+            "request_id": a["requestId"],
+            "token_id": a["tokenId"],
+            "certificate_id": a["certificateId"],
+            "tier": _tier(ws, a["tokenId"]),
+            "seller": a["seller"],
+            "value": a["value"],
+            "deadline": a["deadline"],
+            "recourse": a["recourse"],
+            "document_hash": a["documentHash"],
+            "status": REQUEST_STATUS_NAMES[1],
+            "quote_id": None,
+            "offer_id": None,
+            "created_block": ev.block_number,
+            "created_tx": ev.tx_hash,
+            "created_at": ev.timestamp or 0,
+            "closed_block": None,
+            "closed_tx": None,
+        },
+    )
+
+
+@on("Financing", "QuoteRequestCancelled", keys=lambda ev: [("quote_request", ev.args["requestId"])])
+def quote_request_cancelled(ws: WorkSet, ev: Event) -> None:
+    _market_update(ws, ev, "quote_request", ev.args["requestId"], status=REQUEST_STATUS_NAMES[3], **_closed(ev))
+
+
+@on("Financing", "QuoteSubmitted", keys=lambda ev: [("quote", ev.args["quoteId"])])
+def quote_submitted(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.put(
+        "quote",
+        a["quoteId"],
+        {
+            "quote_id": a["quoteId"],
+            "request_id": a["requestId"],
+            "factor": a["factor"],
+            "rate_bps": a["rateBps"],
+            "price": a["price"],
+            "days_to_maturity": a["daysToMaturity"],
+            "status": QUOTE_STATUS_NAMES[1],
+            "created_block": ev.block_number,
+            "created_tx": ev.tx_hash,
+            "created_at": ev.timestamp or 0,
+            "closed_block": None,
+            "closed_tx": None,
+        },
+    )
+
+
+@on("Financing", "QuoteWithdrawn", keys=lambda ev: [("quote", ev.args["quoteId"])])
+def quote_withdrawn(ws: WorkSet, ev: Event) -> None:
+    _market_update(ws, ev, "quote", ev.args["quoteId"], status=QUOTE_STATUS_NAMES[3], **_closed(ev))
+
+
+@on(
+    "Financing",
+    "QuoteAccepted",
+    keys=lambda ev: [("quote", ev.args["quoteId"]), ("quote_request", ev.args["requestId"])],
+)
+def quote_accepted(ws: WorkSet, ev: Event) -> None:
+    """After the deal's OfferCreated and OfferAccepted (same transaction): the offer is the quote's."""
+    a = ev.args
+    _market_update(ws, ev, "quote", a["quoteId"], status=QUOTE_STATUS_NAMES[2], **_closed(ev))
+    _market_update(
+        ws,
+        ev,
+        "quote_request",
+        a["requestId"],
+        status=REQUEST_STATUS_NAMES[2],
+        quote_id=a["quoteId"],
+        offer_id=a["offerId"],
+        **_closed(ev),
+    )
+    ws.update("financing_offer", a["offerId"], kind="quote", quote_id=a["quoteId"])
+
+
+def _claim_key(ev: Event) -> list[Key]:
+    return [("recourse_claim", ev.args["offerId"])]
+
+
+def _claim(ws: WorkSet, ev: Event, status: str) -> Row:
+    a = ev.args
+    offer = ws.get("financing_offer", a["offerId"])
+    return {
+        "offer_id": a["offerId"],
+        "token_id": a["tokenId"],
+        "certificate_id": offer["certificate_id"] if offer else 0,
+        "seller": a["seller"],
+        "factor": a["factor"],
+        "status": status,
+        "claimed_value": a["value"],
+        "claimed_amount": a["amount"],
+        "settled_value": None,
+        "settled_amount": None,
+        "exercised_block": ev.block_number,
+        "exercised_tx": ev.tx_hash,
+        "exercised_at": ev.timestamp or 0,
+        "settled_block": None,
+        "settled_tx": None,
+        "settled_at": None,
+    }
+
+
+@on("Financing", "RecourseUnpaid", keys=_claim_key)
+def recourse_unpaid(ws: WorkSet, ev: Event) -> None:
+    """The factor exercised recourse; the seller could not pay: a claim, unpaid."""
+    ws.put("recourse_claim", ev.args["offerId"], _claim(ws, ev, RECOURSE_STATUS_NAMES[1]))
+
+
+@on("Financing", "RecourseSettled", keys=_claim_key)
+def recourse_settled(ws: WorkSet, ev: Event) -> None:
+    """The seller bought the holding back: at once when exercised, or later for an unpaid claim."""
+    a = ev.args
+    claim = ws.get("recourse_claim", a["offerId"]) or _claim(ws, ev, RECOURSE_STATUS_NAMES[2])
+    ws.put(
+        "recourse_claim",
+        a["offerId"],
+        {
+            **claim,
+            "status": RECOURSE_STATUS_NAMES[2],
+            "settled_value": a["value"],
+            "settled_amount": a["amount"],
+            "settled_block": ev.block_number,
+            "settled_tx": ev.tx_hash,
+            "settled_at": ev.timestamp or 0,
+        },
     )
 
 
@@ -555,11 +736,21 @@ def redeemed(ws: WorkSet, ev: Event) -> None:
     )
 
 
-@on("Settlement", "EarlyPaid")
+def _early_keys(ev: Event) -> list[Key]:
+    a = ev.args
+    keys: list[Key] = []
+    if a["offerId"]:
+        keys.append(("early_payment_offer", a["offerId"]))
+    if a["programmeId"]:
+        keys.append(("programme", a["programmeId"]))
+    return keys
+
+
+@on("Settlement", "EarlyPaid", keys=_early_keys)
 def early_paid(ws: WorkSet, ev: Event) -> None:
     """The debtor paid `value` of a holding early (dynamic discounting): it counts as repaid and
     redeemed at once; the burn itself arrives as the token's TransferValue, the released credit as
-    CreditLineChanged."""
+    CreditLineChanged. The offer it came from is accepted; a programme's budget shrinks."""
     a = ev.args
     ws.update(
         "certificate",
@@ -568,6 +759,93 @@ def early_paid(ws: WorkSet, ev: Event) -> None:
         redeemed_value=a["totalRedeemed"],
         updated_block=ev.block_number,
     )
+    if a["offerId"]:
+        _market_update(ws, ev, "early_payment_offer", a["offerId"], status=EARLY_STATUS_NAMES[2], **_closed(ev))
+    if a["programmeId"]:
+        p = ws.get("programme", a["programmeId"])
+        remaining = p["remaining"] - a["value"] if p is not None else 0
+        _market_update(ws, ev, "programme", a["programmeId"], remaining=remaining)
+    ws.add_event(
+        "early_payment",
+        ev,
+        certificate_id=a["certificateId"],
+        token_id=a["tokenId"],
+        tier=_tier(ws, a["tokenId"]),
+        holder=a["holder"],
+        debtor=a["debtor"],
+        value=a["value"],
+        price=a["price"],
+        rate_bps=a["rateBps"],
+        days_early=a["daysEarly"],
+        offer_id=a["offerId"],
+        programme_id=a["programmeId"],
+    )
+
+
+def _early_offer_key(ev: Event) -> list[Key]:
+    return [("early_payment_offer", ev.args["offerId"])]
+
+
+@on("Settlement", "EarlyPaymentOffered", keys=_early_offer_key)
+def early_payment_offered(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.put(
+        "early_payment_offer",
+        a["offerId"],
+        {
+            "offer_id": a["offerId"],
+            "token_id": a["tokenId"],
+            "certificate_id": a["certificateId"],
+            "tier": _tier(ws, a["tokenId"]),
+            "debtor": a["debtor"],
+            "value": a["value"],
+            "rate_bps": a["rateBps"],
+            "expires_at": a["expiresAt"],
+            "status": EARLY_STATUS_NAMES[1],
+            "created_block": ev.block_number,
+            "created_tx": ev.tx_hash,
+            "created_at": ev.timestamp or 0,
+            "closed_block": None,
+            "closed_tx": None,
+        },
+    )
+
+
+@on("Settlement", "EarlyPaymentCancelled", keys=_early_offer_key)
+def early_payment_cancelled(ws: WorkSet, ev: Event) -> None:
+    _market_update(ws, ev, "early_payment_offer", ev.args["offerId"], status=EARLY_STATUS_NAMES[3], **_closed(ev))
+
+
+def _programme_key(ev: Event) -> list[Key]:
+    return [("programme", ev.args["programmeId"])]
+
+
+@on("Settlement", "ProgrammeOpened", keys=_programme_key)
+def programme_opened(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    ws.put(
+        "programme",
+        a["programmeId"],
+        {
+            "programme_id": a["programmeId"],
+            "debtor": a["debtor"],
+            "rate_bps": a["rateBps"],
+            "budget": a["budget"],
+            "remaining": a["budget"],
+            "status": "open",
+            "opened_block": ev.block_number,
+            "opened_tx": ev.tx_hash,
+            "opened_at": ev.timestamp or 0,
+            "closed_block": None,
+            "closed_tx": None,
+        },
+    )
+
+
+@on("Settlement", "ProgrammeClosed", keys=_programme_key)
+def programme_closed(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    _market_update(ws, ev, "programme", a["programmeId"], status="closed", remaining=a["remaining"], **_closed(ev))
 
 
 @on("Settlement", "GracePeriodSet", keys=lambda ev: [("system_state", "grace_period")])

@@ -2,10 +2,11 @@
 minor units (2 decimals), timestamps unix seconds of the block.
 
 State tables (one row per entity, updated in place, journaled for reorg rollback):
-Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState.
+Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState; the
+market's QuoteRequest, Quote, EarlyPaymentOffer, Programme, RecourseClaim.
 Event tables (append-only, primary key (block_number, log_index), deleted above the common
 ancestor on reorg): HoldingTransfer, FinancingDeal, Repayment, Redemption, CurrencyTransfer,
-CertificateStatusChange.
+CertificateStatusChange, EarlyPayment.
 Bookkeeping: Block, Checkpoint, UndoLog.
 """
 
@@ -23,6 +24,13 @@ ZERO_ADDRESS = "0x" + "0" * 40
 ROLE_NAMES = {0: "none", 1: "core_enterprise", 2: "supplier", 3: "factor", 4: "auditor"}
 CERT_STATUS_NAMES = {0: "none", 1: "pending", 2: "active", 3: "rejected", 4: "overdue", 5: "settled"}
 OFFER_STATUS_NAMES = {0: "none", 1: "open", 2: "accepted", 3: "cancelled"}
+# the market's enums (IFinancing.RequestStatus, QuoteStatus, RecourseStatus; ISettlement.EarlyPaymentStatus)
+REQUEST_STATUS_NAMES = {0: "none", 1: "open", 2: "accepted", 3: "cancelled"}
+QUOTE_STATUS_NAMES = {0: "none", 1: "open", 2: "accepted", 3: "withdrawn"}
+EARLY_STATUS_NAMES = {0: "none", 1: "open", 2: "accepted", 3: "cancelled"}
+RECOURSE_STATUS_NAMES = {0: "none", 1: "unpaid", 2: "settled"}
+# how an offer came about: to one factor, open to every factor or a list, or an accepted quote
+OFFER_KINDS = ("direct", "open", "quote")
 
 
 # the widest amount the contracts accept: settlement-currency amounts and balances are uint256
@@ -197,6 +205,112 @@ class FinancingOffer(IndexerModel, table=True):
     created_at: int = big()
     closed_block: int | None = big(default=None)
     closed_tx: str | None = Field(default=None, max_length=66)
+    # the market (migration 0008): direct / open (OfferOpened) / quote (QuoteAccepted); an open
+    # offer's invited factors, comma-separated (NULL: every factor); the seller's holding's tier
+    # when offered; the accepted quote of a quote deal
+    kind: str = Field(default="direct", max_length=8, sa_column_kwargs={"server_default": "direct"})
+    invited: str | None = None
+    tier: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    quote_id: int | None = big(default=None)
+
+
+class QuoteRequest(IndexerModel, table=True):
+    """A request for quotes (RFQ) on `value` of a holding, open until `deadline`."""
+
+    __tablename__ = "quote_request"
+    request_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    token_id: int = big(index=True)
+    certificate_id: int = big(index=True)
+    tier: int  # the holding's tier when requested
+    seller: str = Field(max_length=42, index=True)
+    value: int = amount_field()
+    deadline: int = big()
+    recourse: bool
+    document_hash: str = Field(max_length=66)
+    status: str = Field(max_length=10)  # open, accepted, cancelled
+    quote_id: int | None = big(default=None)  # the accepted quote
+    offer_id: int | None = big(default=None)  # its deal (an accepted offer)
+    created_block: int = big()
+    created_tx: str = Field(max_length=66)
+    created_at: int = big()
+    closed_block: int | None = big(default=None)
+    closed_tx: str | None = Field(default=None, max_length=66)
+
+
+class Quote(IndexerModel, table=True):
+    """A factor's firm quote on a request: its rate and the price fixed when quoted."""
+
+    quote_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    request_id: int = big(index=True)
+    factor: str = Field(max_length=42, index=True)
+    rate_bps: int
+    price: int = amount_field()
+    days_to_maturity: int
+    status: str = Field(max_length=10)  # open, accepted, withdrawn
+    created_block: int = big()
+    created_tx: str = Field(max_length=66)
+    created_at: int = big()
+    closed_block: int | None = big(default=None)
+    closed_tx: str | None = Field(default=None, max_length=66)
+
+
+class EarlyPaymentOffer(IndexerModel, table=True):
+    """The debtor's offer to pay `value` of a holding early at `rate_bps` a year."""
+
+    __tablename__ = "early_payment_offer"
+    offer_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    token_id: int = big(index=True)
+    certificate_id: int = big(index=True)
+    tier: int  # the holding's tier when offered
+    debtor: str = Field(max_length=42, index=True)
+    value: int = amount_field()
+    rate_bps: int
+    expires_at: int = big()
+    status: str = Field(max_length=10)  # open, accepted, cancelled
+    created_block: int = big()
+    created_tx: str = Field(max_length=66)
+    created_at: int = big()
+    closed_block: int | None = big(default=None)
+    closed_tx: str | None = Field(default=None, max_length=66)
+
+
+class Programme(IndexerModel, table=True):
+    """A debtor's standing early-payment programme: `remaining` of `budget` (face value) left."""
+
+    programme_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    debtor: str = Field(max_length=42, index=True)
+    rate_bps: int
+    budget: int = amount_field()
+    remaining: int = amount_field()
+    status: str = Field(max_length=8)  # open, closed
+    opened_block: int = big()
+    opened_tx: str = Field(max_length=66)
+    opened_at: int = big()
+    closed_block: int | None = big(default=None)
+    closed_tx: str | None = Field(default=None, max_length=66)
+
+
+class RecourseClaim(IndexerModel, table=True):
+    """Recourse exercised on deal `offer_id`: unpaid (the seller could not pay yet; what was
+    claimed then) or settled (bought back: the value and amount of the buy-back)."""
+
+    __tablename__ = "recourse_claim"
+    offer_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    token_id: int = big()
+    certificate_id: int = big(index=True)
+    seller: str = Field(max_length=42, index=True)
+    factor: str = Field(max_length=42, index=True)
+    status: str = Field(max_length=8)  # unpaid, settled
+    claimed_value: int = amount_field()
+    claimed_amount: int = amount_field()
+    settled_value: int | None = amount_field(default=None)
+    settled_amount: int | None = amount_field(default=None)
+    exercised_block: int = big()
+    exercised_tx: str = Field(max_length=66)
+    exercised_at: int = big()
+    settled_block: int | None = big(default=None)
+    settled_tx: str | None = Field(default=None, max_length=66)
+    settled_at: int | None = big(default=None)
 
 
 class CurrencyBalance(IndexerModel, table=True):
@@ -288,6 +402,24 @@ class CertificateStatusChange(_EventRow, table=True):
     status: str = Field(max_length=12)
 
 
+class EarlyPayment(_EventRow, table=True):
+    """`value` of a holding paid early by its debtor (`price` = value - discount), from an offer
+    or a programme (the other id 0); `tier`: the holding's tier then."""
+
+    __tablename__ = "early_payment"
+    certificate_id: int = big(index=True)
+    token_id: int = big()
+    tier: int
+    holder: str = Field(max_length=42, index=True)
+    debtor: str = Field(max_length=42, index=True)
+    value: int = amount_field()
+    price: int = amount_field()
+    rate_bps: int
+    days_early: int
+    offer_id: int = big()
+    programme_id: int = big()
+
+
 def _t(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
@@ -297,7 +429,21 @@ def _t(model: type[SQLModel]) -> Table:
 Index("ix_holding_cert_parent", _t(Holding).c.certificate_id, _t(Holding).c.parent_token_id)
 
 STATE_TABLES: dict[str, Table] = {
-    _t(m).name: _t(m) for m in (Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState)
+    _t(m).name: _t(m)
+    for m in (
+        Member,
+        CreditLine,
+        Certificate,
+        Holding,
+        FinancingOffer,
+        CurrencyBalance,
+        SystemState,
+        QuoteRequest,
+        Quote,
+        EarlyPaymentOffer,
+        Programme,
+        RecourseClaim,
+    )
 }
 EVENT_TABLES: dict[str, Table] = {
     _t(m).name: _t(m)
@@ -308,6 +454,7 @@ EVENT_TABLES: dict[str, Table] = {
         Redemption,
         CurrencyTransfer,
         CertificateStatusChange,
+        EarlyPayment,
     )
 }
 PK: dict[str, str] = {name: next(iter(t.primary_key.columns)).name for name, t in STATE_TABLES.items()}

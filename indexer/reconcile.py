@@ -18,7 +18,11 @@ from indexer.decode import Decoder
 from indexer.fetch import LogFetcher
 from indexer.models import (
     CERT_STATUS_NAMES,
+    EARLY_STATUS_NAMES,
     OFFER_STATUS_NAMES,
+    QUOTE_STATUS_NAMES,
+    RECOURSE_STATUS_NAMES,
+    REQUEST_STATUS_NAMES,
     ROLE_NAMES,
     STATE_TABLES,
     ZERO_ADDRESS,
@@ -207,7 +211,50 @@ def reconcile(engine: Engine, rpc: Rpc, manifest: Manifest) -> tuple[int, list[D
             continue
         cmp("financing_offer", key, "status", o["status"], OFFER_STATUS_NAMES.get(c["status"]))
         cmp("financing_offer", key, "value", o["value"], c["value"])
+        cmp("financing_offer", key, "factor", o["factor"], c["factor"])
+        cmp("financing_offer", key, "price", o["price"], c["price"])
     cmp("financing_offer", "*", "count", len(rows["financing_offer"]), offer_count)
+
+    # the market: quote requests, quotes, early-payment offers, programmes (ids 1..count), and
+    # the recourse status of every deal
+    def entities(table: str, pk: str, contract: str, count_fn: str, view: str) -> list[tuple[Any, Any, Any]]:
+        count = chain.call(contract, count_fn)
+        mine = {r[pk]: r for r in rows[table]}
+        ids = sorted(set(mine) | set(range(1, count + 1)))
+        out = []
+        for key, c in zip(ids, chain.call_many(contract, view, [[i] for i in ids]), strict=True):
+            if key not in mine or isinstance(c, RpcError):
+                cmp(table, key, "exists", key in mine, not isinstance(c, RpcError))
+                continue
+            out.append((key, mine[key], c))
+        cmp(table, "*", "count", len(mine), count)
+        return out
+
+    for key, r, c in entities("quote_request", "request_id", "Financing", "quoteRequestCount", "quoteRequest"):
+        cmp("quote_request", key, "status", r["status"], REQUEST_STATUS_NAMES.get(c["status"]))
+        cmp("quote_request", key, "value", r["value"], c["value"])
+        cmp("quote_request", key, "seller", r["seller"], c["seller"])
+        cmp("quote_request", key, "token_id", r["token_id"], c["tokenId"])
+        cmp("quote_request", key, "deadline", r["deadline"], c["deadline"])
+    for key, r, c in entities("quote", "quote_id", "Financing", "quoteCount", "quoteOf"):
+        cmp("quote", key, "status", r["status"], QUOTE_STATUS_NAMES.get(c["status"]))
+        cmp("quote", key, "factor", r["factor"], c["factor"])
+        cmp("quote", key, "price", r["price"], c["price"])
+        cmp("quote", key, "rate_bps", r["rate_bps"], c["rateBps"])
+    early = entities("early_payment_offer", "offer_id", "Settlement", "earlyPaymentOfferCount", "earlyPaymentOffer")
+    for key, r, c in early:
+        cmp("early_payment_offer", key, "status", r["status"], EARLY_STATUS_NAMES.get(c["status"]))
+        cmp("early_payment_offer", key, "value", r["value"], c["value"])
+        cmp("early_payment_offer", key, "debtor", r["debtor"], c["debtor"])
+    for key, r, c in entities("programme", "programme_id", "Settlement", "programmeCount", "programme"):
+        cmp("programme", key, "status", r["status"], "open" if c["open"] else "closed")
+        cmp("programme", key, "budget", r["budget"], c["budget"])
+        cmp("programme", key, "remaining", r["remaining"], c["remaining"])
+    claims = {r["offer_id"]: r["status"] for r in rows["recourse_claim"]}
+    deals = sorted({o["offer_id"] for o in rows["financing_offer"] if o["status"] == "accepted"} | set(claims))
+    for key, c in zip(deals, chain.call_many("Financing", "deal", [[i] for i in deals]), strict=True):
+        onchain = "error" if isinstance(c, RpcError) else RECOURSE_STATUS_NAMES.get(c["recourseStatus"])
+        cmp("recourse_claim", key, "status", claims.get(key, "none"), onchain)
 
     # settlement currency: SQL's and every address the chain's Transfer logs name
     sql_balance = {b["address"]: b["balance"] for b in rows["currency_balance"]}

@@ -727,3 +727,212 @@ def concentration(
         "hhi": hhi,
         "top": top_rows,
     }
+
+
+# --- the market: offers and quotes, rates achieved, early payments, recourse ------------------
+
+
+def _state(status: str, expires_at: int, now: int) -> str:
+    """open past its expiry/deadline is `expired` (the contracts refuse it from then on)."""
+    return "expired" if status == "open" and expires_at <= now else status
+
+
+def market(
+    conn: Connection,
+    *,
+    seller: str | None = None,
+    certificate_id: int | None = None,
+    tier: int | None = None,
+    state: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    now: int | None = None,
+    at: int | None = None,
+) -> list[dict[str, Any]]:
+    """Open offers (to every factor or a list) and quote requests, created in the date range, by
+    certificate and tier: value, the offer's rate or the best (lowest) rate quoted and its price,
+    quotes received, the buyer once accepted, and the state now (`open`, `expired`: open past its
+    expiry or deadline, `accepted`, `cancelled`)."""
+    now = now if now is not None else chain_time(conn)
+    f = Filters()
+    f.params.update(at_params(at))
+    f.add("m.seller = :seller", seller=seller)
+    f.add("m.certificate_id = :cid", cid=certificate_id)
+    f.add("m.tier = :tier", tier=tier)
+    f.add("m.created_at >= :date_from", date_from=date_from)
+    f.add("m.created_at < :date_to", date_to=date_to)
+    live = "q.status IN ('open', 'accepted')"  # withdrawn quotes do not count
+    rows = _rows(
+        conn,
+        f"""
+        SELECT * FROM (
+          SELECT 'open_offer' AS kind, o.offer_id AS id, o.certificate_id, o.tier, o.token_id, o.seller, o.value,
+                 o.rate_bps, o.price, o.expires_at, o.status,
+                 CASE WHEN o.status = 'accepted' THEN o.factor END AS factor,
+                 COALESCE(o.invited, 'all') AS invited, 0 AS quotes, o.rate_bps AS best_rate_bps,
+                 o.price AS best_price, CASE WHEN o.status = 'accepted' THEN o.offer_id END AS deal_offer_id,
+                 o.created_at, o.created_block
+          FROM {src("financing_offer", at, "o")} WHERE o.kind = 'open'
+          UNION ALL
+          SELECT 'quote_request', r.request_id, r.certificate_id, r.tier, r.token_id, r.seller, r.value,
+                 aq.rate_bps, aq.price, r.deadline, r.status, aq.factor, 'all',
+                 (SELECT COUNT(*) FROM {src("quote", at, "q")} WHERE q.request_id = r.request_id),
+                 NULL, NULL, r.offer_id, r.created_at, r.created_block
+          FROM {src("quote_request", at, "r")} LEFT JOIN {src("quote", at, "aq")} ON aq.quote_id = r.quote_id
+        ) m {f.where()}
+        ORDER BY m.certificate_id, m.tier, m.created_block, m.kind, m.id""",
+        f.params,
+    )
+    # the best quote of each request: the lowest rate, and at that rate the highest price
+    best: dict[int, tuple[int, int]] = {}
+    for rid, rate, price in conn.execute(
+        text(f"SELECT q.request_id, q.rate_bps, q.price FROM {src('quote', at, 'q')} WHERE {live}"), at_params(at)
+    ).all():
+        key = (int(rate), -int(price))
+        if int(rid) not in best or key < best[int(rid)]:
+            best[int(rid)] = key
+    out = []
+    for r in rows:
+        for k in ("value", "price", "best_price"):
+            r[k] = to_int(r[k])
+        if r["kind"] == "quote_request":
+            b = best.get(r["id"])
+            r["best_rate_bps"], r["best_price"] = (b[0], -b[1]) if b else (None, None)
+        r["quotes"] = int(r["quotes"] or 0)
+        r["state"] = _state(r["status"], int(r["expires_at"]), now)
+        if state is None or r["state"] == state:
+            out.append(r)
+    return out
+
+
+def rates(
+    conn: Connection,
+    *,
+    by: str = "tier",
+    member: str | None = None,
+    kind: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    at: int | None = None,
+) -> list[dict[str, Any]]:
+    """Discount rates achieved per tier (of the seller's holding when offered) or per factor,
+    over the deals (accepted offers) in the date range (`member`: factor or seller; `kind`:
+    direct, open or quote): deals, volume, paid, min / max / volume-weighted / simple average
+    annual rate in bps, average days to maturity."""
+    if by not in ("tier", "factor"):
+        raise ValueError("by must be 'tier' or 'factor'")
+    f = Filters()
+    f.params.update(at_params(at))
+    f.add("(d.factor = :member OR d.seller = :member)", member=member)
+    f.add("o.kind = :kind", kind=kind)
+    f.add("d.timestamp >= :date_from", date_from=date_from)
+    f.add("d.timestamp < :date_to", date_to=date_to)
+    group = "o.tier" if by == "tier" else "d.factor"
+    x = Exact(conn)
+    rows = _rows(
+        conn,
+        f"""
+        SELECT {group} AS {by}, COUNT(*) AS deals, {x.sum("d.value")} AS volume, {x.sum("d.price")} AS paid,
+               MIN(d.rate_bps) AS min_rate_bps, MAX(d.rate_bps) AS max_rate_bps,
+               {x.sum(x.mul("d.rate_bps", "d.value"))} AS rate_value, AVG(d.rate_bps) AS avg_rate_bps_simple,
+               AVG(d.days_to_maturity) AS avg_days_to_maturity, COUNT(DISTINCT d.seller) AS sellers,
+               COUNT(DISTINCT d.factor) AS factors
+        FROM {src("financing_deal", at, "d")} JOIN {src("financing_offer", at, "o")} ON o.offer_id = d.offer_id
+        {f.where()} GROUP BY {group} ORDER BY {group}""",
+        f.params,
+    )
+    for r in rows:
+        r["volume"] = int(r["volume"] or 0)
+        r["paid"] = int(r["paid"] or 0)
+        r["avg_rate_bps"] = round(int(r.pop("rate_value") or 0) / r["volume"], 2) if r["volume"] else 0.0
+        r["avg_rate_bps_simple"] = round(float(r["avg_rate_bps_simple"] or 0), 2)
+        r["avg_days_to_maturity"] = round(float(r["avg_days_to_maturity"] or 0), 2)
+    return rows
+
+
+def early_payments(
+    conn: Connection,
+    *,
+    member: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    at: int | None = None,
+) -> list[dict[str, Any]]:
+    """Early payments (dynamic discounting) per debtor and holder, paid in the date range
+    (`member`: debtor or holder): payments, value settled early, paid, discount (what the debtor
+    saved, the holder gave up), value-weighted days early and rate, via offers / programmes."""
+    f = Filters()
+    f.params.update(at_params(at))
+    f.add("(e.debtor = :member OR e.holder = :member)", member=member)
+    f.add("e.timestamp >= :date_from", date_from=date_from)
+    f.add("e.timestamp < :date_to", date_to=date_to)
+    x = Exact(conn)
+    rows = _rows(
+        conn,
+        f"""
+        SELECT e.debtor, e.holder, COUNT(*) AS payments, {x.sum("e.value")} AS value, {x.sum("e.price")} AS paid,
+               {x.sum(x.sub("e.value", "e.price"))} AS discount,
+               {x.sum(x.mul("e.days_early", "e.value"))} AS days_value,
+               {x.sum(x.mul("e.rate_bps", "e.value"))} AS rate_value, MIN(e.days_early) AS min_days_early,
+               MAX(e.days_early) AS max_days_early,
+               COUNT(CASE WHEN e.offer_id <> 0 THEN 1 END) AS via_offer,
+               COUNT(CASE WHEN e.programme_id <> 0 THEN 1 END) AS via_programme
+        FROM {src("early_payment", at, "e")} {f.where()} GROUP BY e.debtor, e.holder ORDER BY e.debtor, e.holder""",
+        f.params,
+    )
+    for r in rows:
+        for k in ("value", "paid", "discount"):
+            r[k] = int(r[k] or 0)
+        days, rate = int(r.pop("days_value") or 0), int(r.pop("rate_value") or 0)
+        r["avg_days_early"] = round(days / r["value"], 2) if r["value"] else 0.0
+        r["avg_rate_bps"] = round(rate / r["value"], 2) if r["value"] else 0.0
+    return rows
+
+
+def recourse(
+    conn: Connection,
+    *,
+    member: str | None = None,
+    status_: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    at: int | None = None,
+) -> list[dict[str, Any]]:
+    """Recourse claims exercised in the date range (`member`: seller or factor), one row each:
+    the deal (value, price), what was claimed when exercised, and whether and for what the seller
+    bought the holding back (`settled`) or not yet (`unpaid`)."""
+    f = Filters()
+    f.params.update(at_params(at))
+    f.add("(r.seller = :member OR r.factor = :member)", member=member)
+    f.add("r.status = :status", status=status_)
+    f.add("r.exercised_at >= :date_from", date_from=date_from)
+    f.add("r.exercised_at < :date_to", date_to=date_to)
+    rows = _rows(
+        conn,
+        f"""
+        SELECT r.offer_id, r.certificate_id, r.token_id, r.seller, r.factor, r.status, o.value AS deal_value,
+               o.price AS deal_price, r.claimed_value, r.claimed_amount, r.settled_value, r.settled_amount,
+               CASE WHEN r.status = 'unpaid' THEN r.claimed_amount ELSE 0 END AS unpaid_amount,
+               r.exercised_at, r.exercised_tx, r.settled_at, r.settled_tx
+        FROM {src("recourse_claim", at, "r")} LEFT JOIN {src("financing_offer", at, "o")} ON o.offer_id = r.offer_id
+        {f.where()} ORDER BY r.offer_id""",
+        f.params,
+    )
+    for r in rows:
+        for k in ("deal_value", "deal_price", "claimed_value", "claimed_amount", "settled_value", "settled_amount"):
+            r[k] = to_int(r[k])
+        r["unpaid_amount"] = int(r["unpaid_amount"] or 0)
+    return rows
+
+
+def recourse_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals of recourse rows: claims, settled, unpaid and their amounts."""
+    settled = [r for r in rows if r["status"] == "settled"]
+    return {
+        "claims": len(rows),
+        "settled": len(settled),
+        "unpaid": len(rows) - len(settled),
+        "claimed_amount": sum(r["claimed_amount"] for r in rows),
+        "settled_amount": sum(r["settled_amount"] or 0 for r in settled),
+        "unpaid_amount": sum(r["unpaid_amount"] for r in rows),
+    }

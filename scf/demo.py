@@ -384,6 +384,48 @@ def approval_scenario(run: Run) -> None:
              f"checked\"): signed, confirmed as certificate #{res['certificate_id']}; {payee.name} accepted")
 
 
+def market_scenario(run: Run) -> dict[str, Any]:
+    """The financing market: a tier-3 supplier asks every factor for quotes on part of its holding,
+    both factors quote, it takes the better (lower) rate (delivery versus payment); then a core
+    enterprise pays a tier-3 holding early at a discount, offered to and accepted by the holder. Returns
+    facts for the report."""
+    seller, factors, core = TIER3[2], FACTORS, CORES[1]
+    token = run.holdings[f"CERT-A/{seller}"]
+    value = 50_000 * UNIT
+    deadline = run.node.now() + 2 * DAY
+    request = run.gw.post(
+        run.m(seller).key,
+        "/v1/financing/quote-requests",
+        {"token_id": token, "value": value, "deadline": deadline, "recourse": False,
+         "document_hash": doc(f"factoring:CERT-A:{seller}:rfq")},
+    )["result"]["request_id"]
+    run.step(f"CERT-A: {seller} (tier 3) asked every factor for quotes on {money(value)} (request #{request})")
+    quotes = []
+    for factor, rate in zip(factors, (480, 430), strict=True):
+        q = run.gw.post(run.m(factor).key, f"/v1/financing/quote-requests/{request}/quotes", {"rate_bps": rate})
+        quotes.append((int(q["result"]["price"]), factor, rate, int(q["result"]["quote_id"])))
+        run.step(f"  {factor} quoted {rate / 100:.2f}% a year: price {money(q['result']['price'])}")
+    price, factor, rate, quote = max(quotes)  # the best quote pays the seller most
+    deal = run.gw.post(run.m(seller).key, f"/v1/financing/quotes/{quote}/accept")["result"]
+    run.holdings[f"CERT-A/{factor}/rfq"] = int(deal["new_token_id"])
+    run.step(f"  {seller} took {factor}'s quote at {rate / 100:.2f}%: {money(value)} for {money(deal['price'])}, "
+             f"delivery versus payment (holding #{deal['new_token_id']}, deal #{deal['offer_id']})")
+
+    holder = TIER3[0]
+    early_token = run.holdings[f"CERT-D/{holder}"]
+    early_value = 40_000 * UNIT
+    offer = run.gw.post(
+        run.m(core).key,
+        "/v1/settlement/early-payments",
+        {"token_id": early_token, "value": early_value, "rate_bps": 300, "expires_at": run.node.now() + 3 * DAY},
+    )["result"]["early_payment_id"]
+    paid = run.gw.post(run.m(holder).key, f"/v1/settlement/early-payments/{offer}/accept")["result"]
+    run.step(f"CERT-D: {core} paid {money(early_value)} of {holder}'s holding #{early_token} "
+             f"{paid['days_early']} days early at 3.00%: {money(paid['price'])} "
+             f"(saved {money(early_value - int(paid['price']))})")
+    return {"market": {"request": request, "deal": int(deal["offer_id"]), "early_payment": offer}}
+
+
 def money(minor: int | float) -> str:
     return f"¥{minor / UNIT:,.2f}"
 
@@ -430,6 +472,7 @@ def play(run: Run) -> dict[str, Any]:
     finance(run, "CERT-B", t3[3], FACTORS[0], 120_000 * UNIT, 480)
     finance(run, "CERT-C", t2[3], FACTORS[1], 150_000 * UNIT, 600)
     finance(run, "CERT-D", t1[3], FACTORS[0], 100_000 * UNIT, 500)
+    market = market_scenario(run)  # the market: quotes from two factors, early payment by the debtor
 
     # a judicial freeze (司法冻结) on one holding of CERT-D, kept in place
     frozen = run.holdings[f"CERT-D/{t3[0]}"]
@@ -460,7 +503,7 @@ def play(run: Run) -> dict[str, Any]:
     run.node.travel(31 * DAY)
     run.gw.post(op, "/v1/settlement/mark-overdue", {"certificate_id": c["id"]})
     run.step("dev chain clock +31 days: grace period over; operator marked CERT-C overdue")
-    return {"lineage": [("CERT-A, repaid in full and redeemed", a["id"]), ("CERT-C, overdue", c["id"])]}
+    return {"lineage": [("CERT-A, repaid in full and redeemed", a["id"]), ("CERT-C, overdue", c["id"])], **market}
 
 
 # --- the auditor's report ---------------------------------------------------------------------
@@ -538,7 +581,8 @@ def table(title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]
           money_cols: set[str] | None = None) -> Table:
     t = Table(title=title, title_justify="left")
     for _, header in columns:
-        left = header in ("member", "tier", "factor", "debtor", "bucket", "certificate", "status")
+        left = header in ("member", "tier", "factor", "debtor", "bucket", "certificate", "status", "item", "seller",
+                          "buyer", "holder")
         # fold, never ellipsize: a figure cut to "¥1,300,…" would misreport the audit
         t.add_column(header, justify="left" if left else "right", overflow="fold")
     for row in rows:
@@ -598,6 +642,34 @@ def report(run: Run, auditor: AuditorClient, facts: dict[str, Any]) -> None:
                         [("member", "factor"), ("deals", "deals"), ("volume", "volume"),
                          ("paid", "paid"), ("discount", "discount"), ("avg_rate_bps", "avg rate (bps/yr)")],
                         {"volume", "paid", "discount"}))
+    market_report(auditor, names)
+
+
+def market_report(auditor: AuditorClient, names: dict[str, str]) -> None:
+    """The market from the auditor API: requests for quotes and open offers, rates achieved per
+    tier, and what early payment by the debtor saved."""
+    rows = auditor.get("/v1/reports/market")["items"]
+    for r in rows:
+        r["member"] = names.get(str(r["seller"]).lower(), r["seller"])
+        r["buyer"] = names.get(str(r["factor"] or "").lower(), r["factor"] or "")
+        r["item"] = f"{r['kind'].replace('_', ' ')} #{r['id']}"
+    console.print(table("Market: quote requests and open offers (best quote = lowest rate)", rows,
+                        [("item", "item"), ("certificate_id", "certificate"), ("tier", "tier"), ("member", "seller"),
+                         ("value", "value"), ("quotes", "quotes"), ("best_rate_bps", "best rate (bps/yr)"),
+                         ("best_price", "best price"), ("buyer", "buyer"), ("state", "status")],
+                        {"value", "best_price"}))
+    rows = auditor.get("/v1/reports/rates", by="tier")["items"]
+    console.print(table("Rates achieved per tier (all deals)", rows,
+                        [("tier", "tier"), ("deals", "deals"), ("volume", "volume"), ("min_rate_bps", "min bps"),
+                         ("avg_rate_bps", "volume-weighted bps"), ("max_rate_bps", "max bps")], {"volume"}))
+    rows = auditor.get("/v1/reports/early-payments")["items"]
+    for r in rows:
+        r["member"] = names.get(str(r["debtor"]).lower(), r["debtor"])
+        r["holder_name"] = names.get(str(r["holder"]).lower(), r["holder"])
+    console.print(table("Early payments by the debtor (dynamic discounting)", rows,
+                        [("member", "debtor"), ("holder_name", "holder"), ("value", "value"), ("paid", "paid"),
+                         ("discount", "discount saved"), ("avg_days_early", "days early")],
+                        {"value", "paid", "discount"}))
 
 
 # --- the run ----------------------------------------------------------------------------------

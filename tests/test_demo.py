@@ -71,6 +71,9 @@ def test_demo_twice_end_to_end_and_nothing_left_running() -> None:
             "Exposure per core enterprise",
             "Suppliers reached per tier",
             "Financing per factor",
+            "Market: quote requests and open offers",  # the market: a tier-3 RFQ, early payment
+            "Rates achieved per tier",
+            "Early payments by the debtor",
             "reconcile",
             "demo complete",
             "portal: http://127.0.0.1:",  # the demo started the portal and ends by printing its address

@@ -1,4 +1,5 @@
-"""Aggregate reports: exposure, tiers, financing, ageing, concentration.
+"""Aggregate reports: exposure, tiers, financing, ageing, concentration; the market's: market
+(open offers and quote requests), rates, early payments, recourse.
 
 Every report takes the same parameters: `member`, `date_from` / `date_to`, `limit` / `offset`
 (over its rows) and `format=json|csv`. JSON: the rows (under `items`, `buckets` for ageing, `top`
@@ -153,3 +154,114 @@ def concentration(
     rep.update(as_of.summary())
     rows = rep.pop("top")
     return report_response(rows, page, format, f"concentration-{by}", rows_key="top", summary=rep)
+
+
+MarketState = Literal["open", "expired", "accepted", "cancelled"]
+OfferKind = Literal["direct", "open", "quote"]
+
+
+@router.get("/market")
+def market(
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
+    member: Annotated[str | None, address_query("only this seller's offers and requests")] = None,
+    certificate_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    tier: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="the holding's tier when offered")] = None,
+    state: Annotated[MarketState | None, Query(description="state at the block reported")] = None,
+    format: Format = "json",
+) -> Response:
+    """Open offers (to every factor or a list) and quote requests created in the date range, by
+    certificate and tier: value, rate offered or best (lowest) rate quoted with its price, quotes
+    received, buyer, state (`expired`: open past its expiry or deadline at the block reported)."""
+    rows = reports.market(
+        conn,
+        seller=address(member),
+        certificate_id=certificate_id,
+        tier=tier,
+        state=state,
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+        now=as_of.time,
+        at=as_of.at,
+    )
+    summary = {
+        "open_offers": sum(1 for r in rows if r["kind"] == "open_offer"),
+        "quote_requests": sum(1 for r in rows if r["kind"] == "quote_request"),
+        "open_value": sum(r["value"] for r in rows if r["state"] == "open"),
+        **as_of.summary(),
+    }
+    return report_response(rows, page, format, "market", summary=summary)
+
+
+@router.get("/rates")
+def rates(
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
+    by: Annotated[Literal["tier", "factor"], Query(description="group by the seller's tier or by factor")] = "tier",
+    kind: Annotated[OfferKind | None, Query(description="only deals made so: direct, open offer, quote")] = None,
+    member: Member = None,
+    format: Format = "json",
+) -> Response:
+    """Discount rates achieved per tier or per factor, deals in the date range: deals, volume,
+    paid, min / max / volume-weighted / simple average annual rate (bps), days to maturity."""
+    rows = reports.rates(
+        conn,
+        by=by,
+        member=address(member),
+        kind=kind,
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+        at=as_of.at,
+    )
+    return report_response(rows, page, format, f"rates-{by}", summary=as_of.summary())
+
+
+@router.get("/early-payments")
+def early_payments(
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
+    member: Annotated[str | None, address_query("only this debtor's or holder's payments")] = None,
+    format: Format = "json",
+) -> Response:
+    """Early payments by the debtor (dynamic discounting) per debtor and holder, paid in the date
+    range: value settled early, paid, discount saved, value-weighted days early and rate."""
+    rows = reports.early_payments(
+        conn, member=address(member), date_from=dates.date_from, date_to=dates.date_to, at=as_of.at
+    )
+    summary = {
+        "value": sum(r["value"] for r in rows),
+        "paid": sum(r["paid"] for r in rows),
+        "discount": sum(r["discount"] for r in rows),
+        **as_of.summary(),
+    }
+    return report_response(rows, page, format, "early-payments", summary=summary)
+
+
+@router.get("/recourse")
+def recourse(
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
+    member: Annotated[str | None, address_query("only claims of this seller or factor")] = None,
+    status: Annotated[Literal["unpaid", "settled"] | None, Query(description="claim status")] = None,
+    format: Format = "json",
+) -> Response:
+    """Recourse claims exercised in the date range, one row each: the deal, what was claimed,
+    settled (bought back) or unpaid, with totals."""
+    rows = reports.recourse(
+        conn,
+        member=address(member),
+        status_=status,
+        date_from=dates.date_from,
+        date_to=dates.date_to,
+        at=as_of.at,
+    )
+    summary = {**reports.recourse_summary(rows), **as_of.summary()}
+    return report_response(rows, page, format, "recourse", summary=summary)

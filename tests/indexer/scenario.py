@@ -243,12 +243,93 @@ class Scenario:
                     if h:
                         self.try_send(s.redeem(tid), h["owner"])
 
-    def run(self, certificates: int = 4, steps: int = 25, settle: bool = True) -> None:
+    def market(self) -> None:
+        """The financing market on the live holdings: open offers to every factor (taken) and to
+        a list (taken, or cancelled), requests for quotes quoted by both factors (the lower rate
+        taken; one quote withdrawn and the request cancelled; one left to expire), early-payment
+        offers by the debtor (taken, or cancelled), a programme (taken, closed), and deals with
+        recourse (exercised by `recourse()` once the certificate is overdue)."""
+        f = self.financing.functions
+        st = self.settlement.functions
+        f0, f1 = self.factors[0], self.factors[1]
+        for n, (tid, h) in enumerate(self._live()):
+            owner, value = h["owner"], h["value"]
+            cert = self.certificate(h["certificate_id"])  # (debtor, maturity, status, ...)
+            debtor, maturity = cert[0], cert[1]
+            if owner in self.factors or h["frozen"] or value < 10 or cert[2] != 2 or maturity < self.now() + 3 * DAY:
+                continue
+            part = value // 10
+            expires = min(maturity, self.now() + 2 * DAY)
+            rate = 300 + 50 * n
+            if self.try_send(f.createOpenOffer(tid, part, [], rate, expires, False, doc(self.rng)), owner):
+                self.try_send(f.acceptOffer(f.offerCount().call()), f0 if n % 2 else f1)
+            listed = [f1] if n % 2 else [f0, f1]
+            recourse = n % 3 == 0
+            if self.try_send(f.createOpenOffer(tid, part, listed, rate + 25, expires, recourse, doc(self.rng)), owner):
+                offer = f.offerCount().call()
+                if n % 2:
+                    self.send(f.cancelOffer(offer), owner)
+                else:
+                    self.try_send(f.acceptOffer(offer), f1)
+            if self.try_send(f.requestQuotes(tid, part, expires, n % 2 == 0, doc(self.rng)), owner):
+                request = f.quoteRequestCount().call()
+                self.try_send(f.submitQuote(request, rate + 100), f0)
+                self.try_send(f.submitQuote(request, rate + 60), f1)
+                best = f.quoteCount().call()
+                if n % 3 == 0:
+                    self.try_send(f.withdrawQuote(best - 1), f0)
+                    self.send(f.cancelQuoteRequest(request), owner)
+                elif n % 3 == 1:
+                    self.try_send(f.acceptQuote(best), owner)
+                # n % 3 == 2: left open until its deadline passes
+            if self.try_send(st.offerEarlyPayment(tid, part, 200 + 10 * n, expires), debtor):
+                offer = st.earlyPaymentOfferCount().call()
+                if n % 2:
+                    self.send(st.cancelEarlyPayment(offer), debtor)
+                else:
+                    self.try_send(st.acceptEarlyPayment(offer), owner)
+            if n % 2 == 0 and self.try_send(st.openProgramme(150 + 10 * n, part * 3), debtor):
+                programme = st.programmeCount().call()
+                self.try_send(st.takeProgramme(programme, tid, part), owner)
+                if n % 4 == 0:
+                    self.send(st.closeProgramme(programme), debtor)
+
+    def recourse(self) -> None:
+        """Recourse on every deal made with it whose certificate is overdue: for every third deal
+        the seller allows the amount first (bought back at once), else the claim is unpaid; every
+        other unpaid claim but the first is then settled."""
+        f = self.financing.functions
+        unpaid = []
+        seen = 0
+        for offer in range(1, f.offerCount().call() + 1):
+            o = f.offer(offer).call()  # (tokenId, seller, factor, value, price, rateBps, expiresAt, recourse, status)
+            if not o[7] or o[8] != 2:
+                continue
+            seller, factor = o[1], o[2]
+            try:
+                amount = f.recourseAmount(offer).call()[0]
+            except Exception:  # not overdue, or the factor no longer holds it
+                continue
+            allowed = seen % 3 == 0
+            seen += 1
+            self.try_send(self.currency.functions.approve(self.financing.address, amount if allowed else 0), seller)
+            if self.try_send(f.exerciseRecourse(offer), factor) and not allowed:
+                unpaid.append((offer, seller, factor, amount))
+        for i, (offer, seller, factor, amount) in enumerate(unpaid):
+            if i % 2 == 1:
+                self.try_send(self.currency.functions.approve(self.financing.address, amount), seller)
+                self.try_send(f.settleRecourse(offer), factor)
+
+    def run(self, certificates: int = 4, steps: int = 25, settle: bool = True, market: bool = True) -> None:
         self.setup()
         self.issue(certificates)
         self.trade(steps)
+        if market:
+            self.market()
         if settle:
             self.settle()
+            if market:
+                self.recourse()
 
 
 class System:
