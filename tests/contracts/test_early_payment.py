@@ -176,7 +176,7 @@ def test_accept_early_payment_refusals(world, chain, web3, held):
     with brownie.reverts(err("ERC20InsufficientBalance", world.core, 0, price)):
         s.acceptEarlyPayment(oid3, {"from": world.s1})
     assert world.value(root) == 70_000
-    world.currency.mint(world.core, CURRENCY, {"from": world.op})
+    world.currency.mint(world.core, CURRENCY, {"from": world.clearing})
     world.membership.pause({"from": world.op})
     with brownie.reverts(err("MembershipPaused")):
         s.acceptEarlyPayment(oid3, {"from": world.s1})

@@ -70,7 +70,7 @@ def test_repay_reverts(world, split_cert):
     with brownie.reverts(err("ERC20InsufficientBalance", world.core, 10, 11)):
         s.repay(cert, 11, {"from": world.core})
     s.repay(cert, 10, {"from": world.core})
-    world.currency.mint(world.core, 10_000, {"from": world.op})
+    world.currency.mint(world.core, 10_000, {"from": world.clearing})
     s.repay(cert, 990, {"from": world.core})
     with brownie.reverts(err("SettlementFullyRepaid", cert)):
         s.repay(cert, 1, {"from": world.core})
