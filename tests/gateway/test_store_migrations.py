@@ -71,6 +71,8 @@ OLD_PG_DDL = (
     .replace("state VARCHAR(9)", "state opstate")
 )
 
+HEAD = "0002_clearing_agent"  # the newest revision
+
 OLD_ROW = (
     "INSERT INTO gw_operation (id, api_account, signer, kind, contract, to_address, data, args,"
     " request_hash, state, gas_limit, tx_hashes, attempts, created_at, updated_at) VALUES"
@@ -116,6 +118,8 @@ def usable(url: str) -> None:
         s.add(Operation(id="new", api_account="0x1", signer="0x1", kind="k", contract="c", to_address="0x2",
                         data="0x", request_hash="h", accepted_at=utcnow()))
         s.add(ApiKey(key_hash="a" * 64, prefix="p", account="0x1", role=Role.supplier, onboarding_operation="new"))
+        # a role added after 0001 (PostgreSQL's enum type `role` gets it in 0002)
+        s.add(ApiKey(key_hash="b" * 64, prefix="p", account="0x3", role=Role.clearing_agent))
         s.add(WebhookOutbox(operation_id="new", state="confirmed"))
         s.commit()
         assert {o.id for o in s.exec(select(Operation)).all()} >= {"new"}
@@ -145,13 +149,13 @@ def test_a_fresh_store_is_created_by_the_migrations(store: tuple[str, str]) -> N
     url, _ = store
     schema.upgrade(url)
     tables, revision = state(url)
-    assert revision == "0001"
+    assert revision == HEAD
     assert {"gw_api_key", "gw_operation", "gw_nonce", "gw_webhook_outbox", schema.VERSION_TABLE} <= tables
     assert "alembic_version" not in tables  # the indexer's table name stays free (a shared database)
     assert_matches_models(url)
     usable(url)
     schema.upgrade(url)  # again: nothing to do
-    assert state(url)[1] == "0001"
+    assert state(url)[1] == HEAD
 
 
 def test_a_store_from_before_the_migrations_is_recognised_and_stamped(store: tuple[str, str]) -> None:
@@ -159,7 +163,7 @@ def test_a_store_from_before_the_migrations_is_recognised_and_stamped(store: tup
     run_ddl(url, old_ddl + ";" + OLD_ROW)
     assert state(url)[1] is None
     schema.upgrade(url)
-    assert state(url)[1] == "0001"
+    assert state(url)[1] == HEAD
     assert_matches_models(url)
     engine = make_engine(url)
     with Session(engine) as s:  # the old rows are kept
@@ -177,7 +181,7 @@ def test_an_older_store_gets_the_later_columns_and_the_outbox(sqlite_url: str) -
     old = old[: old.index("CREATE TABLE gw_webhook_outbox")]
     run_ddl(sqlite_url, old + ";" + OLD_ROW)
     schema.upgrade(sqlite_url)
-    assert state(sqlite_url)[1] == "0001"
+    assert state(sqlite_url)[1] == HEAD
     assert_matches_models(sqlite_url)
     usable(sqlite_url)
 
@@ -225,7 +229,7 @@ def test_a_migration_interrupted_anywhere_leaves_the_store_as_it_was(
         break
     assert stop_at > 3  # several statements were interrupted
     monkeypatch.setattr(Connection, "_execute_ddl", real)
-    assert state(url)[1] == "0001"
+    assert state(url)[1] == HEAD
     assert_matches_models(url)
     usable(url)
 
@@ -282,6 +286,6 @@ def test_a_start_killed_during_the_migration_leaves_the_store_as_it_was(sqlite_u
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     assert state(sqlite_url) == before
     schema.upgrade(sqlite_url)
-    assert state(sqlite_url)[1] == "0001"
+    assert state(sqlite_url)[1] == HEAD
     assert_matches_models(sqlite_url)
     usable(sqlite_url)
