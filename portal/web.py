@@ -32,6 +32,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "core_enterprise": [("/core", "nav_core"), ("/operations", "nav_operations")],
     "operator": [("/operator", "nav_operator"), ("/operations", "nav_operations")],
     "auditor": [("/audit", "nav_audit")],
+    "clearing_agent": [("/clearing", "nav_clearing"), ("/operations", "nav_operations")],
 }
 HOME = {role: items[0][0] for role, items in NAV.items()}
 
