@@ -82,6 +82,7 @@ SupplierDep = Annotated[ApiKey, Depends(require(Role.supplier))]
 FactorDep = Annotated[ApiKey, Depends(require(Role.factor))]
 HolderDep = Annotated[ApiKey, Depends(require(Role.supplier, Role.factor))]
 SettlerDep = Annotated[ApiKey, Depends(require(Role.core_enterprise, Role.operator))]
+ClearingAgentDep = Annotated[ApiKey, Depends(require(Role.clearing_agent))]  # mints and burns the currency
 SignerRoleDep = Annotated[
     ApiKey, Depends(require(Role.operator, Role.core_enterprise, Role.supplier, Role.factor))
 ]

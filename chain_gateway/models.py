@@ -20,10 +20,11 @@ class Role(enum.StrEnum):
     supplier = "supplier"
     factor = "factor"
     auditor = "auditor"
+    clearing_agent = "clearing_agent"  # the licensed bank that mints and burns the settlement currency
 
 
 # on-chain IMembership.Role values
-CHAIN_ROLE = {Role.core_enterprise: 1, Role.supplier: 2, Role.factor: 3, Role.auditor: 4}
+CHAIN_ROLE = {Role.core_enterprise: 1, Role.supplier: 2, Role.factor: 3, Role.auditor: 4, Role.clearing_agent: 5}
 
 
 class MemberRole(enum.StrEnum):

@@ -69,9 +69,9 @@ contract Membership is IMembership, Ownable2Step {
 
     /// @notice Allow or disallow a platform contract to use credit lines and move currency.
     /// Trust boundary: a system contract may move any member's currency and consume or release
-    /// any credit line, which the operator can already do (mint, burn, set limits); it gets no
-    /// power over holdings, which the token grants only to the financing and settlement contracts
-    /// wired into it once at deployment.
+    /// any credit line; it gets no power over holdings, which the token grants only to the
+    /// financing and settlement contracts wired into it once at deployment (see docs/contracts.md,
+    /// "Trust boundary of the operator", for what this leaves the operator over the currency).
     /// Requirements: caller is the operator; `account` is non-zero; a member is never enabled.
     /// Emits {SystemContractSet}.
     function setSystemContract(address account, bool enabled) external onlyOwner {
@@ -196,8 +196,10 @@ contract Membership is IMembership, Ownable2Step {
     /// @notice The one table of roles and capabilities (docs/contracts.md shows it):
     /// suppliers and factors hold and move both currency and holdings; a core enterprise holds
     /// and spends currency only (it issues and repays, it never holds a holding); an auditor
-    /// holds and moves nothing (it reads through the indexer); `None` (the operator, outsiders)
-    /// nothing. System contracts, which have no role, hold and spend currency only.
+    /// holds and moves nothing (it reads through the indexer); a clearing agent holds and moves
+    /// nothing either (it mints to and burns from members: the deposits stay in its books, off
+    /// chain); `None` (the operator, outsiders) nothing. System contracts, which have no role,
+    /// hold and spend currency only.
     function permits(Role role, Capability capability) public pure returns (bool) {
         if (role == Role.Supplier || role == Role.Factor) return true;
         if (role == Role.CoreEnterprise) {

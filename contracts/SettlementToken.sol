@@ -6,7 +6,9 @@ import {IMembership} from "./interfaces/IMembership.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 
 /// @title SettlementToken
-/// @notice Permissioned settlement currency (tokenized deposit, 2 decimals). Every movement,
+/// @notice Permissioned settlement currency (tokenized deposit, 2 decimals). Only the clearing
+/// agent (a licensed bank, an active member with role ClearingAgent) mints and burns it, against
+/// deposits and withdrawals in its own books: the platform operator never does. Every movement,
 /// mint and burn included, requires an unpaused system and, on each side, an active member whose
 /// role may hold currency (core enterprise, supplier, factor) or a system contract.
 contract SettlementToken is ISettlementToken, ERC20 {
@@ -20,21 +22,23 @@ contract SettlementToken is ISettlementToken, ERC20 {
         return 2;
     }
 
-    /// @notice Mint against a deposit.
-    /// Requirements: caller is the operator; `amount` is not zero; `to` is an active member whose
-    /// role may hold currency (or a system contract); the system is not paused. Emits {Transfer}.
+    /// @notice Mint against a deposit received by the clearing agent.
+    /// Requirements: the system is not paused (`MembershipPaused`); the caller is an active member
+    /// with role ClearingAgent (`MembershipWrongRole(caller, ClearingAgent, role)`,
+    /// `MembershipInactive(caller)`); `amount` is not zero; `to` is an active member whose role
+    /// may hold currency (or a system contract). Emits {Transfer}.
     function mint(address to, uint256 amount) external {
-        _onlyOperator();
+        _onlyClearingAgent();
         if (amount == 0) revert SettlementTokenZeroMint(to);
         _mint(to, amount);
     }
 
-    /// @notice Burn on withdrawal.
-    /// Requirements: caller is the operator; `amount` is not zero and at most `from`'s balance;
-    /// `from` is an active member whose role may hold currency (or a system contract); the system
-    /// is not paused. Emits {Transfer}.
+    /// @notice Burn on a withdrawal paid out by the clearing agent.
+    /// Requirements: the system is not paused; the caller is an active member with role
+    /// ClearingAgent (errors as {mint}); `amount` is not zero and at most `from`'s balance; `from`
+    /// is an active member whose role may hold currency (or a system contract). Emits {Transfer}.
     function burn(address from, uint256 amount) external {
-        _onlyOperator();
+        _onlyClearingAgent();
         if (amount == 0) revert SettlementTokenZeroBurn(from);
         _burn(from, amount);
     }
@@ -73,7 +77,8 @@ contract SettlementToken is ISettlementToken, ERC20 {
         if (spender != owner) _membership.requireSpender(spender);
     }
 
-    function _onlyOperator() private view {
-        if (msg.sender != _membership.operator()) revert SettlementTokenUnauthorized(msg.sender);
+    /// @dev Mint and burn: the system is not paused and the caller is an active clearing agent.
+    function _onlyClearingAgent() private view {
+        _membership.requireRole(msg.sender, IMembership.Role.ClearingAgent);
     }
 }

@@ -21,7 +21,7 @@ from sqlmodel import Field, SQLModel
 
 ZERO_ADDRESS = "0x" + "0" * 40
 
-ROLE_NAMES = {0: "none", 1: "core_enterprise", 2: "supplier", 3: "factor", 4: "auditor"}
+ROLE_NAMES = {0: "none", 1: "core_enterprise", 2: "supplier", 3: "factor", 4: "auditor", 5: "clearing_agent"}
 CERT_STATUS_NAMES = {0: "none", 1: "pending", 2: "active", 3: "rejected", 4: "overdue", 5: "settled"}
 OFFER_STATUS_NAMES = {0: "none", 1: "open", 2: "accepted", 3: "cancelled"}
 # the market's enums (IFinancing.RequestStatus, QuoteStatus, RecourseStatus; ISettlement.EarlyPaymentStatus)

@@ -18,7 +18,7 @@ from portal.client import Api
 from portal.errors import PortalError
 from portal.sessions import COOKIE, Sessions
 from portal.settings import PortalSettings
-from portal.views import approvals, auditor, common, core, holder, market, operator
+from portal.views import approvals, auditor, clearing, common, core, holder, market, operator
 from portal.web import HERE, Ctx, LoginRequired, lang_of, render, sessions_of
 
 log = logging.getLogger("portal")
@@ -41,7 +41,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.state.api = Api(settings)
     app.state.sessions = Sessions(settings.secret_bytes(), settings.session_idle_s)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (common, holder, market, core, operator, auditor, approvals):
+    for module in (common, holder, market, core, operator, clearing, auditor, approvals):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -40,6 +40,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "nav_core": ("开立与兑付", "Issue & repay"),
     "nav_operator": ("平台运营", "Operations desk"),
     "nav_audit": ("审计看板", "Audit dashboard"),
+    "nav_clearing": ("结算币存取", "Deposits & withdrawals"),
     "nav_operations": ("我的操作", "My operations"),
     "nav_market": ("融资市场", "Market"),
     "nav_early": ("提前付款", "Early payment"),
@@ -49,6 +50,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "role_supplier": ("供应商", "supplier"),
     "role_factor": ("保理商", "factor"),
     "role_auditor": ("审计方", "auditor"),
+    "role_clearing_agent": ("清算银行", "clearing agent"),
     # states of operations, certificates, offers, holdings
     "operation": ("操作", "Operation"),
     "state_queued": ("排队中", "queued"),
@@ -211,6 +213,10 @@ LABELS: dict[str, tuple[str, str]] = {
                  "Neither the portal nor the gateway keeps it."),
     "key_replay": ("（重复提交：密钥已在首次显示）", "(a repeated submission: the key was shown the first time)"),
     "mint": ("发行结算币", "Mint settlement currency"),
+    "burn": ("兑回结算币", "Burn settlement currency"),
+    "clearing_note": ("结算币由持牌清算银行按会员存入的资金发行、按提取兑回注销；平台运营方不经手客户资金。",
+                      "The licensed clearing bank mints settlement currency against a member's deposit and "
+                      "burns it on withdrawal; the platform operator never handles client money."),
     "freeze": ("司法冻结", "Freeze"),
     "unfreeze": ("解除冻结", "Unfreeze"),
     "reason": ("依据（如法院文书编号）", "Reason (e.g. court order)"),

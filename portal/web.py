@@ -34,6 +34,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "core_enterprise": [("/core", "nav_core"), ("/early", "nav_early"), ("/operations", "nav_operations")],
     "operator": [("/operator", "nav_operator"), ("/operations", "nav_operations")],
     "auditor": [("/audit", "nav_audit")],
+    "clearing_agent": [("/clearing", "nav_clearing"), ("/operations", "nav_operations")],
 }
 # dual control: every member's users see the approvals inbox (checkers decide there), admins manage users
 APPROVALS, USERS = ("/approvals", "nav_approvals"), ("/users", "nav_users")

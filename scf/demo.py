@@ -6,7 +6,8 @@
    (uvicorn on loopback, free ports), each in its own process group, with their databases,
    keystores and logs in a fresh run directory ``var/demo-<timestamp>/``.
 3. The scenario, through the gateway's HTTP API only: onboarding (2 core enterprises, 14
-   suppliers, 2 factors, 1 auditor), credit lines, currency, 4 certificates issued and accepted,
+   suppliers, 2 factors, 1 auditor, 1 clearing bank), credit lines, currency minted by the
+   clearing bank, 4 certificates issued and accepted,
    split down to tier 3, financed, repaid in full / in part / not at all, marked overdue.
    The only direct node calls are dev-chain controls (``evm_increaseTime``/``evm_mine``) and reads.
 4. The auditor's report from the indexer's API (lineage tree, exposure, tiers reached, financing)
@@ -257,6 +258,7 @@ TIER2 = ["Anhe Stamping", "Baiyun Wiring", "Chengxin Castings", "Dacheng Copper"
 TIER3 = ["Fuxing Steel Strip", "Guangming Fasteners", "Hengtai Polymer", "Jinqiao Coatings", "Kaiyuan Logistics"]
 FACTORS = ["Bank of Ningbo Factoring", "Pudong Supply Chain Finance"]
 AUDITOR = "Consortium Audit Office"
+CLEARING = "Shanghai Clearing Bank"  # the clearing agent: mints and burns the settlement currency
 
 
 @dataclass
@@ -276,7 +278,7 @@ class Run:
 def onboard(run: Run) -> None:
     cast = [(n, "core_enterprise") for n in CORES]
     cast += [(n, "supplier") for n in TIER1 + TIER2 + TIER3]
-    cast += [(n, "factor") for n in FACTORS] + [(AUDITOR, "auditor")]
+    cast += [(n, "factor") for n in FACTORS] + [(AUDITOR, "auditor"), (CLEARING, "clearing_agent")]
     for name, role in cast:
         data = run.gw.post(
             run.operator_key, "/v1/members", {"role": role, "kyc_hash": doc(f"kyc:{name}"), "label": name}
@@ -435,14 +437,15 @@ def play(run: Run) -> dict[str, Any]:
     op = run.operator_key
     onboard(run)
 
-    # credit lines (授信) and currency: cores repay, factors pay for financing
+    # credit lines (授信) and currency, minted by the clearing bank against deposits (the operator
+    # never touches client money): cores repay, factors pay for financing
     for core, limit in zip(CORES, (5_000_000 * UNIT, 3_000_000 * UNIT), strict=True):
         run.gw.put(op, f"/v1/members/{run.m(core).account}/credit-limit", {"limit": limit})
         run.step(f"credit line of {core}: {money(limit)}")
     for name, amount in [(CORES[0], 4_000_000 * UNIT), (CORES[1], 2_000_000 * UNIT),
                          (FACTORS[0], 2_000_000 * UNIT), (FACTORS[1], 2_000_000 * UNIT)]:
-        run.gw.post(op, "/v1/currency/mint", {"to": run.m(name).account, "amount": amount})
-        run.step(f"minted {money(amount)} settlement currency to {name}")
+        run.gw.post(run.m(CLEARING).key, "/v1/currency/mint", {"to": run.m(name).account, "amount": amount})
+        run.step(f"{CLEARING} minted {money(amount)} settlement currency to {name} against its deposit")
 
     t1, t2, t3 = TIER1, TIER2, TIER3
     # CERT-A: repaid in full and redeemed -- the one whose lineage is shown

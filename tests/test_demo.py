@@ -65,6 +65,8 @@ def test_demo_twice_end_to_end_and_nothing_left_running() -> None:
         text = out.stdout
         for expected in (
             "onboarded core enterprise",
+            "onboarded clearing agent Shanghai Clearing Bank",
+            "Shanghai Clearing Bank minted",  # the bank mints the currency, never the operator
             "issued CERT-A",
             "Fuxing Steel Strip",  # a tier-3 supplier in the lineage tree
             "tier 3",

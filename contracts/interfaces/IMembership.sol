@@ -5,13 +5,16 @@ pragma solidity ^0.8.24;
 /// @notice The registry's owner is the platform operator; every other contract asks it who the
 /// operator is, who is an active member and whether the system is paused.
 interface IMembership {
-    /// @dev Role of a member. `None` marks an address that was never onboarded.
+    /// @dev Role of a member. `None` marks an address that was never onboarded. `ClearingAgent` is
+    /// the licensed bank that alone mints and burns the settlement currency (new roles go at the
+    /// end, so the stored values keep their meaning).
     enum Role {
         None,
         CoreEnterprise,
         Supplier,
         Factor,
-        Auditor
+        Auditor,
+        ClearingAgent
     }
 
     /// @dev What a role may do with the two tokens (see {permits}, the one table on chain).

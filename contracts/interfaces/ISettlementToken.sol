@@ -4,11 +4,13 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 /// @title Permissioned settlement currency (a tokenized bank deposit).
-/// @notice Moves only between active members and the platform's system contracts; the operator
-/// mints against deposits and burns on withdrawal. Standard `Transfer` events cover every change.
+/// @notice Moves only between active members and the platform's system contracts; the clearing
+/// agent (a licensed bank, role ClearingAgent), never the operator, mints against deposits and
+/// burns on withdrawal. Standard `Transfer` events cover every change.
 /// An allowance goes only to a member whose role may spend currency (or a system contract), and
 /// its spender (`transferFrom`) must still be active (`Membership.permits`, `requireSpender`).
 interface ISettlementToken is IERC20 {
+    /// @dev `transferByAgent` by a caller that is not a system contract.
     error SettlementTokenUnauthorized(address caller);
     /// @dev A mint of nothing: no deposit backs it, and its `Transfer` would be noise for the indexer.
     error SettlementTokenZeroMint(address to);

@@ -113,7 +113,7 @@ class DateRange:
 
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 CertificateStatus = Literal["pending", "active", "rejected", "overdue", "settled"]
-Role = Literal["core_enterprise", "supplier", "factor", "auditor"]
+Role = Literal["core_enterprise", "supplier", "factor", "auditor", "clearing_agent"]
 assert set(get_args(CertificateStatus)) == set(CERT_STATUS_NAMES.values()) - {"none"}
 assert set(get_args(Role)) == set(ROLE_NAMES.values()) - {"none"}
 CertificateId = Annotated[int, Path(ge=0, le=MAX_ID, description="certificate id")]

@@ -1,5 +1,5 @@
-"""Operator: onboard members (the new member's API key shown once), credit lines, settlement
-currency, judicial freeze / release, pause / unpause."""
+"""Operator: onboard members (the new member's API key shown once), credit lines, judicial freeze /
+release, pause / unpause. The settlement currency is the clearing agent's (views/clearing.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from portal.views.common import gather_ok, my_operations
 from portal.web import Current, Posted, act, render, upload, write
 
 router = APIRouter()
-ROLES = ("supplier", "core_enterprise", "factor", "auditor")
+ROLES = ("supplier", "core_enterprise", "factor", "auditor", "clearing_agent")
 
 
 @router.get("/operator")
@@ -53,17 +53,6 @@ async def credit(c: Posted, account: str = Form(""), amount: str = Form("")) -> 
     async def call() -> dict[str, Any]:
         who = forms.parse_address(account)
         return await write(c, f"/members/{who}/credit-limit", {"limit": forms.parse_amount(amount)}, method="PUT")
-
-    return await act(c, "/operator", call)
-
-
-@router.post("/operator/mint")
-async def mint(c: Posted, account: str = Form(""), amount: str = Form("")) -> Response:
-    c.need("operator")
-
-    async def call() -> dict[str, Any]:
-        body = {"to": forms.parse_address(account), "amount": forms.parse_amount(amount)}
-        return await write(c, "/currency/mint", body)
 
     return await act(c, "/operator", call)
 

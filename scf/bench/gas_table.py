@@ -34,7 +34,7 @@ REPORT = ROOT / "reports" / "gas.json"
 ISSUE_REFERENCE_SPLIT_GAS = 231_929
 DAY = 86_400
 BATCH = 5
-ROLE = {"core": 1, "supplier": 2, "factor": 3, "auditor": 4}
+ROLE = {"core": 1, "supplier": 2, "factor": 3, "auditor": 4, "clearing_agent": 5}
 
 
 def h32(n: int) -> bytes:
@@ -103,7 +103,7 @@ def measure(url: str) -> dict[str, Any]:
     tok = manifest.contract(w3, "CertificateToken")
     fin = manifest.contract(w3, "Financing")
     stl = manifest.contract(w3, "Settlement")
-    op, core, s1, s2, s3, s4, s5, f1, f2, auditor, op2 = dev_accounts(11)
+    op, core, s1, s2, s3, s4, s5, f1, f2, auditor, op2, bank = dev_accounts(12)
     r = Recorder(w3)
     f = m.functions
 
@@ -111,18 +111,20 @@ def measure(url: str) -> dict[str, Any]:
     r.send(op, f.onboard(core.address, ROLE["core"], h32(1)), "Membership.onboard", "new member")
     for i, (acct, role) in enumerate(
         [(s1, "supplier"), (s2, "supplier"), (s3, "supplier"), (s4, "supplier"), (s5, "supplier"),
-         (f1, "factor"), (f2, "factor"), (auditor, "auditor")]
+         (f1, "factor"), (f2, "factor"), (auditor, "auditor"), (bank, "clearing_agent")]
     ):
         r.send(op, f.onboard(acct.address, ROLE[role], h32(10 + i)))
     r.send(op, f.setCreditLimit(core.address, 10**12), "Membership.setCreditLimit")
     r.send(op, f.updateKyc(s1.address, h32(99)), "Membership.updateKyc")
     r.send(op, f.setActive(s5.address, False), "Membership.setActive (suspend)")
     r.send(op, f.setActive(s5.address, True), "Membership.setActive (reactivate)")
-    r.send(op, cur.functions.mint(core.address, 10**11), "SettlementToken.mint", "to a new holder")
-    r.send(op, cur.functions.mint(f1.address, 10**10))
+    # the clearing agent (a licensed bank), never the operator, mints and burns
+    r.send(bank, cur.functions.mint(core.address, 10**11), "SettlementToken.mint",
+           "to a new holder, by the clearing agent")
+    r.send(bank, cur.functions.mint(f1.address, 10**10))
     # (the auditor holds no currency: Membership.permits)
     r.send(f1, cur.functions.transfer(s2.address, 100), "SettlementToken.transfer", "to a new holder")
-    r.send(op, cur.functions.burn(s2.address, 100), "SettlementToken.burn")
+    r.send(bank, cur.functions.burn(s2.address, 100), "SettlementToken.burn", "by the clearing agent")
 
     t = tok.functions
     # --- issue, accept, reject ---------------------------------------------------------
@@ -175,7 +177,7 @@ def measure(url: str) -> dict[str, Any]:
 
     # --- the market -------------------------------------------------------------------------
     sf = stl.functions
-    r.send(op, cur.functions.mint(f2.address, 10**10))
+    r.send(bank, cur.functions.mint(f2.address, 10**10))
     r.send(s1, fn.createOpenOffer(root, 1_000_000, [], 450, expires, True, h32(30)),
            "Financing.createOpenOffer", "to every active factor")
     r.send(f2, fn.acceptOffer(fn.offerCount().call()), "Financing.acceptOffer (open offer)",

@@ -1,6 +1,6 @@
 """Fixtures: the deployed, wired system and a populated world of members.
 
-Roles (Membership.Role): 0 None, 1 CoreEnterprise, 2 Supplier, 3 Factor, 4 Auditor.
+Roles (Membership.Role): 0 None, 1 CoreEnterprise, 2 Supplier, 3 Factor, 4 Auditor, 5 ClearingAgent.
 Capabilities (Membership.Capability): 0 HoldCurrency, 1 SpendCurrency, 2 HoldHoldings, 3 SpendHoldings.
 Certificate status: 0 None, 1 Pending, 2 Active, 3 Rejected, 4 Overdue, 5 Settled.
 Amounts have 2 decimals (100_000 = 1,000.00).
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-NONE, CORE, SUPPLIER, FACTOR, AUDITOR = range(5)
+NONE, CORE, SUPPLIER, FACTOR, AUDITOR, CLEARING = range(6)
 HOLD_CURRENCY, SPEND_CURRENCY, HOLD_HOLDINGS, SPEND_HOLDINGS = range(4)  # Membership.Capability
 ST_NONE, PENDING, ACTIVE, REJECTED, OVERDUE, SETTLED = range(6)
 OFFER_NONE, OFFER_OPEN, OFFER_ACCEPTED, OFFER_CANCELLED = range(4)
@@ -46,6 +46,7 @@ class World:
     auditor: Any
     outsider: Any
     suspended: Any
+    clearing: Any  # the clearing agent (a licensed bank): mints and burns the currency
     chain: Any
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -117,18 +118,18 @@ def populate(system, accounts, chain) -> World:
         membership, currency, token, financing, settlement,
         op=op, core=accounts[1], core2=accounts[2], s1=accounts[3], s2=accounts[4], s3=accounts[5],
         f1=accounts[6], f2=accounts[7], auditor=accounts[8], outsider=accounts[9], suspended=accounts[10],
-        chain=chain,
+        clearing=accounts[19], chain=chain,
     )
     members = [
         (w.core, CORE), (w.core2, CORE), (w.s1, SUPPLIER), (w.s2, SUPPLIER), (w.s3, SUPPLIER),
-        (w.f1, FACTOR), (w.f2, FACTOR), (w.auditor, AUDITOR), (w.suspended, SUPPLIER),
+        (w.f1, FACTOR), (w.f2, FACTOR), (w.auditor, AUDITOR), (w.suspended, SUPPLIER), (w.clearing, CLEARING),
     ]
     for i, (account, role) in enumerate(members):
         membership.onboard(account, role, h32(100 + i), {"from": op})
     membership.setCreditLimit(w.core, CREDIT, {"from": op})
     membership.setCreditLimit(w.core2, CREDIT, {"from": op})
     for account in (w.core, w.core2, w.f1, w.f2):
-        currency.mint(account, CURRENCY, {"from": op})
+        currency.mint(account, CURRENCY, {"from": w.clearing})
     membership.setActive(w.suspended, False, {"from": op})
     return w
 

@@ -12,6 +12,7 @@ import brownie
 import pytest
 from conftest import (
     AUDITOR,
+    CLEARING,
     CORE,
     DAY,
     FACTOR,
@@ -24,10 +25,10 @@ from conftest import (
 )
 from errors import err
 
-ROLES = ["operator", "core", "supplier", "factor", "auditor", "outsider", "suspended"]
+ROLES = ["operator", "core", "supplier", "factor", "auditor", "clearing", "outsider", "suspended"]
 ROLE_ENUM = {
     "operator": NONE, "core": CORE, "supplier": SUPPLIER, "factor": FACTOR,
-    "auditor": AUDITOR, "outsider": NONE, "suspended": SUPPLIER,
+    "auditor": AUDITOR, "clearing": CLEARING, "outsider": NONE, "suspended": SUPPLIER,
 }
 HOLDERS = {"supplier", "factor", "suspended"}
 
@@ -62,7 +63,7 @@ def mx(world, accounts):
     m = w.membership
     m.setActive(w.suspended, True, {"from": op})
     for who in (w.s1, w.suspended):
-        w.currency.mint(who, 1_000, {"from": op})
+        w.currency.mint(who, 1_000, {"from": w.clearing})
     cert, a = w.issue(face=100_000, days=90)
     b = w.split(a, w.f1, 10_000)
     s = w.split(a, w.suspended, 10_000)
@@ -100,7 +101,7 @@ def mx(world, accounts):
     w.currency.approve(f, 10_000, {"from": w.s1})
     callers = {
         "operator": op, "core": w.core, "supplier": w.s1, "factor": w.f1,
-        "auditor": w.auditor, "outsider": w.outsider, "suspended": w.suspended,
+        "auditor": w.auditor, "clearing": w.clearing, "outsider": w.outsider, "suspended": w.suspended,
     }
     # every caller whose role may spend currency holds an allowance of the core enterprise's
     # (the others can never be given one: SettlementToken.approve(to auditor) below)
@@ -156,8 +157,8 @@ def currency_party(mx, role, who):
     """The sender side of a currency move: active members of a role that may hold currency."""
     if role == "suspended":
         return err("MembershipInactive", who)
-    if role == "auditor":
-        return err("MembershipNotPermitted", who, AUDITOR, HOLD_CURRENCY)
+    if role in ("auditor", "clearing"):  # roles that hold no currency
+        return err("MembershipNotPermitted", who, ROLE_ENUM[role], HOLD_CURRENCY)
     return err("MembershipUnknownMember", who)
 
 
@@ -255,13 +256,13 @@ CASES = {
         allow(otherwise=lambda mx, r, who: err("MembershipUnauthorized", who)),
     ),
     # SettlementToken
-    "SettlementToken.mint": (
+    "SettlementToken.mint": (  # the clearing agent alone, never the operator
         lambda mx, r, who: mx.w.currency.mint(mx.w.s1, 1, tx(who)),
-        allow("operator", otherwise=lambda mx, r, who: err("SettlementTokenUnauthorized", who)),
+        allow("clearing", otherwise=wrong_role(CLEARING)),
     ),
     "SettlementToken.burn": (
         lambda mx, r, who: mx.w.currency.burn(mx.w.core, 1, tx(who)),
-        allow("operator", otherwise=lambda mx, r, who: err("SettlementTokenUnauthorized", who)),
+        allow("clearing", otherwise=wrong_role(CLEARING)),
     ),
     "SettlementToken.transferByAgent": (
         lambda mx, r, who: mx.w.currency.transferByAgent(mx.w.core, mx.w.s1, 1, tx(who)),
@@ -568,7 +569,7 @@ def test_every_state_changing_function_is_in_the_matrix(world):
 # --- the role table: chain, docs and this matrix say the same ---------------------------------
 
 CAPABILITIES = ["HoldCurrency", "SpendCurrency", "HoldHoldings", "SpendHoldings"]
-ROLE_NAMES = ["None", "CoreEnterprise", "Supplier", "Factor", "Auditor"]
+ROLE_NAMES = ["None", "CoreEnterprise", "Supplier", "Factor", "Auditor", "ClearingAgent"]
 
 
 def docs_role_table() -> dict[str, list[bool]]:
@@ -597,7 +598,7 @@ def test_an_auditor_holds_nothing_and_moves_nothing(mx):
     w, aud = mx.w, mx.w.auditor
     cap = lambda c: err("MembershipNotPermitted", aud, AUDITOR, c)  # noqa: E731
     refusals = [
-        (lambda: w.currency.mint(aud, 1, tx(w.op)), cap(HOLD_CURRENCY)),
+        (lambda: w.currency.mint(aud, 1, tx(w.clearing)), cap(HOLD_CURRENCY)),
         (lambda: w.currency.transfer(aud, 1, tx(w.s1)), cap(HOLD_CURRENCY)),
         (lambda: w.currency.approve(aud, 1, tx(w.core)), cap(SPEND_CURRENCY)),
         (lambda: w.token.splitTransfer(mx.own("supplier"), aud, 1, h32(3), tx(w.s1)),

@@ -170,13 +170,13 @@ def test_accept_early_payment_refusals(world, chain, web3, held):
         s.acceptEarlyPayment(oid3, {"from": world.s1})
     world.membership.setActive(world.core, True, {"from": world.op})
     # the debtor cannot pay: nothing moves
-    world.currency.burn(world.core, world.currency.balanceOf(world.core), {"from": world.op})
+    world.currency.burn(world.core, world.currency.balanceOf(world.core), {"from": world.clearing})
     ts = next_timestamp(chain, web3)
     price = price_of(1_000, 500, (world.token.certificate(cert)[1] - ts + DAY - 1) // DAY)
     with brownie.reverts(err("ERC20InsufficientBalance", world.core, 0, price)):
         s.acceptEarlyPayment(oid3, {"from": world.s1})
     assert world.value(root) == 70_000
-    world.currency.mint(world.core, CURRENCY, {"from": world.op})
+    world.currency.mint(world.core, CURRENCY, {"from": world.clearing})
     world.membership.pause({"from": world.op})
     with brownie.reverts(err("MembershipPaused")):
         s.acceptEarlyPayment(oid3, {"from": world.s1})

@@ -245,7 +245,7 @@ def test_accept_offer_reverts(world, chain, web3, held):
         f.acceptOffer(oid3, {"from": world.f1})
     world.membership.unpause({"from": world.op})
     # the factor cannot pay: nothing moves
-    world.currency.burn(world.f1, CURRENCY - price3 + 1, {"from": world.op})
+    world.currency.burn(world.f1, CURRENCY - price3 + 1, {"from": world.clearing})
     before = world.value(root)
     with brownie.reverts(err("ERC20InsufficientBalance", world.f1, price3 - 1, price3)):
         f.acceptOffer(oid3, {"from": world.f1})

@@ -143,7 +143,7 @@ def test_quote_refusals(world, chain, web3, rfq):
     with brownie.reverts(err("FinancingNotRequester", rid, world.f1, world.s1)):
         f.acceptQuote(qid, {"from": world.f1})
     # the factor cannot pay when the seller accepts: nothing moves
-    world.currency.burn(world.f1, CURRENCY, {"from": world.op})
+    world.currency.burn(world.f1, CURRENCY, {"from": world.clearing})
     price = f.quoteOf(qid)[2]
     with brownie.reverts(err("ERC20InsufficientBalance", world.f1, 0, price)):
         f.acceptQuote(qid, {"from": world.s1})

@@ -17,7 +17,7 @@ def evil(world, ReentrantReceiver):
     """A malicious factor contract with currency to pay."""
     r = ReentrantReceiver.deploy({"from": world.op})
     world.membership.onboard(r, FACTOR, h32(600), {"from": world.op})
-    world.currency.mint(r, CURRENCY, {"from": world.op})
+    world.currency.mint(r, CURRENCY, {"from": world.clearing})
     return r
 
 

@@ -66,11 +66,11 @@ def test_repay_reverts(world, split_cert):
     s.repay(cert, 99_000, {"from": world.core})
     with brownie.reverts(err("SettlementOverpayment", cert, 1_000, 1_001)):
         s.repay(cert, 1_001, {"from": world.core})
-    world.currency.burn(world.core, world.currency.balanceOf(world.core) - 10, {"from": world.op})
+    world.currency.burn(world.core, world.currency.balanceOf(world.core) - 10, {"from": world.clearing})
     with brownie.reverts(err("ERC20InsufficientBalance", world.core, 10, 11)):
         s.repay(cert, 11, {"from": world.core})
     s.repay(cert, 10, {"from": world.core})
-    world.currency.mint(world.core, 10_000, {"from": world.op})
+    world.currency.mint(world.core, 10_000, {"from": world.clearing})
     s.repay(cert, 990, {"from": world.core})
     with brownie.reverts(err("SettlementFullyRepaid", cert)):
         s.repay(cert, 1, {"from": world.core})

@@ -1,3 +1,6 @@
+"""The settlement currency: metadata, transfers between members, allowances and their spenders,
+agent transfers by system contracts (mint and burn: test_mint.py, test_burn.py)."""
+
 import brownie
 import pytest
 from conftest import AUDITOR, CURRENCY, HOLD_CURRENCY, SPEND_CURRENCY, ZERO, assert_event
@@ -12,55 +15,6 @@ def test_metadata(world):
     assert c.membership() == world.membership
     assert c.balanceOf(world.f1) == CURRENCY
     assert c.totalSupply() == 4 * CURRENCY
-
-
-def test_mint(world):
-    tx = world.currency.mint(world.s1, 12_345, {"from": world.op})
-    assert_event(tx, "Transfer", **{"from": ZERO, "to": world.s1, "value": 12_345})
-    assert world.currency.balanceOf(world.s1) == 12_345
-    # system contracts may receive currency too
-    world.currency.mint(world.settlement, 1, {"from": world.op})
-
-
-def test_mint_reverts(world):
-    c = world.currency
-    with brownie.reverts(err("SettlementTokenUnauthorized", world.core)):
-        c.mint(world.core, 1, {"from": world.core})
-    with brownie.reverts(err("MembershipUnknownMember", world.outsider)):
-        c.mint(world.outsider, 1, {"from": world.op})
-    with brownie.reverts(err("MembershipInactive", world.suspended)):
-        c.mint(world.suspended, 1, {"from": world.op})
-    with brownie.reverts(err("ERC20InvalidReceiver", ZERO)):
-        c.mint(ZERO, 1, {"from": world.op})
-    with brownie.reverts(err("SettlementTokenZeroMint", world.s1)):
-        c.mint(world.s1, 0, {"from": world.op})
-    with brownie.reverts(err("MembershipNotPermitted", world.auditor, AUDITOR, HOLD_CURRENCY)):
-        c.mint(world.auditor, 1, {"from": world.op})
-    world.membership.pause({"from": world.op})
-    with brownie.reverts(err("MembershipPaused")):
-        c.mint(world.s1, 1, {"from": world.op})
-
-
-def test_burn(world):
-    tx = world.currency.burn(world.f1, 1_000, {"from": world.op})
-    assert_event(tx, "Transfer", **{"from": world.f1, "to": ZERO, "value": 1_000})
-    assert world.currency.balanceOf(world.f1) == CURRENCY - 1_000
-
-
-def test_burn_reverts(world):
-    c = world.currency
-    with brownie.reverts(err("SettlementTokenUnauthorized", world.f1)):
-        c.burn(world.f1, 1, {"from": world.f1})
-    with brownie.reverts(err("ERC20InsufficientBalance", world.s1, 0, 1)):
-        c.burn(world.s1, 1, {"from": world.op})
-    with brownie.reverts(err("ERC20InvalidSender", ZERO)):
-        c.burn(ZERO, 1, {"from": world.op})
-    with brownie.reverts(err("SettlementTokenZeroBurn", world.f1)):
-        c.burn(world.f1, 0, {"from": world.op})
-    c.mint(world.s2, 10, {"from": world.op})
-    world.membership.setActive(world.s2, False, {"from": world.op})
-    with brownie.reverts(err("MembershipInactive", world.s2)):
-        c.burn(world.s2, 10, {"from": world.op})
 
 
 def test_transfer_between_members(world):
@@ -84,7 +38,7 @@ def test_transfer_reverts(world):
         c.transfer(ZERO, 1, {"from": world.f1})
     with brownie.reverts(err("MembershipNotPermitted", world.auditor, AUDITOR, HOLD_CURRENCY)):
         c.transfer(world.auditor, 1, {"from": world.f1})
-    c.mint(world.s2, 10, {"from": world.op})
+    c.mint(world.s2, 10, {"from": world.clearing})
     world.membership.setActive(world.s2, False, {"from": world.op})
     with brownie.reverts(err("MembershipInactive", world.s2)):
         c.transfer(world.f1, 1, {"from": world.s2})

@@ -2,10 +2,11 @@
 
 A Python model follows random issues, accepts/rejects, splits, ERC-3525 merges, ERC-721 transfers,
 financings, (partial) repayments, redemptions, batch settlements, overdue marks, freezes, pauses,
-suspensions and time jumps, and attempts that must fail: moves to the holding's own owner, to
+suspensions, time jumps and the clearing agent's deposits (mint) and withdrawals (burn), and
+attempts that must fail: the operator minting or burning, moves to the holding's own owner, to
 recipients that are not active holders, approvals to roles that may not spend holdings (auditor,
 core enterprise, outsiders), spends by suspended spenders, and currency sent to or approved for
-the auditor or an outsider.
+the auditor, the clearing agent or an outsider.
 Every action is predicted by the model: an action it expects to work must work; an action it
 expects to be refused (frozen, paused, suspended, matured, ...) must revert with the exact error.
 After every step the invariants are checked against the chain:
@@ -57,12 +58,14 @@ class Lifecycle:
         world.membership.setCreditLimit(world.core, LIMIT, {"from": world.op})
         for f in (world.f1, world.f2):  # once per module: a second state machine finds them paid
             if world.currency.balanceOf(f) < FACTOR_CASH:
-                world.currency.mint(f, FACTOR_CASH - world.currency.balanceOf(f), {"from": world.op})
+                world.currency.mint(f, FACTOR_CASH - world.currency.balanceOf(f), {"from": world.clearing})
         cls.holders = [getattr(world, r) for r in HOLDER_ROLES]
         cls.suppliers = cls.holders[:3]
         cls.factors = cls.holders[3:]
         # never active holders: (account, role); `suspended` is a supplier suspended for good
-        cls.non_holders = [(world.outsider, 0), (world.auditor, 4), (world.core2, 1), (world.suspended, 2)]
+        cls.non_holders = [
+            (world.outsider, 0), (world.auditor, 4), (world.core2, 1), (world.suspended, 2), (world.clearing, 5),
+        ]
 
     def setup(self):
         w = self.w
@@ -681,10 +684,11 @@ class Lifecycle:
         h["frozen"] = not h["frozen"]
 
     def rule_currency_to_a_non_holder(self, st_idx, st_bool):
-        """Currency never goes to the auditor or an outsider, and neither is made a spender of it."""
+        """Currency never goes to the auditor, the clearing agent or an outsider, and none of them is
+        made a spender of it."""
         w = self.w
         sender = self.holders[3 + st_idx % 2]  # a factor: it always holds cash
-        to, role = [(w.auditor, 4), (w.outsider, 0)][st_idx // 2 % 2]
+        to, role = [(w.auditor, 4), (w.outsider, 0), (w.clearing, 5)][st_idx // 2 % 3]
         self.pin()
         refusal = err("MembershipNotPermitted", to, role, 1) if role else err("MembershipUnknownMember", to)
         if st_bool:
@@ -697,6 +701,25 @@ class Lifecycle:
         else:
             expected = err("MembershipNotPermitted", to, role, 0) if role else err("MembershipUnknownMember", to)
         self.run(expected, w.currency.transfer, to, 1, {"from": sender})
+
+    def rule_deposit_or_withdraw(self, st_idx, st_face, st_bool):
+        """The clearing agent mints against a deposit (st_bool) or burns on a withdrawal; the
+        operator's same call is refused: it never touches client money."""
+        w = self.w
+        holder = self.holders[st_idx % 5]
+        self.pin()
+        paused = err("MembershipPaused") if self.paused else None
+        self.run(paused or err("MembershipWrongRole", w.op, 5, 0), w.currency.mint, holder, st_face, {"from": w.op})
+        self.pin()
+        expected = paused or (err("MembershipInactive", holder) if str(holder) in self.inactive else None)
+        cash = self.cash[str(holder)]
+        if st_bool:
+            if self.run(expected, w.currency.mint, holder, st_face, {"from": w.clearing}):
+                self.cash[str(holder)] += st_face
+            return
+        expected = expected or (err("ERC20InsufficientBalance", holder, cash, st_face) if cash < st_face else None)
+        if self.run(expected, w.currency.burn, holder, st_face, {"from": w.clearing}):
+            self.cash[str(holder)] -= st_face
 
     def rule_pause(self):
         w = self.w

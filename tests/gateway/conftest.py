@@ -96,6 +96,7 @@ class Api:
     client: TestClient
     chain: Chain
     keys: dict[str, str] = field(default_factory=dict)
+    clearing_agent: tuple[str, str] | None = None
 
     def h(self, key: str, idem: str | None = None) -> dict[str, str]:
         headers = {"X-API-Key": key}
@@ -126,6 +127,17 @@ class Api:
             r = self.put(f"/v1/members/{body['account']}/credit-limit", OPERATOR_API_KEY, {"limit": credit})
             assert r.json()["state"] == "confirmed", r.text
         return body["account"], body["api_key"]
+
+    def clearing(self) -> tuple[str, str]:
+        """(account, api_key) of this chain's clearing agent, onboarded on first use: it alone mints
+        and burns the settlement currency."""
+        if self.clearing_agent is None:
+            self.clearing_agent = self.onboard("clearing_agent")
+        return self.clearing_agent
+
+    @property
+    def clearing_key(self) -> str:
+        return self.clearing()[1]
 
     def now(self) -> int:
         import httpx
@@ -158,6 +170,7 @@ class Scenario:
     supplier2: tuple[str, str]
     factor: tuple[str, str]
     auditor: tuple[str, str]
+    clearing: tuple[str, str]
 
 
 @pytest.fixture(scope="session")
@@ -168,6 +181,7 @@ def members(api: Api) -> Scenario:
         supplier2=api.onboard("supplier"),
         factor=api.onboard("factor"),
         auditor=api.onboard("auditor"),
+        clearing=api.clearing(),
     )
 
 

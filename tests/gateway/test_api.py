@@ -86,7 +86,7 @@ def test_lifecycle_issue_accept_split_finance(api: Api, members: Scenario) -> No
     sup, sup_key = members.supplier
     sup2, sup2_key = members.supplier2
     factor, factor_key = members.factor
-    confirmed(api.post("/v1/currency/mint", OPERATOR_API_KEY, {"to": factor, "amount": 10_000_000}))
+    confirmed(api.post("/v1/currency/mint", api.clearing_key, {"to": factor, "amount": 10_000_000}))
     assert api.get(f"/v1/currency/balances/{factor}", factor_key).json()["balance"] >= 10_000_000
 
     res = api.issue(core_key, sup, face=100_000)
@@ -214,9 +214,31 @@ def test_pause_terms_and_burn(api: Api, members: Scenario) -> None:
     r = api.put("/v1/system/max-term", OPERATOR_API_KEY, {"max_term_seconds": 0})
     assert r.status_code == 422 and r.json()["details"]["error"] == "CertificateInvalidTerm"
     confirmed(api.put("/v1/system/grace-period", OPERATOR_API_KEY, {"grace_period_seconds": 30 * 86400}))
-    confirmed(api.post("/v1/currency/mint", OPERATOR_API_KEY, {"to": core, "amount": 500}))
-    confirmed(api.post("/v1/currency/burn", OPERATOR_API_KEY, {"account": core, "amount": 200}))
+    confirmed(api.post("/v1/currency/mint", api.clearing_key, {"to": core, "amount": 500}))
+    confirmed(api.post("/v1/currency/burn", api.clearing_key, {"account": core, "amount": 200}))
     assert api.get("/v1/me", core_key).json()["balance"] >= 300
+
+
+def test_the_clearing_agent_mints_and_burns_with_its_own_key(api: Api, members: Scenario) -> None:
+    """PBOC 2025: client money moves through a licensed bank, never the platform operator. The
+    clearing agent's API key mints and burns, its own key signs; the operator's key is refused (403,
+    and the chain would refuse it too: MembershipWrongRole)."""
+    bank, bank_key = members.clearing
+    core = members.core[0]
+    before = api.get(f"/v1/currency/balances/{core}", bank_key).json()["balance"]
+    n0 = chain_nonce(api, bank)
+    minted = confirmed(api.post("/v1/currency/mint", bank_key, {"to": core, "amount": 900}))
+    assert minted["account"] == bank and minted["kind"] == "currency.mint"
+    confirmed(api.post("/v1/currency/burn", bank_key, {"account": core, "amount": 400}))
+    assert chain_nonce(api, bank) == n0 + 2  # signed by the bank's key
+    assert api.get(f"/v1/currency/balances/{core}", bank_key).json()["balance"] == before + 500
+    me = api.get("/v1/me", bank_key).json()
+    assert (me["role"], me["balance"], me["active"], me["signer"]) == ("clearing_agent", 0, True, True)
+    assert api.get(f"/v1/members/{bank}", OPERATOR_API_KEY).json()["role"] == "clearing_agent"
+    refused = [("/v1/currency/mint", {"to": core, "amount": 1}), ("/v1/currency/burn", {"account": core, "amount": 1})]
+    for path, body in refused:
+        r = api.post(path, OPERATOR_API_KEY, body)
+        assert r.status_code == 403 and r.json()["details"]["allowed"] == ["clearing_agent"], r.text
 
 
 def test_validation_errors(api: Api, members: Scenario) -> None:

@@ -67,7 +67,7 @@ class World:
         self.f2, self.f2_key = api.onboard("factor")
         self.auditor, self.auditor_key = api.onboard("auditor")
         for who in (self.f1, self.f2, self.core):
-            confirmed(api.post("/v1/currency/mint", OPERATOR_API_KEY, {"to": who, "amount": 10**9}))
+            confirmed(api.post("/v1/currency/mint", api.clearing_key, {"to": who, "amount": 10**9}))
 
     def tier3_holding(self, face: int = 100_000, value: int = 50_000, days: int = 90) -> int:
         """A holding of `value` of the tier-3 supplier (core -> t1 -> t2 -> t3)."""

@@ -13,8 +13,8 @@ from gateway.conftest import OPERATOR_API_KEY, Api, Scenario
 from gateway.test_api import chain_nonce, confirmed, h32
 
 A = "0x" + "11" * 20
-ROLES = ["operator", "core_enterprise", "supplier", "factor", "auditor"]
-OP, CORE, SUP, FAC, AUD = ROLES
+ROLES = ["operator", "core_enterprise", "supplier", "factor", "auditor", "clearing_agent"]
+OP, CORE, SUP, FAC, AUD, CLR = ROLES
 
 # (method, path, body, roles allowed)
 MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
@@ -39,8 +39,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("post", "/v1/settlement/redeem", {"token_id": 1}, {SUP, FAC}),
     ("post", "/v1/settlement/batch", {"token_ids": [1]}, {CORE, OP}),
     ("post", "/v1/settlement/mark-overdue", {"certificate_id": 1}, {OP, CORE, SUP, FAC}),
-    ("post", "/v1/currency/mint", {"to": A, "amount": 1}, {OP}),
-    ("post", "/v1/currency/burn", {"account": A, "amount": 1}, {OP}),
+    ("post", "/v1/currency/mint", {"to": A, "amount": 1}, {CLR}),  # the clearing agent, never the operator
+    ("post", "/v1/currency/burn", {"account": A, "amount": 1}, {CLR}),
     ("post", "/v1/system/pause", None, {OP}),
     ("post", "/v1/system/unpause", None, {OP}),
     ("put", "/v1/system/max-term", {"max_term_seconds": 1}, {OP}),
@@ -51,7 +51,7 @@ CASES = [(m, p, b, role) for (m, p, b, allowed) in MATRIX for role in ROLES if r
 
 def key_of(members: Scenario, role: str) -> str:
     return {OP: OPERATOR_API_KEY, CORE: members.core[1], SUP: members.supplier[1], FAC: members.factor[1],
-            AUD: members.auditor[1]}[role]
+            AUD: members.auditor[1], CLR: members.clearing[1]}[role]
 
 
 def op_count(api: Api) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from gateway.conftest import OPERATOR_API_KEY, Api, rpc
+from gateway.conftest import Api, rpc
 from gateway.test_api import chain_nonce, confirmed, h32
 
 
@@ -15,7 +15,7 @@ def test_repay_redeem_batch_and_overdue(own_api: Api) -> None:
     sup, sup_key = api.onboard("supplier")
     sup2, sup2_key = api.onboard("supplier")
     factor, factor_key = api.onboard("factor")
-    confirmed(api.post("/v1/currency/mint", OPERATOR_API_KEY, {"to": core, "amount": 1_000_000}))
+    confirmed(api.post("/v1/currency/mint", api.clearing_key, {"to": core, "amount": 1_000_000}))
 
     c1 = api.issue(core_key, sup, face=100_000, days=30)
     c2 = api.issue(core_key, sup, face=50_000, days=30)

@@ -31,7 +31,7 @@ from chain_gateway.models import (
 )
 from tests.pg import fresh_database
 
-HEAD = "0002"  # the latest revision
+HEAD = "0003"  # the latest revision
 
 # The schema the gateway created before the migrations (SQLModel.metadata.create_all + upgrade_schema
 # of the last release without Alembic), as SQLite and PostgreSQL got it.
@@ -82,6 +82,7 @@ OLD_PG_DDL = (
     .replace("role VARCHAR(15)", "role role")
     .replace("state VARCHAR(9)", "state opstate")
 )
+
 
 OLD_ROW = (
     "INSERT INTO gw_operation (id, api_account, signer, kind, contract, to_address, data, args,"
@@ -137,6 +138,8 @@ def usable(url: str) -> None:
         s.add(Approval(operation_id="awaiting", account="0x1", user_id=2, decision="approve"))
         s.add(WebhookOutbox(operation_id="awaiting", state=OpState.expired))
         s.add(ApiKey(key_hash="a" * 64, prefix="p", account="0x1", role=Role.supplier, onboarding_operation="new"))
+        # a role added after 0001 (PostgreSQL's enum type `role` gets it in 0003)
+        s.add(ApiKey(key_hash="c" * 64, prefix="p", account="0x3", role=Role.clearing_agent))
         s.add(WebhookOutbox(operation_id="new", state="confirmed"))
         s.commit()
         assert {o.id for o in s.exec(select(Operation)).all()} >= {"new", "awaiting"}

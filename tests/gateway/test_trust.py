@@ -45,9 +45,9 @@ def error(r: Any, status: int, code: str | None = None) -> dict[str, Any]:
 
 def test_body_integers_are_strict_and_bounded(api: Api, members: Scenario) -> None:
     core = members.core[0]
+    clearing = {**api.h(api.clearing_key), "Content-Type": "application/json"}
     for raw in ('"7"', "true", "7.0", "1e2", "-1", str(2**256), "7.5"):
-        r = api.client.post("/v1/currency/mint", headers={**api.op, "Content-Type": "application/json"},
-                            content=f'{{"to": "{core}", "amount": {raw}}}')
+        r = api.client.post("/v1/currency/mint", headers=clearing, content=f'{{"to": "{core}", "amount": {raw}}}')
         error(r, 422, "VALIDATION_ERROR")
     # uint128 values: 2**128 refused by the gateway itself (not by a simulation), 2**128 - 1 accepted
     r = api.put(f"/v1/members/{core}/credit-limit", OPERATOR_API_KEY, {"limit": 2**128})
@@ -61,7 +61,7 @@ def test_body_integers_are_strict_and_bounded(api: Api, members: Scenario) -> No
     r = api.post("/v1/holdings/1/split-transfer", sup_key, {"to": core, "value": 2**128, "document_hash": h32()})
     error(r, 422, "VALIDATION_ERROR")
     # currency amounts: the full uint256 range passes validation (the simulation decides)
-    r = api.post("/v1/currency/mint", OPERATOR_API_KEY, {"to": core, "amount": 2**256 - 1}, wait=False)
+    r = api.post("/v1/currency/mint", api.clearing_key, {"to": core, "amount": 2**256 - 1}, wait=False)
     assert r.status_code == 202 or r.json()["code"] == "CONTRACT_REVERT", r.text
 
 
@@ -96,7 +96,7 @@ def test_mixed_case_addresses_must_pass_the_checksum(api: Api, members: Scenario
     assert body["details"]["errors"][0]["type"] == "ADDRESS_CHECKSUM"
     r = api.post("/v1/members", OPERATOR_API_KEY, {"role": "supplier", "kyc_hash": h32(), "account": bad})
     error(r, 422, "ADDRESS_CHECKSUM")
-    r = api.post("/v1/currency/mint", OPERATOR_API_KEY, {"to": bad, "amount": 1})
+    r = api.post("/v1/currency/mint", api.clearing_key, {"to": bad, "amount": 1})
     error(r, 422, "ADDRESS_CHECKSUM")
     for plain in ("0x" + digits.lower(), "0x" + digits.upper()):  # no checksum to check: accepted as is
         r = api.get(f"/v1/members/{plain}", OPERATOR_API_KEY)
@@ -186,9 +186,9 @@ def test_reserved_accounts_zero_kyc_and_zero_amounts_are_refused_before_simulati
     error(r, 422, "ZERO_KYC_HASH")
     r = api.put(f"/v1/members/{members.supplier[0]}/kyc", OPERATOR_API_KEY, {"kyc_hash": "0x" + "0" * 64})
     error(r, 422, "ZERO_KYC_HASH")
-    r = api.post("/v1/currency/mint", OPERATOR_API_KEY, {"to": members.core[0], "amount": 0})
+    r = api.post("/v1/currency/mint", api.clearing_key, {"to": members.core[0], "amount": 0})
     error(r, 422, "ZERO_AMOUNT")
-    r = api.post("/v1/currency/burn", OPERATOR_API_KEY, {"account": members.core[0], "amount": 0})
+    r = api.post("/v1/currency/burn", api.clearing_key, {"account": members.core[0], "amount": 0})
     error(r, 422, "ZERO_AMOUNT")
     assert simulated == []
 
@@ -251,7 +251,7 @@ def test_a_slow_store_round_trip_stalls_only_its_request(own_api: Api, case: str
     new_key = api.client.post(f"/v1/members/{account}/api-keys", headers=api.op).json()["api_key"]
     marker, request = {
         "list": (account, lambda: api.get("/v1/operations", key)),
-        "idempotency": (idem, lambda: api.client.post("/v1/currency/mint", headers=api.h(OPERATOR_API_KEY, idem),
+        "idempotency": (idem, lambda: api.client.post("/v1/currency/mint", headers=api.h(api.clearing_key, idem),
                                                       json={"to": account, "amount": 5})),
         "auth": (hash_key(new_key), lambda: api.get("/v1/me", new_key)),
         "operation": (op["id"], lambda: api.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY)),
@@ -298,13 +298,14 @@ def test_a_write_while_the_node_is_unreachable_is_503_and_stores_nothing(own_api
     api = own_api
     gw = api.client.app.state.gateway  # type: ignore[attr-defined]
     account = api.onboard("supplier")[0]
+    clearing_key = api.clearing_key  # onboarded while the node answers
     keystore = sorted(p.name for p in gw.settings.keystore_dir.glob("*.json"))
     with Session(gw.engine) as s:
         before = s.exec(select(func.count()).select_from(Operation)).one()
     url = gw.rpc.url
     gw.rpc.url = f"http://127.0.0.1:{devchain.free_port()}"  # nothing listens there
     try:
-        r = api.client.post("/v1/currency/mint", headers=api.h(OPERATOR_API_KEY, "down-1"),
+        r = api.client.post("/v1/currency/mint", headers=api.h(clearing_key, "down-1"),
                             json={"to": account, "amount": 1})
         error(r, 503, "NODE_UNAVAILABLE")
         r = api.client.post("/v1/members", headers=api.op, json={"role": "supplier", "kyc_hash": h32()})
@@ -315,7 +316,7 @@ def test_a_write_while_the_node_is_unreachable_is_503_and_stores_nothing(own_api
         assert s.exec(select(func.count()).select_from(Operation)).one() == before
     assert sorted(p.name for p in gw.settings.keystore_dir.glob("*.json")) == keystore  # no member key written
     # the same Idempotency-Key once the node is back: a fresh operation, not a stored one
-    r = api.client.post("/v1/currency/mint", headers=api.h(OPERATOR_API_KEY, "down-1"),
+    r = api.client.post("/v1/currency/mint", headers=api.h(clearing_key, "down-1"),
                         json={"to": account, "amount": 1}, params={"wait": "true"})
     assert r.status_code == 200 and r.json()["state"] == "confirmed", r.text
 

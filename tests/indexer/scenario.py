@@ -18,7 +18,7 @@ from scf.devchain import DevChain
 from scf_core.manifest import Manifest
 
 DAY = 86_400
-CORE, SUPPLIER, FACTOR, AUDITOR = 1, 2, 3, 4
+CORE, SUPPLIER, FACTOR, AUDITOR, CLEARING = 1, 2, 3, 4, 5
 
 
 def doc(rng: random.Random) -> bytes:
@@ -53,6 +53,7 @@ class Scenario:
         s.suppliers = list(accts[3:11])
         s.factors = list(accts[11:13])
         s.auditor = accts[13]
+        s.clearing = accts[14]  # the clearing agent: mints and burns the currency
         s.membership = manifest.contract(w3, "Membership")
         s.currency = manifest.contract(w3, "SettlementToken")
         s.token = manifest.contract(w3, "CertificateToken")
@@ -62,6 +63,7 @@ class Scenario:
 
     operator: str = ""
     auditor: str = ""
+    clearing: str = ""
     membership: Any = None
     currency: Any = None
     token: Any = None
@@ -115,9 +117,10 @@ class Scenario:
         for a in self.factors:
             self.send(m.onboard(a, FACTOR, doc(self.rng)), self.operator)
         self.send(m.onboard(self.auditor, AUDITOR, doc(self.rng)), self.operator)
+        self.send(m.onboard(self.clearing, CLEARING, b"\x05" * 32), self.operator)  # no draw: the seed plays as before
         self.send(m.updateKyc(self.suppliers[0], doc(self.rng)), self.operator)
         for a in self.cores + self.factors:
-            self.send(self.currency.functions.mint(a, 100_000_000_00), self.operator)
+            self.send(self.currency.functions.mint(a, 100_000_000_00), self.clearing)
         self.send(self.settlement.functions.setGracePeriod(3 * DAY), self.operator)
 
     def issue(self, n: int) -> None:

@@ -238,7 +238,7 @@ def test_errors_and_states_spelled_as_documented(api: Any) -> None:
     certs = client.get("/v1/certificates", params={"limit": 1000}).json()["items"]
     assert {c["status"] for c in certs} <= {"pending", "active", "rejected", "overdue", "settled"}
     roles = {m["role"] for m in client.get("/v1/members").json()["items"]}
-    assert roles == {"core_enterprise", "supplier", "factor", "auditor"}
+    assert roles == {"core_enterprise", "supplier", "factor", "auditor", "clearing_agent"}
     status = certs[0]["status"]
     some = client.get("/v1/certificates", params={"status": status}).json()["items"]
     assert some and {c["status"] for c in some} == {status}

@@ -79,7 +79,7 @@ def test_anvil_reorg_equals_fresh_index(fresh_system: Any, databases: Any, dump_
     try:
         before = ix.checkpoint()
         data = s.currency.functions.mint(s.suppliers[0], 12_345)._encode_transaction_data()
-        replacement = {"from": s.operator, "to": s.currency.address, "data": data, "gasPrice": "0x0"}
+        replacement = {"from": s.clearing, "to": s.currency.address, "data": data, "gasPrice": "0x0"}
         assert system.rpc("anvil_reorg", 6, [[replacement, 2]]) is None
         assert "0x" + bytes(s.w3.eth.get_block(before["block_number"])["hash"]).hex() != before["block_hash"]
         ix.sync()

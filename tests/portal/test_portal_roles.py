@@ -26,11 +26,13 @@ def gw(world: World, who: str, path: str, **params: Any) -> Any:
     return world.gw.get(world.key(who), path, **params)
 
 
-def test_operator_onboards_members_sets_credit_and_mints(browser: Any, world: World) -> None:
+def test_operator_onboards_members_and_sets_credit_the_clearing_agent_mints(browser: Any, world: World) -> None:
     page = login(browser, world, "operator")
     assert page.url.endswith("/operator")
+    assert page.locator("#mint-form").count() == 0  # the operator never touches client money
     for name, role in [("Huaxin Motors", "core_enterprise"), ("Changjiang Body Works", "supplier"),
-                       ("Anhe Stamping", "supplier"), ("Ningbo Factoring", "factor")]:
+                       ("Anhe Stamping", "supplier"), ("Ningbo Factoring", "factor"),
+                       ("Shanghai Clearing Bank", "clearing_agent")]:
         page.select_option("#onboard-form select[name=role]", role)
         page.fill("#onboard-form input[name=label]", name)
         page.fill("#onboard-form input[name=kyc_ref]", f"KYC file {name}")
@@ -53,16 +55,29 @@ def test_operator_onboards_members_sets_credit_and_mints(browser: Any, world: Wo
     page.click("#credit-form button")
     confirmed(page)
     assert int(gw(world, "operator", f"/v1/members/{core}")["credit_limit"]) == 5_000_000 * UNIT
-    for who in (core, factor):
-        page.goto(f"{world.portal}/operator")
-        page.fill("#mint-form input[name=account]", who)
-        page.fill("#mint-form input[name=amount]", "2000000")
-        page.click("#mint-form button")
-        confirmed(page)
-        assert int(gw(world, "operator", f"/v1/currency/balances/{who}")["balance"]) == 2_000_000 * UNIT
     page.goto(f"{world.portal}/operator")
     assert "Huaxin Motors" in page.inner_text("#members")
     shot(page, "operator")
+    page.context.close()
+    # the clearing agent (a licensed bank) mints against deposits and burns on withdrawal
+    page = login(browser, world, "Shanghai Clearing Bank")
+    assert page.url.endswith("/clearing")
+    for who in (core, factor):
+        page.goto(f"{world.portal}/clearing")
+        page.fill("#mint-form input[name=account]", who)
+        page.fill("#mint-form input[name=amount]", "2000100")
+        page.click("#mint-form button")
+        confirmed(page)
+    page.goto(f"{world.portal}/clearing")
+    page.fill("#burn-form input[name=account]", factor)
+    page.fill("#burn-form input[name=amount]", "100")
+    page.click("#burn-form button")
+    confirmed(page)
+    for who, minor in ((core, 2_000_100 * UNIT), (factor, 2_000_000 * UNIT)):
+        assert int(gw(world, "operator", f"/v1/currency/balances/{who}")["balance"]) == minor
+    page.goto(f"{world.portal}/clearing?account={core}")
+    assert "2,000,100.00" in page.inner_text("#found") and len(page.locator("#moves tbody tr").all()) == 3
+    shot(page, "clearing")
     page.context.close()
 
 

@@ -110,8 +110,8 @@ def test_every_label_a_template_uses_exists_in_both_languages() -> None:
     assert missing == []
     states = ["queued", "submitted", "mined", "confirmed", "failed", "pending", "active", "rejected", "overdue",
               "settled", "open", "accepted", "cancelled"]
-    for key in [f"state_{s}" for s in states] + [f"role_{r}" for r in
-                                                 ("operator", "core_enterprise", "supplier", "factor", "auditor")]:
+    roles = ["operator", "core_enterprise", "supplier", "factor", "auditor", "clearing_agent"]
+    for key in [f"state_{s}" for s in states] + [f"role_{r}" for r in roles]:
         assert key in i18n.LABELS, key
     for zh, en in i18n.LABELS.values():
         assert zh and en

@@ -36,7 +36,7 @@ ROLE_NAMES = {v: k for k, v in CHAIN_ROLE.items()}
 
 
 class OnboardIn(BaseModel):
-    role: Role = Field(description="core_enterprise | supplier | factor | auditor")
+    role: Role = Field(description="core_enterprise | supplier | factor | auditor | clearing_agent")
     kyc_hash: KycHash
     account: Address | None = Field(None, description="omit: the gateway creates a key for the member")
     label: str = Field("", max_length=100)
