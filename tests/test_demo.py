@@ -66,6 +66,8 @@ def test_demo_twice_end_to_end_and_nothing_left_running() -> None:
         for expected in (
             "onboarded core enterprise",
             "issued CERT-A",
+            "operator requires invoices",
+            "REFUSED (HTTP 409 INVOICE_ALREADY_USED",  # an invoice used twice (invoice_scenario)
             "Fuxing Steel Strip",  # a tier-3 supplier in the lineage tree
             "tier 3",
             "Exposure per core enterprise",
