@@ -2,10 +2,10 @@
 minor units (2 decimals), timestamps unix seconds of the block.
 
 State tables (one row per entity, updated in place, journaled for reorg rollback):
-Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState.
+Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState, Invoice.
 Event tables (append-only, primary key (block_number, log_index), deleted above the common
 ancestor on reorg): HoldingTransfer, FinancingDeal, Repayment, Redemption, CurrencyTransfer,
-CertificateStatusChange.
+CertificateStatusChange, InvoiceEvent.
 Bookkeeping: Block, Checkpoint, UndoLog.
 """
 
@@ -197,6 +197,9 @@ class FinancingOffer(IndexerModel, table=True):
     created_at: int = big()
     closed_block: int | None = big(default=None)
     closed_tx: str | None = Field(default=None, max_length=66)
+    # the deal's registration at the receivables registry (中登网): hash of its number, set once
+    registration_ref: str | None = Field(default=None, max_length=66)
+    registered_at: int | None = big(default=None)
 
 
 class CurrencyBalance(IndexerModel, table=True):
@@ -210,6 +213,21 @@ class SystemState(IndexerModel, table=True):
     __tablename__ = "system_state"
     key: str = Field(primary_key=True, max_length=80)
     value: str
+    updated_block: int = big()
+
+
+class Invoice(IndexerModel, table=True):
+    """An invoice of the registry (one invoice, one certificate), by its canonical key: its amount
+    (fixed at its first registration), the value backed by the certificates that count, and
+    whether a settled certificate closed it."""
+
+    key: str = Field(primary_key=True, max_length=66)
+    amount: int = amount_field()
+    used: int = amount_field()
+    closed: bool = False
+    closed_at: int | None = big(default=None)
+    first_block: int = big()
+    first_at: int = big()
     updated_block: int = big()
 
 
@@ -288,6 +306,20 @@ class CertificateStatusChange(_EventRow, table=True):
     status: str = Field(max_length=12)
 
 
+class InvoiceEvent(_EventRow, table=True):
+    """An invoice's backing of one certificate: kind `backed` (InvoiceBacked: `value` = backed),
+    `released` (InvoiceReleased, the certificate rejected: `value` = released), `closed`
+    (InvoiceClosed, the certificate settled: `value` 0); `used` = the invoice's used value after."""
+
+    __tablename__ = "invoice_event"
+    key: str = Field(max_length=66, index=True)
+    certificate_id: int = big(index=True)
+    kind: str = Field(max_length=8)
+    amount: int = amount_field()
+    value: int = amount_field()
+    used: int = amount_field()
+
+
 def _t(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
@@ -297,7 +329,8 @@ def _t(model: type[SQLModel]) -> Table:
 Index("ix_holding_cert_parent", _t(Holding).c.certificate_id, _t(Holding).c.parent_token_id)
 
 STATE_TABLES: dict[str, Table] = {
-    _t(m).name: _t(m) for m in (Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState)
+    _t(m).name: _t(m)
+    for m in (Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState, Invoice)
 }
 EVENT_TABLES: dict[str, Table] = {
     _t(m).name: _t(m)
@@ -308,6 +341,7 @@ EVENT_TABLES: dict[str, Table] = {
         Redemption,
         CurrencyTransfer,
         CertificateStatusChange,
+        InvoiceEvent,
     )
 }
 PK: dict[str, str] = {name: next(iter(t.primary_key.columns)).name for name, t in STATE_TABLES.items()}
