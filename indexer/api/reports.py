@@ -182,7 +182,7 @@ def invoice_usage(
     its key, amount, used, available, state and the certificates backing on it (`id:backed`)."""
     rows = reports.invoices(conn, key=key.lower() if key else None, certificate_id=certificate_id, state=state,
                             date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
-    summary = {"invoices": len(rows), "used": sum(r["used"] for r in rows), **as_of.summary()}
+    summary = {"invoices": len(rows), "total_used": sum(r["used"] for r in rows), **as_of.summary()}
     return report_response(rows, page, format, "invoices", summary=summary)
 
 
