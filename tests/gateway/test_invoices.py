@@ -52,7 +52,11 @@ def test_issue_with_invoices_and_reuse_refused(own_api: Api, parties: dict[str, 
     assert first["kind"] == "certificates.issue_with_invoices"
     key1 = "0x" + invoice_key(TAX_ID, "3100231130", "00000001").hex()
     assert first["args"]["invoices"][0]["key"] == key1
-    assert api.get(f"/v1/certificates/{cert}", core_key).json()["face_value"] == 100_000
+    c = api.get(f"/v1/certificates/{cert}", core_key).json()
+    assert c["face_value"] == 100_000
+    key2 = "0x" + invoice_key(TAX_ID, "3100231130", "00000002").hex()
+    assert c["invoices"] == [{"key": key1, "amount": 60_000, "backed": 60_000},
+                             {"key": key2, "amount": 100_000, "backed": 40_000}]
 
     # the same invoice typed otherwise (lower case, full width, spaces) is the same invoice: refused
     # before anything is signed, naming the certificate that uses it
@@ -150,7 +154,9 @@ def test_operator_requires_invoices(own_api: Api, parties: dict[str, tuple[str, 
     finally:
         confirmed(api.put("/v1/system/invoices-required", OPERATOR_API_KEY, {"required": False}))
     assert api.get("/v1/system/info", core_key).json()["invoices_required"] is False
-    confirmed(api.post("/v1/certificates", core_key, issue_body(api, sup, None, face=1_000)))
+    plain = confirmed(api.post("/v1/certificates", core_key, issue_body(api, sup, None, face=1_000)))
+    assert plain["kind"] == "certificates.issue"
+    assert api.get(f"/v1/certificates/{plain['result']['certificate_id']}", core_key).json()["invoices"] == []
 
 
 def test_settled_certificate_closes_its_invoice(own_api: Api, parties: dict[str, tuple[str, str]]) -> None:

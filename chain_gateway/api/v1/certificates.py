@@ -203,8 +203,10 @@ async def get_certificate(certificate_id: PathUint256, gw: GatewayDep, caller: C
 
         raise NotFound("no such certificate", {"certificate_id": certificate_id})
     status = c["status"]
+    backing = await operations.view(gw, "CertificateToken", "certificateInvoices", [certificate_id])
     return {
         "certificate_id": certificate_id, "debtor": c["debtor"], "issued_at": c["issuedAt"],
         "maturity": c["maturity"], "status": STATUS[status] if status < len(STATUS) else status,
         "face_value": c["faceValue"], "redeemed_value": c["redeemedValue"], "document_hash": c["documentHash"],
+        "invoices": backing,
     }
