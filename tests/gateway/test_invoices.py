@@ -118,6 +118,8 @@ def test_bad_invoice_fields_are_422(own_api: Api, parties: dict[str, tuple[str, 
     r = api.post("/v1/certificates", core_key, issue_body(api, sup, [{**invoice("00000020", 100), **change}], face=100))
     assert r.status_code == 422, r.text
     assert r.json()["code"] == code, r.json()
+    if code.startswith("INVALID_"):  # the message names the field and shows its normalised value
+        assert "after normalisation: '" in r.json()["details"]["errors"][0]["msg"]
     assert chain_nonce(api, core) == before
 
 

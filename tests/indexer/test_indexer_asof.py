@@ -71,8 +71,13 @@ def snapshot(client: TestClient, full: Full, params: dict[str, Any]) -> dict[str
         key = path + repr(sorted(extra.items()))
         out[key] = (r.status_code, r.text if extra.get("format") == "csv" else r.json())
 
-    for rep in ("exposure", "tiers", "financing", "ageing"):
+    for rep in ("exposure", "tiers", "financing", "ageing", "invoices", "abnormal-splits", "deals"):
         call(f"/v1/reports/{rep}")
+    call("/v1/reports/invoices", format="csv")
+    call("/v1/reports/abnormal-splits", max_splits=1, min_value=10**9, max_seconds=10**6, min_hops=2)
+    for dataset in ("certificates", "transfers", "deals"):
+        call(f"/v1/reports/regulator/{dataset}", limit=10_000)
+        call(f"/v1/reports/regulator/{dataset}", format="csv", limit=10_000)
     call("/v1/reports/exposure", format="csv")
     call("/v1/reports/tiers", certificate_id=1)
     for by in ("debtor", "holder"):

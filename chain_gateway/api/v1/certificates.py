@@ -49,8 +49,8 @@ def _field(pattern: re.Pattern[str], code: str, what: str) -> AfterValidator:
     def check(value: str) -> str:
         value = normalise(value)
         if not pattern.fullmatch(value):
-            raise PydanticCustomError(code, "{what} is not valid after normalisation: {value!r}",
-                                      {"what": what, "value": value})
+            raise PydanticCustomError(code, "{what} is not valid after normalisation: {value}",
+                                      {"what": what, "value": ascii(value)})
         return value
 
     return AfterValidator(check)
