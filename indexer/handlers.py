@@ -460,20 +460,32 @@ def invoice_backed(ws: WorkSet, ev: Event) -> None:
     _invoice_event(ws, ev, "backed", row, a["backed"])
 
 
+def _known_invoice(ws: WorkSet, ev: Event) -> Row | None:
+    """The invoice's row; None (logged, the event skipped) for an invoice registered before this
+    index had the invoice tables (migration 0009 on an older index: re-index to have them)."""
+    row = ws.get("invoice", ev.args["key"])
+    if row is None:
+        log.warning("%s of invoice %s registered before the index had invoices (re-index): skipped",
+                    ev.name, ev.args["key"])
+    return row
+
+
 @on("CertificateToken", "InvoiceReleased", keys=_invoice_keys)
 def invoice_released(ws: WorkSet, ev: Event) -> None:
+    if _known_invoice(ws, ev) is None:
+        return
     row = ws.update("invoice", ev.args["key"], used=ev.args["used"], updated_block=ev.block_number)
     _invoice_event(ws, ev, "released", row, ev.args["released"])
 
 
 @on("CertificateToken", "InvoiceClosed", keys=_invoice_keys)
 def invoice_closed(ws: WorkSet, ev: Event) -> None:
-    row = ws.get("invoice", ev.args["key"])
-    if row is not None and not row["closed"]:  # each settled certificate closes it: the first one counts
+    row = _known_invoice(ws, ev)
+    if row is None:
+        return
+    if not row["closed"]:  # every settled certificate on it closes it again: the first one counts
         row = ws.update("invoice", ev.args["key"], closed=True, closed_at=ev.timestamp or 0,
                         updated_block=ev.block_number)
-    if row is None:
-        raise KeyError(f"InvoiceClosed of unknown invoice {ev.args['key']} (tx {ev.tx_hash})")
     _invoice_event(ws, ev, "closed", row, 0)
 
 

@@ -62,8 +62,10 @@ def full(played: Any, databases: Any) -> Iterator[Full]:
         f.close()
 
 
-def snapshot(client: TestClient, full: Full, params: dict[str, Any]) -> dict[str, Any]:
-    """Every as-of-capable call's status and body (JSON, and CSV for some)."""
+def snapshot(client: TestClient, full: Full, params: dict[str, Any], invoices: bool = True) -> dict[str, Any]:
+    """Every as-of-capable call's status and body (JSON, and CSV for some); without `invoices`, not
+    the calls that show invoices or registrations (an index made before migration 0009 lacks those
+    of its earlier blocks: docs/indexer.md)."""
     out: dict[str, Any] = {}
 
     def call(path: str, **extra: Any) -> None:
@@ -71,13 +73,16 @@ def snapshot(client: TestClient, full: Full, params: dict[str, Any]) -> dict[str
         key = path + repr(sorted(extra.items()))
         out[key] = (r.status_code, r.text if extra.get("format") == "csv" else r.json())
 
-    for rep in ("exposure", "tiers", "financing", "ageing", "invoices", "abnormal-splits", "deals"):
+    for rep in ("exposure", "tiers", "financing", "ageing", "abnormal-splits"):
         call(f"/v1/reports/{rep}")
-    call("/v1/reports/invoices", format="csv")
     call("/v1/reports/abnormal-splits", max_splits=1, min_value=10**9, max_seconds=10**6, min_hops=2)
-    for dataset in ("certificates", "transfers", "deals"):
+    for dataset in ("certificates", "transfers", "deals") if invoices else ("transfers",):
         call(f"/v1/reports/regulator/{dataset}", limit=10_000)
         call(f"/v1/reports/regulator/{dataset}", format="csv", limit=10_000)
+    if invoices:
+        call("/v1/reports/invoices")
+        call("/v1/reports/invoices", format="csv")
+        call("/v1/reports/deals")
     call("/v1/reports/exposure", format="csv")
     call("/v1/reports/tiers", certificate_id=1)
     for by in ("debtor", "holder"):
@@ -96,15 +101,15 @@ def snapshot(client: TestClient, full: Full, params: dict[str, Any]) -> dict[str
     return out
 
 
-def assert_as_of_equals_fresh(full: Full, databases: Any, block: int) -> None:
+def assert_as_of_equals_fresh(full: Full, databases: Any, block: int, invoices: bool = True) -> None:
     url = databases.new()
     fresh = full.system.indexer(url, reorg_window=WINDOW)
     try:
         fresh.sync(to_block=block)
         assert fresh.checkpoint()["block_number"] == block
         with _client(url) as fc:
-            expected = snapshot(fc, full, {})
-        got = snapshot(full.client, full, {"as_of_block": block})
+            expected = snapshot(fc, full, {}, invoices)
+        got = snapshot(full.client, full, {"as_of_block": block}, invoices)
         assert got.keys() == expected.keys()
         for k in expected:
             assert got[k] == expected[k], f"{k} as of block {block}"
@@ -228,6 +233,6 @@ def test_migration_0006_on_an_older_index(played: Any, databases: Any) -> None:
         r = full.client.get("/v1/reports/exposure", params={"as_of_block": mid - 1})
         assert r.status_code == 422 and "within" in r.json()["message"]
         for block in (mid, mid + 1, (mid + head) // 2, head):
-            assert_as_of_equals_fresh(full, databases, block)
+            assert_as_of_equals_fresh(full, databases, block, invoices=False)
     finally:
         full.close()

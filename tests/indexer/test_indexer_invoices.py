@@ -137,3 +137,27 @@ def test_reorg_drops_invoice_events(fresh_system: Any, databases: Any, dump_db: 
                                 {"r": ref}).scalar() == 0
     finally:
         ix.close()
+
+
+def test_release_or_close_of_an_invoice_never_indexed_is_skipped() -> None:
+    """An index upgraded to 0009 from an older one never saw the invoices registered before: their
+    later release or closure is logged and skipped (the follower goes on; reconcile shows them)."""
+    from indexer.decode import Event
+    from indexer.handlers import WorkSet, apply
+
+    key = _hex(_key(9))
+    ws = WorkSet(journal_from=None)
+    ws.load("invoice", key, None)
+    events = [
+        Event("CertificateToken", "InvoiceReleased", {"key": key, "certificateId": 3, "released": 5, "used": 0},
+              7, "0x" + "00" * 32, 0, "0x" + "01" * 32, 70),
+        Event("CertificateToken", "InvoiceClosed", {"key": key, "certificateId": 4}, 8, "0x" + "00" * 32, 0,
+              "0x" + "02" * 32, 80),
+        Event("CertificateToken", "InvoiceBacked",
+              {"key": key, "certificateId": 5, "amount": 90, "backed": 10, "used": 40}, 9, "0x" + "00" * 32, 0,
+              "0x" + "03" * 32, 90),
+    ]
+    apply(ws, events)
+    assert ws.get("invoice", key) == {"key": key, "amount": 90, "used": 40, "closed": False, "closed_at": None,
+                                      "first_block": 9, "first_at": 90, "updated_block": 9}
+    assert [e["kind"] for e in ws.events["invoice_event"]] == ["backed"]
