@@ -143,6 +143,7 @@ def test_lifecycle_doc_runs_as_written(tmp_path: Path) -> None:
     for expected in (
         '"state":"confirmed"',
         "CertificateInsufficientValue",
+        '"code":"INVOICE_ALREADY_USED"',
         "HTTP 403",
         '"status":"settled"',
         '"status":"overdue"',
