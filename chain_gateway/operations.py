@@ -44,6 +44,9 @@ CONFLICT_ERRORS = {
     "FinancingRequestNotOpen", "FinancingQuoteNotOpen", "FinancingDeadlinePassed", "FinancingNotDeal",
     "FinancingRecourseStatus", "FinancingNotOverdue", "SettlementEarlyPaymentNotOpen", "SettlementEarlyPaymentExpired",
     "SettlementProgrammeClosed", "SettlementBudgetExceeded", "SettlementMatured", "SettlementWrongStatus",
+    # controls: the invoice registry
+    "CertificateInvoicesRequired", "CertificateInvoiceOverused", "CertificateInvoiceClosed",
+    "CertificateDuplicateInvoice", "CertificateInvoiceAmountMismatch",
 }
 
 

@@ -440,6 +440,74 @@ def certificate_system_contracts_set(ws: WorkSet, ev: Event) -> None:
     _state(ws, ev, "certificate_system_contracts", [ev.args["financing"], ev.args["settlement"]])
 
 
+# the registry of invoices (docs/contracts.md, Controls)
+
+
+def _invoice_keys(ev: Event) -> list[Key]:
+    return [("invoice", ev.args["key"])]
+
+
+def _invoice_event(ws: WorkSet, ev: Event, kind: str, invoice: Row, value: int) -> None:
+    ws.add_event("invoice_event", ev, key=invoice["key"], certificate_id=ev.args["certificateId"], kind=kind,
+                 amount=invoice["amount"], value=value, used=invoice["used"])
+
+
+@on("CertificateToken", "InvoiceBacked", keys=_invoice_keys)
+def invoice_backed(ws: WorkSet, ev: Event) -> None:
+    a = ev.args
+    row = ws.get("invoice", a["key"])
+    if row is None:
+        row = {"key": a["key"], "closed": False, "closed_at": None, "first_block": ev.block_number,
+               "first_at": ev.timestamp or 0}
+    row = {**row, "amount": a["amount"], "used": a["used"], "updated_block": ev.block_number}
+    ws.put("invoice", a["key"], row)
+    _invoice_event(ws, ev, "backed", row, a["backed"])
+
+
+def _known_invoice(ws: WorkSet, ev: Event) -> Row | None:
+    """The invoice's row; None (logged, the event skipped) for an invoice registered before this
+    index had the invoice tables (migration 0009 on an older index: re-index to have them)."""
+    row = ws.get("invoice", ev.args["key"])
+    if row is None:
+        log.warning("%s of invoice %s registered before the index had invoices (re-index): skipped",
+                    ev.name, ev.args["key"])
+    return row
+
+
+@on("CertificateToken", "InvoiceReleased", keys=_invoice_keys)
+def invoice_released(ws: WorkSet, ev: Event) -> None:
+    if _known_invoice(ws, ev) is None:
+        return
+    row = ws.update("invoice", ev.args["key"], used=ev.args["used"], updated_block=ev.block_number)
+    _invoice_event(ws, ev, "released", row, ev.args["released"])
+
+
+@on("CertificateToken", "InvoiceClosed", keys=_invoice_keys)
+def invoice_closed(ws: WorkSet, ev: Event) -> None:
+    row = _known_invoice(ws, ev)
+    if row is None:
+        return
+    if not row["closed"]:  # every settled certificate on it closes it again: the first one counts
+        row = ws.update("invoice", ev.args["key"], closed=True, closed_at=ev.timestamp or 0,
+                        updated_block=ev.block_number)
+    _invoice_event(ws, ev, "closed", row, 0)
+
+
+@on("CertificateToken", "InvoicesRequiredSet", keys=lambda ev: [("system_state", "invoices_required")])
+def invoices_required_set(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "invoices_required", ev.args["required"])
+
+
+@on("CertificateToken", "MaxTierSet", keys=lambda ev: [("system_state", "max_tier")])
+def max_tier_set(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "max_tier", ev.args["maxTier"])
+
+
+@on("CertificateToken", "MinSplitValueSet", keys=lambda ev: [("system_state", "min_split_value")])
+def min_split_value_set(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "min_split_value", ev.args["minSplitValue"])
+
+
 # --- SettlementToken -----------------------------------------------------------------------
 
 
@@ -488,6 +556,8 @@ def offer_created(ws: WorkSet, ev: Event) -> None:
             "invited": None,
             "tier": _tier(ws, a["tokenId"]),
             "quote_id": None,
+            "registration_ref": None,
+            "registered_at": None,
         },
     )
 
@@ -701,6 +771,13 @@ def recourse_settled(ws: WorkSet, ev: Event) -> None:
             "settled_at": ev.timestamp or 0,
         },
     )
+
+
+@on("Financing", "RegistrationSet")
+def registration_set(ws: WorkSet, ev: Event) -> None:
+    """The deal's registration reference (中登网), set once by its factor."""
+    ws.update("financing_offer", ev.args["offerId"], registration_ref=ev.args["ref"],
+              registered_at=ev.timestamp or 0)
 
 
 # --- Settlement ----------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 minor units (2 decimals), timestamps unix seconds of the block.
 
 State tables (one row per entity, updated in place, journaled for reorg rollback):
-Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState; the
+Member, CreditLine, Certificate, Holding, FinancingOffer, CurrencyBalance, SystemState, Invoice; the
 market's QuoteRequest, Quote, EarlyPaymentOffer, Programme, RecourseClaim.
 Event tables (append-only, primary key (block_number, log_index), deleted above the common
 ancestor on reorg): HoldingTransfer, FinancingDeal, Repayment, Redemption, CurrencyTransfer,
-CertificateStatusChange, EarlyPayment.
+CertificateStatusChange, EarlyPayment, InvoiceEvent.
 Bookkeeping: Block, Checkpoint, UndoLog.
 """
 
@@ -205,6 +205,9 @@ class FinancingOffer(IndexerModel, table=True):
     created_at: int = big()
     closed_block: int | None = big(default=None)
     closed_tx: str | None = Field(default=None, max_length=66)
+    # the deal's registration at the receivables registry (中登网): hash of its number, set once
+    registration_ref: str | None = Field(default=None, max_length=66)
+    registered_at: int | None = big(default=None)
     # the market (migration 0008): direct / open (OfferOpened) / quote (QuoteAccepted); an open
     # offer's invited factors, comma-separated (NULL: every factor); the seller's holding's tier
     # when offered; the accepted quote of a quote deal
@@ -327,6 +330,21 @@ class SystemState(IndexerModel, table=True):
     updated_block: int = big()
 
 
+class Invoice(IndexerModel, table=True):
+    """An invoice of the registry (one invoice, one certificate), by its canonical key: its amount
+    (fixed at its first registration), the value backed by the certificates that count, and
+    whether a settled certificate closed it."""
+
+    key: str = Field(primary_key=True, max_length=66)
+    amount: int = amount_field()
+    used: int = amount_field()
+    closed: bool = False
+    closed_at: int | None = big(default=None)
+    first_block: int = big()
+    first_at: int = big()
+    updated_block: int = big()
+
+
 # --- event tables --------------------------------------------------------------------------
 
 
@@ -420,6 +438,20 @@ class EarlyPayment(_EventRow, table=True):
     programme_id: int = big()
 
 
+class InvoiceEvent(_EventRow, table=True):
+    """An invoice's backing of one certificate: kind `backed` (InvoiceBacked: `value` = backed),
+    `released` (InvoiceReleased, the certificate rejected: `value` = released), `closed`
+    (InvoiceClosed, the certificate settled: `value` 0); `used` = the invoice's used value after."""
+
+    __tablename__ = "invoice_event"
+    key: str = Field(max_length=66, index=True)
+    certificate_id: int = big(index=True)
+    kind: str = Field(max_length=8)
+    amount: int = amount_field()
+    value: int = amount_field()
+    used: int = amount_field()
+
+
 def _t(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
@@ -438,6 +470,7 @@ STATE_TABLES: dict[str, Table] = {
         FinancingOffer,
         CurrencyBalance,
         SystemState,
+        Invoice,
         QuoteRequest,
         Quote,
         EarlyPaymentOffer,
@@ -455,6 +488,7 @@ EVENT_TABLES: dict[str, Table] = {
         CurrencyTransfer,
         CertificateStatusChange,
         EarlyPayment,
+        InvoiceEvent,
     )
 }
 PK: dict[str, str] = {name: next(iter(t.primary_key.columns)).name for name, t in STATE_TABLES.items()}

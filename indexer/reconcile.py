@@ -1,6 +1,7 @@
 """Compare SQL with the chain at the indexed block (eth_call with that block number): every
 holding's owner, value, tier, parent and freeze, every certificate's state, every member's role,
-status and credit line, every offer's status and every settlement-currency balance, plus the
+status and credit line, every offer's status (and a deal's registration reference), every
+invoice's amount, used value and closure, and every settlement-currency balance, plus the
 entity counts. The sets compared are the union of what SQL has and what the chain has (ids
 1..count; members onboarded and currency holders from the chain's own logs up to the block), so a
 row missing from SQL is a difference too. SQL is read in one snapshot (the follower may commit
@@ -214,6 +215,24 @@ def reconcile(engine: Engine, rpc: Rpc, manifest: Manifest) -> tuple[int, list[D
         cmp("financing_offer", key, "factor", o["factor"], c["factor"])
         cmp("financing_offer", key, "price", o["price"], c["price"])
     cmp("financing_offer", "*", "count", len(rows["financing_offer"]), offer_count)
+    zero = "0x" + "00" * 32
+    deals = [o for o in rows["financing_offer"] if o["status"] == OFFER_STATUS_NAMES[2]]
+    got = chain.call_many("Financing", "registration", [[o["offer_id"]] for o in deals])
+    for o, c in zip(deals, got, strict=True):
+        cmp("financing_offer", o["offer_id"], "registration_ref", o["registration_ref"] or zero, c)
+
+    # invoices: SQL's and every key the chain's InvoiceBacked logs name
+    by_key = {i["key"]: i for i in rows["invoice"]}
+    keys = sorted(set(by_key) | {ev.args["key"] for ev in events("CertificateToken", "InvoiceBacked")})
+    got = chain.call_many("CertificateToken", "invoice", [[bytes.fromhex(k[2:])] for k in keys])
+    for key, c in zip(keys, got, strict=True):
+        i = by_key.get(key)
+        if i is None or isinstance(c, RpcError):
+            cmp("invoice", key, "exists", i is not None, not isinstance(c, RpcError))
+            continue
+        cmp("invoice", key, "amount", i["amount"], c["amount"])
+        cmp("invoice", key, "used", i["used"], c["used"])
+        cmp("invoice", key, "closed", i["closed"], c["closed"])
 
     # the market: quote requests, quotes, early-payment offers, programmes (ids 1..count), and
     # the recourse status of every deal

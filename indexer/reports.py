@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -94,6 +95,8 @@ AMOUNT_KEYS = frozenset(
         "paid",
         "discount",
         "rate_value",
+        "used",
+        "available",
     )
 )
 
@@ -936,3 +939,276 @@ def recourse_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "settled_amount": sum(r["settled_amount"] or 0 for r in settled),
         "unpaid_amount": sum(r["unpaid_amount"] for r in rows),
     }
+
+
+# --- controls: invoices, abnormal splitting, registered deals, the regulator's export ----------
+
+
+def _int_or_none(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def invoices(
+    conn: Connection,
+    *,
+    key: str | None = None,
+    certificate_id: int | None = None,
+    state: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    at: int | None = None,
+) -> list[dict[str, Any]]:
+    """Invoice usage (one invoice, one certificate): per invoice its key, amount, value used,
+    value still available, the certificates whose backing counts (with what each backs) and its
+    state: `closed` (a settled certificate closed it), `used_up` (used = amount), `partly_used`,
+    `released` (every certificate on it rejected). First registered in the date range."""
+    f = Filters()
+    f.params.update(at_params(at))
+    f.add("i.key = :key", key=key)
+    f.add("i.first_at >= :date_from", date_from=date_from)
+    f.add("i.first_at < :date_to", date_to=date_to)
+    f.add(f"i.key IN (SELECT e.key FROM {src('invoice_event', at, 'e')} WHERE e.certificate_id = :cid)",
+          cid=certificate_id)
+    rows = _rows(
+        conn,
+        f"""SELECT i.key, i.amount, i.used, i.closed, i.closed_at, i.first_block, i.first_at
+            FROM {src("invoice", at, "i")} {f.where()} ORDER BY i.first_block, i.key""",
+        f.params,
+    )
+    backing: dict[str, dict[int, int]] = defaultdict(dict)  # key -> certificate -> backed (counting)
+    wanted = {r["key"] for r in rows}
+    for k, cid, kind, value in conn.execute(
+        text(f"""SELECT e.key, e.certificate_id, e.kind, e.value FROM {src("invoice_event", at, "e")}
+                 ORDER BY e.block_number, e.log_index"""),
+        at_params(at),
+    ).all():
+        if k not in wanted:
+            continue
+        if kind == "backed":
+            backing[k][cid] = int(value)
+        elif kind == "released":
+            backing[k].pop(cid, None)
+    out = []
+    for r in rows:
+        amount, used = int(r["amount"]), int(r["used"])
+        certs = backing.get(r["key"], {})
+        r_state = ("closed" if r["closed"] else "used_up" if used >= amount else "partly_used" if used
+                   else "released")
+        if state is not None and r_state != state:
+            continue
+        out.append({
+            "key": r["key"], "amount": amount, "used": used, "available": 0 if r["closed"] else amount - used,
+            "state": r_state, "certificate_count": len(certs),
+            "certificates": " ".join(f"{c}:{b}" for c, b in sorted(certs.items())),
+            "first_block": r["first_block"], "first_at": r["first_at"], "closed_at": r["closed_at"],
+        })
+    return out
+
+
+INVOICE_STATES = ("closed", "used_up", "partly_used", "released")
+
+# abnormal splitting: the defaults of the thresholds (docs/indexer.md)
+MAX_SPLITS = 10  # a holding split more often than this
+MIN_VALUE = 10_000  # a split moving less than this (minor units: 100.00)
+MAX_SECONDS = 3_600  # a hop within this long after the previous one continues a fast chain
+MIN_HOPS = 3  # a fast chain of at least this many hops
+FINDINGS = ("many_splits", "small_value", "fast_chain")
+
+
+def abnormal_splits(
+    conn: Connection,
+    *,
+    max_splits: int = MAX_SPLITS,
+    min_value: int = MIN_VALUE,
+    max_seconds: int = MAX_SECONDS,
+    min_hops: int = MIN_HOPS,
+    certificate_id: int | None = None,
+    member: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    at: int | None = None,
+) -> list[dict[str, Any]]:
+    """Findings over the hops between members (splits and whole transfers of holdings) in the date
+    range: `many_splits` (a holding split more than `max_splits` times), `small_value` (a split
+    moving less than `min_value`), `fast_chain` (at least `min_hops` hops, each leaving the holding
+    the previous one delivered within `max_seconds` of it: value passed on at once, again and
+    again). `member`: hops it sent or received."""
+    f = Filters()
+    f.params.update(at_params(at))
+    f.clauses.append("t.kind IN ('split', 'transfer')")
+    f.add("t.certificate_id = :cid", cid=certificate_id)
+    f.add("t.timestamp >= :date_from", date_from=date_from)
+    f.add("t.timestamp < :date_to", date_to=date_to)
+    hops = conn.execute(
+        text(f"""SELECT t.block_number, t.log_index, t.tx_hash, t.timestamp, t.kind, t.certificate_id,
+                        t.from_token_id, t.to_token_id, t.from_owner, t.to_owner, t.value, t.tier
+                 FROM {src("holding_transfer", at, "t")} {f.where()} ORDER BY t.block_number, t.log_index"""),
+        f.params,
+    ).mappings().all()
+
+    def involved(h: Any) -> bool:
+        return member is None or member in (h["from_owner"], h["to_owner"])
+
+    out: list[dict[str, Any]] = []
+    splits: dict[int, list[Any]] = defaultdict(list)
+    for h in hops:
+        if h["kind"] == "split":
+            splits[h["from_token_id"]].append(h)
+            if int(h["value"]) < min_value and involved(h):
+                out.append({"finding": "small_value", "certificate_id": h["certificate_id"],
+                            "token_id": h["to_token_id"], "owner": h["to_owner"], "from_owner": h["from_owner"],
+                            "value": int(h["value"]), "tier": h["tier"], "tx_hash": h["tx_hash"],
+                            "timestamp": h["timestamp"]})
+    for token, rows in sorted(splits.items()):
+        if len(rows) > max_splits and any(involved(h) for h in rows):
+            out.append({"finding": "many_splits", "certificate_id": rows[0]["certificate_id"], "token_id": token,
+                        "owner": rows[-1]["from_owner"], "splits": len(rows),
+                        "value": sum(int(h["value"]) for h in rows), "tier": rows[0]["tier"] - 1,
+                        "tx_hash": rows[-1]["tx_hash"], "timestamp": rows[-1]["timestamp"],
+                        "seconds": rows[-1]["timestamp"] - rows[0]["timestamp"]})
+    # fast chains: a hop continues the chain of the hop that delivered its holding, if soon enough
+    arrived: dict[int, int] = {}  # token -> index of the hop that delivered it last
+    chain: list[list[int]] = []  # per hop: the indexes of its chain, oldest first
+    extended: set[int] = set()
+    for i, h in enumerate(hops):
+        prev = arrived.get(h["from_token_id"])
+        if prev is not None and 0 <= h["timestamp"] - hops[prev]["timestamp"] <= max_seconds:
+            chain.append([*chain[prev], i])
+            extended.add(prev)
+        else:
+            chain.append([i])
+        arrived[h["to_token_id"]] = i
+    for i, path in enumerate(chain):
+        if i in extended or len(path) < min_hops or not any(involved(hops[j]) for j in path):
+            continue
+        first, last = hops[path[0]], hops[path[-1]]
+        out.append({"finding": "fast_chain", "certificate_id": last["certificate_id"], "token_id": last["to_token_id"],
+                    "owner": last["to_owner"], "from_owner": first["from_owner"], "hops": len(path),
+                    "value": int(last["value"]), "tier": last["tier"],
+                    "seconds": last["timestamp"] - first["timestamp"],
+                    "path": " ".join(f"{hops[j]['from_owner']}>{hops[j]['to_owner']}#{hops[j]['to_token_id']}"
+                                     for j in path),
+                    "tx_hash": last["tx_hash"], "timestamp": last["timestamp"]})
+    order = {name: n for n, name in enumerate(FINDINGS)}
+    out.sort(key=lambda r: (order[r["finding"]], r["certificate_id"], r["token_id"], r["timestamp"]))
+    return out
+
+
+def deals(
+    conn: Connection,
+    *,
+    member: str | None = None,
+    registered: bool | None = None,
+    certificate_id: int | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    at: int | None = None,
+) -> list[dict[str, Any]]:
+    """Financing deals (accepted offers) in the date range with their registration reference at
+    the receivables registry (中登网; NULL until the factor records it)."""
+    f = Filters()
+    f.params.update(at_params(at))
+    f.add("(d.factor = :member OR d.seller = :member)", member=member)
+    f.add("d.certificate_id = :cid", cid=certificate_id)
+    f.add("d.timestamp >= :date_from", date_from=date_from)
+    f.add("d.timestamp < :date_to", date_to=date_to)
+    if registered is not None:
+        f.clauses.append("o.registration_ref IS NOT NULL" if registered else "o.registration_ref IS NULL")
+    rows = _rows(
+        conn,
+        f"""SELECT d.offer_id, d.certificate_id, d.token_id, d.new_token_id, d.seller, d.factor, d.value, d.price,
+                   d.rate_bps, d.days_to_maturity, d.recourse, d.timestamp, d.tx_hash, o.registration_ref,
+                   o.registered_at
+            FROM {src("financing_deal", at, "d")} JOIN {src("financing_offer", at, "o")} ON o.offer_id = d.offer_id
+            {f.where()} ORDER BY d.block_number, d.log_index""",
+        f.params,
+    )
+    for r in rows:
+        r["recourse"] = bool(r["recourse"])
+        r["registered"] = r["registration_ref"] is not None
+    return rows
+
+
+# the regulator's layout: one fixed list of columns per dataset (docs/indexer.md, "regulator layout")
+REGULATOR_LAYOUT = "scf-regulator/1"
+REGULATOR_COLUMNS: dict[str, tuple[str, ...]] = {
+    "certificates": (
+        "certificate_id", "debtor", "payee", "face_value", "currency", "issued_at", "maturity", "status",
+        "repaid_value", "redeemed_value", "outstanding", "overdue_at", "settled_at", "document_hash",
+        "invoice_keys", "issued_block", "issued_tx",
+    ),
+    "transfers": (
+        "block_number", "log_index", "tx_hash", "timestamp", "certificate_id", "kind", "from_token_id",
+        "to_token_id", "from_owner", "to_owner", "value", "currency", "tier",
+    ),
+    "deals": (
+        "offer_id", "certificate_id", "token_id", "new_token_id", "seller", "factor", "value", "price", "currency",
+        "rate_bps", "days_to_maturity", "recourse", "timestamp", "tx_hash", "registration_ref", "registered_at",
+    ),
+}
+CURRENCY = "CNY"  # the settlement currency's unit: amounts in fen (minor units, 2 decimals)
+_TIMES = ("issued_at", "maturity", "overdue_at", "settled_at", "timestamp", "registered_at")
+
+
+def _iso(ts: int | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def regulator_export(
+    conn: Connection,
+    dataset: str,
+    *,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+    at: int | None = None,
+) -> list[dict[str, Any]]:
+    """One page of a dataset of the regulator's layout, in chain order: `certificates` (issued in
+    the date range), `transfers` (every value movement between holdings, and whole transfers),
+    `deals`. Rows carry exactly `REGULATOR_COLUMNS[dataset]`, times as ISO 8601 UTC."""
+    f = Filters()
+    f.params.update({**at_params(at), "limit": limit, "offset": offset})
+    x = Exact(conn)
+    if dataset == "certificates":
+        f.add("c.issued_at >= :date_from", date_from=date_from)
+        f.add("c.issued_at < :date_to", date_to=date_to)
+        rows = _rows(conn, f"""
+            SELECT c.id AS certificate_id, c.debtor, c.payee, c.face_value, c.issued_at, c.maturity, c.status,
+                   c.repaid_value, c.redeemed_value, {x.sub("c.face_value", "c.redeemed_value")} AS outstanding,
+                   c.overdue_at, c.settled_at, c.document_hash, c.issued_block, c.issued_tx
+            FROM {src("certificate", at, "c")} {f.where()} ORDER BY c.id LIMIT :limit OFFSET :offset""", f.params)
+        keys: dict[int, list[str]] = defaultdict(list)
+        ids = [r["certificate_id"] for r in rows]
+        if ids:
+            for cid, k in conn.execute(
+                text(f"""SELECT e.certificate_id, e.key FROM {src("invoice_event", at, "e")}
+                         WHERE e.kind = 'backed' AND e.certificate_id IN ({", ".join(map(str, ids))})
+                         ORDER BY e.block_number, e.log_index"""),
+                at_params(at),
+            ).all():
+                keys[cid].append(k)
+        for r in rows:
+            r["invoice_keys"] = " ".join(keys.get(r["certificate_id"], []))
+    elif dataset == "transfers":
+        f.add("t.timestamp >= :date_from", date_from=date_from)
+        f.add("t.timestamp < :date_to", date_to=date_to)
+        rows = _rows(conn, f"""
+            SELECT t.block_number, t.log_index, t.tx_hash, t.timestamp, t.certificate_id, t.kind, t.from_token_id,
+                   t.to_token_id, t.from_owner, t.to_owner, t.value, t.tier
+            FROM {src("holding_transfer", at, "t")} {f.where()}
+            ORDER BY t.block_number, t.log_index LIMIT :limit OFFSET :offset""", f.params)
+    elif dataset == "deals":
+        rows = deals(conn, date_from=date_from, date_to=date_to, at=at)[offset : offset + limit]
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}")
+    out = []
+    for r in rows:
+        r["currency"] = CURRENCY
+        for t in _TIMES:
+            if t in r:
+                r[t] = _iso(r[t])
+        out.append({c: r.get(c) for c in REGULATOR_COLUMNS[dataset]})
+    return out

@@ -156,10 +156,13 @@ def deploy_cmd(
     rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC URL (default SCF_RPC_URL)")] = None,
     out: Annotated[Path | None, typer.Option(help="manifest path (default SCF_MANIFEST)")] = None,
     dev: Annotated[bool, typer.Option("--dev", help="operator = the dev chain's first account")] = False,
+    invoices_optional: Annotated[bool, typer.Option(
+        "--invoices-optional", help="do not require invoices for issuing (default: required)")] = False,
 ) -> None:
     """Deploy and wire the contracts; write the deployment manifest.
 
     The operator's key comes from SCF_OPERATOR_KEY (hex), or with --dev from the dev mnemonic.
+    Invoices are required for every certificate unless --invoices-optional.
     """
     from scf import deploy
 
@@ -167,6 +170,8 @@ def deploy_cmd(
     argv = ["--rpc-url", rpc_url or s.rpc_url, "--out", str(out or s.manifest)]
     if dev:
         argv.append("--dev")
+    if invoices_optional:
+        argv.append("--invoices-optional")
     raise typer.Exit(deploy.main(argv))
 
 

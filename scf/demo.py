@@ -7,8 +7,9 @@
    keystores and logs in a fresh run directory ``var/demo-<timestamp>/``.
 3. The scenario, through the gateway's HTTP API only: onboarding (2 core enterprises, 14
    suppliers, 2 factors, 1 auditor, 1 clearing bank), credit lines, currency minted by the
-   clearing bank, 4 certificates issued and accepted,
-   split down to tier 3, financed, repaid in full / in part / not at all, marked overdue.
+   clearing bank, invoices required, certificates issued on invoices and accepted (an invoice used
+   twice refused; one issue approved by a second user), split down to tier 3, financed, repaid in
+   full / in part / not at all, marked overdue.
    The only direct node calls are dev-chain controls (``evm_increaseTime``/``evm_mine``) and reads.
 4. The auditor's report from the indexer's API (lineage tree, exposure, tiers reached, financing)
    and a reconcile pass of the indexer's SQL against the chain.
@@ -287,13 +288,27 @@ def onboard(run: Run) -> None:
         run.step(f"onboarded {role.replace('_', ' ')} {name} ({data['account'][:10]}...)")
 
 
-def issue(run: Run, label: str, core: str, payee: str, face: int, days: int) -> None:
+def invoice(seller: str, number: str, amount: int, backed: int | None = None) -> dict[str, Any]:
+    """A VAT invoice (增值税发票) of `seller` to its customer; the seller's unified social credit code
+    is made up from its name (18 characters of the code's alphabet)."""
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    digest = hashlib.sha256(seller.encode()).digest()
+    tax_id = "91" + "".join(alphabet[b % len(alphabet)] for b in digest[:16])
+    out = {"seller_tax_id": tax_id, "invoice_code": "3100261130", "invoice_number": number, "amount": amount,
+           "issue_date": datetime.now(UTC).date().isoformat()}
+    return out if backed is None else {**out, "backed": backed}
+
+
+def issue(run: Run, label: str, core: str, payee: str, face: int, days: int,
+          invoices: list[dict[str, Any]] | None = None) -> None:
+    """Issue backed by `invoices` (default: one invoice of the payee for the face value)."""
     maturity = run.node.now() + days * DAY
+    number = f"{int(hashlib.sha256(label.encode()).hexdigest(), 16) % 10**8:08d}"
     op = run.gw.post(
         run.m(core).key,
         "/v1/certificates",
         {"payee": run.m(payee).account, "face_value": face, "maturity": maturity,
-         "document_hash": doc(f"invoice:{label}")},
+         "document_hash": doc(f"invoice:{label}"), "invoices": invoices or [invoice(payee, number, face)]},
     )
     res = op["result"]
     run.certs[label] = {"id": res["certificate_id"], "token": res["token_id"], "core": core, "face": face,
@@ -360,7 +375,8 @@ def approval_scenario(run: Run) -> None:
         "rules": [{"kind": "certificates.issue", "min_amount": threshold, "approvals": 1}]}), "PUT /v1/approval-policy")
     run.step(f"dual control: {CORES[1]} policy: issuing {money(threshold)} or more needs 1 checker's approval")
     face, maturity = 600_000 * UNIT, run.node.now() + 180 * DAY
-    body = {"payee": payee.account, "face_value": face, "maturity": maturity, "document_hash": doc("invoice:CERT-E")}
+    body = {"payee": payee.account, "face_value": face, "maturity": maturity, "document_hash": doc("invoice:CERT-E"),
+            "invoices": [invoice(payee.name, "00081501", face)]}
     op = gw._check(gw.http.post("/v1/certificates", json=body, params={"wait": "true"},
                                 headers={"X-API-Key": users["maker"]["api_key"]}), "POST /v1/certificates")
     if op["state"] != "awaiting_approval" or op["nonce"] is not None:
@@ -428,6 +444,28 @@ def market_scenario(run: Run) -> dict[str, Any]:
     return {"market": {"request": request, "deal": int(deal["offer_id"]), "early_payment": offer}}
 
 
+def invoice_scenario(run: Run) -> None:
+    """一票一证: a certificate backed by two invoices, then a second certificate on one of them refused."""
+    core, seller = CORES[0], TIER1[1]
+    inv1 = invoice(seller, "00072841", 300_000 * UNIT)
+    inv2 = invoice(seller, "00072842", 250_000 * UNIT, backed=100_000 * UNIT)
+    issue(run, "CERT-F", core, seller, 400_000 * UNIT, 180, [inv1, inv2])
+    first = run.certs["CERT-F"]["id"]
+    run.step(f"CERT-F (#{first}) rests on invoices {inv1['invoice_number']} ({money(inv1['amount'])}) and "
+             f"{inv2['invoice_number']} ({money(100_000 * UNIT)} of {money(inv2['amount'])})")
+    # the same invoice again, typed in lower case with spaces (the canonical key is the same): refused
+    again = {**inv1, "seller_tax_id": f" {inv1['seller_tax_id'].lower()} "}
+    body = {"payee": run.m(TIER1[2]).account, "face_value": again["amount"], "maturity": run.node.now() + 90 * DAY,
+            "document_hash": doc("invoice:CERT-F-again"), "invoices": [again]}
+    r = run.gw.http.post("/v1/certificates", json=body, headers={"X-API-Key": run.m(CORES[1]).key})
+    err = r.json()
+    refused = r.status_code == 409 and err.get("code") == "INVOICE_ALREADY_USED"
+    if not refused or err["details"].get("certificate_id") != first:
+        raise DemoError(f"invoice {inv1['invoice_number']} used twice was not refused: {r.status_code} {r.text[:300]}")
+    run.step(f"{CORES[1]} tried to issue on invoice {inv1['invoice_number']} again: REFUSED "
+             f"(HTTP 409 {err['code']}: {err['message']})")
+
+
 def money(minor: int | float) -> str:
     return f"¥{minor / UNIT:,.2f}"
 
@@ -442,6 +480,8 @@ def play(run: Run) -> dict[str, Any]:
     for core, limit in zip(CORES, (5_000_000 * UNIT, 3_000_000 * UNIT), strict=True):
         run.gw.put(op, f"/v1/members/{run.m(core).account}/credit-limit", {"limit": limit})
         run.step(f"credit line of {core}: {money(limit)}")
+    run.gw.put(op, "/v1/system/invoices-required", {"required": True})
+    run.step("operator requires invoices for every certificate (one invoice, one certificate)")
     for name, amount in [(CORES[0], 4_000_000 * UNIT), (CORES[1], 2_000_000 * UNIT),
                          (FACTORS[0], 2_000_000 * UNIT), (FACTORS[1], 2_000_000 * UNIT)]:
         run.gw.post(run.m(CLEARING).key, "/v1/currency/mint", {"to": run.m(name).account, "amount": amount})
@@ -468,6 +508,7 @@ def play(run: Run) -> dict[str, Any]:
     split(run, "CERT-D", t1[3], t2[4], 200_000 * UNIT)
     split(run, "CERT-D", t2[4], t3[0], 60_000 * UNIT)
     approval_scenario(run)  # CERT-E: dual control (maker-checker)
+    invoice_scenario(run)  # CERT-F: one invoice, one certificate (a second certificate on it refused)
 
     # financing (保理): discounted sale, delivery versus payment
     finance(run, "CERT-A", t2[0], FACTORS[0], 100_000 * UNIT, 450)

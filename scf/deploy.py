@@ -4,6 +4,10 @@
 
 The operator's key comes from `SCF_OPERATOR_KEY` (hex) or, with `--dev`, from the dev chain's
 well-known first account. The operator owns Membership and so administers every contract.
+
+`scf deploy` requires invoices for every certificate (`setInvoicesRequired(true)`: the gateway's
+issue must list the invoices backing it); `--invoices-optional` leaves the contract's default
+(plain issue allowed). The `deploy()` function leaves it off unless asked (test fixtures).
 """
 
 from __future__ import annotations
@@ -68,8 +72,9 @@ class _Sender:
         self.send(getattr(contract.functions, fn)(*args).build_transaction({"from": self.account.address}))
 
 
-def deploy(rpc_url: str, operator_key: str) -> Manifest:
-    """Deploy Membership, SettlementToken, CertificateToken, Financing and Settlement and wire them."""
+def deploy(rpc_url: str, operator_key: str, *, invoices_required: bool = False) -> Manifest:
+    """Deploy Membership, SettlementToken, CertificateToken, Financing and Settlement and wire them;
+    with ``invoices_required``, require invoices for every certificate."""
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
     operator: LocalAccount = Account.from_key(operator_key)
     artifacts = load_artifacts()
@@ -95,6 +100,8 @@ def deploy(rpc_url: str, operator_key: str) -> Manifest:
     sender.call(t, "setSystemContracts", financing, settlement)
     for system in (token, financing, settlement):
         sender.call(m, "setSystemContract", system, True)
+    if invoices_required:
+        sender.call(t, "setInvoicesRequired", True)
 
     assert sender.first_block is not None
     return Manifest(
@@ -121,16 +128,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rpc-url", default=os.environ.get("SCF_RPC_URL", "http://127.0.0.1:8545"))
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("SCF_MANIFEST", "var/manifest.json")))
     parser.add_argument("--dev", action="store_true", help="use the dev chain's first account as operator")
+    parser.add_argument("--invoices-optional", action="store_true",
+                        help="do not require invoices for issuing (default: required)")
     args = parser.parse_args(argv)
     key = os.environ.get("SCF_OPERATOR_KEY") or (dev_operator_key() if args.dev else None)
     if not key:
         print("set SCF_OPERATOR_KEY (the operator's private key) or pass --dev on a dev chain", file=sys.stderr)
         return 2
-    manifest = deploy(args.rpc_url, key)
+    manifest = deploy(args.rpc_url, key, invoices_required=not args.invoices_optional)
     manifest.save(args.out)
     print(f"deployed to chain {manifest.chain_id} from block {manifest.deployment_block}; manifest: {args.out}")
     for name, contract in manifest.contracts.items():
         print(f"  {name:<17} {contract.address}")
+    print("invoices " + ("optional" if args.invoices_optional else "required for every certificate"))
     return 0
 
 

@@ -202,6 +202,14 @@ def test_deploy_index_once_and_reconcile_on_a_dev_chain(tmp_path: Path) -> None:
         out = _scf("deploy", "--dev", env=env)
         assert out.returncode == 0, out.stdout + out.stderr
         assert (tmp_path / "manifest.json").exists()
+        from web3 import Web3
+
+        from scf_core.manifest import Manifest
+
+        token = Manifest.load(tmp_path / "manifest.json").contracts["CertificateToken"]
+        w3 = Web3(Web3.HTTPProvider(chain.url))
+        assert w3.eth.contract(address=token.address, abi=token.abi).functions.invoicesRequired().call() is True
+        assert "invoices required" in out.stdout
         out = _scf("indexer", "--once", env=env)
         assert out.returncode == 0, out.stdout + out.stderr
         assert (tmp_path / "indexer.db").exists()

@@ -68,6 +68,8 @@ def test_demo_twice_end_to_end_and_nothing_left_running() -> None:
             "onboarded clearing agent Shanghai Clearing Bank",
             "Shanghai Clearing Bank minted",  # the bank mints the currency, never the operator
             "issued CERT-A",
+            "operator requires invoices",
+            "REFUSED (HTTP 409 INVOICE_ALREADY_USED",  # an invoice used twice (invoice_scenario)
             "Fuxing Steel Strip",  # a tier-3 supplier in the lineage tree
             "tier 3",
             "Exposure per core enterprise",
@@ -146,6 +148,7 @@ def test_lifecycle_doc_runs_as_written(tmp_path: Path) -> None:
     for expected in (
         '"state":"confirmed"',
         "CertificateInsufficientValue",
+        '"code":"INVOICE_ALREADY_USED"',
         "HTTP 403",
         '"status":"settled"',
         '"status":"overdue"',

@@ -149,11 +149,15 @@ def json_response(payload: Any) -> Response:
     return Response(body, media_type="application/json")
 
 
-def csv_response(rows: list[dict[str, Any]], name: str, summary: dict[str, Any] | None = None) -> Response:
+def csv_response(
+    rows: list[dict[str, Any]], name: str, summary: dict[str, Any] | None = None, columns: tuple[str, ...] = ()
+) -> Response:
+    """CSV of `rows` (with the summary figures as extra columns); `columns` first, in that order
+    (a fixed layout: its header even without rows)."""
     buf = io.StringIO()
     if summary:
         rows = [{**r, **summary} for r in rows]
-    fields: list[str] = []
+    fields: list[str] = list(columns)
     for r in rows:
         for k in r:
             if k not in fields:

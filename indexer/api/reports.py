@@ -1,5 +1,6 @@
 """Aggregate reports: exposure, tiers, financing, ageing, concentration; the market's: market
-(open offers and quote requests), rates, early payments, recourse.
+(open offers and quote requests), rates, early payments, recourse; the controls': invoice usage,
+abnormal splitting, deals with their registration, the regulator's export.
 
 Every report takes the same parameters: `member`, `date_from` / `date_to`, `limit` / `offset`
 (over its rows) and `format=json|csv`. JSON: the rows (under `items`, `buckets` for ageing, `top`
@@ -9,7 +10,7 @@ saved file keeps them)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -24,6 +25,8 @@ from indexer.api.deps import (
     Page,
     address,
     address_query,
+    csv_response,
+    json_response,
     report_response,
 )
 from indexer.api.errors import RESPONSES
@@ -265,3 +268,106 @@ def recourse(
     )
     summary = {**reports.recourse_summary(rows), **as_of.summary()}
     return report_response(rows, page, format, "recourse", summary=summary)
+
+
+InvoiceKey = Annotated[str | None, Query(pattern="^0x[0-9a-fA-F]{64}$",
+                                         description="one invoice: its canonical key (0x + 64 hex digits)")]
+CertificateFilter = Annotated[int | None, Query(ge=0, le=MAX_ID, description="only this certificate")]
+Amount = Annotated[int, Query(ge=0, le=2**256 - 1)]
+InvoiceState = Literal["closed", "used_up", "partly_used", "released"]
+Finding = Literal["many_splits", "small_value", "fast_chain"]
+assert get_args(InvoiceState) == reports.INVOICE_STATES and get_args(Finding) == reports.FINDINGS
+
+
+@router.get("/invoices")
+def invoice_usage(
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
+    key: InvoiceKey = None,
+    certificate_id: CertificateFilter = None,
+    state: Annotated[InvoiceState | None, Query(description="only invoices in this state")] = None,
+    format: Format = "json",
+) -> Response:
+    """Invoice usage (one invoice, one certificate): per invoice first registered in the date range,
+    its key, amount, used, available, state and the certificates backing on it (`id:backed`)."""
+    rows = reports.invoices(conn, key=key.lower() if key else None, certificate_id=certificate_id, state=state,
+                            date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
+    summary = {"invoices": len(rows), "total_used": sum(r["used"] for r in rows), **as_of.summary()}
+    return report_response(rows, page, format, "invoices", summary=summary)
+
+
+@router.get("/abnormal-splits")
+def abnormal_splits(
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
+    max_splits: Annotated[int, Query(ge=0, le=MAX_ID, description="a holding split more often is a finding")
+                          ] = reports.MAX_SPLITS,
+    min_value: Annotated[Amount, Query(description="a split moving less is a finding (minor units)")
+                         ] = reports.MIN_VALUE,
+    max_seconds: Annotated[int, Query(ge=0, le=MAX_ID, description="most seconds between two hops of a fast chain")
+                           ] = reports.MAX_SECONDS,
+    min_hops: Annotated[int, Query(ge=2, le=1000, description="hops of a fast chain at least")] = reports.MIN_HOPS,
+    finding: Annotated[Finding | None, Query(description="only this kind of finding")] = None,
+    certificate_id: CertificateFilter = None,
+    member: Annotated[str | None, address_query("hops this member sent or received")] = None,
+    format: Format = "json",
+) -> Response:
+    """Abnormal splitting in the date range: holdings split more than `max_splits` times, splits
+    below `min_value`, fast chains (`min_hops` hops or more, each within `max_seconds` of the
+    previous). The thresholds used and the counts per finding are in the summary."""
+    rows = reports.abnormal_splits(conn, max_splits=max_splits, min_value=min_value, max_seconds=max_seconds,
+                                   min_hops=min_hops, certificate_id=certificate_id, member=address(member),
+                                   date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
+    counts = {f: sum(1 for r in rows if r["finding"] == f) for f in reports.FINDINGS}
+    if finding is not None:
+        rows = [r for r in rows if r["finding"] == finding]
+    summary = {"max_splits": max_splits, "min_value": min_value, "max_seconds": max_seconds, "min_hops": min_hops,
+               **{f"{f}_count": n for f, n in counts.items()}, **as_of.summary()}
+    return report_response(rows, page, format, "abnormal-splits", summary=summary)
+
+
+@router.get("/deals")
+def registered_deals(
+    conn: Conn,
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
+    member: Annotated[str | None, address_query("deals of this seller or factor")] = None,
+    registered: Annotated[bool | None, Query(description="only deals with (true) or without (false) registration")
+                          ] = None,
+    certificate_id: CertificateFilter = None,
+    format: Format = "json",
+) -> Response:
+    """Financing deals in the date range with their registration reference (中登网)."""
+    rows = reports.deals(conn, member=address(member), registered=registered, certificate_id=certificate_id,
+                         date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
+    summary = {"deals": len(rows), "registered_deals": sum(1 for r in rows if r["registered"]), **as_of.summary()}
+    return report_response(rows, page, format, "deals", summary=summary)
+
+
+@router.get("/regulator/{dataset}")
+def regulator_export(
+    conn: Conn,
+    dataset: Literal["certificates", "transfers", "deals"],
+    page: Annotated[Page, Depends()],
+    dates: Annotated[DateRange, Depends()],
+    as_of: AsOf,
+    format: Format = "json",
+) -> Response:
+    """The regulator's export (docs/indexer.md, "regulator layout"): certificates, transfers or
+    deals, one page (`limit`, `offset`) in chain order, fixed columns. JSON: `{layout, dataset,
+    columns, rows, limit, offset, next_offset, as_of_block, as_of_time}`; CSV: the columns as header."""
+    rows = reports.regulator_export(conn, dataset, date_from=dates.date_from, date_to=dates.date_to,
+                                    limit=page.limit, offset=page.offset, at=as_of.at)
+    columns = reports.REGULATOR_COLUMNS[dataset]
+    if format == "csv":
+        return csv_response(rows, f"regulator-{dataset}", columns=columns)
+    return json_response({
+        "layout": reports.REGULATOR_LAYOUT, "dataset": dataset, "columns": list(columns), "rows": rows,
+        "limit": page.limit, "offset": page.offset,
+        "next_offset": page.offset + page.limit if len(rows) == page.limit else None, **as_of.summary(),
+    })

@@ -45,6 +45,7 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("post", "/v1/system/unpause", None, {OP}),
     ("put", "/v1/system/max-term", {"max_term_seconds": 1}, {OP}),
     ("put", "/v1/system/grace-period", {"grace_period_seconds": 1}, {OP}),
+    ("put", "/v1/system/invoices-required", {"required": False}, {OP}),
 ]
 CASES = [(m, p, b, role) for (m, p, b, allowed) in MATRIX for role in ROLES if role not in allowed]
 

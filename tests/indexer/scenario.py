@@ -42,11 +42,15 @@ class Scenario:
     tokens: list[int] = field(default_factory=list)
     certificates: list[int] = field(default_factory=list)
     txs: int = 0
+    # invoices and registrations draw from their own generator: the rest of the lifecycle is the
+    # same for a seed as before they existed
+    inv_rng: random.Random = field(default_factory=random.Random)
+    invoice_keys: list[bytes] = field(default_factory=list)
 
     @classmethod
     def connect(cls, url: str, manifest: Manifest, seed: int = 0) -> Scenario:
         w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
-        s = cls(w3, manifest, random.Random(seed))
+        s = cls(w3, manifest, random.Random(seed), inv_rng=random.Random(seed + 0x1ABE1))
         accts = w3.eth.accounts
         s.operator = accts[0]
         s.cores = list(accts[1:3])
@@ -122,6 +126,25 @@ class Scenario:
         for a in self.cores + self.factors:
             self.send(self.currency.functions.mint(a, 100_000_000_00), self.clearing)
         self.send(self.settlement.functions.setGracePeriod(3 * DAY), self.operator)
+        self.send(self.token.functions.setInvoicesRequired(True), self.operator)
+        self.send(self.token.functions.setInvoicesRequired(False), self.operator)
+
+    def invoices(self, face: int) -> list[tuple[bytes, int, int]]:
+        """The invoices backing a new certificate of `face`: part of an invoice already registered
+        (while it has value left and is not closed) and a new one for the rest."""
+        out: list[tuple[bytes, int, int]] = []
+        if self.invoice_keys and self.inv_rng.random() < 0.5:
+            key = self.inv_rng.choice(self.invoice_keys)
+            amount, used, closed, _ = self.token.functions.invoice(key).call()
+            if not closed and amount > used:
+                backed = min(amount - used, self.inv_rng.randint(1, face))
+                out.append((key, amount, backed))
+        rest = face - sum(b for _, _, b in out)
+        if rest:
+            key = self.inv_rng.randbytes(32)
+            self.invoice_keys.append(key)
+            out.append((key, rest + self.inv_rng.randint(0, rest), rest))
+        return out
 
     def issue(self, n: int) -> None:
         t = self.token.functions
@@ -130,7 +153,11 @@ class Scenario:
             payee = self.rng.choice(self.suppliers)
             face = self.rng.randint(1_000_00, 1_000_000_00)
             maturity = self.now() + self.rng.randint(20, 90) * DAY
-            receipt = self.send(t.issue(payee, face, maturity, doc(self.rng)), core)
+            if self.inv_rng.random() < 0.7:
+                fn = t.issueWithInvoices(payee, face, maturity, doc(self.rng), self.invoices(face))
+            else:
+                fn = t.issue(payee, face, maturity, doc(self.rng))
+            receipt = self.send(fn, core)
             cid = self.token.functions.certificateCount().call(block_identifier=receipt["blockNumber"])
             tid = self.token.functions.tokenCount().call(block_identifier=receipt["blockNumber"])
             if self.rng.random() < 0.15:
@@ -199,6 +226,8 @@ class Scenario:
                     before = self.token.functions.tokenCount().call()
                     if self.try_send(f.acceptOffer(offer_id), factor):
                         self.tokens.append(before + 1)
+                        if self.inv_rng.random() < 0.6:  # the deal registered at 中登网
+                            self.send(f.setRegistration(offer_id, self.inv_rng.randbytes(32)), factor)
                 else:
                     self.send(f.cancelOffer(offer_id), owner)
             elif op < 0.87:

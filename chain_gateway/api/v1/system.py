@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictBool
 
 from chain_gateway import operations, readiness
 from chain_gateway.deps import (
@@ -36,6 +36,10 @@ class GraceIn(BaseModel):
     grace_period_seconds: Uint256
 
 
+class InvoicesRequiredIn(BaseModel):
+    required: StrictBool
+
+
 @health_router.get("/health", responses=errors(413))
 async def health(gw: GatewayDep) -> dict[str, Any]:
     """Liveness: always 200; `node` tells whether the chain answers."""
@@ -61,8 +65,10 @@ async def ready(gw: GatewayDep) -> dict[str, Any]:
 @router.get("/system/info")
 async def info(gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
     paused = await operations.view(gw, "Membership", "paused", [])
+    invoices_required = await operations.view(gw, "CertificateToken", "invoicesRequired", [])
     return {
         "chain_id": gw.manifest.chain_id, "operator": gw.manifest.operator, "paused": paused,
+        "invoices_required": invoices_required,
         "contracts": {n: c.address for n, c in gw.manifest.contracts.items()},
         "confirmations": gw.settings.confirmations,
     }
@@ -104,3 +110,11 @@ async def set_grace_period(body: GraceIn, gw: GatewayDep, caller: OperatorDep, i
                            response: Response):
     return await write(gw, caller, "system.set_grace_period", "Settlement", "setGracePeriod",
                        [body.grace_period_seconds], body.model_dump(), idem, wait, response)
+
+
+@router.put("/system/invoices-required", status_code=202, response_model=OperationOut, responses=FINAL)
+async def set_invoices_required(body: InvoicesRequiredIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
+                                wait: WaitDep, response: Response):
+    """Require invoices for every new certificate (true: a plain issue is 409 `INVOICES_REQUIRED`) or not."""
+    return await write(gw, caller, "system.set_invoices_required", "CertificateToken", "setInvoicesRequired",
+                       [body.required], body.model_dump(), idem, wait, response)

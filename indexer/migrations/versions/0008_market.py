@@ -2,7 +2,7 @@
 claims (state tables, each with its `_version` history), early payments (events), and on
 `financing_offer` its kind (direct / open / quote), invited factors, tier and accepted quote
 
-Revision ID: 0008_market
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-03 11:40:00
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_market"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
