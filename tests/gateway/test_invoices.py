@@ -166,7 +166,7 @@ def test_settled_certificate_closes_its_invoice(own_api: Api, parties: dict[str,
     api = own_api
     core, core_key = parties["core"]
     sup, sup_key = parties["sup"]
-    confirmed(api.post("/v1/currency/mint", OPERATOR_API_KEY, {"to": core, "amount": 1_000}))
+    confirmed(api.post("/v1/currency/mint", api.clearing_key, {"to": core, "amount": 1_000}))
     res = confirmed(api.post("/v1/certificates", core_key,
                              issue_body(api, sup, [invoice("00000050", 2_000, 1_000)], days=10)))["result"]
     cert = res["certificate_id"]
