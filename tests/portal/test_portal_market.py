@@ -22,6 +22,7 @@ from scf.demo import AuditorClient, GatewayClient, Node, Processes, doc, start_s
 UNIT = 100
 DAY = 86_400
 CORE, SUPPLIER, BANK, RIVAL = "Huaxin Motors", "Changjiang Body Works", "Ningbo Factoring", "Pudong Finance"
+CLEARING = "Shanghai Clearing Bank"
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +34,13 @@ def market(browser: Any) -> Iterator[World]:
         w = World(stack, GatewayClient(stack.gateway_url), Node(stack.chain_url),
                   AuditorClient(str(stack.auditor_url), stack.auditor_key))
         op = stack.operator_key
-        for name, role in [(CORE, "core_enterprise"), (SUPPLIER, "supplier"), (BANK, "factor"), (RIVAL, "factor")]:
+        for name, role in [(CORE, "core_enterprise"), (SUPPLIER, "supplier"), (BANK, "factor"), (RIVAL, "factor"),
+                           (CLEARING, "clearing_agent")]:
             data = w.gw.post(op, "/v1/members", {"role": role, "kyc_hash": doc(f"kyc:{name}"), "label": name})
             w.members[name] = {"account": data["account"], "key": data["api_key"], "role": role}
         w.gw.put(op, f"/v1/members/{w.account(CORE)}/credit-limit", {"limit": 5_000_000 * UNIT})
         for name in (CORE, BANK, RIVAL):
-            w.gw.post(op, "/v1/currency/mint", {"to": w.account(name), "amount": 3_000_000 * UNIT})
+            w.gw.post(w.key(CLEARING), "/v1/currency/mint", {"to": w.account(name), "amount": 3_000_000 * UNIT})
         issued = w.gw.post(w.key(CORE), "/v1/certificates", {
             "payee": w.account(SUPPLIER), "face_value": 1_000_000 * UNIT, "maturity": w.node.now() + 120 * DAY,
             "document_hash": doc("invoice:market")})
