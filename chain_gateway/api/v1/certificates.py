@@ -175,7 +175,7 @@ async def issue(body: IssueIn, gw: GatewayDep, caller: CoreDep, idem: IdemKey, w
     for shown, inv in zip(view["invoices"], body.invoices, strict=True):
         shown["key"] = "0x" + inv.key.hex()
     try:
-        return await write(gw, caller, "certificates.issue_with_invoices", "CertificateToken", "issueWithInvoices",
+        return await write(gw, caller, "certificates.issue", "CertificateToken", "issueWithInvoices",
                            [*args, [inv.backing() for inv in body.invoices]], view, idem, wait, response)
     except ContractRevert as exc:
         raise invoice_conflict(body, exc) from exc
