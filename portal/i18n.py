@@ -199,6 +199,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "by_month": ("按月合计", "By month"),
     "repaid": ("已还款", "Repaid"),
     "owed": ("未还", "Owed"),
+    "invoices": ("发票（一票一证）", "Invoices (one invoice, one certificate)"),
+    "invoices_required": ("平台要求必填", "required by the platform"),
+    "invoices_optional": ("选填", "optional"),
+    "invoices_hint": ("凭证以所填增值税发票为基础开立；各发票的对应金额之和须等于票面金额。"
+                      "同一张发票不能重复开立凭证。",
+                      "The certificate is issued on these VAT invoices; their backed amounts must add up to the "
+                      "face value. An invoice backs no second certificate."),
+    "invoice": ("发票", "Invoice"),
+    "add_invoice": ("添加第二张发票", "Add a second invoice"),
+    "seller_tax_id": ("销方统一社会信用代码", "Seller's tax id"),
+    "invoice_code": ("发票代码", "Invoice code"),
+    "invoice_number": ("发票号码", "Invoice number"),
+    "invoice_amount": ("发票金额", "Invoice amount"),
+    "invoice_date": ("开票日期", "Issue date"),
+    "invoice_backed": ("对应凭证金额", "Backed amount"),
+    "invoice_backed_hint": ("留空＝发票全额", "empty: the whole amount"),
     # operator
     "chain_id": ("链 ID", "Chain id"),
     "system": ("系统", "System"),
@@ -328,6 +344,25 @@ HINTS: dict[str, tuple[str, str]] = {
     "CertificateInsufficientValue": ("金额超过该凭证的余额。", "More than the holding's value."),
     "ERC20InsufficientBalance": ("结算币余额不足。", "Not enough settlement currency."),
     "ERC20InsufficientAllowance": ("结算币授权额度不足。", "The currency allowance is too small."),
+    # invoices (一票一证)
+    "INVOICE_ALREADY_USED": ("该发票已用于开立其他凭证（见 certificate_id），同一张发票不能重复融资。",
+                             "This invoice already backs another certificate (certificate_id): "
+                             "one invoice cannot back a second certificate."),
+    "INVOICE_CLOSED": ("该发票对应的凭证已兑付结清，发票已关闭，不能再开立凭证。",
+                       "The certificate on this invoice was settled: the invoice is closed and backs no new one."),
+    "INVOICE_DUPLICATE": ("同一张发票填写了两次。", "The same invoice is listed twice."),
+    "INVOICE_AMOUNT_MISMATCH": ("该发票此前登记的金额与所填不同。",
+                                "The invoice was registered earlier with another amount."),
+    "INVOICES_REQUIRED": ("平台要求凭证必须基于发票开立：请填写至少一张发票。",
+                          "The platform requires invoices: fill in at least one invoice."),
+    "INVOICE_BACKING_MISMATCH": ("各发票的对应金额之和须等于票面金额。",
+                                 "The invoices' backed amounts must add up to the face value."),
+    "INVOICE_OVERBACKED": ("对应凭证金额不能超过发票金额。", "The backed amount exceeds the invoice's amount."),
+    "INVOICE_DATE_IN_FUTURE": ("开票日期不能晚于今天。", "The invoice's issue date is in the future."),
+    "INVALID_TAX_ID": ("销方统一社会信用代码应为 18 位字母或数字。",
+                       "The seller's tax id is the 18-character unified social credit code."),
+    "INVALID_INVOICE_CODE": ("发票代码最多 20 位字母或数字。", "The invoice code is at most 20 letters or digits."),
+    "INVALID_INVOICE_NUMBER": ("发票号码应为 1-20 位字母或数字。", "The invoice number is 1-20 letters or digits."),
 }
 
 
