@@ -330,3 +330,22 @@ def test_invoice_refusals_have_hints_in_both_languages() -> None:
     used = {"code": "INVOICE_ALREADY_USED", "details": {"error": "CertificateInvoiceOverused", "certificate_id": 7}}
     assert "another certificate" in i18n.hint("en", used) and "重复" in i18n.hint("zh", used)
     assert i18n.hint("en", {"code": "INVALID_TAX_ID", "details": {"errors": []}}).startswith("The seller's tax id")
+
+
+def test_abnormal_split_thresholds_and_each_reports_parameters() -> None:
+    from portal.views.auditor import params, thresholds
+
+    assert thresholds() == {}
+    assert thresholds("0", "1,000.50", " 60 ", "2") == {"max_splits": 0, "min_value": 100_050, "max_seconds": 60,
+                                                        "min_hops": 2}
+    for bad in (("-1", "", "", ""), ("", "1.234", "", ""), ("", "", "1h", "")):
+        with pytest.raises(PortalError):
+            thresholds(*bad)
+    f = {"date_from": "2026-01-01", "date_to": "", "member": "0xab", "as_of_block": "7"}
+    assert params("abnormal-splits", f, {"min_hops": 2}) == {
+        "date_from": "2026-01-01", "date_to": "", "as_of_block": "7", "member": "0xab", "min_hops": 2, "limit": 1000}
+    assert params("rates-factor", f, {"min_hops": 2}, csv=True)["by"] == "factor"
+    assert params("rates-factor", f, {}, csv=True)["limit"] == 10_000
+    assert "member" not in params("invoices", f, {}) and "min_hops" not in params("invoices", f, {"min_hops": 2})
+    assert params("certificates", f, {}, csv=True) == {"date_from": "2026-01-01", "date_to": "", "as_of_block": "7",
+                                                       "debtor": "0xab", "limit": 200}
