@@ -136,6 +136,7 @@ def test_core_issues_on_an_invoice_and_the_same_invoice_again_is_refused(browser
     cert_id = int(confirmed(page)["certificate_id"])
     world.facts["invoice_cert"] = cert_id
     key = "0x" + invoice_key("91310000MA1FL8XQ30", "3100261130", "00090001").hex()
+    world.facts["invoice_key"] = key
     # on chain: the certificate rests on the invoice (50,000.00 of its 80,000.00)
     cert = gw(world, "Huaxin Motors", f"/v1/certificates/{cert_id}")
     assert cert["face_value"] == 50_000 * UNIT and len(cert["invoices"]) == 1
@@ -334,6 +335,17 @@ def test_auditor_dashboard_lineage_tree_and_csv(browser: Any, world: World) -> N
     csv_bytes = Path(dl.value.path()).read_bytes()
     assert csv_bytes == world.auditor.http.get("/v1/reports/exposure", params={"format": "csv", "limit": 10000}).content
     assert core.encode() in csv_bytes
+
+    # invoice usage: the invoice the core issued on, used 50,000.00 of 80,000.00 by that certificate
+    usage = world.auditor.get("/v1/reports/invoices", limit=1000)
+    row = page.locator(f"#invoices tr[data-key='{world.facts['invoice_key']}']")
+    assert row.locator(".used").inner_text() == "¥50,000.00"
+    assert row.locator(".certs").inner_text().strip() == f"#{world.facts['invoice_cert']} ¥50,000.00"
+    assert page.inner_text("#invoices .invoices-count") == str(usage["invoices"])
+    with page.expect_download() as dl:
+        page.click("#csv-invoices")
+    assert Path(dl.value.path()).read_bytes() == world.auditor.http.get(
+        "/v1/reports/invoices", params={"format": "csv", "limit": 10000}).content
 
     cert_id = world.facts["cert"]
     page.click(f"#certificates tr[data-certificate='{cert_id}'] a")
