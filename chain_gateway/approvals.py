@@ -37,7 +37,8 @@ log = logging.getLogger("chain_gateway.approvals")
 
 # every write kind, with the body field a rule's `min_amount` is compared with (None: no amount)
 AMOUNT_FIELDS: dict[str, str | None] = {
-    "certificates.issue": "face_value", "certificates.accept": None, "certificates.reject": None,
+    "certificates.issue": "face_value", "certificates.issue_with_invoices": "face_value",
+    "certificates.accept": None, "certificates.reject": None,
     "holdings.split_transfer": "value", "holdings.freeze": None, "holdings.unfreeze": None,
     "financing.create_offer": "value", "financing.create_open_offer": "value", "financing.cancel_offer": None,
     "financing.accept_offer": None, "financing.request_quotes": "value", "financing.submit_quote": None,
@@ -51,7 +52,11 @@ AMOUNT_FIELDS: dict[str, str | None] = {
     "members.onboard": None, "members.set_active": None, "members.set_credit_limit": "limit",
     "members.update_kyc": None,
     "system.pause": None, "system.unpause": None, "system.set_max_term": None, "system.set_grace_period": None,
+    "system.set_invoices_required": None,
 }
+# a rule on the left's kind also covers the right's: issuing on invoices is issuing (a policy written
+# for `certificates.issue` must not be escaped by listing invoices)
+COVERS = {"certificates.issue": ("certificates.issue_with_invoices",)}
 SWEEP_S = 1.0  # how often operations past their approval deadline are expired
 
 
@@ -60,7 +65,7 @@ def required_approvals(rules: list[dict[str, Any]], kind: str, args: dict[str, A
     needed = 0
     field = AMOUNT_FIELDS.get(kind)
     for rule in rules:
-        if rule["kind"] != kind:
+        if rule["kind"] != kind and kind not in COVERS.get(rule["kind"], ()):
             continue
         if rule.get("min_amount") is not None:
             amount = args.get(field) if field else None

@@ -41,7 +41,7 @@ def test_more_money_never_needs_fewer_approvals(rules: list[dict[str, Any]], kin
 
 @given(rules_st, st.sampled_from(KINDS), st.integers(0, 10**6))
 def test_required_is_the_largest_matching_rule(rules: list[dict[str, Any]], kind: str, amount: int) -> None:
-    matching = [r["approvals"] for r in rules if r["kind"] == kind
+    matching = [r["approvals"] for r in rules if (r["kind"] == kind or kind in approvals.COVERS.get(r["kind"], ()))
                 and (r["min_amount"] is None or amount >= r["min_amount"])]
     assert approvals.required_approvals(rules, kind, body(kind, amount)) == max(matching, default=0)
 
@@ -108,3 +108,12 @@ def test_expiry_on_a_store(store: Any) -> None:
     [gone] = approvals.expire_due(store, True)
     assert gone.state == OpState.expired and gone.error is not None
     assert approvals.expire_due(store, True) == []
+
+
+def test_a_rule_on_issuing_covers_issuing_on_invoices() -> None:
+    rules = [{"kind": "certificates.issue", "min_amount": 500, "approvals": 1}]
+    assert approvals.required_approvals(rules, "certificates.issue_with_invoices", {"face_value": 500}) == 1
+    assert approvals.required_approvals(rules, "certificates.issue_with_invoices", {"face_value": 499}) == 0
+    own = [{"kind": "certificates.issue_with_invoices", "min_amount": None, "approvals": 2}]
+    assert approvals.check_rules(own) and approvals.required_approvals(own, "certificates.issue", {}) == 0
+
