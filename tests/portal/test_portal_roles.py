@@ -163,6 +163,26 @@ def test_core_issues_on_an_invoice_and_the_same_invoice_again_is_refused(browser
     page.click("#issue-form button[type=submit]")
     text = page.locator("#flash .error").inner_text()
     assert "INVALID_TAX_ID" in text and "18-character unified social credit code" in text, text
+
+    # the operator requires invoices: the first row is required, an issue without one refused by the
+    # portal (the browser's own check switched off), nothing sent; then optional again
+    world.gw.put(world.key("operator"), "/v1/system/invoices-required", {"required": True})
+    try:
+        page.goto(f"{world.portal}/core")
+        assert page.get_attribute("#invoices", "data-required") == "true"
+        assert page.locator("#invoices .invoice-row[data-row='1'] input[required]").count() == 4
+        assert page.locator("#invoices .invoice-row[data-row='2'] input[required]").count() == 0
+        page.fill("#issue-form input[name=payee]", world.account("Anhe Stamping"))
+        page.fill("#issue-form input[name=amount]", "1,000.00")
+        page.fill("#issue-form input[name=maturity]", maturity)
+        page.fill("#issue-form input[name=document_ref]", "no invoice")
+        page.evaluate("document.querySelector('#issue-form').noValidate = true")
+        page.click("#issue-form button[type=submit]")
+        text = page.locator("#flash .error").inner_text()
+        assert "INVALID_INPUT" in text and "requires at least one invoice" in text, text
+    finally:
+        world.gw.put(world.key("operator"), "/v1/system/invoices-required", {"required": False})
+    assert int(gw(world, "Huaxin Motors", "/v1/me")["credit_used"]) == used_before + 50_000 * UNIT
     page.context.close()
 
     # in the indexer: the invoice used by that certificate, 50,000.00 of 80,000.00

@@ -349,3 +349,14 @@ def test_abnormal_split_thresholds_and_each_reports_parameters() -> None:
     assert "member" not in params("invoices", f, {}) and "min_hops" not in params("invoices", f, {"min_hops": 2})
     assert params("certificates", f, {}, csv=True) == {"date_from": "2026-01-01", "date_to": "", "as_of_block": "7",
                                                        "debtor": "0xab", "limit": 200}
+
+
+def test_the_auditors_report_values_have_labels_in_both_languages() -> None:
+    """The dashboard labels the values the auditor API answers (`t('inv_' ~ state)` and the like)."""
+    from indexer import reports
+
+    keys = [f"inv_{s}" for s in reports.INVOICE_STATES] + [f"finding_{f}" for f in reports.FINDINGS]
+    keys += ["kind_open_offer", "kind_quote_request", "rates_by_tier", "rates_by_factor", "state_expired",
+             "state_recourse_unpaid", "state_recourse_settled"] + [f"reg_{d}" for d in reports.REGULATOR_COLUMNS]
+    for key in keys:
+        assert key in i18n.LABELS, key
