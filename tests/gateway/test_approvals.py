@@ -301,3 +301,16 @@ def test_no_policy_nothing_waits(api: Api, members: Scenario) -> None:
     assert r.status_code == 200 and r.json()["state"] == "confirmed" and r.json()["approvals_required"] == 0
     assert api.get("/v1/approval-policy", m.admin).json() == {"rules": []}
     assert api.get("/v1/approvals", OPERATOR_API_KEY).json() == []
+
+
+def test_a_rule_on_issuing_holds_an_issue_on_invoices(api: Api, members: Scenario) -> None:
+    """Listing invoices does not escape a `certificates.issue` rule (the same amount field)."""
+    m = member_with_users(api, checkers=1, policy=THRESHOLD)
+    nonce = chain_nonce(api, m.account)
+    invoice = {"seller_tax_id": "91310000MA1FL8XQ30", "invoice_code": "3100261130", "invoice_number": "00077001",
+               "amount": BIG, "issue_date": "2026-01-05"}
+    r = api.post("/v1/certificates", m.maker, {**issue_body(api, members.supplier[0], BIG), "invoices": [invoice]})
+    assert r.status_code == 202, r.text
+    op = r.json()
+    assert op["kind"] == "certificates.issue_with_invoices" and op["state"] == "awaiting_approval"
+    assert op["approvals_required"] == 2 and op["nonce"] is None and chain_nonce(api, m.account) == nonce
