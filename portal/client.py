@@ -44,8 +44,13 @@ class Api:
         return _body(await self._send(self.auditor, "GET", path, key, params=_clean(params)))
 
     async def audit_csv(self, key: str, path: str, **params: Any) -> tuple[bytes, str]:
-        r = await self._send(self.auditor, "GET", path, key, params={**_clean(params), "format": "csv"})
-        return r.content, r.headers.get("content-disposition", 'attachment; filename="report.csv"')
+        return await self.audit_file(key, path, "csv", 'attachment; filename="report.csv"', **params)
+
+    async def audit_file(self, key: str, path: str, fmt: str, disposition: str, **params: Any) -> tuple[bytes, str]:
+        """The auditor API's answer as bytes in `fmt` (csv, json) and its Content-Disposition
+        (`disposition` when it sends none)."""
+        r = await self._send(self.auditor, "GET", path, key, params={**_clean(params), "format": fmt})
+        return r.content, r.headers.get("content-disposition", disposition)
 
     async def auditor_accepts(self, key: str) -> bool:
         try:

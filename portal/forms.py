@@ -128,3 +128,33 @@ def document_hash(content: bytes | None, reference: str, field: str = "document"
 def text_hash(text: str, field: str) -> str:
     """A typed reference (KYC file, court order) -> its sha256."""
     return document_hash(None, text, field)
+
+
+INVOICE_FIELDS = ("seller_tax_id", "invoice_code", "invoice_number", "amount", "issue_date", "backed")
+
+
+def parse_invoices(rows: list[dict[str, str]], required: bool) -> list[dict[str, object]] | None:
+    """The issue form's invoice rows -> the gateway's `invoices` (amounts in minor units, the date
+    YYYY-MM-DD, `backed` only when typed). A row left blank is skipped; none typed: None (a plain
+    issue), refused here when the operator requires invoices. The gateway normalises and checks
+    the tax id, code and number."""
+    out: list[dict[str, object]] = []
+    for n, row in enumerate(rows, start=1):
+        v = {k: (row.get(k) or "").strip() for k in INVOICE_FIELDS}
+        if not any(v.values()):
+            continue
+        for k in ("seller_tax_id", "invoice_number"):
+            if not v[k]:
+                raise invalid(f"invoice {n}: {k} is missing", field=f"invoice {n}.{k}")
+        inv: dict[str, object] = {
+            "seller_tax_id": v["seller_tax_id"], "invoice_code": v["invoice_code"],
+            "invoice_number": v["invoice_number"],
+            "amount": parse_amount(v["amount"], f"invoice {n}.amount"),
+            "issue_date": day(parse_date(v["issue_date"], f"invoice {n}.issue_date")),
+        }
+        if v["backed"]:
+            inv["backed"] = parse_amount(v["backed"], f"invoice {n}.backed")
+        out.append(inv)
+    if not out and required:
+        raise invalid("invoices: the operator requires at least one invoice for every certificate", field="invoices")
+    return out or None

@@ -1,5 +1,7 @@
 """Auditor (the indexer's auditor API): dashboard of exposure, ageing, tiers, financing,
-concentration and overdue as charts with their figures, certificates, the lineage tree, CSV."""
+concentration and overdue, the market, rates, early payments, recourse, invoice usage and abnormal
+splitting as tables (charts where they help) with their CSV, the regulator's export, certificates,
+the lineage tree."""
 
 from __future__ import annotations
 
@@ -16,15 +18,26 @@ from portal.web import Current, render
 
 router = APIRouter()
 
-# CSV export of what a screen shows: the auditor API's own CSV of the same report and filters
-REPORTS = {
-    "exposure": "/v1/reports/exposure",
-    "ageing": "/v1/reports/ageing",
-    "tiers": "/v1/reports/tiers",
-    "financing": "/v1/reports/financing",
-    "concentration": "/v1/reports/concentration",
-    "certificates": "/v1/certificates",
+# Each report on the dashboard: (the auditor API's path, its fixed parameters). The CSV link of a
+# screen is the auditor API's own CSV of the same report, filters and moment.
+REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "exposure": ("/v1/reports/exposure", {}),
+    "ageing": ("/v1/reports/ageing", {}),
+    "tiers": ("/v1/reports/tiers", {}),
+    "financing": ("/v1/reports/financing", {}),
+    "concentration": ("/v1/reports/concentration", {"by": "holder", "top": 10}),
+    "market": ("/v1/reports/market", {}),
+    "rates-tier": ("/v1/reports/rates", {"by": "tier"}),
+    "rates-factor": ("/v1/reports/rates", {"by": "factor"}),
+    "early-payments": ("/v1/reports/early-payments", {}),
+    "recourse": ("/v1/reports/recourse", {}),
+    "invoices": ("/v1/reports/invoices", {}),
+    "abnormal-splits": ("/v1/reports/abnormal-splits", {}),
+    "certificates": ("/v1/certificates", {}),
 }
+NO_MEMBER = ("invoices",)  # invoice usage has no member filter
+REGULATOR = ("certificates", "transfers", "deals")
+THRESHOLDS = ("max_splits", "min_value", "max_seconds", "min_hops")
 
 
 def short(addr: Any) -> str:
@@ -42,54 +55,102 @@ def _as_of(as_of: str, as_of_block: str) -> dict[str, str]:
     return {"as_of": moment} if moment else {}
 
 
+def thresholds(max_splits: str = "", min_value: str = "", max_seconds: str = "", min_hops: str = "") -> dict[str, int]:
+    """The abnormal-splitting thresholds typed (min_value in ¥, the others whole numbers); empty:
+    the auditor API's defaults."""
+    out: dict[str, int] = {}
+    for name, text in (("max_splits", max_splits), ("max_seconds", max_seconds), ("min_hops", min_hops)):
+        if text.strip():
+            out[name] = forms.parse_int(text, name)
+    if min_value.strip():
+        out["min_value"] = forms.parse_amount(min_value, "min_value")
+    return out
+
+
+def params(report: str, f: dict[str, str], limits: dict[str, int], csv: bool = False) -> dict[str, Any]:
+    """The auditor API's parameters of `report` for the dashboard's filters `f` (dates, member, as
+    of) and thresholds: the table shows up to 1,000 rows, the CSV up to 10,000 (certificates: 200)."""
+    _, fixed = REPORTS[report]
+    out: dict[str, Any] = {"date_from": f["date_from"], "date_to": f["date_to"], **fixed}
+    out.update({k: f[k] for k in ("as_of", "as_of_block") if f.get(k)})
+    if report == "certificates":
+        return {**out, "debtor": f["member"], "limit": 200}
+    if report not in NO_MEMBER:
+        out["member"] = f["member"]
+    if report == "abnormal-splits":
+        out.update(limits)
+    if report != "concentration":
+        out["limit"] = 10_000 if csv else 1000
+    return out
+
+
 @router.get("/audit")
 async def dashboard(c: Current, date_from: str = "", date_to: str = "", member: str = "", as_of: str = "",
-                    as_of_block: str = "") -> Response:
+                    as_of_block: str = "", max_splits: str = "", min_value: str = "", max_seconds: str = "",
+                    min_hops: str = "") -> Response:
     c.need("auditor")
     at = _as_of(as_of, as_of_block)
+    limits = thresholds(max_splits, min_value, max_seconds, min_hops)
     f = {"date_from": date_from.strip(), "date_to": date_to.strip(), "member": member.strip().lower(), **at}
-    exposure, ageing, tiers, financing, concentration, certs = await asyncio.gather(
-        c.audit(REPORTS["exposure"], **f, limit=1000),
-        c.audit(REPORTS["ageing"], **f),
-        c.audit(REPORTS["tiers"], **f, limit=1000),
-        c.audit(REPORTS["financing"], **f, limit=1000),
-        c.audit(REPORTS["concentration"], **f, by="holder", top=10),
-        c.audit(REPORTS["certificates"], date_from=f["date_from"], date_to=f["date_to"], debtor=f["member"],
-                limit=200, **at),
-    )
-    exp = exposure["items"]
+    names = list(REPORTS)
+    answers = await asyncio.gather(*(c.audit(REPORTS[n][0], **params(n, f, limits)) for n in names))
+    r: dict[str, Any] = dict(zip(names, answers, strict=True))
+    exp = r["exposure"]["items"]
     charts = {
-        "exposure": bars([(short(r["debtor"]), int(r["outstanding"])) for r in exp], "outstanding"),
-        "overdue": bars([(short(r["debtor"]), int(r["matured_unpaid"])) for r in exp], "matured unpaid"),
-        "ageing": bars([(b["bucket"], int(b["outstanding"])) for b in ageing["buckets"]], "ageing"),
-        "tiers": bars([(f"T{r['tier']}", int(r["suppliers"])) for r in tiers["items"]], "suppliers per tier"),
-        "financing": bars([(short(r["factor"]), int(r["volume"])) for r in financing["items"]], "financing"),
-        "concentration": bars([(short(r["party"]), int(r["outstanding"]))
-                               for r in concentration["top"]], "concentration"),
+        "exposure": bars([(short(x["debtor"]), int(x["outstanding"])) for x in exp], "outstanding"),
+        "overdue": bars([(short(x["debtor"]), int(x["matured_unpaid"])) for x in exp], "matured unpaid"),
+        "ageing": bars([(b["bucket"], int(b["outstanding"])) for b in r["ageing"]["buckets"]], "ageing"),
+        "tiers": bars([(f"T{x['tier']}", int(x["suppliers"])) for x in r["tiers"]["items"]], "suppliers per tier"),
+        "financing": bars([(short(x["factor"]), int(x["volume"])) for x in r["financing"]["items"]], "financing"),
+        "concentration": bars([(short(x["party"]), int(x["outstanding"]))
+                               for x in r["concentration"]["top"]], "concentration"),
+        "rates_tier": bars([(f"T{x['tier']}", round(x["avg_rate_bps"])) for x in r["rates-tier"]["items"]],
+                           "average rate (bps) per tier"),
+        "rates_factor": bars([(short(x["factor"]), round(x["avg_rate_bps"])) for x in r["rates-factor"]["items"]],
+                             "average rate (bps) per factor"),
+        "early": bars([(short(x["holder"]), int(x["discount"])) for x in r["early-payments"]["items"]],
+                      "discount saved per holder"),
     }
     query = {k: v for k, v in f.items() if v}
-    return render(c.request, "audit.html", c, f=f, query=query, at=at, as_of_text=as_of.strip(),
-                  as_of_block_text=as_of_block.strip(), exposure=exposure, ageing=ageing, tiers=tiers,
-                  financing=financing, concentration=concentration, certs=certs["items"], charts=charts, short=short)
+    split_query = {**query, **{k: str(limits[k] if k != "min_value" else forms.money(limits[k]))
+                               for k in limits}}
+    used = {k: r["abnormal-splits"].get(k) for k in THRESHOLDS}
+    return render(c.request, "audit.html", c, f=f, query=query, split_query=split_query, at=at,
+                  as_of_text=as_of.strip(), as_of_block_text=as_of_block.strip(), exposure=r["exposure"],
+                  ageing=r["ageing"], tiers=r["tiers"], financing=r["financing"], concentration=r["concentration"],
+                  market=r["market"], rates_tier=r["rates-tier"], rates_factor=r["rates-factor"],
+                  early=r["early-payments"], recourse=r["recourse"], invoices=r["invoices"],
+                  splits=r["abnormal-splits"], used=used, certs=r["certificates"]["items"], charts=charts,
+                  short=short, regulator=REGULATOR)
 
 
 @router.get("/audit/csv/{report}")
 async def csv(report: str, c: Current, date_from: str = "", date_to: str = "", member: str = "", as_of: str = "",
-              as_of_block: str = "") -> Response:
+              as_of_block: str = "", max_splits: str = "", min_value: str = "", max_seconds: str = "",
+              min_hops: str = "") -> Response:
     """The report on screen as CSV (same filters, same moment), straight from the auditor API."""
     c.need("auditor")
-    at = _as_of(as_of, as_of_block)
     if report not in REPORTS:
         raise PortalError("NOT_FOUND", "no such report", {"report": report}, 404)
-    params: dict[str, Any] = {"date_from": date_from, "date_to": date_to, "limit": 10_000, **at}
-    if report == "certificates":
-        params.update(debtor=member, limit=200)
-    else:
-        params["member"] = member
-    if report == "concentration":
-        params.update(by="holder", top=10)
-    body, disposition = await c.api.audit_csv(c.key, REPORTS[report], **params)
+    f = {"date_from": date_from, "date_to": date_to, "member": member.strip().lower(), **_as_of(as_of, as_of_block)}
+    limits = thresholds(max_splits, min_value, max_seconds, min_hops)
+    body, disposition = await c.api.audit_csv(c.key, REPORTS[report][0], **params(report, f, limits, csv=True))
     return Response(body, media_type="text/csv", headers={"Content-Disposition": disposition})
+
+
+@router.get("/audit/regulator/{dataset}.{fmt}")
+async def regulator(dataset: str, fmt: str, c: Current, date_from: str = "", date_to: str = "", as_of: str = "",
+                    as_of_block: str = "") -> Response:
+    """The regulator's export (fixed layout, first 10,000 rows in chain order) as the auditor API
+    gives it, CSV or JSON, for the dashboard's dates and moment."""
+    c.need("auditor")
+    if dataset not in REGULATOR or fmt not in ("csv", "json"):
+        raise PortalError("NOT_FOUND", "no such export", {"dataset": dataset, "format": fmt}, 404)
+    body, disposition = await c.api.audit_file(
+        c.key, f"/v1/reports/regulator/{dataset}", fmt, f'attachment; filename="regulator-{dataset}.{fmt}"',
+        date_from=date_from, date_to=date_to, limit=10_000, **_as_of(as_of, as_of_block))
+    media = "text/csv" if fmt == "csv" else "application/json"
+    return Response(body, media_type=media, headers={"Content-Disposition": disposition})
 
 
 @router.get("/audit/lineage/{certificate_id}")

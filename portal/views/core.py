@@ -10,10 +10,23 @@ from fastapi.responses import Response
 
 from portal import forms
 from portal.views.common import gather_ok, my_operations
-from portal.web import Current, Posted, act, render, upload, write
+from portal.web import Ctx, Current, Posted, act, render, upload, write
 
 router = APIRouter()
 OPEN = ("pending", "active", "overdue")
+INVOICE_ROWS = 2  # the issue form's invoice rows (the second one optional)
+
+
+async def invoices_required(c: Ctx) -> bool:
+    """Whether the operator requires invoices for every certificate (the gateway's system info)."""
+    return bool((await c.get("/system/info")).get("invoices_required"))
+
+
+async def invoice_rows(c: Ctx) -> list[dict[str, str]]:
+    """The issue form's invoice rows: field `invoice_<name>` repeated once per row."""
+    form = await c.request.form()
+    columns = {k: [str(v) for v in form.getlist(f"invoice_{k}")] for k in forms.INVOICE_FIELDS}
+    return [{k: (vals[i] if i < len(vals) else "") for k, vals in columns.items()} for i in range(INVOICE_ROWS)]
 
 
 @router.get("/core")
@@ -37,6 +50,7 @@ async def core(c: Current) -> Response:
         by_month[forms.day(r["maturity"])[:7]] += r["owed"]
     limit, used = int(me.get("credit_limit") or 0), int(me.get("credit_used") or 0)
     return render(c.request, "core.html", c, me=me, owed=owed, months=sorted(by_month.items()),
+                  invoices_required=await invoices_required(c), invoice_rows=INVOICE_ROWS,
                   total_owed=sum(r["owed"] for r in owed), limit=limit, used=used, available=max(limit - used, 0))
 
 
@@ -46,9 +60,13 @@ async def issue(c: Posted, payee: str = Form(""), amount: str = Form(""), maturi
     c.need("core_enterprise")
 
     async def call() -> dict[str, Any]:
-        body = {"payee": forms.parse_address(payee, "payee"), "face_value": forms.parse_amount(amount),
-                "maturity": forms.parse_date(maturity, "maturity"),
-                "document_hash": forms.document_hash(await upload(document), document_ref)}
+        body: dict[str, Any] = {
+            "payee": forms.parse_address(payee, "payee"), "face_value": forms.parse_amount(amount),
+            "maturity": forms.parse_date(maturity, "maturity"),
+            "document_hash": forms.document_hash(await upload(document), document_ref)}
+        invoices = forms.parse_invoices(await invoice_rows(c), await invoices_required(c))
+        if invoices is not None:
+            body["invoices"] = invoices
         return await write(c, "/certificates", body)
 
     return await act(c, "/core", call)

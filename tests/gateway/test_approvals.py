@@ -130,12 +130,13 @@ def test_issuing_with_invoices_is_under_the_same_policy(api: Api, members: Scena
     from gateway.test_invoices import invoice
 
     m = member_with_users(api, policy=THRESHOLD)
+    nonce = chain_nonce(api, m.account)
     body = {**issue_body(api, members.supplier[0], BIG), "invoices": [invoice("00099001", BIG)]}
     r = api.post("/v1/certificates", m.maker, body)
     assert r.status_code == 202, r.text
     op = r.json()
     assert (op["kind"], op["state"], op["nonce"]) == ("certificates.issue", "awaiting_approval", None)
-    assert op["approvals_required"] == 2
+    assert op["approvals_required"] == 2 and chain_nonce(api, m.account) == nonce
 
 
 def test_reject_with_reason_is_final_and_never_signed(api: Api, members: Scenario) -> None:

@@ -33,6 +33,7 @@ from scf.demo import (  # noqa: E402
     Processes,
     Run,
     doc,
+    invoice,
     play,
     start_stack,
     wait_indexed,
@@ -52,7 +53,8 @@ def main() -> int:
         # a certificate waiting for acceptance and an open offer to a factor
         core, t1, t2, bank = run.m(CORES[1]), run.m(TIER1[3]), run.m(TIER2[4]), run.m(FACTORS[0])
         run.gw.post(core.key, "/v1/certificates", {"payee": t1.account, "face_value": 250_000 * UNIT,
-                                                   "maturity": node.now() + 120 * DAY, "document_hash": doc("inv:E")})
+                                                   "maturity": node.now() + 120 * DAY, "document_hash": doc("inv:E"),
+                                                   "invoices": [invoice(TIER1[3], "00093001", 250_000 * UNIT)]})
         token = run.holdings[f"CERT-D/{TIER2[4]}"]
         run.gw.post(t2.key, "/v1/financing/offers", {
             "token_id": token, "value": 50_000 * UNIT, "factor": bank.account, "rate_bps": 480,
@@ -116,13 +118,30 @@ def main() -> int:
             save(f, "factor-market", full=True)
             f.goto(f"{stack.portal_url}/holdings")
             save(f, "factor-book", full=True)
-            save(page_of(core.key), "core", full=True)
+            c = page_of(core.key)
+            save(c, "core", full=True)
+            # the issue form on an invoice already used (the demo's CERT-F's): the refusal and its meaning
+            used = invoice(TIER1[1], "00072841", 300_000 * UNIT)
+            c.fill("#issue-form input[name=payee]", t1.account)
+            c.fill("#issue-form input[name=amount]", "300,000.00")
+            c.fill("#issue-form input[name=maturity]", "2027-06-30")
+            c.fill("#issue-form input[name=document_ref]", "contract HX-2026-17")
+            for field, value in (("seller_tax_id", used["seller_tax_id"]), ("invoice_code", used["invoice_code"]),
+                                 ("invoice_number", used["invoice_number"]), ("amount", "300,000.00"),
+                                 ("issue_date", used["issue_date"])):
+                c.fill(f"#invoices .invoice-row[data-row='1'] input[name=invoice_{field}]", value)
+            c.click("#issue-form button[type=submit]")
+            c.wait_for_selector("#flash .error")
+            save(c, "core-invoice-refused")
             e = page_of(core.key)
             e.goto(f"{stack.portal_url}/early")
             save(e, "core-early", full=True)
             save(page_of(stack.operator_key), "operator", full=True)
             a = page_of(stack.auditor_key)
             save(a, "auditor-dashboard", full=True)
+            for section in ("market", "abnormal-splits"):
+                a.locator(f"#{section}").screenshot(path=str(SHOTS / f"auditor-{section}.png"))
+                print("saved", SHOTS / f"auditor-{section}.png")
             a.goto(f"{stack.portal_url}/audit?as_of_block={as_of_block}")
             save(a, "auditor-as-of", full=True)
             a.goto(f"{stack.portal_url}/audit/lineage/1")

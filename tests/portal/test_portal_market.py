@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from portal_stack import World, confirmed, login, shot
 
+from portal.forms import money
 from scf.demo import AuditorClient, GatewayClient, Node, Processes, doc, start_stack, wait_indexed
 
 UNIT = 100
 DAY = 86_400
 CORE, SUPPLIER, BANK, RIVAL = "Huaxin Motors", "Changjiang Body Works", "Ningbo Factoring", "Pudong Finance"
-CLEARING = "Shanghai Clearing Bank"
+CLEARING = "Shanghai Clearing Bank"  # the clearing agent alone mints the settlement currency
 
 
 @pytest.fixture(scope="module")
@@ -294,4 +295,69 @@ def test_the_auditor_sees_every_report_as_of_a_past_block(browser: Any, market: 
     # a block outside the history: the auditor API's error as given
     page.goto(f"{w.portal}/audit?as_of_block=999999999")
     assert "VALIDATION_ERROR" in page.inner_text(".error")
+    page.context.close()
+
+
+def _pct(bps: float | None) -> str:
+    return "–" if bps is None else f"{bps / 100:.2f}%"
+
+
+def _csv(page: Any, link: str) -> bytes:
+    with page.expect_download() as dl:
+        page.click(link)
+    return Path(dl.value.path()).read_bytes()
+
+
+def test_the_auditor_sees_the_market_rates_savings_recourse_splits_and_the_regulator_export(
+        browser: Any, market: World) -> None:
+    w = market
+    wait_indexed(w.auditor, w.node, Processes())
+    api = w.auditor.get
+    page = login(browser, w, "auditor")
+    # the market: each open offer and quote request with its best rate, as the auditor API gives them
+    mk = api("/v1/reports/market", limit=1000)
+    assert mk["items"] and page.locator("#market tbody tr[data-kind]").count() == len(mk["items"])
+    assert page.inner_text("#market .open-value") == f"¥{money(mk['open_value'])}"
+    for r in mk["items"]:
+        row = page.locator(f"#market tr[data-kind='{r['kind']}'][data-id='{r['id']}']")
+        assert row.locator(".best-rate").inner_text() == _pct(r["best_rate_bps"])
+    assert any(r["kind"] == "quote_request" and r["quotes"] >= 2 for r in mk["items"])
+    # rates per tier and per factor: the volume-weighted average, with a chart
+    for by in ("tier", "factor"):
+        items = api("/v1/reports/rates", by=by, limit=1000)["items"]
+        assert items and page.locator(f"#rates-{by} svg").count() == 1
+        assert page.locator(f"#rates-{by} .avg-rate").all_inner_texts() == [_pct(r["avg_rate_bps"]) for r in items]
+    early = api("/v1/reports/early-payments", limit=1000)
+    assert early["discount"] > 0 and page.inner_text("#early-payments .discount") == f"¥{money(early['discount'])}"
+    rec = api("/v1/reports/recourse", limit=1000)
+    assert rec["claims"] == 1 and page.inner_text("#recourse .claims") == "1"
+    claimed = page.inner_text(f"#recourse tr[data-deal='{w.facts['recourse_deal']}'] .claimed")
+    assert claimed == f"¥{money(rec['items'][0]['claimed_amount'])}"
+    # CSV of each: the auditor API's own CSV of the same report
+    for link, path, extra in (("#csv-market", "/v1/reports/market", {}),
+                              ("#csv-rates-factor", "/v1/reports/rates", {"by": "factor"}),
+                              ("#csv-early-payments", "/v1/reports/early-payments", {}),
+                              ("#csv-recourse", "/v1/reports/recourse", {})):
+        assert _csv(page, link) == w.auditor.http.get(path, params={**extra, "format": "csv", "limit": 10000}).content
+    shot(page, "auditor-market")
+
+    # abnormal splitting with the auditor's thresholds: every split below ¥1,000,000 is small
+    page.fill("#thresholds input[name=min_value]", "1,000,000.00")
+    page.fill("#thresholds input[name=max_splits]", "0")
+    page.click("#thresholds button")
+    page.wait_for_selector("#thresholds input[name=max_splits][value='0']")
+    limits = {"min_value": 1_000_000 * UNIT, "max_splits": 0, "max_seconds": 3600, "min_hops": 3}
+    splits = api("/v1/reports/abnormal-splits", limit=1000, **limits)
+    assert splits["small_value_count"] > 0 and splits["many_splits_count"] > 0
+    for k in ("many_splits", "small_value", "fast_chain"):
+        assert page.inner_text(f"#abnormal-splits .count-{k}") == str(splits[f"{k}_count"])
+    assert page.locator("#abnormal-splits tbody tr[data-finding]").count() == len(splits["items"])
+    assert _csv(page, "#csv-abnormal-splits") == w.auditor.http.get(
+        "/v1/reports/abnormal-splits", params={**limits, "format": "csv", "limit": 10000}).content
+    shot(page, "auditor-controls")
+    # the regulator's export, CSV and JSON, as the auditor API gives it
+    for dataset in ("certificates", "transfers", "deals"):
+        for fmt in ("csv", "json"):
+            assert _csv(page, f"#reg-{dataset}-{fmt}") == w.auditor.http.get(
+                f"/v1/reports/regulator/{dataset}", params={"format": fmt, "limit": 10000}).content
     page.context.close()

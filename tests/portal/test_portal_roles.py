@@ -13,6 +13,7 @@ import httpx
 from portal_stack import World, confirmed, login, shot
 
 from scf.demo import Processes, wait_indexed
+from scf_core.invoices import invoice_key
 
 UNIT = 100
 INVOICE = b"%PDF-1.4 invoice PO-T1-T2-77 delivery note 2026-12-01\n"
@@ -105,6 +106,90 @@ def test_core_issues_within_its_credit_line(browser: Any, world: World) -> None:
     assert int(gw(world, "Huaxin Motors", "/v1/me")["credit_used"]) == 1_000_000 * UNIT
     shot(page, "core")
     page.context.close()
+
+
+def test_core_issues_on_an_invoice_and_the_same_invoice_again_is_refused(browser: Any, world: World) -> None:
+    # the stack leaves invoices optional (the form above issued without one); here one backs the certificate
+    assert gw(world, "Huaxin Motors", "/v1/system/info")["invoices_required"] is False
+    page = login(browser, world, "Huaxin Motors")
+    assert page.get_attribute("#invoices", "data-required") == "false"
+    used_before = int(gw(world, "Huaxin Motors", "/v1/me")["credit_used"])
+    maturity = (datetime.now(UTC) + timedelta(days=60)).strftime("%Y-%m-%d")
+    issued = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+
+    def fill(payee: str, tax_id: str) -> None:
+        page.fill("#issue-form input[name=payee]", world.account(payee))
+        page.fill("#issue-form input[name=amount]", "50,000.00")
+        page.fill("#issue-form input[name=maturity]", maturity)
+        page.fill("#issue-form input[name=document_ref]", "contract HX-2026-17")
+        row = page.locator("#invoices .invoice-row[data-row='1']")
+        row.locator("input[name=invoice_seller_tax_id]").fill(tax_id)
+        row.locator("input[name=invoice_invoice_code]").fill("3100261130")
+        row.locator("input[name=invoice_invoice_number]").fill("00090001")
+        row.locator("input[name=invoice_amount]").fill("80,000.00")
+        row.locator("input[name=invoice_issue_date]").fill(issued)
+        row.locator("input[name=invoice_backed]").fill("50,000.00")
+
+    fill("Changjiang Body Works", "91310000MA1FL8XQ30")
+    shot(page, "core-invoice")
+    page.click("#issue-form button[type=submit]")
+    cert_id = int(confirmed(page)["certificate_id"])
+    world.facts["invoice_cert"] = cert_id
+    key = "0x" + invoice_key("91310000MA1FL8XQ30", "3100261130", "00090001").hex()
+    world.facts["invoice_key"] = key
+    # on chain: the certificate rests on the invoice (50,000.00 of its 80,000.00)
+    cert = gw(world, "Huaxin Motors", f"/v1/certificates/{cert_id}")
+    assert cert["face_value"] == 50_000 * UNIT and len(cert["invoices"]) == 1
+    op = next(o for o in gw(world, "Huaxin Motors", "/v1/operations", limit=5)
+              if o["kind"] == "certificates.issue" and o["args"].get("invoices"))
+    assert op["args"]["invoices"][0]["key"] == key and op["args"]["invoices"][0]["backed"] == 50_000 * UNIT
+    assert op["args"]["invoices"][0]["amount"] == 80_000 * UNIT
+
+    # the same invoice (lower case, spaces: the same canonical key) for another supplier: refused, named
+    page.goto(f"{world.portal}/core")
+    fill("Anhe Stamping", " 91310000ma1fl8xq30 ")
+    page.click("#issue-form button[type=submit]")
+    err = page.locator("#flash .error")
+    err.wait_for()
+    text = err.inner_text()
+    assert "INVOICE_ALREADY_USED" in text and f"certificate {cert_id}" in text, text
+    assert "one invoice cannot back a second certificate" in text, text  # the hint
+    shot(page, "core-invoice-refused")
+    assert int(gw(world, "Huaxin Motors", "/v1/me")["credit_used"]) == used_before + 50_000 * UNIT
+    # a field the gateway refuses (a tax id of the wrong form): its 422 code and hint
+    page.goto(f"{world.portal}/core")
+    fill("Anhe Stamping", "9131")
+    page.locator("#invoices .invoice-row[data-row='1'] input[name=invoice_invoice_number]").fill("00090002")
+    page.click("#issue-form button[type=submit]")
+    text = page.locator("#flash .error").inner_text()
+    assert "INVALID_TAX_ID" in text and "18-character unified social credit code" in text, text
+
+    # the operator requires invoices: the first row is required, an issue without one refused by the
+    # portal (the browser's own check switched off), nothing sent; then optional again
+    world.gw.put(world.key("operator"), "/v1/system/invoices-required", {"required": True})
+    try:
+        page.goto(f"{world.portal}/core")
+        assert page.get_attribute("#invoices", "data-required") == "true"
+        assert page.locator("#invoices .invoice-row[data-row='1'] input[required]").count() == 4
+        assert page.locator("#invoices .invoice-row[data-row='2'] input[required]").count() == 0
+        page.fill("#issue-form input[name=payee]", world.account("Anhe Stamping"))
+        page.fill("#issue-form input[name=amount]", "1,000.00")
+        page.fill("#issue-form input[name=maturity]", maturity)
+        page.fill("#issue-form input[name=document_ref]", "no invoice")
+        page.evaluate("document.querySelector('#issue-form').noValidate = true")
+        page.click("#issue-form button[type=submit]")
+        text = page.locator("#flash .error").inner_text()
+        assert "INVALID_INPUT" in text and "requires at least one invoice" in text, text
+    finally:
+        world.gw.put(world.key("operator"), "/v1/system/invoices-required", {"required": False})
+    assert int(gw(world, "Huaxin Motors", "/v1/me")["credit_used"]) == used_before + 50_000 * UNIT
+    page.context.close()
+
+    # in the indexer: the invoice used by that certificate, 50,000.00 of 80,000.00
+    wait_indexed(world.auditor, world.node, Processes())
+    usage = world.auditor.get("/v1/reports/invoices", key=key)["items"]
+    assert [(u["used"], u["amount"], u["state"]) for u in usage] == [(50_000 * UNIT, 80_000 * UNIT, "partly_used")]
+    assert usage[0]["certificates"] == f"{cert_id}:{50_000 * UNIT}"
 
 
 def test_supplier_accepts_splits_and_pays_with_an_uploaded_document(browser: Any, world: World) -> None:
@@ -270,6 +355,17 @@ def test_auditor_dashboard_lineage_tree_and_csv(browser: Any, world: World) -> N
     csv_bytes = Path(dl.value.path()).read_bytes()
     assert csv_bytes == world.auditor.http.get("/v1/reports/exposure", params={"format": "csv", "limit": 10000}).content
     assert core.encode() in csv_bytes
+
+    # invoice usage: the invoice the core issued on, used 50,000.00 of 80,000.00 by that certificate
+    usage = world.auditor.get("/v1/reports/invoices", limit=1000)
+    row = page.locator(f"#invoices tr[data-key='{world.facts['invoice_key']}']")
+    assert row.locator(".used").inner_text() == "¥50,000.00"
+    assert row.locator(".certs").inner_text().strip() == f"#{world.facts['invoice_cert']} ¥50,000.00"
+    assert page.inner_text("#invoices .invoices-count") == str(usage["invoices"])
+    with page.expect_download() as dl:
+        page.click("#csv-invoices")
+    assert Path(dl.value.path()).read_bytes() == world.auditor.http.get(
+        "/v1/reports/invoices", params={"format": "csv", "limit": 10000}).content
 
     cert_id = world.facts["cert"]
     page.click(f"#certificates tr[data-certificate='{cert_id}'] a")

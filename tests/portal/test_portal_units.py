@@ -287,3 +287,76 @@ def test_error_hints_by_contract_error_then_code() -> None:
     assert i18n.hint("en", {"code": "INVALID_INPUT", "details": {"field": "x"}}) == ""
     for zh, en in i18n.HINTS.values():
         assert zh and en
+
+
+def _row(**kw: str) -> dict[str, str]:
+    base = {"seller_tax_id": "91310000MA1FL8XQ30", "invoice_code": "3100261130", "invoice_number": "00072841",
+            "amount": "300,000.00", "issue_date": "2026-11-30", "backed": ""}
+    return {**base, **kw}
+
+
+def test_invoice_rows_become_the_gateways_invoices() -> None:
+    blank = dict.fromkeys(forms.INVOICE_FIELDS, " ")
+    assert forms.parse_invoices([_row(), blank], required=True) == [
+        {"seller_tax_id": "91310000MA1FL8XQ30", "invoice_code": "3100261130", "invoice_number": "00072841",
+         "amount": 30_000_000, "issue_date": "2026-11-30"}]
+    two = forms.parse_invoices([_row(), _row(invoice_number="00072842", invoice_code="", backed="100,000")], True)
+    assert two is not None and two[1] == {"seller_tax_id": "91310000MA1FL8XQ30", "invoice_code": "",
+                                          "invoice_number": "00072842", "amount": 30_000_000,
+                                          "issue_date": "2026-11-30", "backed": 10_000_000}
+    # none typed: a plain issue where invoices are optional, refused where they are required
+    assert forms.parse_invoices([blank, blank], required=False) is None
+    assert forms.parse_invoices([], required=False) is None
+    with pytest.raises(PortalError) as exc:
+        forms.parse_invoices([blank, blank], required=True)
+    assert exc.value.details == {"field": "invoices"}
+
+
+@pytest.mark.parametrize(("row", "field"), [
+    (_row(seller_tax_id=""), "invoice 1.seller_tax_id"),
+    (_row(invoice_number=" "), "invoice 1.invoice_number"),
+    (_row(amount="1.234"), "invoice 1.amount"),
+    (_row(amount=""), "invoice 1.amount"),
+    (_row(issue_date="30/11/2026"), "invoice 1.issue_date"),
+    (_row(backed="0"), "invoice 1.backed"),
+])
+def test_invoice_rows_refused_before_any_call(row: dict[str, str], field: str) -> None:
+    with pytest.raises(PortalError) as exc:
+        forms.parse_invoices([row], required=False)
+    assert exc.value.code == "INVALID_INPUT" and exc.value.details["field"] == field
+
+
+def test_invoice_refusals_have_hints_in_both_languages() -> None:
+    used = {"code": "INVOICE_ALREADY_USED", "details": {"error": "CertificateInvoiceOverused", "certificate_id": 7}}
+    assert "another certificate" in i18n.hint("en", used) and "重复" in i18n.hint("zh", used)
+    assert i18n.hint("en", {"code": "INVALID_TAX_ID", "details": {"errors": []}}).startswith("The seller's tax id")
+
+
+def test_abnormal_split_thresholds_and_each_reports_parameters() -> None:
+    from portal.views.auditor import params, thresholds
+
+    assert thresholds() == {}
+    assert thresholds("0", "1,000.50", " 60 ", "2") == {"max_splits": 0, "min_value": 100_050, "max_seconds": 60,
+                                                        "min_hops": 2}
+    for bad in (("-1", "", "", ""), ("", "1.234", "", ""), ("", "", "1h", "")):
+        with pytest.raises(PortalError):
+            thresholds(*bad)
+    f = {"date_from": "2026-01-01", "date_to": "", "member": "0xab", "as_of_block": "7"}
+    assert params("abnormal-splits", f, {"min_hops": 2}) == {
+        "date_from": "2026-01-01", "date_to": "", "as_of_block": "7", "member": "0xab", "min_hops": 2, "limit": 1000}
+    assert params("rates-factor", f, {"min_hops": 2}, csv=True)["by"] == "factor"
+    assert params("rates-factor", f, {}, csv=True)["limit"] == 10_000
+    assert "member" not in params("invoices", f, {}) and "min_hops" not in params("invoices", f, {"min_hops": 2})
+    assert params("certificates", f, {}, csv=True) == {"date_from": "2026-01-01", "date_to": "", "as_of_block": "7",
+                                                       "debtor": "0xab", "limit": 200}
+
+
+def test_the_auditors_report_values_have_labels_in_both_languages() -> None:
+    """The dashboard labels the values the auditor API answers (`t('inv_' ~ state)` and the like)."""
+    from indexer import reports
+
+    keys = [f"inv_{s}" for s in reports.INVOICE_STATES] + [f"finding_{f}" for f in reports.FINDINGS]
+    keys += ["kind_open_offer", "kind_quote_request", "rates_by_tier", "rates_by_factor", "state_expired",
+             "state_recourse_unpaid", "state_recourse_settled"] + [f"reg_{d}" for d in reports.REGULATOR_COLUMNS]
+    for key in keys:
+        assert key in i18n.LABELS, key
