@@ -10,8 +10,19 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from indexer import aggregates
 from indexer.handlers import Key, WorkSet
-from indexer.models import BLOCK, CHECKPOINT, EVENT_TABLES, PK, STATE_TABLES, STATUS, UNDO, VERSION_TABLES
+from indexer.models import (
+    AGG_TABLES,
+    BLOCK,
+    CHECKPOINT,
+    EVENT_TABLES,
+    PK,
+    STATE_TABLES,
+    STATUS,
+    UNDO,
+    VERSION_TABLES,
+)
 
 CHUNK = 500
 
@@ -72,7 +83,9 @@ def write_history(conn: Connection, ws: WorkSet, table: str) -> int:
 
 
 def write(conn: Connection, ws: WorkSet) -> int:
-    """Write the batch's state and event rows and its journal; returns the number of rows."""
+    """Write the batch's state and event rows, its journal and the report aggregates' changes;
+    returns the number of rows."""
+    aggregates.apply(conn, aggregates.batch_deltas(conn, ws))  # reads the state before the batch
     n = 0
     for table in STATE_TABLES:
         inserts, updates = ws.changed(table)
@@ -149,6 +162,10 @@ def rollback(conn: Connection, ancestor: int) -> int:
     by_table: dict[str, list[tuple[Any, str | None]]] = defaultdict(list)
     for (table, pk), prev in final.items():
         by_table[table].append((json.loads(pk), prev))
+    agg = aggregates.RollbackDeltas(
+        [pk for pk, _ in by_table.get("holding", [])], [pk for pk, _ in by_table.get("certificate", [])]
+    )
+    agg.before(conn, ancestor)
     for table, items in by_table.items():
         t = STATE_TABLES[table]
         col = t.c[PK[table]]
@@ -160,6 +177,7 @@ def rollback(conn: Connection, ancestor: int) -> int:
             conn.execute(insert(t), restored)
     for t in EVENT_TABLES.values():
         conn.execute(delete(t).where(t.c.block_number > ancestor))
+    aggregates.apply(conn, agg.after(conn))
     for table, v in VERSION_TABLES.items():
         rollback_history(conn, table, v, ancestor)
     conn.execute(delete(UNDO).where(UNDO.c.block_number > ancestor))
@@ -182,6 +200,6 @@ def rollback_history(conn: Connection, table: str, v: Any, ancestor: int) -> Non
 
 
 def truncate_all(conn: Connection) -> None:
-    tables = (*STATE_TABLES.values(), *EVENT_TABLES.values(), *VERSION_TABLES.values())
+    tables = (*STATE_TABLES.values(), *EVENT_TABLES.values(), *VERSION_TABLES.values(), *AGG_TABLES.values())
     for t in (*tables, UNDO, BLOCK, CHECKPOINT, STATUS):
         conn.execute(delete(t))
