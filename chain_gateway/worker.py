@@ -73,6 +73,9 @@ class WorkerState:
         self.head = 0  # the last chain head seen
         self.high_head = 0  # the highest chain head seen (a lower one later: blocks were lost)
         self._gas_price: int | None = None
+        # (mined nonce, head) at the last full tracking pass, and when the next one is due anyway
+        self.last_probe: tuple[int, int] | None = None
+        self.next_full_pass = 0.0
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

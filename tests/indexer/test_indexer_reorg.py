@@ -7,11 +7,11 @@ import random
 from typing import Any
 
 import pytest
+from test_indexer_aggregates import assert_aggregates_exact
 
 from indexer import store
 from indexer.errors import DeepReorg
 from indexer.reconcile import reconcile
-from test_indexer_aggregates import assert_aggregates_exact
 
 
 def _branch(system: Any, seed: int, steps: int, settle: bool) -> None:
