@@ -93,6 +93,7 @@ class Tracking(Broadcasting):
             if op.id in found_by_id:
                 self.forget(op.id)
                 continue
+            self.last_probe = None  # a mined nonce without its receipt yet: look again next poll
             # the nonce is used but no receipt of ours (yet): a lagging receipt index, or a
             # transaction that is not ours. After a while the chain's blocks are searched for the
             # transaction at that nonce; only one proven foreign re-queues the operation.
