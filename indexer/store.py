@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -58,7 +59,7 @@ def _close_stmt(table: str) -> Any:
     )
 
 
-_BULK: dict[tuple[str, str, tuple[str, ...], str], tuple[str, list[Any]]] = {}
+_BULK: dict[tuple[str, str, tuple[str, ...], str], Any] = {}
 
 
 def _bulk(conn: Connection, table: Any, rows: list[dict[str, Any]], where: str | None = None) -> None:
@@ -84,12 +85,17 @@ def _bulk(conn: Connection, table: Any, rows: list[dict[str, Any]], where: str |
             cols = [k for k in keys if k != where] + [where]
             sets = ", ".join(f"{q(k)} = {mark}" for k in cols[:-1])
             sql = f"UPDATE {q(table.name)} SET {sets} WHERE {q(where)} = {mark}"
-        procs = [table.c[k].type._cached_bind_processor(dialect) for k in cols]
-        plan = _BULK[cache_key] = (sql, list(zip(cols, procs, strict=True)))
-    sql, cols_procs = plan
-    params = [
-        tuple(row[k] if p is None or row[k] is None else p(row[k]) for k, p in cols_procs) for row in rows
-    ]
+        procs = [(i, table.c[k].type._cached_bind_processor(dialect)) for i, k in enumerate(cols)]
+        plan = _BULK[cache_key] = (sql, itemgetter(*cols), [(i, p) for i, p in procs if p is not None], len(cols))
+    sql, get, procs_at, width = plan
+    params: list[Any] = []
+    for row in rows:
+        values = get(row)
+        values = [values] if width == 1 else list(values)
+        for i, proc in procs_at:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
 
 

@@ -58,10 +58,13 @@ def build_workload(url: str, events: int, txs_per_block: int) -> tuple[Any, dict
 def fetch_only(url: str, manifest: Any, batch_blocks: int) -> tuple[float, int]:
     from indexer.decode import Decoder
     from indexer.fetch import LogFetcher, connect
+    from indexer.settings import Settings
 
     rpc = connect(url, 300)
     head = rpc.block_number()
-    fetcher = LogFetcher(rpc, Decoder(manifest).addresses, start=batch_blocks)
+    s = Settings()  # the follower's own range bounds and target, as the backfill uses them
+    fetcher = LogFetcher(rpc, Decoder(manifest).addresses, start=batch_blocks, minimum=s.min_batch_blocks,
+                         maximum=s.max_batch_blocks, target=s.target_logs_per_batch)
     start = time.perf_counter()
     n = sum(len(logs) for logs in fetcher.fetch_all(manifest.deployment_block, head))
     elapsed = time.perf_counter() - start
@@ -303,7 +306,7 @@ def _walk(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=60_000, help="chain events of the lifecycle to backfill")
-    parser.add_argument("--txs-per-block", type=int, default=1500)
+    parser.add_argument("--txs-per-block", type=int, default=200)
     parser.add_argument("--batch-blocks", type=int, default=50, help="initial eth_getLogs range")
     parser.add_argument("--reorg-window", type=int, default=16, help="journaled blocks behind the head")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of fetch-only and backfills")

@@ -340,7 +340,7 @@ def render(report: dict[str, Any]) -> str:
                 "are the issue's target (latencies)."]
     else:
         out.append("(no figures: see the failures below)")
-    for part in PARTS:
+    for part in [*PARTS, SOAK]:
         res = report["results"].get(part.name)
         if res is None:
             continue
@@ -354,8 +354,14 @@ def render(report: dict[str, Any]) -> str:
         if gas_lines:
             out += [""] + gas_lines
         else:
+            samples = figures.get("samples") if isinstance(figures, dict) else None
+            flat = {k: v for k, v in figures.items() if k != "samples"} if samples else figures
             out += ["", "| figure | value |", "|---|---|"]
-            out += [f"| `{k}` | {_fmt(v)} |" for k, v in _flatten(figures)]
+            out += [f"| `{k}` | {_fmt(v)} |" for k, v in _flatten(flat)]
+            if samples:  # the soak's samples over time, one row each
+                cols = list(samples[0])
+                out += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                out += ["| " + " | ".join(_fmt(x.get(c)) for c in cols) + " |" for x in samples]
     out += [
         "",
         "## Reproducing",
@@ -363,7 +369,12 @@ def render(report: dict[str, Any]) -> str:
         "```bash",
         "make bench                      # all three, then this page and reports/bench.json",
         ".venv/bin/scf bench --only gas  # one part (gateway | indexer | gas)",
+        ".venv/bin/scf bench --soak 10   # the soak (10 minutes), added to this page",
         "```",
+        "",
+        "The gateway benchmark starts two fresh anvils of its own (1 s blocks as QBFT mines, and automine), the",
+        "indexer benchmark one; each side of a comparison runs in alternating rounds on the same node, and the",
+        "figures are medians with min-max over the rounds.",
         "",
         "The indexer's PostgreSQL figures (backfill and the 1,000,000-holding query book) need a server:",
         "`SCF_TEST_POSTGRES_URL` (default: `postgresql+psycopg://postgres@127.0.0.1:5432/test` when it",
@@ -391,6 +402,12 @@ def soak(minutes: float) -> int:
     if "error" in result:
         return 1
     figures = result["figures"]
+    summary = REPORTS / "bench.json"
+    if summary.exists():  # the page of the last full run, with the soak added
+        report = json.loads(summary.read_text())
+        report["results"]["soak"] = result
+        summary.write_text(json.dumps(report, indent=1, default=str))
+        DOC.write_text(render(report))
     print(json.dumps({k: v for k, v in figures.items() if k != "samples"}, indent=1))
     return 0 if figures.get("nothing_lost") else 1
 
