@@ -307,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=60_000, help="chain events of the lifecycle to backfill")
     parser.add_argument("--txs-per-block", type=int, default=200)
-    parser.add_argument("--batch-blocks", type=int, default=50, help="initial eth_getLogs range")
+    parser.add_argument("--batch-blocks", type=int, default=1,
+                        help="initial eth_getLogs range (the fetcher adapts it to ~2,000 logs)")
     parser.add_argument("--reorg-window", type=int, default=16, help="journaled blocks behind the head")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of fetch-only and backfills")
     parser.add_argument("--holdings", type=int, default=1_000_000, help="synthetic holdings for the query figures")
