@@ -317,7 +317,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         manifest_path = work / "manifest.json"
         manifest.save(manifest_path)
         w3 = Web3(Web3.HTTPProvider(chain.url, request_kwargs={"timeout": 60}))
-        gw_proc, url = start_gateway(chain.url, manifest_path, work)
+        extra = {"SCF_GATEWAY_SEND_BATCH": "true"} if args.send_batch else {}
+        gw_proc, url = start_gateway(chain.url, manifest_path, work, extra)
         accounts = {"lean": dev_accounts()[5], "ingest": dev_accounts()[6]}
         sups, tokens, dest = setup(url, w3, accounts)
         token = manifest.contracts["CertificateToken"]
@@ -384,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="concurrent HTTP clients of the gateway (0: 800 on the interval node, 64 on automine)")
     parser.add_argument("--batch", type=int, default=100, help="JSON-RPC batch size of the lean client and ingest")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured operations per side first")
+    parser.add_argument("--send-batch", action="store_true",
+                        help="the gateway sends each round's transactions as one JSON-RPC batch "
+                        "(SCF_GATEWAY_SEND_BATCH=true; default: one request each, in nonce order)")
     parser.add_argument("--out", default=str(ROOT / "reports" / "bench_gateway.json"),
                         help="JSON results file ('-': do not write)")
     args = parser.parse_args(argv)
@@ -392,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "confirmed split-and-transfers per second: gateway HTTP API vs a lean batched client "
                      "(same signing) vs the node's batched ingest, same fresh node, same run",
         "command": "python -m scf.bench.gateway " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "store": "sqlite", "confirmations": 1, "repeats": args.repeats,
+        "store": "sqlite", "confirmations": 1, "repeats": args.repeats, "gateway_send_batch": args.send_batch,
         "targets": {"ratio_interval": 1.0, "gateway_ops_per_s": 400},
     }
     for mode in modes:
