@@ -102,6 +102,18 @@ class EventBus:
             with contextlib.suppress(asyncio.QueueFull):
                 self._webhook_queue.put_nowait(op)
 
+    def wants(self, op_id: str, final: bool) -> bool:
+        """Whether an update of operation `op_id` reaches anyone: a stream subscriber; for a final
+        state, a waiter (`final_future`); for an intermediate one, the webhook queue."""
+        if self._subscribers:
+            return True
+        return op_id in self._final if final else self._webhook_queue is not None
+
+    def final_unobserved(self) -> None:
+        """A final state nobody waits for: only the durable webhook outbox is woken."""
+        if self.on_final is not None:
+            self.on_final()
+
     def final_future(self, op_id: str) -> asyncio.Future[dict[str, Any]]:
         """Resolved with the operation's JSON when it reaches a final state (shared by waiters)."""
         fut = self._final.get(op_id)
