@@ -100,6 +100,15 @@ def start_gateway(rpc_url: str, manifest: Path, work: Path, extra_env: dict[str,
     raise RuntimeError("the gateway did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc), 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGINT)  # graceful (lets a profiler write its output)
     try:
@@ -334,7 +343,12 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
                                         n, gas, chain_id, args.batch))
 
         def gateway(n: int) -> dict[str, Any]:
-            return asyncio.run(gateway_run(url, sups["gw"]["api_key"], tokens["gw"], dest, n, clients))
+            assert gw_proc is not None
+            cpu = cpu_seconds(gw_proc.pid)
+            res = asyncio.run(gateway_run(url, sups["gw"]["api_key"], tokens["gw"], dest, n, clients))
+            # the gateway process's CPU per operation; with `seconds` it tells busy from waiting
+            res["gateway_cpu_ms_per_op"] = round(1000 * (cpu_seconds(gw_proc.pid) - cpu) / n, 2)
+            return res
 
         def ingest(n: int) -> dict[str, Any]:
             return asyncio.run(ingest_run(chain.url, bytes(accounts["ingest"].key), token.address, tokens["ingest"],
@@ -347,9 +361,10 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             res: dict[str, Any] = {"order": order}
             for side in order:
                 res[side] = {"lean": lean, "gateway": gateway, "ingest": ingest}[side](args.ops)
+                cpu = res[side].get("gateway_cpu_ms_per_op")
                 print(f"[{mode}] round {r + 1} {side:8}: {res[side]['ops_per_s']:7.1f} ops/s "
                       f"({res[side]['blocks']} blocks, {res[side]['txs_per_block']} txs/block, "
-                      f"{res[side]['failed']} failed)", flush=True)
+                      f"{res[side]['failed']} failed{f', gateway CPU {cpu} ms/op' if cpu else ''})", flush=True)
             res["ratio"] = round(res["gateway"]["ops_per_s"] / res["lean"]["ops_per_s"], 3)
             rounds.append(res)
         out: dict[str, Any] = {"node": f"anvil, {'--block-time 1' if block_time else 'automine'}, "
@@ -363,6 +378,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             }
         out["ingest"]["sent_per_s"] = spread([x["ingest"]["sent_per_s"] for x in rounds])
         out["gateway"]["latency_p95_ms"] = spread([x["gateway"]["latency_p95_ms"] for x in rounds])
+        out["gateway"]["cpu_ms_per_op"] = spread([x["gateway"]["gateway_cpu_ms_per_op"] for x in rounds])
         out["ratio"] = round(out["gateway"]["ops_per_s"]["median"] / out["lean"]["ops_per_s"]["median"], 3)
         out["ratio_per_round"] = spread([x["ratio"] for x in rounds])
         out["ratio_per_round"] = {k: (round(v, 3) if isinstance(v, float) else v)
