@@ -335,7 +335,7 @@ def render(report: dict[str, Any]) -> str:
                 f"| {r['benchmark']} | {_fmt(r['figure'])} {r['unit']} | {_fmt(r['baseline'])} | "
                 f"{_fmt(r['ratio'])} | {r['target']} | {_fmt(r['meets'])} |"
             )
-        out += ["", "ratio = figure / baseline. Baselines are measured in the same run on the same node (the raw",
+        out += ["", "ratio = figure / baseline. Baselines are measured in the same run on the same node (the",
                 "lean batched client, the node's batched ingest, the fetch-only pass, the reference contract) or",
                 "are the issue's target (latencies)."]
     else:
@@ -355,7 +355,11 @@ def render(report: dict[str, Any]) -> str:
             out += [""] + gas_lines
         else:
             samples = figures.get("samples") if isinstance(figures, dict) else None
+            # every round's figures are in the spreads' `runs`; the raw rounds stay in the JSON
             flat = {k: v for k, v in figures.items() if k != "samples"} if samples else figures
+            if isinstance(flat, dict):
+                flat = {k: ({kk: vv for kk, vv in v.items() if kk != "rounds"} if isinstance(v, dict) else v)
+                        for k, v in flat.items()}
             out += ["", "| figure | value |", "|---|---|"]
             out += [f"| `{k}` | {_fmt(v)} |" for k, v in _flatten(flat)]
             if samples:  # the soak's samples over time, one row each
