@@ -71,6 +71,7 @@ class EventBus:
     def __init__(self, webhook_url: str | None = None, webhook_secret: str | None = None):
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._final: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._watched: set[str] = set()  # waiters registered before their operation was stored
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
@@ -93,6 +94,7 @@ class EventBus:
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(op)
         if op.get("state") in ("confirmed", "failed"):
+            self._watched.discard(op["id"])
             fut = self._final.pop(op["id"], None)
             if fut is not None and not fut.done():
                 fut.set_result(op)
@@ -124,6 +126,17 @@ class EventBus:
 
     def forget(self, op_id: str) -> None:
         self._final.pop(op_id, None)
+        self._watched.discard(op_id)
+
+    def watch(self, op_id: str) -> None:
+        """A waiter of the final state of an operation not stored yet (``final_future``)."""
+        self.final_future(op_id)
+        self._watched.add(op_id)
+
+    def watched(self, op_id: str) -> bool:
+        """Whether the operation's final state has been waited for since before it was stored
+        (and has not come yet): no final state of it can have been missed."""
+        return op_id in self._watched and op_id in self._final
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)

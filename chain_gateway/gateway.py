@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -39,6 +40,7 @@ class Gateway:
     chain_id: int = 0
     instance_lock: InstanceLock | None = None
     webhooks: WebhookWorker | None = None  # durable delivery of final states
+    inserter: Any = None  # operations.Inserter (group commit of new operations), made on first use
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
