@@ -82,6 +82,7 @@ class WorkerState:
         self._gas_price: int | None = None
         # (mined nonce, head) at the last full tracking pass, and when the next one is due anyway
         self.last_probe: tuple[int, int] | None = None
+        self.tracking = True  # operations may be outstanding (the last full tracking pass found some)
         self.next_full_pass = 0.0
 
     def session(self) -> Session:
