@@ -204,7 +204,8 @@ async def write(
         existing = await operations.find_idempotent(gw, caller, idem, operations.request_hash(kind, view_args))
         if existing is not None:
             return await operation_answer(gw, existing, wait, response)
-    op = await operations.submit(gw, caller, kind, contract, fn, call_args, view_args, idem, precheck=precheck)
+    op = await operations.submit(gw, caller, kind, contract, fn, call_args, view_args, idem, precheck=precheck,
+                                 watch=wait.wait)
     return await operation_answer(gw, op, wait, response)
 
 

@@ -73,6 +73,7 @@ class EventBus:
     def __init__(self, webhook_url: str | None = None, webhook_secret: str | None = None):
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._final: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._watched: set[str] = set()  # waiters registered before their operation was stored
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
@@ -95,6 +96,7 @@ class EventBus:
             with contextlib.suppress(asyncio.QueueFull):
                 q.put_nowait(op)
         if op.get("state") in FINAL:
+            self._watched.discard(op["id"])
             fut = self._final.pop(op["id"], None)
             if fut is not None and not fut.done():
                 fut.set_result(op)
@@ -103,6 +105,18 @@ class EventBus:
         elif self._webhook_queue is not None:  # final states: the outbox, durably
             with contextlib.suppress(asyncio.QueueFull):
                 self._webhook_queue.put_nowait(op)
+
+    def wants(self, op_id: str, final: bool) -> bool:
+        """Whether an update of operation `op_id` reaches anyone: a stream subscriber; for a final
+        state, a waiter (`final_future`); for an intermediate one, the webhook queue."""
+        if self._subscribers:
+            return True
+        return op_id in self._final if final else self._webhook_queue is not None
+
+    def final_unobserved(self) -> None:
+        """A final state nobody waits for: only the durable webhook outbox is woken."""
+        if self.on_final is not None:
+            self.on_final()
 
     def final_future(self, op_id: str) -> asyncio.Future[dict[str, Any]]:
         """Resolved with the operation's JSON when it reaches a final state (shared by waiters)."""
@@ -114,6 +128,17 @@ class EventBus:
 
     def forget(self, op_id: str) -> None:
         self._final.pop(op_id, None)
+        self._watched.discard(op_id)
+
+    def watch(self, op_id: str) -> None:
+        """A waiter of the final state of an operation not stored yet (``final_future``)."""
+        self.final_future(op_id)
+        self._watched.add(op_id)
+
+    def watched(self, op_id: str) -> bool:
+        """Whether the operation's final state has been waited for since before it was stored
+        (and has not come yet): no final state of it can have been missed."""
+        return op_id in self._watched and op_id in self._final
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10_000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -43,6 +44,7 @@ class Gateway:
     webhooks: WebhookWorker | None = None  # durable delivery of final states
     policies: Policies | None = None  # members' dual-control policies
     expiry: Expiry | None = None  # expires operations awaiting approval past their deadline
+    inserter: Any = None  # operations.Inserter (group commit of new operations), made on first use
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:

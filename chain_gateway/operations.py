@@ -106,6 +106,54 @@ def _insert(engine: Engine, op: Operation) -> bool:
     return True
 
 
+def _insert_many(engine: Engine, ops: list[Operation]) -> list[bool]:
+    """Stores new operations in one transaction; if one of them breaks a uniqueness rule (a
+    concurrent request with its Idempotency-Key won), each is stored on its own instead."""
+    with Session(engine, expire_on_commit=False) as s:
+        s.add_all(ops)
+        try:
+            s.commit()
+            return [True] * len(ops)
+        except IntegrityError:
+            s.rollback()
+    return [_insert(engine, op) for op in ops]
+
+
+class Inserter:
+    """Group commit of new operations: the rows of concurrent requests go to the store in one
+    transaction per round (one write lock and one commit on SQLite, one round trip on PostgreSQL)
+    instead of one each; each request gets its own answer (stored, or lost to a concurrent request
+    with the same Idempotency-Key) once its row is committed."""
+
+    MAX = 500
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pending: list[tuple[Operation, asyncio.Future[bool]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def insert(self, op: Operation) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.append((op, fut))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        while self.pending:
+            batch, self.pending = self.pending[: self.MAX], self.pending[self.MAX :]
+            try:
+                stored = await run_in_threadpool(_insert_many, self.engine, [op for op, _ in batch])
+            except Exception as exc:  # the store failed: every request of the round gets the error
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, fut), ok in zip(batch, stored, strict=True):
+                if not fut.done():
+                    fut.set_result(ok)
+
+
 def _load(engine: Engine, op_id: str) -> Operation | None:
     with Session(engine, expire_on_commit=False) as s:
         return s.exec(select(Operation).where(Operation.id == op_id)).first()
@@ -145,8 +193,11 @@ async def submit(
     hash_args: dict[str, Any] | None = None,
     precheck: Callable[[], Awaitable[Any]] | None = None,
     before_store: Callable[[], Awaitable[Any]] | None = None,
+    watch: bool = False,
 ) -> Operation:
-    """Simulate, persist as queued, hand to the signer's worker. Returns the operation."""
+    """Simulate, persist as queued, hand to the signer's worker. Returns the operation. `watch`:
+    the caller will wait for its final state (``wait_final``): the waiter is registered before the
+    operation is stored, so no store read is needed to learn whether it is already final."""
     idempotency_key = idempotency_key or None
     rhash = request_hash(kind, view_args if hash_args is None else hash_args)
     if idempotency_key:
@@ -194,7 +245,17 @@ async def submit(
         approval_expires_at=expiry(gw.settings.approval_ttl_s) if needed else None,
     )
     logs.operation_id.set(op.id)  # the request's later log lines are about this operation
-    if not await run_in_threadpool(_insert, gw.engine, op):  # a concurrent request with the same key won
+    if watch:  # the final state's waiter exists before the worker can see the operation
+        gw.bus.watch(op.id)
+    if gw.inserter is None:
+        gw.inserter = Inserter(gw.engine)
+    try:
+        stored = await gw.inserter.insert(op)
+    except BaseException:
+        gw.bus.forget(op.id)
+        raise
+    if not stored:  # a concurrent request with the same key won
+        gw.bus.forget(op.id)
         existing = await find_idempotent(gw, caller, idempotency_key, rhash) if idempotency_key else None
         if existing is None:
             raise Conflict("the operation could not be stored", {"operation_id": op.id})
@@ -228,13 +289,15 @@ async def wait_final(gw: Gateway, op: Operation, timeout: float) -> OperationOut
     human decision is not waited for)."""
     if op.state in FINAL_STATES or op.state == OpState.awaiting_approval:
         return OperationOut.of(op)
+    watched = gw.bus.watched(op.id)  # waited for since before it was stored: no final state missed
     fut = gw.bus.final_future(op.id)
-    # read again after subscribing: a final state committed since `op` was read is seen here, a
-    # later one resolves `fut` (the worker publishes after it commits)
-    fresh = await load(gw, op.id)
-    if fresh is not None and fresh.state in FINAL_STATES:
-        gw.bus.forget(op.id)
-        return OperationOut.of(fresh)
+    if not watched:
+        # read again after subscribing: a final state committed since `op` was read is seen here,
+        # a later one resolves `fut` (the worker publishes after it commits)
+        fresh = await load(gw, op.id)
+        if fresh is not None and fresh.state in FINAL_STATES:
+            gw.bus.forget(op.id)
+            return OperationOut.of(fresh)
     try:
         payload = await asyncio.wait_for(asyncio.shield(fut), timeout)
         return OperationOut.model_validate(payload)

@@ -210,6 +210,8 @@ class SignerWorker(Tracking):
         if not self.synced:
             await self.sync()
         signed = await self.sign_queued()
+        if signed:
+            self.tracking = True
         if self.unsent:  # after a re-sync, a resend or a failed broadcast: whatever is unsent
             self.unsent = False
             await self.broadcast_unsent()

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from chain_gateway.contracts import ContractSet
 from chain_gateway.events import EventBus
-from chain_gateway.models import Operation, OperationOut, OpState
+from chain_gateway.models import FINAL_STATES, Operation, OperationOut, OpState
 from chain_gateway.settings import Settings
 from chain_gateway.signer import Signer
 from chain_gateway.webhooks import set_final_state
@@ -33,7 +33,14 @@ def clear_pending_error(op: Operation) -> None:
 
 
 def publish(bus: EventBus, op: Operation) -> None:
-    bus.publish(OperationOut.of(op).model_dump(mode="json"))
+    """An operation's new state to the bus; serialized only when someone will receive it (a
+    stream subscriber, a waiter of its final state, the webhook queue): most updates of most
+    operations reach no one, and the JSON of an operation is not free."""
+    final = op.state in FINAL_STATES
+    if bus.wants(op.id, final):
+        bus.publish(OperationOut.of(op).model_dump(mode="json"))
+    elif final:
+        bus.final_unobserved()
 
 
 class WorkerState:
@@ -73,6 +80,10 @@ class WorkerState:
         self.head = 0  # the last chain head seen
         self.high_head = 0  # the highest chain head seen (a lower one later: blocks were lost)
         self._gas_price: int | None = None
+        # (mined nonce, head) at the last full tracking pass, and when the next one is due anyway
+        self.last_probe: tuple[int, int] | None = None
+        self.tracking = True  # operations may be outstanding (the last full tracking pass found some)
+        self.next_full_pass = 0.0
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)

@@ -521,6 +521,45 @@ VERSION_INDEXES: dict[str, tuple[str, ...]] = {"holding": ("certificate_id", "ow
 for _name, _cols in VERSION_INDEXES.items():
     for _col in _cols:
         Index(f"ix_{_name}_version_{_col}", VERSION_TABLES[_name].c[_col])
+
+
+# --- report aggregates (migration 0010_report_speed) ---------------------------------------
+#
+# Maintained by `indexer.aggregates` in the batch's transaction (and on reorg rollback), so that
+# the whole-book reports need not scan a million holdings; always equal to a from-scratch
+# computation over the state and event tables (rows that fall to zero are deleted, so the tables
+# do not depend on batch boundaries).
+
+
+class TierReceiver(IndexerModel, table=True):
+    """Per tier and receiver: arrivals of holdings there (`holding_transfer` kinds mint, split,
+    transfer) and the value that arrived (`reports.tiers`)."""
+
+    __tablename__ = "agg_tier_receiver"
+    tier: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    owner: str = Field(primary_key=True, max_length=42)
+    arrivals: int = big(default=0)
+    value_received: int = amount_field(default=0)
+
+
+class TierHeld(IndexerModel, table=True):
+    """Per tier: the value of live holdings there now (`reports.tiers` value_held)."""
+
+    __tablename__ = "agg_tier_held"
+    tier: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    value: int = amount_field(default=0)
+
+
+class HolderOutstanding(IndexerModel, table=True):
+    """Per holder: the value of its live holdings in open (pending, active, overdue) certificates
+    (`reports.concentration` by holder)."""
+
+    __tablename__ = "agg_holder_outstanding"
+    owner: str = Field(primary_key=True, max_length=42)
+    value: int = amount_field(default=0)
+
+
+AGG_TABLES: dict[str, Table] = {_t(m).name: _t(m) for m in (TierReceiver, TierHeld, HolderOutstanding)}
 BLOCK = _t(Block)
 CHECKPOINT = _t(Checkpoint)
 STATUS = _t(IndexerStatus)
@@ -530,4 +569,5 @@ DOMAIN_TABLES: dict[str, Table] = {
     **STATE_TABLES,
     **EVENT_TABLES,
     **{t.name: t for t in VERSION_TABLES.values()},
+    **AGG_TABLES,
 }

@@ -12,10 +12,12 @@ Each step indexes one range of blocks [a, b]:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -52,6 +54,21 @@ class StepResult:
     to_block: int
     events: int
     rows: int
+    reorg: bool = False
+
+
+@dataclass
+class Batch:
+    """A range prepared by the node's side of a step (`Indexer.prepare`), to be committed on top
+    of the checkpoint `after`; `reorg`: that checkpoint's block is no longer on the chain."""
+
+    after: dict[str, Any]
+    head: int
+    from_block: int
+    to_block: int
+    events: list[Event] = field(default_factory=list)
+    blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    journal_from: int = 0
     reorg: bool = False
 
 
@@ -183,13 +200,25 @@ class Indexer:
         if head is None:
             head = self.rpc.block_number()
         self.head = head
+        batch = self.prepare(cp, head, to_block)
+        if batch is None:
+            return None
+        if batch.reorg:
+            self.guard(cp)  # another chain altogether is not a reorg
+            self.handle_reorg(cp)
+            return StepResult(cp["block_number"], cp["block_number"], 0, 0, reorg=True)
+        return self.commit(batch)
+
+    def prepare(self, cp: dict[str, Any], head: int, to_block: int | None) -> Batch | None:
+        """The node's part of a step, after the checkpoint `cp` (stored, or the end of the batch
+        being written meanwhile): the reorg check of its block, the logs of the next range, the
+        headers, the consistency checks, the decoded events. No database access (it runs in the
+        fetch thread while the previous batch is written). None: caught up."""
         last = cp["block_number"]
         if cp["block_hash"] is not None:
             current = self.rpc.header(last)
             if current is None or current["hash"] != cp["block_hash"]:
-                self.guard(cp)  # another chain altogether is not a reorg
-                self.handle_reorg(cp)
-                return StepResult(last, last, 0, 0, reorg=True)
+                return Batch(cp, head, last, last, reorg=True)
         target = head - self.settings.confirmations
         if to_block is not None:
             target = min(target, to_block)
@@ -246,13 +275,27 @@ class Indexer:
                     "parent_hash": None,
                     "timestamp": ev.timestamp or 0,
                 }
+        return Batch(cp, head, a, b, events=events, blocks=blocks, journal_from=journal_from)
+
+    def commit(self, batch: Batch) -> StepResult:
+        """The database's part of a step: handlers, rows, undo journal, blocks and checkpoint in
+        one transaction, on top of the checkpoint the batch was prepared after (else
+        `ReorgDetected`: prepared on a stale checkpoint, the range is fetched again)."""
+        cp, head, a, b, events = batch.after, batch.head, batch.from_block, batch.to_block, batch.events
+        journal_from = batch.journal_from
         journaling = journal_from <= b
         ws = handlers.WorkSet(journal_from if journaling else None)
         with self.engine.begin() as conn:
+            stored = store.load_checkpoint(conn)
+            if (stored or {}).get("block_number", self.manifest.deployment_block - 1) != cp["block_number"] or (
+                stored or {}
+            ).get("block_hash") != cp["block_hash"]:
+                raise ReorgDetected("the checkpoint moved while the batch was fetched")
+            cp = stored or cp
             store.prefetch(conn, ws, (k for ev in events for k in handlers.keys_of(ev)))
             applied = handlers.apply(ws, events)
             rows = store.write(conn, ws)
-            store.save_blocks(conn, list(blocks.values()))
+            store.save_blocks(conn, list(batch.blocks.values()))
             old_floor = cp.get("journal_floor")
             floor = old_floor
             if not journaling:
@@ -271,7 +314,7 @@ class Indexer:
                 {
                     "chain_id": self.manifest.chain_id,
                     "block_number": b,
-                    "block_hash": headers[b]["hash"],
+                    "block_hash": batch.blocks[b]["hash"],
                     "journal_floor": floor,
                     "events": (cp.get("events") or 0) + applied,
                     "deployment_block_hash": self._deployment_hash,
@@ -280,18 +323,65 @@ class Indexer:
             )
         return StepResult(a, b, len(events), rows)
 
+    def steps(self, head: int | None = None, to_block: int | None = None,
+              max_steps: int | None = None) -> Iterator[StepResult]:
+        """Steps until caught up with `head` (default: the head now) or `to_block`, overlapped:
+        while one batch is written, the next range is fetched and decoded in a thread (the node
+        and the database work at the same time). Each batch is prepared after the checkpoint the
+        previous one writes, and committed only on top of it; a reorg (or any error) drains the
+        fetch in flight and is handled with nothing prepared ahead."""
+        cp = self.checkpoint()
+        if not self._guarded:
+            self.guard(cp)
+        if head is None:
+            head = self.rpc.block_number()
+        self.head = head
+        done = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="indexer-fetch") as pool:
+            pending: Future[Batch | None] | None = pool.submit(self.prepare, cp, head, to_block)
+            try:
+                while pending is not None:
+                    batch, pending = pending.result(), None
+                    if batch is None:
+                        return
+                    if batch.reorg:  # its checkpoint is committed: read afresh (journal floor)
+                        cp = self.checkpoint()
+                        self.guard(cp)  # another chain altogether is not a reorg
+                        self.handle_reorg(cp)
+                        yield StepResult(cp["block_number"], cp["block_number"], 0, 0, reorg=True)
+                        return
+                    done += 1
+                    if max_steps is None or done < max_steps:
+                        end_hash = batch.blocks[batch.to_block]["hash"]
+                        after = {**cp, "block_number": batch.to_block, "block_hash": end_hash}
+                        pending = pool.submit(self.prepare, after, head, to_block)
+                    res = self.commit(batch)
+                    cp = {**cp, "block_number": res.to_block, "block_hash": batch.blocks[res.to_block]["hash"]}
+                    yield res
+            finally:
+                if pending is not None:  # an error or an early stop: the prefetched batch is dropped
+                    pending.cancel()
+                    with contextlib.suppress(Exception):
+                        pending.result()
+
     # --- loops -------------------------------------------------------------------------------
 
     def sync(self, max_steps: int | None = None, to_block: int | None = None) -> int:
         """Index until caught up with the head seen at the start (or with `to_block`, e.g. a fresh
-        index stopped at a period end); returns the events indexed."""
+        index stopped at a period end), fetching the next range while writing the previous one
+        (`steps`); returns the events indexed."""
         head = self.rpc.block_number()
         total = 0
         steps = 0
         retries = 0
         while True:
+            reorged = False
             try:
-                res = self.step(head, to_block)
+                for res in self.steps(head, to_block, None if max_steps is None else max_steps - steps):
+                    total += res.events
+                    steps += 1
+                    retries = 0
+                    reorged = reorged or res.reorg
             except ReorgDetected as exc:
                 retries += 1
                 if retries > 20:
@@ -300,15 +390,24 @@ class Indexer:
                 time.sleep(min(2.0, 0.05 * retries))
                 head = self.rpc.block_number()
                 continue
-            retries = 0
-            if res is None:
-                return total
-            total += res.events
-            steps += 1
-            if res.reorg:
-                head = self.rpc.block_number()
-            if max_steps is not None and steps >= max_steps:
-                return total
+            if not reorged or (max_steps is not None and steps >= max_steps):
+                return total  # caught up (or the steps asked for are done)
+            head = self.rpc.block_number()  # rolled back: on to the new branch's head
+
+    def catch_up(self) -> StepResult | None:
+        """The follower's unit of work: overlapped steps (`steps`) up to the head now, as one
+        result (the blocks covered, events and rows); None when already caught up."""
+        first: StepResult | None = None
+        last: StepResult | None = None
+        events = rows = 0
+        for res in self.steps(max_steps=64):
+            first = first or res
+            last = res
+            events += res.events
+            rows += res.rows
+        if first is None or last is None:
+            return None
+        return StepResult(first.from_block, last.to_block, events, rows, reorg=last.reorg)
 
     def follow(self, stop: Any = None) -> None:
         """Follow the chain until `stop()` is true. Retryable errors (node down, rate-limited or
@@ -344,7 +443,7 @@ class Indexer:
         reorgs_in_row = 0
         while not stopped():
             try:
-                res = step_retried(self.step)
+                res = step_retried(self.catch_up)
             except Exception as exc:
                 if retryable(exc):  # stopped while backing off
                     return

@@ -542,13 +542,18 @@ def tiers(
     date_from: int | None = None,
     date_to: int | None = None,
     at: int | None = None,
+    scan: bool = False,
 ) -> list[dict[str, Any]]:
     """Suppliers reached per tier, from the history (optionally of one debtor's certificates, one
     certificate, or certificates issued in a range): every arrival of a holding at a tier (its
     creation, or a whole transfer that moved it one tier deeper) counts for the member that
     received it. `suppliers`: distinct receivers with the supplier role; `holders`: distinct
     receivers; `holdings`: arrivals; `value_received`: value that arrived (initial value of a
-    created holding, whole value of a transferred one); `value_held`: live value at that tier now."""
+    created holding, whole value of a transferred one); `value_held`: live value at that tier now.
+    The whole book now reads the maintained aggregates (`scan`: from the transfers and holdings
+    themselves, which the aggregates always equal)."""
+    if not scan and at is None and debtor is None and certificate_id is None and date_from is None and date_to is None:
+        return _tiers_whole_book(conn)
     f = Filters()
     f.params.update(at_params(at))
     f.add("c.debtor = :debtor", debtor=debtor)
@@ -589,6 +594,28 @@ def tiers(
             r[k] = int(r[k] or 0)
         r["value_held"] = held.get(r["tier"], 0)
     return arrivals
+
+
+def _tiers_whole_book(conn: Connection) -> list[dict[str, Any]]:
+    """`tiers` of the whole book now, from the aggregates the follower maintains
+    (`indexer.aggregates`: per tier and receiver, and live value per tier): the same rows as the
+    scan of every transfer and holding, reading a few thousand rows instead."""
+    x = Exact(conn)
+    rows = _rows(
+        conn,
+        f"""
+        SELECT r.tier, COUNT(CASE WHEN m.role = 'supplier' THEN 1 END) AS suppliers, COUNT(*) AS holders,
+               SUM(r.arrivals) AS holdings, {x.sum("r.value_received")} AS value_received
+        FROM agg_tier_receiver r LEFT JOIN member m ON m.address = r.owner
+        GROUP BY r.tier ORDER BY r.tier""",
+        {},
+    )
+    held = {int(t): int(v) for t, v in conn.execute(text("SELECT tier, value FROM agg_tier_held")).all()}
+    for r in rows:
+        for k in ("suppliers", "holders", "holdings", "value_received"):
+            r[k] = int(r[k] or 0)
+        r["value_held"] = held.get(r["tier"], 0)
+    return rows
 
 
 def financing(
@@ -688,10 +715,12 @@ def concentration(
     date_from: int | None = None,
     date_to: int | None = None,
     at: int | None = None,
+    scan: bool = False,
 ) -> dict[str, Any]:
     """Outstanding value by debtor (open certificates) or by holder (live holdings), of certificates
     issued in the date range: top-N share and the Herfindahl-Hirschman index (sum of squared
-    shares, 0-10000)."""
+    shares, 0-10000). The whole book by holder now reads the maintained per-holder totals
+    (`scan`: from the holdings themselves, which those totals always equal)."""
     f = Filters()
     f.params.update(at_params(at))
     x = Exact(conn)
@@ -702,6 +731,9 @@ def concentration(
         f.clauses.append("status IN ('pending', 'active', 'overdue')")
         sql = f"""SELECT debtor AS party, {x.sum(x.sub("face_value", "redeemed_value"))} AS outstanding
                   FROM {src("certificate", at)} {f.where()} GROUP BY debtor"""
+    elif by == "holder" and not scan and at is None and debtor is None and date_from is None and date_to is None:
+        # the whole book now: the per-holder totals the follower maintains (`indexer.aggregates`)
+        sql = "SELECT owner AS party, value AS outstanding FROM agg_holder_outstanding"
     elif by == "holder":
         f.add("c.debtor = :debtor", debtor=debtor)
         f.add("c.issued_at >= :date_from", date_from=date_from)

@@ -24,7 +24,7 @@ class Settings(Section):
     min_batch_blocks: int = 1
     max_batch_blocks: int = 100_000
     # grow the range while a batch brings fewer logs than this
-    target_logs_per_batch: int = 10_000
+    target_logs_per_batch: int = 2_000
     # seconds between polls when caught up; the first retry delay after an error (doubling)
     poll_interval_s: float = 1.0
     # the longest back-off between retries when the node or the database keeps failing

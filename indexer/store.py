@@ -6,12 +6,24 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from indexer import aggregates
 from indexer.handlers import Key, WorkSet
-from indexer.models import BLOCK, CHECKPOINT, EVENT_TABLES, PK, STATE_TABLES, STATUS, UNDO, VERSION_TABLES
+from indexer.models import (
+    AGG_TABLES,
+    BLOCK,
+    CHECKPOINT,
+    EVENT_TABLES,
+    PK,
+    STATE_TABLES,
+    STATUS,
+    UNDO,
+    VERSION_TABLES,
+)
 
 CHUNK = 500
 
@@ -34,17 +46,6 @@ def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key]) -> None:
                 ws.load(table, pk, None)
 
 
-def _update_stmt(table: str) -> Any:
-    t = STATE_TABLES[table]
-    pk = PK[table]
-    return (
-        update(t)
-        .where(t.c[pk] == bindparam("b_" + pk))
-        .values({c.name: bindparam("b_" + c.name) for c in t.columns if c.name != pk})
-    )
-
-
-_UPDATES: dict[str, Any] = {}
 _CLOSES: dict[str, Any] = {}
 
 
@@ -58,6 +59,46 @@ def _close_stmt(table: str) -> Any:
     )
 
 
+_BULK: dict[tuple[str, str, tuple[str, ...], str], Any] = {}
+
+
+def _bulk(conn: Connection, table: Any, rows: list[dict[str, Any]], where: str | None = None) -> None:
+    """Many rows of `table` in one driver executemany: an INSERT of the rows' columns, or with
+    `where` (the primary key's name) an UPDATE of the other columns by it. The values go through
+    the columns' own bind processors (`Amount` included), as with SQLAlchemy's `execute`, whose
+    per-row parameter building is otherwise most of a batch's CPU time. Every row has the keys of
+    the first (as SQLAlchemy's executemany requires too)."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    keys = tuple(rows[0])
+    cache_key = (table.name, dialect.name, keys, where or "")
+    plan = _BULK.get(cache_key)
+    if plan is None:
+        q = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        if where is None:
+            cols = list(keys)
+            names, marks = ", ".join(q(k) for k in cols), ", ".join([mark] * len(cols))
+            sql = f"INSERT INTO {q(table.name)} ({names}) VALUES ({marks})"
+        else:
+            cols = [k for k in keys if k != where] + [where]
+            sets = ", ".join(f"{q(k)} = {mark}" for k in cols[:-1])
+            sql = f"UPDATE {q(table.name)} SET {sets} WHERE {q(where)} = {mark}"
+        procs = [(i, table.c[k].type._cached_bind_processor(dialect)) for i, k in enumerate(cols)]
+        plan = _BULK[cache_key] = (sql, itemgetter(*cols), [(i, p) for i, p in procs if p is not None], len(cols))
+    sql, get, procs_at, width = plan
+    params: list[Any] = []
+    for row in rows:
+        values = get(row)
+        values = [values] if width == 1 else list(values)
+        for i, proc in procs_at:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)
+
+
 def write_history(conn: Connection, ws: WorkSet, table: str) -> int:
     """The batch's versions of a state table (see `WorkSet.history`)."""
     close, add = ws.history(table)
@@ -66,30 +107,24 @@ def write_history(conn: Connection, ws: WorkSet, table: str) -> int:
         if stmt is None:
             stmt = _CLOSES[table] = _close_stmt(table)
         conn.execute(stmt, close)
-    if add:
-        conn.execute(insert(VERSION_TABLES[table]), add)
+    _bulk(conn, VERSION_TABLES[table], add)
     return len(add)
 
 
 def write(conn: Connection, ws: WorkSet) -> int:
-    """Write the batch's state and event rows and its journal; returns the number of rows."""
+    """Write the batch's state and event rows, its journal and the report aggregates' changes;
+    returns the number of rows."""
+    aggregates.apply(conn, aggregates.batch_deltas(conn, ws))  # reads the state before the batch
     n = 0
     for table in STATE_TABLES:
         inserts, updates = ws.changed(table)
-        if inserts:
-            conn.execute(insert(STATE_TABLES[table]), inserts)
-        if updates:
-            stmt = _UPDATES.get(table)
-            if stmt is None:
-                stmt = _UPDATES[table] = _update_stmt(table)
-            conn.execute(stmt, [{"b_" + k: v for k, v in row.items()} for row in updates])
+        _bulk(conn, STATE_TABLES[table], inserts)
+        _bulk(conn, STATE_TABLES[table], updates, where=PK[table])
         n += len(inserts) + len(updates) + write_history(conn, ws, table)
     for table, rows in ws.events.items():
-        if rows:
-            conn.execute(insert(EVENT_TABLES[table]), rows)
-            n += len(rows)
-    if ws.undo:
-        conn.execute(insert(UNDO), ws.undo)
+        _bulk(conn, EVENT_TABLES[table], rows)
+        n += len(rows)
+    _bulk(conn, UNDO, ws.undo)
     return n
 
 
@@ -149,6 +184,10 @@ def rollback(conn: Connection, ancestor: int) -> int:
     by_table: dict[str, list[tuple[Any, str | None]]] = defaultdict(list)
     for (table, pk), prev in final.items():
         by_table[table].append((json.loads(pk), prev))
+    agg = aggregates.RollbackDeltas(
+        [pk for pk, _ in by_table.get("holding", [])], [pk for pk, _ in by_table.get("certificate", [])]
+    )
+    agg.before(conn, ancestor)
     for table, items in by_table.items():
         t = STATE_TABLES[table]
         col = t.c[PK[table]]
@@ -160,6 +199,7 @@ def rollback(conn: Connection, ancestor: int) -> int:
             conn.execute(insert(t), restored)
     for t in EVENT_TABLES.values():
         conn.execute(delete(t).where(t.c.block_number > ancestor))
+    aggregates.apply(conn, agg.after(conn))
     for table, v in VERSION_TABLES.items():
         rollback_history(conn, table, v, ancestor)
     conn.execute(delete(UNDO).where(UNDO.c.block_number > ancestor))
@@ -182,6 +222,6 @@ def rollback_history(conn: Connection, table: str, v: Any, ancestor: int) -> Non
 
 
 def truncate_all(conn: Connection) -> None:
-    tables = (*STATE_TABLES.values(), *EVENT_TABLES.values(), *VERSION_TABLES.values())
+    tables = (*STATE_TABLES.values(), *EVENT_TABLES.values(), *VERSION_TABLES.values(), *AGG_TABLES.values())
     for t in (*tables, UNDO, BLOCK, CHECKPOINT, STATUS):
         conn.execute(delete(t))

@@ -263,11 +263,16 @@ def bench_cmd(
         list[str] | None, typer.Option(help="run only these parts: gateway, indexer, gas (repeatable)")
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="smaller runs (smoke test of the harness)")] = False,
+    soak: Annotated[
+        float | None, typer.Option(help="instead: the soak, steady load through gateway and indexer for MINUTES")
+    ] = None,
 ) -> None:
     """Run the gateway and indexer benchmarks and the gas table; write reports/bench.json and
-    docs/benchmarks.md."""
+    docs/benchmarks.md. With --soak MINUTES: the soak alone (reports/bench_soak.json)."""
     from scf.bench import suite
 
+    if soak is not None:
+        raise typer.Exit(suite.soak(soak))
     raise typer.Exit(suite.main(only=only, quick=quick, write_doc=not quick))
 
 

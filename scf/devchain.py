@@ -57,6 +57,7 @@ def start(
     *,
     accounts: int = 20,
     block_time: float | None = None,
+    gas_limit: int | None = None,
     state: str | None = None,
     quiet: bool = True,
 ) -> DevChain:
@@ -77,6 +78,8 @@ def start(
     ]
     if block_time:
         cmd += ["--block-time", str(block_time)]
+    if gas_limit:
+        cmd += ["--gas-limit", str(gas_limit)]
     if state:
         cmd += ["--state", state]
     out = subprocess.DEVNULL if quiet else None

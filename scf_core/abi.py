@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -33,9 +34,21 @@ def signature(entry: Entry) -> str:
     return f"{entry['name']}({','.join(types(entry.get('inputs', [])))})"
 
 
+@lru_cache(maxsize=4096)
+def _selector(sig: str) -> bytes:
+    return keccak(text=sig)[:4]
+
+
 def selector(entry: Entry) -> bytes:
-    """A function's or error's 4-byte selector."""
-    return keccak(text=signature(entry))[:4]
+    """A function's or error's 4-byte selector (the keccak of each signature computed once)."""
+    return _selector(signature(entry))
+
+
+@lru_cache(maxsize=65_536)
+def checksum_address(raw: bytes | str) -> str:
+    """`eth_utils.to_checksum_address`, remembered: a platform has few accounts, and the keccak
+    of the checksum is most of the cost of decoding a view's answer."""
+    return str(to_checksum_address(raw))
 
 
 def event_topic(sig: str) -> str:
@@ -60,7 +73,7 @@ def jsonable(value: Any, param: Entry, checksum: bool = True) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if typ == "address":
-        return to_checksum_address(value) if checksum else value.lower()
+        return checksum_address(value) if checksum else value.lower()
     return value
 
 
@@ -149,7 +162,7 @@ def _is_static(typ: str) -> bool:
 def _word_decoder(typ: str, checksum: bool) -> Callable[[bytes], Any]:
     if typ == "address":
         if checksum:
-            return lambda w: to_checksum_address(w[12:])
+            return lambda w: checksum_address(w[12:])
         return lambda w: "0x" + w[12:].hex()
     if typ == "bool":
         return lambda w: w[31] != 0

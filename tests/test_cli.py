@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -161,21 +162,33 @@ def test_bench_ratios_and_page() -> None:
     """`scf bench` turns the three benchmarks' JSON into ratios and a page noting machine dependence."""
     from scf.bench import suite as bench
 
+    def side(median: float) -> dict[str, Any]:
+        return {"ops_per_s": {"median": median, "min": median - 5, "max": median + 5, "runs": [median]}}
+
     results = {
         "gateway": {"elapsed_s": 1, "log": str(ROOT / "reports" / "g.log"),
-                    "figures": {"gateway_tps": 90.0, "raw_tps": 100.0, "ratio": 0.9}},
+                    "figures": {"repeats": 3,
+                                "interval": {"gateway": side(450.0), "lean": side(500.0), "ingest": side(900.0)},
+                                "automine": {"gateway": side(200.0), "lean": side(100.0), "ingest": side(400.0)}}},
         "indexer": {"elapsed_s": 1, "log": str(ROOT / "reports" / "i.log"),
-                    "figures": {"backfill_events_per_s": 25_000.0, "fetch_only_events_per_s": 100_000.0,
-                                "lineage_p95_ms": 40.0, "exposure_ms": 200.0,
+                    "figures": {"sqlite_events_per_s": {"median": 25_000.0},
+                                "fetch_only_events_per_s": {"median": 100_000.0},
+                                "lineage_p95_ms": 40.0, "worst_report_p95_ms": 80.0, "worst_report": "tiers",
                                 "queries": {"holdings": 1_000_000, "lineage_holdings": 10_000}}},
         "gas": {"elapsed_s": 1, "log": str(ROOT / "reports" / "s.log"),
                 "figures": {"split_to_new_holder_gas": 120_000, "reference_split_gas": 240_000,
                             "operations": [{"operation": "issue", "gas_used": 200_000, "note": ""}]}},
     }
-    rows = {r["benchmark"].split(":")[0] + ":" + r["unit"]: r for r in bench.ratios(results)}
-    assert rows["gateway:ops/s"]["ratio"] == 0.9 and rows["gateway:ops/s"]["meets"] is True
-    assert rows["indexer:events/s"]["ratio"] == 0.25 and rows["indexer:events/s"]["meets"] is True
-    assert rows["gas:gas"]["ratio"] == 0.5 and rows["gas:gas"]["meets"] is True
+    rows = {r["benchmark"].split(":")[0] + ":" + r["unit"] + ":" + r["target"]: r for r in bench.ratios(results)}
+    assert rows["gateway (1 s blocks):ops/s:ratio >= 1.0"]["ratio"] == 0.9
+    assert rows["gateway (1 s blocks):ops/s:ratio >= 1.0"]["meets"] is False
+    assert rows["gateway (1 s blocks):ops/s:>= 400 ops/s"]["ratio"] == 0.5
+    assert rows["gateway (1 s blocks):ops/s:>= 400 ops/s"]["meets"] is True
+    assert any(r["benchmark"].startswith("gateway (automine)") and r["ratio"] == 2.0 for r in bench.ratios(results))
+    assert rows["indexer:events/s:ratio >= 0.8"]["ratio"] == 0.25
+    assert rows["indexer:events/s:ratio >= 0.8"]["meets"] is False
+    assert rows["indexer:ms:<= 30 ms"]["meets"] is False and rows["indexer:ms:<= 100 ms"]["meets"] is True
+    assert rows["gas:gas:ratio <= 1"]["ratio"] == 0.5 and rows["gas:gas:ratio <= 1"]["meets"] is True
     report = {"machine": bench.machine_facts(), "quick": False, "postgres": None, "results": results,
               "ratios": bench.ratios(results)}
     page = bench.render(report)

@@ -31,7 +31,7 @@ def follower(poll: float, cap: float, script: list[Any]) -> tuple[Indexer, list[
             raise item
         return item
 
-    ix.step = step  # type: ignore[method-assign]
+    ix.catch_up = step  # type: ignore[method-assign]  # the follower's unit of work
     ix._sleep = lambda seconds, stop: sleeps.append(seconds)  # type: ignore[method-assign]
     ix._record = lambda error=None, failures=0: records.append(  # type: ignore[method-assign]
         (type(error).__name__ if error else None, failures))

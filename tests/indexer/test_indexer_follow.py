@@ -342,7 +342,7 @@ def test_repeated_reorg_detection_is_no_busy_loop(played: Any, tmp_path: Path, m
             raise ReorgDetected("log of block 5 is from another branch")
         return StepResult(5, 5, 0, 0, reorg=True)
 
-    ix.step = step  # type: ignore[method-assign]
+    ix.catch_up = step  # type: ignore[method-assign]  # the follower's unit of work
     end = time.monotonic() + 1.5
     try:
         ix.follow(stop=lambda: time.monotonic() > end)

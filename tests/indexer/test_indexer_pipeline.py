@@ -305,3 +305,40 @@ def test_reconcile_after_random_lifecycles(seed: int, tmp_path: Any) -> None:
             ix.close()
     finally:
         chain.stop()
+
+
+def test_overlapped_pipeline_gives_the_rows_of_one_step_at_a_time(played: Any, databases: Any, dump_db: Any) -> None:
+    """`sync` fetches the next range while it writes the previous one; stepping one range at a time
+    (`step`: fetch, then write) must give exactly the same tables."""
+    overlapped = played.indexer(databases.new(), batch_blocks=2, max_batch_blocks=2)
+    serial = played.indexer(databases.new(), batch_blocks=2, max_batch_blocks=2)
+    try:
+        events = overlapped.sync()
+        steps = 0
+        while serial.step() is not None:
+            steps += 1
+        assert steps > 10 and events > 100
+        assert overlapped.checkpoint() == serial.checkpoint()
+        assert dump_db(overlapped.engine) == dump_db(serial.engine)
+    finally:
+        overlapped.close()
+        serial.close()
+
+
+def test_a_batch_prepared_on_a_stale_checkpoint_is_not_written(played: Any, databases: Any) -> None:
+    """A batch is committed only on top of the checkpoint it was fetched after."""
+    from indexer.errors import ReorgDetected
+
+    ix = played.indexer(databases.new(), batch_blocks=2, max_batch_blocks=2)
+    try:
+        cp = ix.checkpoint()
+        ix.guard(cp)
+        head = ix.rpc.block_number()
+        first = ix.prepare(cp, head, None)
+        assert first is not None
+        ix.commit(first)
+        with pytest.raises(ReorgDetected):
+            ix.commit(first)  # prepared after the old checkpoint: refused, nothing written twice
+        assert ix.checkpoint()["block_number"] == first.to_block
+    finally:
+        ix.close()

@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import pytest
+from test_indexer_aggregates import assert_aggregates_exact
 
 from indexer import store
 from indexer.errors import DeepReorg
@@ -25,6 +26,7 @@ def assert_matches_chain_and_fresh_index(ix: Any, system: Any, databases: Any, d
     """After a reorg: SQL agrees with the chain and equals a fresh index of the new branch."""
     _, diffs = reconcile(ix.engine, ix.rpc, ix.manifest)
     assert diffs == [], "\n".join(map(str, diffs))
+    assert_aggregates_exact(ix.engine)  # the rollback kept the report aggregates exact
     fresh = system.index(databases.new())
     try:
         assert dump_db(ix.engine) == dump_db(fresh.engine)

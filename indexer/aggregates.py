@@ -1,0 +1,225 @@
+"""The report aggregates (`agg_*` tables, `indexer.models.AGG_TABLES`), kept in step with the
+state and event tables in the same transaction: ``batch_deltas`` from a batch's before and after
+images (``store.write``), ``rollback_deltas`` around a reorg rollback (``store.rollback``),
+``apply`` writes them. ``scratch`` computes the same tables from the state and event tables alone
+(the migration's fill, and the tests' proof that the maintained tables are exact).
+
+What they hold (one contribution per holding or arrival):
+
+* ``agg_tier_held[tier]``: value of the live holdings at that tier;
+* ``agg_holder_outstanding[owner]``: value of the owner's live, non-empty holdings whose
+  certificate is open (pending, active, overdue);
+* ``agg_tier_receiver[tier, owner]``: arrivals (``holding_transfer`` mint, split, transfer) at
+  that tier received by that owner, and their value.
+
+A row whose figures are all zero is deleted: the tables do not depend on the batch boundaries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, text, tuple_, update
+
+from indexer.models import AGG_TABLES, STATE_TABLES
+
+OPEN = frozenset(("pending", "active", "overdue"))
+ARRIVALS = frozenset(("mint", "split", "transfer"))
+CHUNK = 500
+Row = dict[str, Any]
+
+TIER_HELD = AGG_TABLES["agg_tier_held"]
+HOLDER = AGG_TABLES["agg_holder_outstanding"]
+RECEIVER = AGG_TABLES["agg_tier_receiver"]
+
+
+class Deltas:
+    """Changes to the aggregates, summed over the contributions removed (-1) and added (+1)."""
+
+    def __init__(self) -> None:
+        self.held: dict[int, int] = defaultdict(int)
+        self.holder: dict[str, int] = defaultdict(int)
+        self.receivers: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+
+    def holding(self, row: Row | None, cert_status: str | None, sign: int) -> None:
+        if row is None or row["status"] != "live":
+            return
+        value = int(row["value"])
+        if not value:
+            return
+        self.held[row["tier"]] += sign * value
+        if cert_status in OPEN:
+            self.holder[row["owner"]] += sign * value
+
+    def arrival(self, row: Row, sign: int) -> None:
+        if row["kind"] in ARRIVALS:
+            r = self.receivers[(row["tier"], row["to_owner"])]
+            r[0] += sign
+            r[1] += sign * int(row["value"])
+
+
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
+
+
+def _statuses(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
+    cert = STATE_TABLES["certificate"]
+    out: dict[int, str] = {}
+    for part in _chunks(sorted(ids)):
+        out.update((r[0], r[1]) for r in conn.execute(select(cert.c.id, cert.c.status).where(cert.c.id.in_(part))))
+    return out
+
+
+def batch_deltas(conn: Connection, ws: Any) -> Deltas:
+    """The aggregates' changes of a batch (`handlers.WorkSet`), read before its rows are written:
+    each touched holding's contribution before and after; every other holding of a certificate
+    that opened or closed in the batch (read from the database, unchanged by the batch)."""
+    d = Deltas()
+    holdings_before, holdings_after = ws.original["holding"], ws.rows["holding"]
+    certs_before, certs_after = ws.original["certificate"], ws.rows["certificate"]
+    outside = {
+        img["certificate_id"]
+        for pk, row in holdings_after.items()
+        for img in (row, holdings_before.get(pk))
+        if img is not None and img["certificate_id"] not in certs_after
+    }
+    other = _statuses(conn, outside)
+
+    def status(cid: int, before: bool) -> str | None:
+        if cid in certs_after:
+            row = (certs_before if before else certs_after).get(cid)
+            return None if row is None else row["status"]
+        return other.get(cid)
+
+    for pk, after in holdings_after.items():
+        before = holdings_before.get(pk)
+        if before is after:
+            continue
+        if before is not None:
+            d.holding(before, status(before["certificate_id"], True), -1)
+        if after is not None:
+            d.holding(after, status(after["certificate_id"], False), +1)
+    flipped = [cid for cid in certs_after if (status(cid, True) in OPEN) != (status(cid, False) in OPEN)]
+    if flipped:
+        h = STATE_TABLES["holding"]
+        for part in _chunks(flipped):
+            for r in conn.execute(select(h).where(h.c.certificate_id.in_(part))).mappings():
+                if r["token_id"] in holdings_after:
+                    continue  # counted above from its images
+                d.holding(dict(r), status(r["certificate_id"], True), -1)
+                d.holding(dict(r), status(r["certificate_id"], False), +1)
+    for row in ws.events["holding_transfer"]:
+        d.arrival(row, +1)
+    return d
+
+
+def _holdings_of(conn: Connection, token_ids: list[Any], cert_ids: list[Any]) -> list[tuple[Row, str | None]]:
+    """Holdings by token id or certificate id, each with its certificate's status."""
+    h, c = STATE_TABLES["holding"], STATE_TABLES["certificate"]
+    q = select(h, c.c.status.label("cert_status")).select_from(h.outerjoin(c, c.c.id == h.c.certificate_id))
+    found: dict[int, tuple[Row, str | None]] = {}
+    for col, ids in ((h.c.token_id, token_ids), (h.c.certificate_id, cert_ids)):
+        for part in _chunks(sorted(ids)):
+            for r in conn.execute(q.where(col.in_(part))).mappings():
+                row = dict(r)
+                found[row["token_id"]] = (row, row.pop("cert_status"))
+    return list(found.values())
+
+
+class RollbackDeltas:
+    """Around `store.rollback`: ``before`` reads the contributions of the rows the rollback will
+    restore (and of the event rows it will delete), ``after`` those of the restored rows."""
+
+    def __init__(self, token_ids: list[Any], cert_ids: list[Any]) -> None:
+        self.token_ids, self.cert_ids = token_ids, cert_ids
+        self.d = Deltas()
+
+    def before(self, conn: Connection, ancestor: int) -> None:
+        for row, st in _holdings_of(conn, self.token_ids, self.cert_ids):
+            self.d.holding(row, st, -1)
+        rows = conn.execute(text(
+            "SELECT kind, tier, to_owner, value FROM holding_transfer WHERE block_number > :b"
+        ), {"b": ancestor}).mappings()
+        for r in rows:
+            self.d.arrival(dict(r), -1)
+
+    def after(self, conn: Connection) -> Deltas:
+        for row, st in _holdings_of(conn, self.token_ids, self.cert_ids):
+            self.d.holding(row, st, +1)
+        return self.d
+
+
+def _merge(conn: Connection, table: Any, keys: list[str], changes: dict[tuple[Any, ...], list[int]],
+           fields: list[str]) -> None:
+    """Add `changes` (key -> deltas of `fields`) to `table`; rows left all zero are deleted."""
+    changes = {k: v for k, v in changes.items() if any(v)}
+    if not changes:
+        return
+    kcols = [table.c[k] for k in keys]
+    current: dict[tuple[Any, ...], list[int]] = {}
+    for part in _chunks(list(changes)):
+        cond = kcols[0].in_([k[0] for k in part]) if len(keys) == 1 else tuple_(*kcols).in_(part)
+        for r in conn.execute(select(*kcols, *[table.c[f] for f in fields]).where(cond)):
+            current[tuple(r[: len(keys)])] = [int(x) for x in r[len(keys) :]]
+    inserts, updates, deletes = [], [], []
+    for key, delta in changes.items():
+        old = current.get(key)
+        new = [a + b for a, b in zip(old or [0] * len(fields), delta, strict=True)]
+        if any(x < 0 for x in new):
+            raise AssertionError(f"{table.name}{key}: negative aggregate {new}")
+        values = dict(zip(keys, key, strict=True)) | dict(zip(fields, new, strict=True))
+        if not any(new):
+            if old is not None:
+                deletes.append(key)
+        elif old is None:
+            inserts.append(values)
+        else:
+            updates.append(values)
+    for key in deletes:
+        conn.execute(delete(table).where(*[c == v for c, v in zip(kcols, key, strict=True)]))
+    if inserts:
+        conn.execute(insert(table), inserts)
+    for values in updates:
+        conn.execute(
+            update(table).where(*[table.c[k] == values[k] for k in keys]).values({f: values[f] for f in fields})
+        )
+
+
+def apply(conn: Connection, d: Deltas) -> None:
+    _merge(conn, TIER_HELD, ["tier"], {(t,): [v] for t, v in d.held.items()}, ["value"])
+    _merge(conn, HOLDER, ["owner"], {(o,): [v] for o, v in d.holder.items()}, ["value"])
+    _merge(conn, RECEIVER, ["tier", "owner"], {k: list(v) for k, v in d.receivers.items()},
+           ["arrivals", "value_received"])
+
+
+def scratch(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """The aggregates computed from the state and event tables alone, rows ordered by key (as
+    `select(table).order_by(primary key)` returns the maintained ones)."""
+    d = Deltas()
+    q = text(
+        "SELECT h.token_id, h.owner, h.value, h.tier, h.status, c.status AS cert_status "
+        "FROM holding h LEFT JOIN certificate c ON c.id = h.certificate_id"
+    )
+    for r in conn.execute(q).mappings():
+        d.holding(dict(r), r["cert_status"], +1)
+    for r in conn.execute(text("SELECT kind, tier, to_owner, value FROM holding_transfer")).mappings():
+        d.arrival(dict(r), +1)
+    return {
+        "agg_tier_receiver": sorted((t, o, n, v) for (t, o), (n, v) in d.receivers.items() if n or v),
+        "agg_tier_held": sorted((t, v) for t, v in d.held.items() if v),
+        "agg_holder_outstanding": sorted((o, v) for o, v in d.holder.items() if v),
+    }
+
+
+def rebuild(conn: Connection) -> None:
+    """Empty the aggregates and fill them from scratch (an index made before them)."""
+    for t in AGG_TABLES.values():
+        conn.execute(delete(t))
+    for name, rows in scratch(conn).items():
+        t = AGG_TABLES[name]
+        cols = [c.name for c in t.columns]
+        if rows:
+            conn.execute(insert(t), [dict(zip(cols, r, strict=True)) for r in rows])
