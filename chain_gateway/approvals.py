@@ -51,7 +51,8 @@ AMOUNT_FIELDS: dict[str, str | None] = {
     "members.onboard": None, "members.set_active": None, "members.set_credit_limit": "limit",
     "members.update_kyc": None,
     "system.pause": None, "system.unpause": None, "system.set_max_term": None, "system.set_grace_period": None,
-    "system.set_invoices_required": None,
+    "system.set_invoices_required": None, "system.set_max_tier": None, "system.set_min_split_value": None,
+    "financing.set_registration": None,
 }
 SWEEP_S = 1.0  # how often operations past their approval deadline are expired
 

@@ -347,7 +347,8 @@ async def read_deal(offer_id: PathUint256, gw: GatewayDep, caller: CallerDep) ->
     if caller.role not in OVERSEERS and not (same(d["seller"], caller.account) or same(d["factor"], caller.account)):
         raise Forbidden("not a party to this deal", {"offer_id": offer_id})
     amount, value = await operations.view(gw, "Financing", "recourseAmount", [offer_id])
-    return deal_out(offer_id, d, amount, value)
+    ref = await operations.view(gw, "Financing", "registration", [offer_id])
+    return {**deal_out(offer_id, d, amount, value), "registration_ref": None if int(ref, 16) == 0 else ref}
 
 
 @financing.post("/deals/{offer_id}/recourse", status_code=202, response_model=OperationOut, responses=FINAL)
@@ -369,6 +370,21 @@ async def settle_recourse(offer_id: PathUint256, gw: GatewayDep, caller: HolderD
     return await write(gw, caller, "financing.settle_recourse", "Financing", "settleRecourse", [offer_id],
                        {"offer_id": offer_id}, idem, wait, response,
                        precheck=lambda: _deal_party(gw, caller, offer_id, ("seller", "factor")))
+
+
+class RegistrationIn(BaseModel):
+    ref: Bytes32 = Field(description="hash of the deal's registration number at the receivables registry "
+                                     "(中登网); set once, never zero")
+
+
+@financing.post("/deals/{offer_id}/registration", status_code=202, response_model=OperationOut, responses=FINAL)
+async def set_registration(offer_id: PathUint256, body: RegistrationIn, gw: GatewayDep, caller: FactorDep,
+                           idem: IdemKey, wait: WaitDep, response: Response):
+    """The deal's factor records its registration reference (`Financing.setRegistration`; once:
+    a second is `FinancingRegistrationAlreadySet`, zero is `FinancingZeroRegistration`)."""
+    return await write(gw, caller, "financing.set_registration", "Financing", "setRegistration",
+                       [offer_id, b32(body.ref)], {"offer_id": offer_id, **body.model_dump()}, idem, wait, response,
+                       precheck=lambda: _deal_party(gw, caller, offer_id, ("factor",)))
 
 
 class AllowanceIn(BaseModel):

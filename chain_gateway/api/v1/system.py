@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, StrictBool
+from pydantic import BaseModel, Field, StrictBool
 
 from chain_gateway import operations, readiness
 from chain_gateway.deps import (
@@ -15,6 +15,7 @@ from chain_gateway.deps import (
     GatewayDep,
     IdemKey,
     OperatorDep,
+    Uint32,
     Uint256,
     WaitDep,
     errors,
@@ -38,6 +39,15 @@ class GraceIn(BaseModel):
 
 class InvoicesRequiredIn(BaseModel):
     required: StrictBool
+
+
+class MaxTierIn(BaseModel):
+    max_tier: Uint32 = Field(description="deepest tier a holding may reach (1 = the payee's); 0 = no cap")
+
+
+class MinSplitValueIn(BaseModel):
+    min_split_value: Uint256 = Field(description="smallest value a split may move or leave behind (minor "
+                                                 "units); 0 = no minimum")
 
 
 @health_router.get("/health", responses=errors(413))
@@ -66,9 +76,11 @@ async def ready(gw: GatewayDep) -> dict[str, Any]:
 async def info(gw: GatewayDep, caller: CallerDep) -> dict[str, Any]:
     paused = await operations.view(gw, "Membership", "paused", [])
     invoices_required = await operations.view(gw, "CertificateToken", "invoicesRequired", [])
+    max_tier = await operations.view(gw, "CertificateToken", "maxTier", [])
+    min_split_value = await operations.view(gw, "CertificateToken", "minSplitValue", [])
     return {
         "chain_id": gw.manifest.chain_id, "operator": gw.manifest.operator, "paused": paused,
-        "invoices_required": invoices_required,
+        "invoices_required": invoices_required, "max_tier": max_tier, "min_split_value": min_split_value,
         "contracts": {n: c.address for n, c in gw.manifest.contracts.items()},
         "confirmations": gw.settings.confirmations,
     }
@@ -118,3 +130,21 @@ async def set_invoices_required(body: InvoicesRequiredIn, gw: GatewayDep, caller
     """Require invoices for every new certificate (true: a plain issue is 409 `INVOICES_REQUIRED`) or not."""
     return await write(gw, caller, "system.set_invoices_required", "CertificateToken", "setInvoicesRequired",
                        [body.required], body.model_dump(), idem, wait, response)
+
+
+@router.put("/system/max-tier", status_code=202, response_model=OperationOut, responses=FINAL)
+async def set_max_tier(body: MaxTierIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey, wait: WaitDep,
+                       response: Response):
+    """Cap the tiers (2025 notice): a split or transfer creating a holding deeper than `max_tier` reverts
+    `CertificateTierTooDeep` (422 CONTRACT_REVERT naming it). 0 (the default) = no cap."""
+    return await write(gw, caller, "system.set_max_tier", "CertificateToken", "setMaxTier", [body.max_tier],
+                       body.model_dump(), idem, wait, response)
+
+
+@router.put("/system/min-split-value", status_code=202, response_model=OperationOut, responses=FINAL)
+async def set_min_split_value(body: MinSplitValueIn, gw: GatewayDep, caller: OperatorDep, idem: IdemKey,
+                              wait: WaitDep, response: Response):
+    """The smallest split: moving or leaving less reverts `CertificateSplitTooSmall` /
+    `CertificateSplitRemainderTooSmall`. 0 (the default) = no minimum."""
+    return await write(gw, caller, "system.set_min_split_value", "CertificateToken", "setMinSplitValue",
+                       [body.min_split_value], body.model_dump(mode="json"), idem, wait, response)
