@@ -47,6 +47,8 @@ CONFLICT_ERRORS = {
     # controls: the invoice registry
     "CertificateInvoicesRequired", "CertificateInvoiceOverused", "CertificateInvoiceClosed",
     "CertificateDuplicateInvoice", "CertificateInvoiceAmountMismatch",
+    # controls: a deal's registration is set once
+    "FinancingRegistrationAlreadySet",
 }
 
 

@@ -151,7 +151,7 @@ def test_rfq_two_factors_privacy_before_deadline_and_dvp(own_api: Api, w: World)
     assert deal["seller"] == w.t3 and deal["factor"] == w.f2 and deal["price"] == price2
     # the request is closed: a late quote and a second acceptance are state conflicts
     r = api.post(f"/v1/financing/quote-requests/{request_id}/quotes", w.f1_key, {"rate_bps": 300})
-    assert r.status_code == 422 and err(r) == "FinancingRequestNotOpen"
+    assert r.status_code == 409 and err(r) == "FinancingRequestNotOpen"
     r = api.post(f"/v1/financing/quotes/{q1_id}/accept", w.t3_key)
     assert r.status_code == 409
     assert api.get("/v1/financing/quote-requests/987654", w.f1_key).status_code == 404
@@ -168,7 +168,7 @@ def test_rfq_withdraw_cancel_and_all_quotes_after_deadline(own_api: Api, w: Worl
     q1_id, q2_id = q1["result"]["quote_id"], q2["result"]["quote_id"]
     confirmed(api.post(f"/v1/financing/quotes/{q1_id}/withdraw", w.f1_key))
     r = api.post(f"/v1/financing/quotes/{q1_id}/withdraw", w.f1_key)
-    assert r.status_code == 422 and err(r) == "FinancingQuoteNotOpen"
+    assert r.status_code == 409 and err(r) == "FinancingQuoteNotOpen"
     advance(api, DAY + 1)
     # after the deadline every party sees every quote; nothing can be accepted any more
     for key in (w.f1_key, w.f2_key):
@@ -179,7 +179,7 @@ def test_rfq_withdraw_cancel_and_all_quotes_after_deadline(own_api: Api, w: Worl
     assert rid not in [x["request_id"] for x in
                        api.get("/v1/financing/quote-requests", w.f1_key, status="open").json()["items"]]
     r = api.post(f"/v1/financing/quotes/{q2_id}/accept", w.t3_key)
-    assert r.status_code == 422 and err(r) == "FinancingDeadlinePassed"
+    assert r.status_code == 409 and err(r) == "FinancingDeadlinePassed"
     confirmed(api.post(f"/v1/financing/quote-requests/{rid}/cancel", w.t3_key))
     assert api.get(f"/v1/financing/quote-requests/{rid}", w.t3_key).json()["status"] == "cancelled"
 
@@ -219,7 +219,7 @@ def test_open_offer_first_factor_wins(own_api: Api, w: World) -> None:
     assert acc["price"] == offer["price"]
     assert api.get(f"/v1/holdings/{acc['new_token_id']}", w.f1_key).json()["owner"] == w.f1
     r = api.post(f"/v1/financing/offers/{offer_id}/accept", w.f2_key)
-    assert r.status_code == 422 and err(r) == "FinancingOfferNotOpen"
+    assert r.status_code == 409 and err(r) == "FinancingOfferNotOpen"
     o = api.get(f"/v1/financing/offers/{offer_id}", w.f1_key).json()
     assert o["status"] == "accepted" and o["factor"] == w.f1
 
@@ -305,7 +305,7 @@ def test_registration_reference_set_once_by_the_factor(own_api: Api, w: World) -
     assert confirmed(api.post(path, w.f1_key, {"ref": ref}))["kind"] == "financing.set_registration"
     assert api.get(f"/v1/financing/deals/{deal['offer_id']}", w.t3_key).json()["registration_ref"] == ref.lower()
     r = api.post(path, w.f1_key, {"ref": h32()})
-    assert r.status_code == 422 and err(r) == "FinancingRegistrationAlreadySet"
+    assert r.status_code == 409 and err(r) == "FinancingRegistrationAlreadySet"
 
 
 def test_operator_tier_cap_and_minimum_split(own_api: Api, w: World) -> None:
@@ -346,7 +346,7 @@ def test_recourse_paid_and_unpaid(own_api: Api, w: World) -> None:
     assert api.get(f"/v1/financing/deals/{paid_deal['offer_id']}", w.f2_key).status_code == 403
     # not overdue yet: the contract refuses (409)
     r = api.post(f"/v1/financing/deals/{paid_deal['offer_id']}/recourse", w.f1_key)
-    assert r.status_code == 422 and err(r) == "FinancingNotOverdue"
+    assert r.status_code == 409 and err(r) == "FinancingNotOverdue"
     advance(api, 61 * DAY)
     certificate_id = api.get(f"/v1/holdings/{paid_deal['new_token_id']}", w.f1_key).json()["certificate_id"]
     confirmed(api.post("/v1/settlement/mark-overdue", w.f1_key, {"certificate_id": certificate_id}))
@@ -364,7 +364,7 @@ def test_recourse_paid_and_unpaid(own_api: Api, w: World) -> None:
     assert w.balance(w.t3, w.t3_key) == seller_before - amount
     assert w.balance(w.f1, w.f1_key) == factor_before + amount
     r = api.post(f"/v1/financing/deals/{paid_deal['offer_id']}/recourse", w.f1_key)
-    assert r.status_code == 422 and err(r) == "FinancingRecourseStatus"  # already settled
+    assert r.status_code == 409 and err(r) == "FinancingRecourseStatus"  # already settled
 
     # unpaid: no allowance left; recorded, then settled by the seller once it allows the amount
     uid = unpaid_deal["offer_id"]
@@ -373,7 +373,7 @@ def test_recourse_paid_and_unpaid(own_api: Api, w: World) -> None:
     assert api.get(f"/v1/financing/deals/{uid}", w.t3_key).json()["recourse_status"] == "unpaid"
     assert api.get(f"/v1/holdings/{unpaid_deal['new_token_id']}", w.f1_key).json()["owner"] == w.f1
     r = api.post(f"/v1/financing/deals/{uid}/recourse", w.f1_key)
-    assert r.status_code == 422 and err(r) == "FinancingRecourseStatus"
+    assert r.status_code == 409 and err(r) == "FinancingRecourseStatus"
     assert api.post(f"/v1/financing/deals/{uid}/settle-recourse", w.t2_key).status_code == 403
     r = api.post(f"/v1/financing/deals/{uid}/settle-recourse", w.t3_key)
     assert r.status_code == 422  # no allowance: the currency's ERC-20 error
