@@ -76,6 +76,14 @@ class KeyCache:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, ApiKey]] = {}
 
+    def cached(self, key: str) -> ApiKey | None:
+        """The key's row if it was authenticated less than `ttl` seconds ago (no store read: safe
+        to call on the event loop); None: ask ``lookup``."""
+        hit = self._cache.get(hash_key(key))
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        return None
+
     def lookup(self, key: str) -> ApiKey | None:
         h = hash_key(key)
         now = time.monotonic()

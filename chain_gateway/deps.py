@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict, WithJsonSchema
 from pydantic_core import PydanticCustomError
+from starlette.concurrency import run_in_threadpool
 
 from chain_gateway import operations
 from chain_gateway.errors import Forbidden, Unauthenticated
@@ -38,7 +39,11 @@ AUTHENTICATED = errors(400, 401, 403, 404, 409, 413, 422, 503)
 FINAL: dict[int | str, dict[str, Any]] = {200: {"model": OperationOut, "description": "final (with ?wait=true)"}}
 
 
-def get_gateway(request: Request) -> Gateway:
+# Dependencies are `async def` (run on the event loop): FastAPI runs a plain `def` dependency in a
+# worker thread, a thread hop per dependency per request that queued behind the store's work under load.
+
+
+async def get_gateway(request: Request) -> Gateway:
     gw: Gateway = request.app.state.gateway
     return gw
 
@@ -49,13 +54,14 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (or Authorization: Bearer)")
 
 
-def current_key(  # a plain `def`: FastAPI runs it (and its store lookup) in a worker thread
+async def current_key(
     request: Request, gw: GatewayDep, x_api_key: Annotated[str | None, Security(api_key_header)] = None
 ) -> ApiKey:
     key = parse_key(request.headers)  # `x_api_key` declares the header in OpenAPI
     if not key:
         raise Unauthenticated("an API key is required (X-API-Key or Authorization: Bearer)")
-    row = gw.keys.lookup(key)
+    # a key authenticated recently comes from memory; otherwise the store lookup runs in a worker thread
+    row = gw.keys.cached(key) or await run_in_threadpool(gw.keys.lookup, key)
     if row is None:
         raise Unauthenticated("unknown or revoked API key")
     return row
@@ -64,8 +70,8 @@ def current_key(  # a plain `def`: FastAPI runs it (and its store lookup) in a w
 CallerDep = Annotated[ApiKey, Depends(current_key)]
 
 
-def require(*roles: Role) -> Callable[[ApiKey], ApiKey]:
-    def check(caller: CallerDep) -> ApiKey:
+def require(*roles: Role) -> Callable[[ApiKey], Awaitable[ApiKey]]:
+    async def check(caller: CallerDep) -> ApiKey:
         if caller.role not in roles:
             raise Forbidden(
                 "this call is not allowed for your role",
@@ -88,7 +94,7 @@ SignerRoleDep = Annotated[
 ]
 
 
-def member_admin(caller: CallerDep) -> ApiKey:
+async def member_admin(caller: CallerDep) -> ApiKey:
     """The member's admin (its own key, or a user with the admin role): manages users and policy."""
     if caller.user_role != MemberRole.admin:
         raise Forbidden("only the member's admin manages its users and approval policy",
@@ -99,7 +105,7 @@ def member_admin(caller: CallerDep) -> ApiKey:
 AdminDep = Annotated[ApiKey, Depends(member_admin)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", max_length=200, description="same key + same body = same operation"),

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from chain_gateway.approvals import expiry, required_approvals
 from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayError, NotFound
 from chain_gateway.gateway import Gateway
-from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, Operation, OperationOut, OpState
+from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, Operation, OperationOut, OpState, utcnow
 from chain_gateway.worker import publish
 from scf_core import logs
 from scf_core.rpc import RpcError
@@ -239,7 +239,9 @@ async def submit(
     if rules is None:
         rules = await run_in_threadpool(gw.policies.rules, caller.account)
     needed = required_approvals(rules, kind, view_args)
+    now = utcnow()  # the default factories given explicitly: pydantic inspects a factory's signature per call
     op = Operation(
+        created_at=now, updated_at=now, tx_hashes=[],
         id=str(uuid.uuid4()), api_account=caller.account, signer=caller.account, kind=kind, contract=contract,
         to_address=to, data=data, args=view_args, idempotency_key=idempotency_key, request_hash=rhash,
         gas_limit=gas_limit, maker_id=caller.id, approvals_required=needed,

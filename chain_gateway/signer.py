@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+import coincurve
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from chain_gateway.errors import NoSigner
 from chain_gateway.settings import Settings
@@ -28,8 +29,62 @@ class Signer(Protocol):
         ...
 
 
+# --- lean signing of legacy (EIP-155) transactions -------------------------------------------------
+# eth-account validates and converts a transaction dict through several layers (~0.35 ms each); the
+# gateway signs thousands of transactions of one shape, so it encodes them here: RLP by hand, keccak,
+# secp256k1 through coincurve (deterministic RFC 6979, low s: the same signature as eth-account's,
+# which uses coincurve too; tests/gateway/test_signer.py compares both byte for byte).
+
+LEGACY_FIELDS = frozenset({"chainId", "nonce", "gasPrice", "gas", "to", "value", "data"})
+
+
+def _rlp_length(length: int, offset: int) -> bytes:
+    if length < 56:
+        return bytes([offset + length])
+    n = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(n)]) + n
+
+
+def _rlp_item(value: bytes | int) -> bytes:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("RLP encodes unsigned integers only")
+        value = value.to_bytes((value.bit_length() + 7) // 8, "big")  # 0 -> b""
+    if len(value) == 1 and value[0] < 0x80:
+        return value
+    return _rlp_length(len(value), 0x80) + value
+
+
+def rlp_list(items: list[bytes | int]) -> bytes:
+    body = b"".join(_rlp_item(i) for i in items)
+    return _rlp_length(len(body), 0xC0) + body
+
+
+def _hex_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return bytes.fromhex(str(value).removeprefix("0x"))
+
+
+def sign_legacy(key: coincurve.PrivateKey, tx: dict[str, Any]) -> tuple[str, str]:
+    """(raw transaction hex, transaction hash hex) of an EIP-155 legacy transaction."""
+    chain_id = int(tx["chainId"])
+    fields: list[bytes | int] = [
+        int(tx["nonce"]), int(tx["gasPrice"]), int(tx["gas"]), _hex_bytes(tx["to"]), int(tx["value"]),
+        _hex_bytes(tx["data"]),
+    ]
+    if len(fields[3]) != 20:  # type: ignore[arg-type]
+        raise ValueError("`to` must be a 20-byte address")
+    sig = key.sign_recoverable(keccak(rlp_list([*fields, chain_id, 0, 0])), hasher=None)
+    r, s, v = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big"), sig[64] + 35 + 2 * chain_id
+    raw = rlp_list([*fields, v, r, s])
+    return "0x" + raw.hex(), "0x" + keccak(raw).hex()
+
+
 class LocalSigner:
     """A decrypted key held in memory (keystore-backed or, in dev mode, mnemonic-derived)."""
+
+    _key: coincurve.PrivateKey | None = None  # the key for the lean path, made on first use
 
     def __init__(self, account: LocalAccount):
         self._account = account
@@ -39,6 +94,10 @@ class LocalSigner:
         return str(self._account.address)
 
     def sign_transaction(self, tx: dict[str, Any]) -> tuple[str, str]:
+        if tx.keys() == LEGACY_FIELDS:  # the gateway's own transactions: the lean path
+            if self._key is None:
+                self._key = coincurve.PrivateKey(bytes(self._account.key))
+            return sign_legacy(self._key, tx)
         signed = self._account.sign_transaction(tx)
         return "0x" + bytes(signed.raw_transaction).hex(), "0x" + bytes(signed.hash).hex()
 

@@ -10,9 +10,12 @@ SQLite) as real processes. An open-loop load of ``--rate`` split-and-transfers a
 to the gateway's HTTP API (``?wait=true``, one request started every 1/rate s whatever the previous
 ones do) for ``--minutes``. Every ``--sample`` seconds: the window's latency p50/p95/p99 and
 throughput, the resident memory of the gateway and of the indexer, the indexer's lag behind the
-head. At the end, once every request has its answer and the indexer has caught up: every
-operation confirmed, none failed, and the indexer holds exactly one split per confirmed operation
-(nothing lost, nothing doubled); memory growth from the first sample to the last.
+head. At the end, once every request has its answer and the indexer has caught up: every stored
+operation confirmed, and the indexer holds exactly one split per confirmed operation (nothing lost,
+nothing doubled); memory growth from the first sample to the last. Every request not answered
+``confirmed`` is recorded (HTTP status, error code and message; summarised under ``failures``). A
+request refused with an error answer before anything was stored created no operation: it is counted
+as ``refused_before_storing``, not as lost (``all_confirmed`` says whether every request was).
 """
 
 from __future__ import annotations
@@ -51,6 +54,16 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
     return round(sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))], 1)
+
+
+def failure_summary(failures: list[dict[str, Any]]) -> dict[str, Any]:
+    """Requests not answered ``confirmed``, counted by HTTP status and error code (or, for a 202, the
+    operation's state when the server's wait ended), the first ten in full."""
+    by: dict[str, int] = {}
+    for f in failures:
+        label = f"{f.get('status')} {f.get('code') or f.get('state')}"  # e.g. "503 NODE_UNAVAILABLE", "202 submitted"
+        by[label] = by.get(label, 0) + 1
+    return {"count": len(failures), "by_status_and_code": by, "first": failures[:10]}
 
 
 def window_stats(done: list[tuple[float, float, bool]], since: float, until: float) -> dict[str, Any]:
@@ -93,28 +106,42 @@ def operation_states(db: Path, kind: str) -> dict[str, int]:
 
 
 async def load(url: str, key: str, token_id: int, to: str, rate: float, seconds: float, sample_s: float,
-               sampler: Any) -> tuple[list[tuple[float, float, bool]], int]:
-    """Open loop: one request every 1/rate s for `seconds`; (answer time, latency, ok) of each."""
+               sampler: Any, failures: list[dict[str, Any]]) -> tuple[list[tuple[float, float, bool]], int]:
+    """Open loop: one request every 1/rate s for `seconds`; (answer time, latency, ok) of each; every
+    answer that is not ``confirmed`` is recorded in `failures` (status, error code and message, or the
+    operation's state, or the client's exception)."""
     done: list[tuple[float, float, bool]] = []
     target = f"{url}/v1/holdings/{token_id}/split-transfer?wait=true"
     connector = aiohttp.TCPConnector(limit=4000)
     tasks: list[asyncio.Task[None]] = []
+    start = time.perf_counter()
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
 
         async def one() -> None:
             body = {"to": to, "value": 1, "document_hash": "0x" + h32().hex()}
             t = time.perf_counter()
             ok = False
+            failure: dict[str, Any] = {}
             try:
                 async with session.post(target, json=body, headers={"X-API-Key": key}) as r:
-                    data = await r.json(content_type=None)
+                    text = await r.text()
+                    try:
+                        data = json.loads(text)
+                    except ValueError:
+                        data = None
                     ok = r.status == 200 and isinstance(data, dict) and data.get("state") == "confirmed"
-            except (aiohttp.ClientError, TimeoutError, ValueError):
-                ok = False
+                    if not ok:
+                        d = data if isinstance(data, dict) else {}
+                        failure = {"status": r.status, "code": d.get("code"), "message": d.get("message"),
+                                   "details": d.get("details"), "state": d.get("state"), "operation_id": d.get("id"),
+                                   "operation_error": d.get("error"), "body": None if d else text[:300]}
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                failure = {"status": None, "code": type(exc).__name__, "message": str(exc)[:300]}
             end = time.perf_counter()
+            if failure:
+                failures.append({"t_s": round(end - start, 3), "latency_ms": round(1000 * (end - t), 1), **failure})
             done.append((end, end - t, ok))
 
-        start = time.perf_counter()
         next_sample = start + sample_s
         sent = 0
         while (now := time.perf_counter()) - start < seconds:
@@ -173,15 +200,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"p99 {s['p99_ms']} ms, failed {s['failed']}, gateway {s['gateway_rss_mb']} MB, indexer "
                   f"{s['indexer_rss_mb']} MB, indexer lag {s['indexer_lag_blocks']} blocks", flush=True)
 
+        failures: list[dict[str, Any]] = []
         done, sent = asyncio.run(load(url, sups["gw"]["api_key"], tokens["gw"], dest, args.rate,
-                                      args.minutes * 60, args.sample, sampler))
+                                      args.minutes * 60, args.sample, sampler, failures))
         answered_confirmed = sum(ok for _, _, ok in done)
         # an answer that is not "confirmed" (the wait timed out, an error) is not a loss by itself:
         # the store and the index say what happened to every operation
+        # done when every stored operation is final and every request without one was refused
+        # with an error answer (no need to wait for an operation that a refusal never created)
+        error_answers = sum(1 for f in failures if f.get("code") and f.get("status") and f["status"] >= 400)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             states = operation_states(work / "gateway.db", "holdings.split_transfer")
-            if sum(n for st, n in states.items() if st in ("confirmed", "failed")) >= sent:
+            final = sum(n for st, n in states.items() if st in ("confirmed", "failed", "rejected", "expired"))
+            if final == sum(states.values()) and final + error_answers >= sent:
                 break
             time.sleep(1)
         head = w3.eth.block_number
@@ -189,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
         splits = indexed_splits(ix_db, tokens["gw"])
         confirmed = states.get("confirmed", 0)
+        # a request answered with an error before anything was stored (a 4xx refusal, a 503 while
+        # the node is unavailable, load shedding) created no operation: refused, not lost. Lost is a
+        # stored operation that is not confirmed, a confirmed one the indexer does not hold, or a
+        # request that created nothing although it was never answered with an error.
+        stored = sum(states.values())
+        refused = sent - stored
         lats = sorted(1000 * lat for _, lat, _ in done)
         first, last = samples[0], samples[-1]
         result = {
@@ -197,8 +235,11 @@ def main(argv: list[str] | None = None) -> int:
             "node": f"anvil --block-time 1, gas limit {GAS_LIMIT:,}", "minutes": args.minutes,
             "rate_per_s": args.rate, "sent": sent, "answered_confirmed": answered_confirmed,
             "answered_otherwise": sent - answered_confirmed, "gateway_operation_states": states,
+            "failures": failure_summary(failures),
+            "stored": stored, "refused_before_storing": refused,
             "confirmed": confirmed, "indexed_splits": splits,
-            "nothing_lost": confirmed == sent and splits == confirmed,
+            "all_confirmed": confirmed == sent,
+            "nothing_lost": confirmed == stored and splits == confirmed and 0 <= refused <= error_answers,
             "latency_ms": {"p50": percentile(lats, 0.5), "p95": percentile(lats, 0.95), "p99": percentile(lats, 0.99),
                            "max": round(lats[-1], 1) if lats else None},
             "memory_growth_mb": {

@@ -173,3 +173,30 @@ def test_keystore_unlock_and_new_keys_run_off_the_event_loop(tmp_path: Path, mon
     loop_thread = asyncio.run(main())
     assert threads["decrypt"] and loop_thread not in threads["decrypt"]
     assert threads["encrypt"] and loop_thread not in threads["encrypt"]
+
+
+def test_key_cache_answers_from_memory_only_while_fresh(tmp_path: Path) -> None:
+    """The event loop's fast path (``KeyCache.cached``) knows a key only after a store lookup, for
+    `ttl` seconds, and forgets it when the cache is cleared (revocation through the API)."""
+    from sqlmodel import Session
+
+    from chain_gateway.auth import KeyCache
+    from chain_gateway.db import make_engine
+    from chain_gateway.models import ApiKey, Role
+    from chain_gateway.schema import upgrade
+
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        s.add(ApiKey(key_hash=hash_key("k1"), prefix="k1", account="0x" + "11" * 20, role=Role.supplier))
+        s.commit()
+    cache = KeyCache(engine, ttl=60)
+    assert cache.cached("k1") is None  # never looked up: the caller asks the store
+    row = cache.lookup("k1")
+    assert row is not None and cache.cached("k1") is row
+    assert cache.cached("k2") is None and cache.lookup("k2") is None
+    cache.clear()
+    assert cache.cached("k1") is None
+    stale = KeyCache(engine, ttl=0)
+    assert stale.lookup("k1") is not None and stale.cached("k1") is None  # expired at once

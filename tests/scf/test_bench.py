@@ -58,3 +58,18 @@ def test_workload_book_follows_the_events() -> None:
     assert set(b.holdings) == {2} and b.holdings[2] == {"cert": 1, "owner": f, "value": 30, "frozen": True}
     assert b.offers == {}
     assert b.events["CertificateToken.TransferValue"] == 2 and sum(b.events.values()) == 10
+
+
+def test_soak_failure_summary_counts_by_status_and_code() -> None:
+    failures = [
+        {"status": 503, "code": "NODE_UNAVAILABLE", "message": "the chain node is unavailable"},
+        {"status": 202, "code": None, "state": "submitted"},
+        {"status": 503, "code": "NODE_UNAVAILABLE", "message": "the chain node is unavailable"},
+        {"status": None, "code": "ServerDisconnectedError", "message": "Server disconnected"},
+    ]
+    s = soak.failure_summary(failures)
+    assert s["count"] == 4
+    assert s["by_status_and_code"] == {"503 NODE_UNAVAILABLE": 2, "202 submitted": 1,
+                                       "None ServerDisconnectedError": 1}
+    assert s["first"] == failures
+    assert soak.failure_summary([{"status": 500, "code": "X"}] * 12)["first"] == [{"status": 500, "code": "X"}] * 10
