@@ -101,6 +101,7 @@ def deploy_system(operator, Membership, SettlementToken, CertificateToken, Finan
     financing = Financing.deploy(membership, token, currency, {"from": operator})
     settlement = Settlement.deploy(membership, token, currency, {"from": operator})
     token.setSystemContracts(financing, settlement, {"from": operator})
+    currency.setSystemContracts(financing, settlement, {"from": operator})
     for c in (token, financing, settlement):
         membership.setSystemContract(c, True, {"from": operator})
     return membership, currency, token, financing, settlement
