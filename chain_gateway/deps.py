@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from chain_gateway import operations
-from chain_gateway.errors import Forbidden, Unauthenticated
+from chain_gateway.errors import Forbidden, StoreLockLost, Unauthenticated
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, Operation, OperationOut, Role
 from scf_core.apikeys import parse_key
@@ -24,7 +24,7 @@ ERROR_STATUSES = {
     403: "outside the caller's role or not the caller's",
     404: "no such resource", 409: "a conflict (Idempotency-Key reused, a contract state conflict)",
     413: "the request body is too large", 422: "invalid request (or the call would revert)",
-    503: "the chain node is unavailable (nothing stored)",
+    503: "the chain node is unavailable, or this gateway lost its store lock (nothing stored)",
 }
 
 
@@ -49,6 +49,20 @@ async def get_gateway(request: Request) -> Gateway:
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def store_lock_held(request: Request) -> None:
+    """Every write route (the /v1 router's dependency): refused with 503 ``STORE_LOCK_LOST``, nothing
+    stored, while this process does not hold the store's instance lock (checked afresh, as before a
+    signing step: a regained lock re-syncs the signers first). Reads still answer."""
+    sub = get_gateway(request).submitter
+    if request.method not in WRITE_METHODS or sub is None:
+        return
+    await sub.may_sign()
+    if sub.lock_error is not None:
+        raise StoreLockLost(sub.lock_error["message"], {"lock": "lost", "retry": "once the lock is held again"})
 
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (or Authorization: Bearer)")

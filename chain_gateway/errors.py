@@ -72,6 +72,14 @@ class NodeUnavailable(GatewayError, rpc.NodeUnavailable):
     code = "NODE_UNAVAILABLE"
 
 
+class StoreLockLost(GatewayError):
+    """This gateway does not hold its store's instance lock (another gateway process may use the
+    store): writes are refused, nothing stored, until it holds the lock again."""
+
+    status_code = 503
+    code = "STORE_LOCK_LOST"
+
+
 class PayloadTooLarge(StarletteHTTPException):
     """The request body exceeds the limit (raised while it is read: FastAPI re-raises HTTP errors
     raised by the body's ``receive``)."""

@@ -11,8 +11,13 @@ import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 /// deposits and withdrawals in its own books: the platform operator never does. Every movement,
 /// mint and burn included, requires an unpaused system and, on each side, an active member whose
 /// role may hold currency (core enterprise, supplier, factor) or a system contract.
+/// Only the Financing and Settlement contracts wired in once at deployment move members' currency
+/// without an allowance ({transferByAgent}): registering another system contract in Membership
+/// gives it no such power, so the operator cannot move client money.
 contract SettlementToken is ISettlementToken, ERC20 {
     IMembership private immutable _membership;
+    address private _financing;
+    address private _settlement;
 
     constructor(string memory name_, string memory symbol_, IMembership membership_) ERC20(name_, symbol_) {
         _membership = membership_;
@@ -53,14 +58,41 @@ contract SettlementToken is ISettlementToken, ERC20 {
         return super.approve(spender, value);
     }
 
-    /// @notice Requirements: caller is a system contract (financing, settlement). Emits {Transfer}.
+    /// @notice Wire the financing and settlement contracts, once: they alone move members'
+    /// currency with {transferByAgent}, so the operator cannot later add a wallet of its own.
+    /// Requirements: caller is the operator (`SettlementTokenUnauthorized(caller)`); neither address
+    /// is zero (`SettlementTokenZeroAddress`); the currency is not wired yet
+    /// (`SettlementTokenSystemContractsAlreadySet(financing, settlement)`). Emits {SystemContractsSet}.
+    function setSystemContracts(address financing_, address settlement_) external {
+        if (msg.sender != _membership.operator()) revert SettlementTokenUnauthorized(msg.sender);
+        if (_financing != address(0)) revert SettlementTokenSystemContractsAlreadySet(_financing, _settlement);
+        if (financing_ == address(0) || settlement_ == address(0)) revert SettlementTokenZeroAddress();
+        _financing = financing_;
+        _settlement = settlement_;
+        emit SystemContractsSet(financing_, settlement_);
+    }
+
+    /// @notice Move `amount` of `from`'s currency to `to` for the call an agent is serving.
+    /// Requirements: caller is the wired financing or settlement contract and is still enabled in
+    /// Membership (the operator may disable a compromised one, never add one)
+    /// (`SettlementTokenUnauthorized(caller)`); the parties as for {transfer}. Emits {Transfer}.
     function transferByAgent(address from, address to, uint256 amount) external {
-        if (!_membership.isSystemContract(msg.sender)) revert SettlementTokenUnauthorized(msg.sender);
+        if ((msg.sender != _financing && msg.sender != _settlement) || !_membership.isSystemContract(msg.sender)) {
+            revert SettlementTokenUnauthorized(msg.sender);
+        }
         _transfer(from, to, amount);
     }
 
     function membership() external view returns (IMembership) {
         return _membership;
+    }
+
+    function financing() external view returns (address) {
+        return _financing;
+    }
+
+    function settlement() external view returns (address) {
+        return _settlement;
     }
 
     /// @dev The single path of every balance change: the permission check lives here.

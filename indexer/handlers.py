@@ -524,6 +524,15 @@ def currency_transfer(ws: WorkSet, ev: Event) -> None:
     ws.add_event("currency_transfer", ev, sender=src, recipient=dst, value=value)
 
 
+@on(
+    "SettlementToken",
+    "SystemContractsSet",
+    keys=lambda ev: [("system_state", "currency_system_contracts")],
+)
+def currency_system_contracts_set(ws: WorkSet, ev: Event) -> None:
+    _state(ws, ev, "currency_system_contracts", [ev.args["financing"], ev.args["settlement"]])
+
+
 # --- Financing -----------------------------------------------------------------------------
 
 

@@ -97,7 +97,10 @@ def deploy(rpc_url: str, operator_key: str, *, invoices_required: bool = False) 
     }
     m = w3.eth.contract(address=membership, abi=artifacts["Membership"]["abi"])
     t = w3.eth.contract(address=token, abi=artifacts["CertificateToken"]["abi"])
+    c = w3.eth.contract(address=currency, abi=artifacts["SettlementToken"]["abi"])
+    # wired once: the token's and the currency's agents (Financing, Settlement) never change after
     sender.call(t, "setSystemContracts", financing, settlement)
+    sender.call(c, "setSystemContracts", financing, settlement)
     for system in (token, financing, settlement):
         sender.call(m, "setSystemContract", system, True)
     if invoices_required:

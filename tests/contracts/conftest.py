@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import brownie
 import pytest
+from errors import err
 
 NONE, CORE, SUPPLIER, FACTOR, AUDITOR, CLEARING = range(6)
 HOLD_CURRENCY, SPEND_CURRENCY, HOLD_HOLDINGS, SPEND_HOLDINGS = range(4)  # Membership.Capability
@@ -101,6 +103,7 @@ def deploy_system(operator, Membership, SettlementToken, CertificateToken, Finan
     financing = Financing.deploy(membership, token, currency, {"from": operator})
     settlement = Settlement.deploy(membership, token, currency, {"from": operator})
     token.setSystemContracts(financing, settlement, {"from": operator})
+    currency.setSystemContracts(financing, settlement, {"from": operator})
     for c in (token, financing, settlement):
         membership.setSystemContract(c, True, {"from": operator})
     return membership, currency, token, financing, settlement
@@ -182,3 +185,22 @@ def next_timestamp(chain, web3, delta: int = 1) -> int:
     ts = chain[-1].timestamp + delta
     web3.provider.make_request("evm_setNextBlockTimestamp", [ts])
     return ts
+
+
+def assert_only_an_active_clearing_agent(w: World, call, member, member_role: int) -> None:
+    """`call(sender)` (a mint or a burn of 1) succeeds only for an active clearing agent in an
+    unpaused system: the operator (no member) and `member` (of `member_role`) get
+    `MembershipWrongRole`, the suspended clearing agent `MembershipInactive`, a paused system
+    `MembershipPaused` (left paused). The one success in between is the reactivated clearing agent's."""
+    with brownie.reverts(err("MembershipWrongRole", w.op, CLEARING, NONE)):
+        call(w.op)
+    with brownie.reverts(err("MembershipWrongRole", member, CLEARING, member_role)):
+        call(member)
+    w.membership.setActive(w.clearing, False, {"from": w.op})
+    with brownie.reverts(err("MembershipInactive", w.clearing)):
+        call(w.clearing)
+    w.membership.setActive(w.clearing, True, {"from": w.op})
+    call(w.clearing)
+    w.membership.pause({"from": w.op})
+    with brownie.reverts(err("MembershipPaused")):
+        call(w.clearing)

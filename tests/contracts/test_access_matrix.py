@@ -264,6 +264,12 @@ CASES = {
         lambda mx, r, who: mx.w.currency.burn(mx.w.core, 1, tx(who)),
         allow("clearing", otherwise=wrong_role(CLEARING)),
     ),
+    "SettlementToken.setSystemContracts": (
+        lambda mx, r, who: mx.w.currency.setSystemContracts(mx.w.financing, mx.w.settlement, tx(who)),
+        # wired once at deployment: the operator's second call is refused too
+        lambda mx, r, who: err("SettlementTokenSystemContractsAlreadySet", mx.w.financing, mx.w.settlement)
+        if r == "operator" else err("SettlementTokenUnauthorized", who),
+    ),
     "SettlementToken.transferByAgent": (
         lambda mx, r, who: mx.w.currency.transferByAgent(mx.w.core, mx.w.s1, 1, tx(who)),
         allow(otherwise=lambda mx, r, who: err("SettlementTokenUnauthorized", who)),

@@ -2,7 +2,7 @@
 is no cap. Recourse is exempt: a buy-back is not a hop the rule limits."""
 
 import brownie
-from conftest import assert_event, h32
+from conftest import OVERDUE, assert_event, h32
 from errors import err
 
 
@@ -55,3 +55,39 @@ def test_a_lower_cap_leaves_deeper_holdings_where_they_are(world):
 def test_only_the_operator(world):
     with brownie.reverts(err("CertificateUnauthorized", world.s1)):
         world.token.setMaxTier(3, {"from": world.s1})
+
+
+def test_recourse_is_exempt_from_the_cap(world):
+    """Decision (docs/contracts.md, Tier cap): a recourse buy-back returns a holding the factor
+    bought to the seller it came from, one tier deeper, even beyond the cap; refusing it would void
+    the factor's claim agreed under the cap in force at the deal. It opens no further hop: recourse
+    needs an Overdue certificate, whose holdings never move again, only redeem. Both entry points
+    (`exerciseRecourse` paid, `settleRecourse` of an unpaid claim) go through the same transfer."""
+    t, f, stl = world.token, world.financing, world.settlement
+    t.setMaxTier(2, {"from": world.op})
+    cert, root = world.issue(face=100_000, days=10)
+    paid = world.offer(root, 40_000, factor=world.f1, rate=900, recourse=True, days=5)
+    a = f.acceptOffer(paid, {"from": world.f1}).return_value
+    unpaid = world.offer(root, 10_000, factor=world.f2, rate=900, recourse=True, days=5)
+    b = f.acceptOffer(unpaid, {"from": world.f2}).return_value
+    assert t.holding(a)[4] == t.holding(b)[4] == 2  # at the cap
+    stl.setGracePeriod(0, {"from": world.op})
+    world.mature(cert, 1)
+    stl.markOverdue(cert, {"from": world.f1})
+    world.currency.approve(f, f.offer(paid)[4], {"from": world.s1})
+    tx = f.exerciseRecourse(paid, {"from": world.f1})
+    assert tx.return_value is True
+    assert_event(tx, "HoldingTransferred", tokenId=a, to=world.s1, tier=3)  # beyond the cap of 2
+    assert f.exerciseRecourse(unpaid, {"from": world.f2}).return_value is False  # allowance used up
+    t.setMaxTier(1, {"from": world.op})  # a cap lowered after the deal does not void the claim either
+    world.currency.approve(f, f.offer(unpaid)[4], {"from": world.s1})
+    tx = f.settleRecourse(unpaid, {"from": world.s1})
+    assert_event(tx, "HoldingTransferred", tokenId=b, to=world.s1, tier=3)
+    assert (t.ownerOf(a), t.ownerOf(b)) == (world.s1, world.s1)
+    # no further hop from there: an overdue certificate's holdings do not move (the status check
+    # comes first), they redeem what the debtor repays
+    with brownie.reverts(err("CertificateWrongStatus", cert, OVERDUE)):
+        world.split(a, world.s2, 1_000)
+    stl.repay(cert, 100_000, {"from": world.core})
+    stl.redeem(a, {"from": world.s1})
+    assert stl.redeemable(b) == 10_000

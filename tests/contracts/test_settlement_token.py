@@ -112,16 +112,66 @@ def test_every_currency_role_may_spend_an_allowance(world, spender):
 
 
 def test_transfer_by_agent(world):
+    """Only the wired Financing and Settlement move a member's currency without an approval."""
     c = world.currency
-    with brownie.reverts(err("SettlementTokenUnauthorized", world.op)):
-        c.transferByAgent(world.f1, world.s1, 1, {"from": world.op})
+    assert (c.financing(), c.settlement()) == (world.financing, world.settlement)
+    for who in (world.op, world.s1, world.clearing, world.outsider):
+        with brownie.reverts(err("SettlementTokenUnauthorized", who)):
+            c.transferByAgent(world.f1, world.s1, 1, {"from": who})
+
+
+def test_the_operator_cannot_add_an_agent(world, accounts):
+    """Trust (regression): the operator registered system contracts and transferByAgent trusted any
+    of them, so an address of its own, registered in Membership, moved members' currency. The
+    agents are now wired once at deployment: nobody adds one later, and a registration gives none."""
+    c, op, wallet = world.currency, world.op, accounts[12]
+    with brownie.reverts(err("SettlementTokenSystemContractsAlreadySet", world.financing, world.settlement)):
+        c.setSystemContracts(wallet, wallet, {"from": op})
+    for who in (world.s1, world.clearing, wallet):
+        with brownie.reverts(err("SettlementTokenUnauthorized", who)):
+            c.setSystemContracts(wallet, wallet, {"from": who})
+    world.membership.setSystemContract(wallet, True, {"from": op})
+    assert world.membership.isSystemContract(wallet)
+    with brownie.reverts(err("SettlementTokenUnauthorized", wallet)):
+        c.transferByAgent(world.f1, world.s1, 1, {"from": wallet})
+    with brownie.reverts(err("SettlementTokenUnauthorized", op)):
+        c.transferByAgent(world.f1, world.s1, 1, {"from": op})
+    assert (c.financing(), c.settlement()) == (world.financing, world.settlement)
+    assert c.balanceOf(world.f1) == CURRENCY
+
+
+def test_system_contracts_are_wired_once(world, accounts, SettlementToken):
+    """A fresh currency: wiring by the operator alone, of non-zero agents, once; a wired agent moves
+    currency without an approval while Membership enables it, and the operator may disable it
+    (a compromised contract is stopped at once) but never put another in its place."""
+    op, agent, other = world.op, accounts[12], accounts[13]
+    fresh = SettlementToken.deploy("Settlement Deposit CNY", "DCNY", world.membership, {"from": op})
+    assert (fresh.financing(), fresh.settlement()) == (ZERO, ZERO)
+    fresh.mint(world.f1, 100, {"from": world.clearing})
+    world.membership.setSystemContract(agent, True, {"from": op})
+    with brownie.reverts(err("SettlementTokenUnauthorized", agent)):  # not wired yet: nobody is an agent
+        fresh.transferByAgent(world.f1, world.s1, 1, {"from": agent})
+    with brownie.reverts(err("SettlementTokenZeroAddress")):
+        fresh.setSystemContracts(ZERO, other, {"from": op})
+    with brownie.reverts(err("SettlementTokenZeroAddress")):
+        fresh.setSystemContracts(agent, ZERO, {"from": op})
     with brownie.reverts(err("SettlementTokenUnauthorized", world.s1)):
-        c.transferByAgent(world.f1, world.s1, 1, {"from": world.s1})
-    world.membership.setSystemContract(world.outsider, True, {"from": world.op})
-    tx = c.transferByAgent(world.f1, world.s1, 7, {"from": world.outsider})  # no ERC-20 approval needed
+        fresh.setSystemContracts(agent, other, {"from": world.s1})
+    tx = fresh.setSystemContracts(agent, other, {"from": op})
+    assert_event(tx, "SystemContractsSet", financing=agent, settlement=other)
+    assert (fresh.financing(), fresh.settlement()) == (agent, other)
+    with brownie.reverts(err("SettlementTokenSystemContractsAlreadySet", agent, other)):
+        fresh.setSystemContracts(world.financing, world.settlement, {"from": op})
+    tx = fresh.transferByAgent(world.f1, world.s1, 7, {"from": agent})  # no ERC-20 approval needed
     assert_event(tx, "Transfer", **{"from": world.f1, "to": world.s1, "value": 7})
-    with brownie.reverts(err("MembershipInactive", world.suspended)):
-        c.transferByAgent(world.f1, world.suspended, 1, {"from": world.outsider})
+    with brownie.reverts(err("MembershipInactive", world.suspended)):  # the parties as for transfer
+        fresh.transferByAgent(world.f1, world.suspended, 1, {"from": agent})
+    with brownie.reverts(err("SettlementTokenUnauthorized", other)):  # wired, but not enabled in Membership
+        fresh.transferByAgent(world.f1, world.s1, 1, {"from": other})
+    world.membership.setSystemContract(agent, False, {"from": op})
+    with brownie.reverts(err("SettlementTokenUnauthorized", agent)):
+        fresh.transferByAgent(world.f1, world.s1, 1, {"from": agent})
+    assert (fresh.balanceOf(world.f1), fresh.balanceOf(world.s1)) == (93, 7)
 
 
 def test_approve_to_zero_reverts(world):

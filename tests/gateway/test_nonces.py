@@ -14,6 +14,9 @@ from chain_gateway.main import create_app
 from chain_gateway.models import NonceState, Operation
 from chain_gateway.signer import dev_accounts
 from gateway.conftest import OPERATOR_API_KEY, Api, SendFault, deploy_chain, gateway_settings, rpc, wait_until
+from gateway.test_observability import scrape, value
+
+RESENDS, FEE_BUMPS = "scf_gateway_resends_total", "scf_gateway_fee_bumps_total"
 
 # an answer the submitter does not recognise (neither "known", "nonce too low/high" nor transient)
 REFUSAL = "insufficient funds for gas * price + value"
@@ -55,6 +58,7 @@ def test_dropped_then_stuck_tx_is_resent_and_bumped(env) -> None:
         api = Api(client, chain)
         operator_tx(api, wait=True)
         n0 = int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16)
+        before = scrape(client)
         rpc(chain.url, "evm_setAutomine", False)
         op = operator_tx(api, 5)
         first = wait_until(lambda: op_row(client, op["id"]).tx_hash)
@@ -67,8 +71,14 @@ def test_dropped_then_stuck_tx_is_resent_and_bumped(env) -> None:
         rpc(chain.url, "evm_mine")
         done = api.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY, wait="true").json()
         assert done["state"] == "confirmed" and done["nonce"] == n0
-        assert done["tx_hash"] in op_row(client, op["id"]).tx_hashes
+        hashes = op_row(client, op["id"]).tx_hashes
+        assert done["tx_hash"] in hashes
         assert int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16) == n0 + 1
+        # the counters (GET /metrics): at least the re-broadcast before the first bump, and one
+        # fee bump per re-signing (each one a new hash of the operation)
+        after = scrape(client)
+        assert value(after, RESENDS) - value(before, RESENDS) >= 1
+        assert value(after, FEE_BUMPS) - value(before, FEE_BUMPS) == len(hashes) - 1 >= 1
 
 
 def test_nonce_used_outside_the_gateway_and_gap_fill(env) -> None:
@@ -218,6 +228,7 @@ def test_stuck_tx_without_funds_for_a_bump_is_not_retried_every_poll(env) -> Non
             return await original(method, *params)
 
         gw.rpc.call = counting
+        before = scrape(client)
         rpc(chain.url, "evm_setAutomine", False)
         op = operator_tx(api, 23)
         wait_until(lambda: op_row(client, op["id"]).sent_at is not None)
@@ -226,6 +237,10 @@ def test_stuck_tx_without_funds_for_a_bump_is_not_retried_every_poll(env) -> Non
         assert 1 <= balance_reads <= 4, balance_reads
         row = op_row(client, op["id"])
         assert row.state.value == "submitted" and len(row.tx_hashes) == 1  # never re-signed
+        # each bump attempt without funds counts as a resend (re-broadcast as is), never as a fee bump
+        after = scrape(client)
+        assert value(after, RESENDS) - value(before, RESENDS) >= balance_reads
+        assert value(after, FEE_BUMPS) == value(before, FEE_BUMPS)
         rpc(chain.url, "evm_setAutomine", True)
         rpc(chain.url, "evm_mine")
         done = api.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY, wait="true", timeout=20).json()

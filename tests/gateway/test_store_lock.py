@@ -1,6 +1,7 @@
 """The PostgreSQL single-gateway lock holds for as long as the gateway signs: a terminated session
 (a restart, failover or idle-session killer: pg_terminate_backend) loses the advisory lock; the
-gateway notices before its next signing step, takes it again or stops signing, visibly."""
+gateway notices before its next signing step or write, takes it again or stops signing and
+refuses writes (503 STORE_LOCK_LOST), visibly."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlmodel import Session, select
 
 from chain_gateway.main import create_app
 from chain_gateway.models import Operation
-from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings, rpc, wait_until
+from gateway.conftest import OPERATOR_API_KEY, Api, Chain, gateway_settings, rpc
 from tests.pg import fresh_database
 
 pytestmark = pytest.mark.postgres
@@ -47,11 +48,6 @@ def grace(api: Api, value: int, wait: bool) -> dict:
     return r.json()
 
 
-def row(client: TestClient, op_id: str) -> Operation:
-    with Session(client.app.state.gateway.engine) as s:  # type: ignore[attr-defined]
-        return s.exec(select(Operation).where(Operation.id == op_id)).one()
-
-
 def test_second_gateway_refused_while_the_first_holds_the_lock(chain: Chain, pg_url: str, tmp_path: Path) -> None:
     settings = gateway_settings(chain, tmp_path, database_url=pg_url)
     with (
@@ -77,10 +73,60 @@ def test_lost_lock_is_taken_again(chain: Chain, pg_url: str, tmp_path: Path) -> 
             pass  # it holds the lock again
 
 
+def test_writes_refused_while_the_lock_is_lost(chain: Chain, pg_url: str, tmp_path: Path) -> None:
+    """Another session holds the lock: every write answers 503 STORE_LOCK_LOST ({code, message,
+    details}) and stores nothing (no operation, no key); reads, health and readiness still answer
+    and say why; once the lock is free again the next write takes it and goes through."""
+    import psycopg
+
+    from chain_gateway.db import InstanceLock
+
+    settings = gateway_settings(chain, tmp_path, database_url=pg_url)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, chain)
+        first = grace(api, 6, wait=True)
+        assert first["state"] == "confirmed"
+        counts = lambda: stored(client)  # noqa: E731
+        before = counts()
+        terminate_sessions(pg_url)
+        with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as thief:
+            assert thief.execute("SELECT pg_try_advisory_lock(%s)", (InstanceLock.PG_LOCK_ID,)).fetchone()[0]
+            refused = [
+                api.put("/v1/system/grace-period", OPERATOR_API_KEY, {"grace_period_seconds": 86_407}),
+                api.post("/v1/system/pause", OPERATOR_API_KEY, idem="pause-1"),
+                api.post("/v1/members", OPERATOR_API_KEY, {"role": "supplier", "kyc_hash": "0x" + "ab" * 32}),
+                api.client.post("/v1/users", json={"label": "x", "role": "maker"}, headers=api.op),
+            ]
+            for r in refused:
+                assert r.status_code == 503, r.text
+                body = r.json()
+                assert body["code"] == "STORE_LOCK_LOST" and body["message"] and body["details"]["lock"] == "lost"
+            assert counts() == before  # nothing stored
+            # reads still answer, and say why writes are refused
+            assert api.get(f"/v1/operations/{first['id']}", OPERATOR_API_KEY).json()["state"] == "confirmed"
+            health = client.get("/v1/health").json()
+            assert health["signing"]["ok"] is False and health["signing"]["error"]["code"] == "STORE_LOCK_LOST"
+            assert client.get("/v1/ready").json()["details"]["checks"]["lock"]["error"] == "STORE_LOCK_LOST"
+        # the thief's session ended: the next write takes the lock again (the signers re-sync first)
+        assert grace(api, 7, wait=True)["state"] == "confirmed"
+        assert client.get("/v1/health").json()["signing"]["ok"] is True
+
+
+def stored(client: TestClient) -> tuple[int, int]:
+    """(operations, API keys) in the gateway's store."""
+    from sqlalchemy import func
+
+    from chain_gateway.models import ApiKey
+
+    with Session(client.app.state.gateway.engine) as s:  # type: ignore[attr-defined]
+        return (s.exec(select(func.count()).select_from(Operation)).one(),
+                s.exec(select(func.count()).select_from(ApiKey)).one())
+
+
 def test_two_gateways_never_sign_for_one_store(chain: Chain, pg_url: str, tmp_path: Path) -> None:
     """Gateway A's sessions are terminated and gateway B starts on the same store (the lock was
-    free): A must not sign any more (its health and its queued operation say why); B signs it,
-    once."""
+    free): A refuses writes (503 STORE_LOCK_LOST, nothing stored) and signs nothing, its health says
+    why; B signs, once."""
     settings = gateway_settings(chain, tmp_path, database_url=pg_url)
     operator = chain.manifest.operator
     with TestClient(create_app(settings)) as a, contextlib.ExitStack() as started:
@@ -96,18 +142,14 @@ def test_two_gateways_never_sign_for_one_store(chain: Chain, pg_url: str, tmp_pa
         else:
             pytest.fail("gateway A took the lock again before B every time")
         n0 = int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16)
-        op = grace(api_a, 4, wait=False)  # stored by A's API
-        stuck = wait_until(lambda: (r := row(a, op["id"])).error and r, 15)
-        assert stuck.state.value == "queued" and stuck.nonce is None
-        assert stuck.error["code"] == "STORE_LOCK_LOST"
+        before = stored(a)
+        r = api_a.put("/v1/system/grace-period", OPERATOR_API_KEY, {"grace_period_seconds": 86_404}, wait=False)
+        assert r.status_code == 503 and r.json()["code"] == "STORE_LOCK_LOST", r.text
+        assert stored(a) == before  # A's API stored nothing
         health = a.get("/v1/health").json()
         assert health["signing"]["ok"] is False and health["signing"]["error"]["code"] == "STORE_LOCK_LOST"
-        time.sleep(1.0)
-        assert row(a, op["id"]).nonce is None  # A signed nothing
-        assert int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16) == n0
         api_b = Api(b, chain)
-        assert grace(api_b, 5, wait=True)["state"] == "confirmed"  # B's worker takes A's operation too
-        done = api_b.get(f"/v1/operations/{op['id']}", OPERATOR_API_KEY, wait="true").json()
-        assert done["state"] == "confirmed" and done["nonce"] == n0 and done["error"] is None
+        op = grace(api_b, 5, wait=True)
+        assert op["state"] == "confirmed" and op["nonce"] == n0 and op["error"] is None
         time.sleep(1.0)
-        assert int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16) == n0 + 2
+        assert int(rpc(chain.url, "eth_getTransactionCount", operator, "latest"), 16) == n0 + 1  # A signed nothing

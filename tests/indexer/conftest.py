@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -20,8 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scenario import System  # noqa: E402
 
+from indexer.api.main import create_app  # noqa: E402
 from indexer.models import DOMAIN_TABLES  # noqa: E402
+from indexer.settings import Settings  # noqa: E402
 from scf import devchain  # noqa: E402
+from scf_core.apikeys import hash_key  # noqa: E402
 
 PG_ENV = "SCF_TEST_POSTGRES_URL"
 _pg_problem: str | None = None
@@ -122,3 +126,28 @@ def dump(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
 @pytest.fixture
 def dump_db() -> Callable[[Any], dict[str, list[tuple[Any, ...]]]]:
     return dump
+
+
+REPORT_KEY = "auditor-test-key"
+
+
+@pytest.fixture
+def report_api(databases: Databases) -> Iterator[Callable[[Callable[[str], None]], TestClient]]:
+    """The report tests' API: ``report_api(build)`` fills a fresh database with ``build(url)`` (rows
+    written directly) and returns a TestClient of the indexer's API on it, as an auditor (its key
+    sent on every request); closed after the test."""
+    started: list[tuple[Any, TestClient]] = []
+
+    def start(build: Callable[[str], None]) -> TestClient:
+        url = databases.new()
+        build(url)
+        app = create_app(Settings(database_url=url, auditor_key_hashes=hash_key(REPORT_KEY)))
+        client = TestClient(app, headers={"X-API-Key": REPORT_KEY})
+        client.__enter__()
+        started.append((app, client))
+        return client
+
+    yield start
+    for app, client in started:
+        client.__exit__(None, None, None)
+        app.state.engine.dispose()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from indexer import reports
-from indexer.api.main import create_app
 from indexer.db import make_engine, upgrade
 from indexer.models import (
     Block,
@@ -26,10 +24,7 @@ from indexer.models import (
     Invoice,
     InvoiceEvent,
 )
-from indexer.settings import Settings
-from scf_core.apikeys import hash_key
 
-KEY = "auditor-test-key"
 HASH = "0x" + "11" * 32
 REF = "0x" + "7e" * 32
 
@@ -116,13 +111,9 @@ def build(url: str) -> None:
 
 
 @pytest.fixture
-def client(databases: Any) -> Iterator[TestClient]:
-    url = databases.new()
-    build(url)
-    app = create_app(Settings(database_url=url, auditor_key_hashes=hash_key(KEY)))
-    with TestClient(app, headers={"X-API-Key": KEY}) as c:
-        yield c
-    app.state.engine.dispose()
+def client(report_api: Any) -> TestClient:
+    client: TestClient = report_api(build)  # conftest: the API as an auditor on this module's rows
+    return client
 
 
 def get(client: TestClient, path: str, **params: Any) -> Any:

@@ -4,6 +4,7 @@ rejection, closed by settlement), the controls' settings, and a reorg that drops
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -85,6 +86,10 @@ def test_invoices_and_registrations_indexed(fresh_system: Any, databases: Any) -
             ]
             state = dict(conn.execute(text("SELECT key, value FROM system_state")).all())
             assert state["invoices_required"] == "true"
+            # the wiring of each token's agents at deployment (set once): Financing and Settlement
+            agents = [s.financing.address.lower(), s.settlement.address.lower()]
+            for key in ("certificate_system_contracts", "currency_system_contracts"):
+                assert [a.lower() for a in json.loads(state[key])] == agents, key
             usage = {r["key"]: r for r in reports.invoices(conn)}
             assert usage[_hex(_key(1))]["state"] == "closed" and usage[_hex(_key(1))]["available"] == 0
             assert usage[_hex(_key(1))]["certificates"] == f"{c1}:600 {c2}:400"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,13 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from indexer import aggregates, reports
-from indexer.api.main import create_app
 from indexer.db import make_engine, upgrade
 from indexer.models import Block, Certificate, Checkpoint, FinancingDeal, Holding, HoldingTransfer, Member
-from indexer.settings import Settings
-from scf_core.apikeys import hash_key
 
-KEY = "auditor-test-key"
 DAY = 86_400
 NOW = 1000 * DAY  # the newest indexed block's time: "now" of the reports
 
@@ -172,13 +167,9 @@ def build(url: str) -> None:
 
 
 @pytest.fixture
-def client(databases: Any) -> Iterator[TestClient]:
-    url = databases.new()
-    build(url)
-    app = create_app(Settings(database_url=url, auditor_key_hashes=hash_key(KEY)))
-    with TestClient(app, headers={"X-API-Key": KEY}) as c:
-        yield c
-    app.state.engine.dispose()
+def client(report_api: Any) -> TestClient:
+    client: TestClient = report_api(build)  # conftest: the API as an auditor on this module's rows
+    return client
 
 
 def get(client: TestClient, path: str, **params: Any) -> Any:

@@ -87,6 +87,9 @@ def test_deploy_wires_the_system_and_manifest_round_trips(tmp_path):
         assert membership.functions.operator().call() == loaded.operator
         assert token.functions.financing().call() == loaded.contracts["Financing"].address
         assert token.functions.settlement().call() == loaded.contracts["Settlement"].address
+        currency = loaded.contract(w3, "SettlementToken")  # its agents, wired once as the token's
+        assert currency.functions.financing().call() == loaded.contracts["Financing"].address
+        assert currency.functions.settlement().call() == loaded.contracts["Settlement"].address
         for name in ("CertificateToken", "Financing", "Settlement"):
             assert membership.functions.isSystemContract(loaded.contracts[name].address).call()
         assert not membership.functions.isSystemContract(loaded.contracts["SettlementToken"].address).call()

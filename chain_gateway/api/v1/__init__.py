@@ -1,6 +1,6 @@
 """The /v1 API."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from chain_gateway.api.v1 import (
     approvals,
@@ -16,8 +16,10 @@ from chain_gateway.api.v1 import (
     system,
     users,
 )
+from chain_gateway.deps import store_lock_held
 
-router = APIRouter(prefix="/v1")
+# every write first checks that this gateway holds its store's lock (503 STORE_LOCK_LOST otherwise)
+router = APIRouter(prefix="/v1", dependencies=[Depends(store_lock_held)])
 router.include_router(system.health_router)
 for module in (system, members, certificates, holdings, financing, settlement, currency, operations, signers,
                users, approvals):
