@@ -559,7 +559,46 @@ class HolderOutstanding(IndexerModel, table=True):
     value: int = amount_field(default=0)
 
 
-AGG_TABLES: dict[str, Table] = {_t(m).name: _t(m) for m in (TierReceiver, TierHeld, HolderOutstanding)}
+class WideAmount(Amount):
+    """A sum of amounts times rates (bps): up to 90 digits on PostgreSQL (SQLite: decimal TEXT)."""
+
+    impl = Numeric(90, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(90))
+        return dialect.type_descriptor(Numeric(90, 0))
+
+
+class DealCertificate(IndexerModel, table=True):
+    """Per certificate: its financing deals, their value and price (`reports.exposure` financed)."""
+
+    __tablename__ = "agg_deal_certificate"
+    certificate_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    deals: int = big(default=0)
+    financed: int = amount_field(default=0)
+    financed_price: int = amount_field(default=0)
+
+
+class DealParties(IndexerModel, table=True):
+    """Per factor and seller: financing deals, volume, price paid, sum of rate x value, of rates
+    and of days to maturity (`reports.financing` of the whole history)."""
+
+    __tablename__ = "agg_deal_parties"
+    factor: str = Field(primary_key=True, max_length=42)
+    seller: str = Field(primary_key=True, max_length=42)
+    deals: int = big(default=0)
+    volume: int = amount_field(default=0)
+    paid: int = amount_field(default=0)
+    rate_value: int = Field(default=0, sa_type=WideAmount)  # type: ignore[call-overload]
+    rate_sum: int = big(default=0)
+    days_sum: int = big(default=0)
+
+
+AGG_TABLES: dict[str, Table] = {
+    _t(m).name: _t(m) for m in (TierReceiver, TierHeld, HolderOutstanding, DealCertificate, DealParties)
+}
 BLOCK = _t(Block)
 CHECKPOINT = _t(Checkpoint)
 STATUS = _t(IndexerStatus)

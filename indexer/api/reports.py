@@ -178,24 +178,13 @@ def market(
     """Open offers (to every factor or a list) and quote requests created in the date range, by
     certificate and tier: value, rate offered or best (lowest) rate quoted with its price, quotes
     received, buyer, state (`expired`: open past its expiry or deadline at the block reported)."""
-    rows = reports.market(
-        conn,
-        seller=address(member),
-        certificate_id=certificate_id,
-        tier=tier,
-        state=state,
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        now=as_of.time,
-        at=as_of.at,
-    )
-    summary = {
-        "open_offers": sum(1 for r in rows if r["kind"] == "open_offer"),
-        "quote_requests": sum(1 for r in rows if r["kind"] == "quote_request"),
-        "open_value": sum(r["value"] for r in rows if r["state"] == "open"),
-        **as_of.summary(),
-    }
-    return report_response(rows, page, format, "market", summary=summary)
+    filters: dict[str, Any] = dict(seller=address(member), certificate_id=certificate_id, tier=tier, state=state,
+                                   date_from=dates.date_from, date_to=dates.date_to, now=as_of.time, at=as_of.at)
+    totals = reports.market_totals(conn, **filters)
+    rows = reports.market(conn, **filters, limit=page.limit, offset=page.offset)
+    n = totals.pop("rows")
+    summary = {**totals, **as_of.summary()}
+    return report_response(rows, page, format, "market", summary=summary, total=n)
 
 
 @router.get("/rates")
@@ -234,16 +223,13 @@ def early_payments(
 ) -> Response:
     """Early payments by the debtor (dynamic discounting) per debtor and holder, paid in the date
     range: value settled early, paid, discount saved, value-weighted days early and rate."""
-    rows = reports.early_payments(
-        conn, member=address(member), date_from=dates.date_from, date_to=dates.date_to, at=as_of.at
-    )
-    summary = {
-        "value": sum(r["value"] for r in rows),
-        "paid": sum(r["paid"] for r in rows),
-        "discount": sum(r["discount"] for r in rows),
-        **as_of.summary(),
-    }
-    return report_response(rows, page, format, "early-payments", summary=summary)
+    filters: dict[str, Any] = dict(member=address(member), date_from=dates.date_from, date_to=dates.date_to,
+                                   at=as_of.at)
+    totals = reports.early_payment_totals(conn, **filters)
+    rows = reports.early_payments(conn, **filters, limit=page.limit, offset=page.offset)
+    n = totals.pop("rows")
+    summary = {**totals, **as_of.summary()}
+    return report_response(rows, page, format, "early-payments", summary=summary, total=n)
 
 
 @router.get("/recourse")
@@ -258,16 +244,12 @@ def recourse(
 ) -> Response:
     """Recourse claims exercised in the date range, one row each: the deal, what was claimed,
     settled (bought back) or unpaid, with totals."""
-    rows = reports.recourse(
-        conn,
-        member=address(member),
-        status_=status,
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        at=as_of.at,
-    )
-    summary = {**reports.recourse_summary(rows), **as_of.summary()}
-    return report_response(rows, page, format, "recourse", summary=summary)
+    filters: dict[str, Any] = dict(member=address(member), status_=status, date_from=dates.date_from,
+                                   date_to=dates.date_to, at=as_of.at)
+    totals = reports.recourse_totals(conn, **filters)
+    rows = reports.recourse(conn, **filters, limit=page.limit, offset=page.offset)
+    summary = {**totals, **as_of.summary()}
+    return report_response(rows, page, format, "recourse", summary=summary, total=totals["claims"])
 
 
 InvoiceKey = Annotated[str | None, Query(pattern="^0x[0-9a-fA-F]{64}$",
@@ -292,10 +274,16 @@ def invoice_usage(
 ) -> Response:
     """Invoice usage (one invoice, one certificate): per invoice first registered in the date range,
     its key, amount, used, available, state and the certificates backing on it (`id:backed`)."""
-    rows = reports.invoices(conn, key=key.lower() if key else None, certificate_id=certificate_id, state=state,
-                            date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
-    summary = {"invoices": len(rows), "total_used": sum(r["used"] for r in rows), **as_of.summary()}
-    return report_response(rows, page, format, "invoices", summary=summary)
+    filters: dict[str, Any] = dict(key=key.lower() if key else None, certificate_id=certificate_id,
+                                   date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
+    if state is not None:  # the state is known row by row: every row, paged here
+        rows = reports.invoices(conn, **filters, state=state)
+        summary = {"invoices": len(rows), "total_used": sum(r["used"] for r in rows), **as_of.summary()}
+        return report_response(rows, page, format, "invoices", summary=summary)
+    totals = reports.invoice_totals(conn, **filters)
+    rows = reports.invoices(conn, **filters, limit=page.limit, offset=page.offset)
+    return report_response(rows, page, format, "invoices", summary={**totals, **as_of.summary()},
+                           total=totals["invoices"])
 
 
 @router.get("/abnormal-splits")
@@ -343,10 +331,12 @@ def registered_deals(
     format: Format = "json",
 ) -> Response:
     """Financing deals in the date range with their registration reference (中登网)."""
-    rows = reports.deals(conn, member=address(member), registered=registered, certificate_id=certificate_id,
-                         date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
-    summary = {"deals": len(rows), "registered_deals": sum(1 for r in rows if r["registered"]), **as_of.summary()}
-    return report_response(rows, page, format, "deals", summary=summary)
+    filters: dict[str, Any] = dict(member=address(member), registered=registered, certificate_id=certificate_id,
+                                   date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
+    counts = reports.deals_summary(conn, **filters)
+    rows = reports.deals(conn, **filters, limit=page.limit, offset=page.offset)
+    summary = {**counts, **as_of.summary()}
+    return report_response(rows, page, format, "deals", summary=summary, total=counts["deals"])
 
 
 @router.get("/regulator/{dataset}")
