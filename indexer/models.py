@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Dialect, Index, Numeric, String, Table
+from sqlalchemy import BigInteger, Column, Dialect, Index, Numeric, String, Table, text
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
@@ -459,6 +459,12 @@ def _t(model: type[SQLModel]) -> Table:
 
 
 Index("ix_holding_cert_parent", _t(Holding).c.certificate_id, _t(Holding).c.parent_token_id)
+# the market report's order, each kind read up to its page's end (migration 0011_report_latency)
+_OPEN_OFFER = text("kind = 'open'")
+Index("ix_financing_offer_market", *(_t(FinancingOffer).c[c] for c in ("certificate_id", "tier", "created_block",
+      "offer_id")), postgresql_where=_OPEN_OFFER, sqlite_where=_OPEN_OFFER)
+Index("ix_quote_request_market", *(_t(QuoteRequest).c[c] for c in ("certificate_id", "tier", "created_block",
+      "request_id")))
 
 STATE_TABLES: dict[str, Table] = {
     _t(m).name: _t(m)

@@ -5,6 +5,7 @@ units (2 decimals), times unix seconds of the chain."""
 from __future__ import annotations
 
 import gc
+import heapq
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -873,9 +874,11 @@ def _state(status: str, expires_at: int, now: int) -> str:
 
 
 def _market(conn: Connection, seller: str | None, certificate_id: int | None, tier: int | None, state: str | None,
-            date_from: int | None, date_to: int | None, now: int | None, at: int | None) -> tuple[str, Filters]:
+            date_from: int | None, date_to: int | None, now: int | None,
+            at: int | None) -> tuple[tuple[str, str], Filters]:
     """The market's rows (offers open to every factor or a list, and quote requests) with their
-    state at `now`, filtered: the FROM item and its filters."""
+    state at `now`, filtered: the two kinds' queries (each a FROM item `m` once parenthesized) and
+    the filters over `m`."""
     f = Filters()
     f.params.update(at_params(at))
     f.params["now"] = now if now is not None else chain_time(conn)
@@ -886,21 +889,21 @@ def _market(conn: Connection, seller: str | None, certificate_id: int | None, ti
     f.add("m.created_at < :date_to", date_to=date_to)
     f.add("(CASE WHEN m.status = 'open' AND m.expires_at <= :now THEN 'expired' ELSE m.status END) = :state",
           state=state)
-    union = f"""(
+    offers = f"""
           SELECT 'open_offer' AS kind, o.offer_id AS id, o.certificate_id, o.tier, o.token_id, o.seller, o.value,
                  o.rate_bps, o.price, o.expires_at, o.status,
                  CASE WHEN o.status = 'accepted' THEN o.factor END AS factor,
                  COALESCE(o.invited, 'all') AS invited, o.rate_bps AS best_rate_bps,
                  o.price AS best_price, CASE WHEN o.status = 'accepted' THEN o.offer_id END AS deal_offer_id,
                  o.created_at, o.created_block
-          FROM {src("financing_offer", at, "o")} WHERE o.kind = 'open'
-          UNION ALL
-          SELECT 'quote_request', r.request_id, r.certificate_id, r.tier, r.token_id, r.seller, r.value,
-                 aq.rate_bps, aq.price, r.deadline, r.status, aq.factor, 'all', NULL, NULL, r.offer_id,
-                 r.created_at, r.created_block
-          FROM {src("quote_request", at, "r")} LEFT JOIN {src("quote", at, "aq")} ON aq.quote_id = r.quote_id
-        ) m"""
-    return union, f
+          FROM {src("financing_offer", at, "o")} WHERE o.kind = 'open'"""
+    requests = f"""
+          SELECT 'quote_request' AS kind, r.request_id AS id, r.certificate_id, r.tier, r.token_id, r.seller,
+                 r.value, aq.rate_bps, aq.price, r.deadline AS expires_at, r.status, aq.factor, 'all' AS invited,
+                 NULL AS best_rate_bps, NULL AS best_price, r.offer_id AS deal_offer_id, r.created_at,
+                 r.created_block
+          FROM {src("quote_request", at, "r")} LEFT JOIN {src("quote", at, "aq")} ON aq.quote_id = r.quote_id"""
+    return (offers, requests), f
 
 
 def market(
@@ -922,19 +925,26 @@ def market(
     quotes received, the buyer once accepted, and the state now (`open`, `expired`: open past its
     expiry or deadline, `accepted`, `cancelled`). `limit` / `offset`: one page of them
     (`market_totals`: the counts and open value of them all)."""
-    union, f = _market(conn, seller, certificate_id, tier, state, date_from, date_to, now, at)
+    kinds, f = _market(conn, seller, certificate_id, tier, state, date_from, date_to, now, at)
     page = ""
+    if limit is not None:  # each kind in the report's order up to the page's end (an index scan), then merged
+        page = "LIMIT :end"
+        f.params["end"] = offset + limit
+    per_kind = [
+        _rows(
+            conn,
+            f"""
+            SELECT m.*, CASE WHEN m.status = 'open' AND m.expires_at <= :now THEN 'expired' ELSE m.status END AS state
+            FROM ({sql}) m {f.where()}
+            ORDER BY m.certificate_id, m.tier, m.created_block, m.id {page}""",
+            f.params,
+        )
+        for sql in kinds
+    ]
+    rows = list(heapq.merge(*per_kind, key=lambda r: (r["certificate_id"], r["tier"], r["created_block"], r["kind"],
+                                                      r["id"])))
     if limit is not None:
-        page = "LIMIT :limit OFFSET :offset"
-        f.params.update(limit=limit, offset=offset)
-    rows = _rows(
-        conn,
-        f"""
-        SELECT m.*, CASE WHEN m.status = 'open' AND m.expires_at <= :now THEN 'expired' ELSE m.status END AS state
-        FROM {union} {f.where()}
-        ORDER BY m.certificate_id, m.tier, m.created_block, m.kind, m.id {page}""",
-        f.params,
-    )
+        rows = rows[offset : offset + limit]
     # per request of the rows: quotes received, and the best quote (the lowest rate, and at that
     # rate the highest price; withdrawn quotes do not count)
     requests = [int(r["id"]) for r in rows if r["kind"] == "quote_request"]
@@ -985,14 +995,14 @@ def market_totals(
     at: int | None = None,
 ) -> dict[str, Any]:
     """Of every row `market` lists (same filters): rows, open offers, quote requests, open value."""
-    union, f = _market(conn, seller, certificate_id, tier, state, date_from, date_to, now, at)
+    kinds, f = _market(conn, seller, certificate_id, tier, state, date_from, date_to, now, at)
     x = Exact(conn)
     n, offers, requests, open_value = conn.execute(
         text(f"""
         SELECT COUNT(*), COUNT(CASE WHEN m.kind = 'open_offer' THEN 1 END),
                COUNT(CASE WHEN m.kind = 'quote_request' THEN 1 END),
                {x.sum("CASE WHEN m.status = 'open' AND m.expires_at > :now THEN m.value END")}
-        FROM {union} {f.where()}"""),
+        FROM ({kinds[0]} UNION ALL {kinds[1]}) m {f.where()}"""),
         f.params,
     ).one()
     return {"rows": int(n), "open_offers": int(offers), "quote_requests": int(requests),

@@ -372,7 +372,8 @@ BOOK_TABLES = ("holding", "holding_transfer", "financing_deal", "financing_offer
                "agg_holder_outstanding")
 
 
-def query_latency(db_url: str, holdings: int, runs: int, generate: bool = True) -> dict[str, Any]:
+def query_latency(db_url: str, holdings: int, runs: int, generate: bool = True,
+                  only: list[str] | None = None) -> dict[str, Any]:
     import httpx
 
     from indexer.db import make_engine
@@ -392,6 +393,8 @@ def query_latency(db_url: str, holdings: int, runs: int, generate: bool = True) 
             out["lineage_holdings"] = body["holdings"]
             out["lineage_transfers"] = sum(len(n["transfers"]) for n in _walk(body["tree"]))
             for name, path in REPORTS.items():
+                if only and name not in only:
+                    continue
                 samples = []
                 for i in range(runs + 3):
                     t0 = time.perf_counter()
@@ -410,6 +413,8 @@ def query_latency(db_url: str, holdings: int, runs: int, generate: bool = True) 
         proc.terminate()
         proc.wait(10)
     out["reports"] = latencies
+    if only:  # a partial run (--reports): no verdict
+        return out
     out["lineage_p95_ms"] = latencies["lineage_10k"]["p95_ms"]
     out["worst_report"] = max((v["p95_ms"], k) for k, v in latencies.items() if k != "lineage_10k")[1]
     out["worst_report_p95_ms"] = latencies[out["worst_report"]]["p95_ms"]
@@ -447,12 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--book", metavar="URL",
                         help="with --queries-only: time the book already in this database (made by --make-book)")
     parser.add_argument("--make-book", metavar="URL", help="only generate the synthetic book into this empty database")
+    parser.add_argument("--reports", help="with --book: only these reports (comma separated names of REPORTS)")
     args = parser.parse_args(argv)
     if args.make_book:
         print(json.dumps(generate_book(args.make_book, args.holdings)))
         return 0
     if args.queries_only and args.book:
-        print(json.dumps(query_latency(args.book, args.holdings, args.runs, generate=False), indent=1))
+        only = args.reports.split(",") if args.reports else None
+        print(json.dumps(query_latency(args.book, args.holdings, args.runs, generate=False, only=only), indent=1))
         return 0
     if args.queries_only:
         admin = pg_admin_url()

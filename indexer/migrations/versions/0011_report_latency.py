@@ -1,6 +1,7 @@
-"""report latency: the financing aggregates maintained with the state (`agg_deal_certificate`,
-`agg_deal_parties`), so exposure and the whole-history financing report read a row per certificate
-or per factor and seller instead of every deal; filled from the existing tables
+"""report latency: the market report's indexes (each kind in the report's order); the financing
+aggregates maintained with the state (`agg_deal_certificate`, `agg_deal_parties`), so exposure and
+the whole-history financing report read a row per certificate or per factor and seller instead of
+every deal; filled from the existing tables
 
 Revision ID: 0011_report_latency
 Revises: 0010
@@ -43,11 +44,19 @@ def upgrade() -> None:
         sa.Column("days_sum", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("factor", "seller"),
     )
+    open_offer = sa.text("kind = 'open'")
+    op.create_index("ix_financing_offer_market", "financing_offer",
+                    ["certificate_id", "tier", "created_block", "offer_id"],
+                    postgresql_where=open_offer, sqlite_where=open_offer)
+    op.create_index("ix_quote_request_market", "quote_request",
+                    ["certificate_id", "tier", "created_block", "request_id"])
     from indexer.aggregates import rebuild
 
     rebuild(op.get_bind(), ("agg_deal_certificate", "agg_deal_parties"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_quote_request_market", table_name="quote_request")
+    op.drop_index("ix_financing_offer_market", table_name="financing_offer")
     op.drop_table("agg_deal_parties")
     op.drop_table("agg_deal_certificate")
