@@ -10,7 +10,11 @@ What they hold (one contribution per holding or arrival):
 * ``agg_holder_outstanding[owner]``: value of the owner's live, non-empty holdings whose
   certificate is open (pending, active, overdue);
 * ``agg_tier_receiver[tier, owner]``: arrivals (``holding_transfer`` mint, split, transfer) at
-  that tier received by that owner, and their value.
+  that tier received by that owner, and their value;
+* ``agg_deal_certificate[certificate_id]``: its financing deals (``financing_deal``), their value
+  and price;
+* ``agg_deal_parties[factor, seller]``: their financing deals, value, price, sum of rate x value,
+  of rates and of days to maturity.
 
 A row whose figures are all zero is deleted: the tables do not depend on the batch boundaries.
 """
@@ -33,6 +37,9 @@ Row = dict[str, Any]
 TIER_HELD = AGG_TABLES["agg_tier_held"]
 HOLDER = AGG_TABLES["agg_holder_outstanding"]
 RECEIVER = AGG_TABLES["agg_tier_receiver"]
+DEAL_CERT = AGG_TABLES["agg_deal_certificate"]
+DEAL_PARTIES = AGG_TABLES["agg_deal_parties"]
+DEAL_COLUMNS = "certificate_id, factor, seller, value, price, rate_bps, days_to_maturity"
 
 
 class Deltas:
@@ -42,6 +49,8 @@ class Deltas:
         self.held: dict[int, int] = defaultdict(int)
         self.holder: dict[str, int] = defaultdict(int)
         self.receivers: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+        self.deal_certs: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.deal_parties: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
 
     def holding(self, row: Row | None, cert_status: str | None, sign: int) -> None:
         if row is None or row["status"] != "live":
@@ -58,6 +67,16 @@ class Deltas:
             r = self.receivers[(row["tier"], row["to_owner"])]
             r[0] += sign
             r[1] += sign * int(row["value"])
+
+
+    def deal(self, row: Row, sign: int) -> None:
+        value, price, rate = int(row["value"]), int(row["price"]), int(row["rate_bps"])
+        c = self.deal_certs[row["certificate_id"]]
+        for i, x in enumerate((1, value, price)):
+            c[i] += sign * x
+        p = self.deal_parties[(row["factor"], row["seller"])]
+        for i, x in enumerate((1, value, price, rate * value, rate, int(row["days_to_maturity"]))):
+            p[i] += sign * x
 
 
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
@@ -113,6 +132,8 @@ def batch_deltas(conn: Connection, ws: Any) -> Deltas:
                 d.holding(dict(r), status(r["certificate_id"], False), +1)
     for row in ws.events["holding_transfer"]:
         d.arrival(row, +1)
+    for row in ws.events["financing_deal"]:
+        d.deal(row, +1)
     return d
 
 
@@ -145,6 +166,10 @@ class RollbackDeltas:
         ), {"b": ancestor}).mappings()
         for r in rows:
             self.d.arrival(dict(r), -1)
+        deals = conn.execute(text(f"SELECT {DEAL_COLUMNS} FROM financing_deal WHERE block_number > :b"),
+                             {"b": ancestor}).mappings()
+        for r in deals:
+            self.d.deal(dict(r), -1)
 
     def after(self, conn: Connection) -> Deltas:
         for row, st in _holdings_of(conn, self.token_ids, self.cert_ids):
@@ -193,6 +218,10 @@ def apply(conn: Connection, d: Deltas) -> None:
     _merge(conn, HOLDER, ["owner"], {(o,): [v] for o, v in d.holder.items()}, ["value"])
     _merge(conn, RECEIVER, ["tier", "owner"], {k: list(v) for k, v in d.receivers.items()},
            ["arrivals", "value_received"])
+    _merge(conn, DEAL_CERT, ["certificate_id"], {(c,): list(v) for c, v in d.deal_certs.items()},
+           ["deals", "financed", "financed_price"])
+    _merge(conn, DEAL_PARTIES, ["factor", "seller"], {k: list(v) for k, v in d.deal_parties.items()},
+           ["deals", "volume", "paid", "rate_value", "rate_sum", "days_sum"])
 
 
 def scratch(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -207,18 +236,26 @@ def scratch(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
         d.holding(dict(r), r["cert_status"], +1)
     for r in conn.execute(text("SELECT kind, tier, to_owner, value FROM holding_transfer")).mappings():
         d.arrival(dict(r), +1)
+    for r in conn.execute(text(f"SELECT {DEAL_COLUMNS} FROM financing_deal")).mappings():
+        d.deal(dict(r), +1)
     return {
         "agg_tier_receiver": sorted((t, o, n, v) for (t, o), (n, v) in d.receivers.items() if n or v),
         "agg_tier_held": sorted((t, v) for t, v in d.held.items() if v),
         "agg_holder_outstanding": sorted((o, v) for o, v in d.holder.items() if v),
+        "agg_deal_certificate": sorted((c, *v) for c, v in d.deal_certs.items() if any(v)),
+        "agg_deal_parties": sorted((*k, *v) for k, v in d.deal_parties.items() if any(v)),
     }
 
 
-def rebuild(conn: Connection) -> None:
-    """Empty the aggregates and fill them from scratch (an index made before them)."""
-    for t in AGG_TABLES.values():
-        conn.execute(delete(t))
+def rebuild(conn: Connection, tables: Iterable[str] | None = None) -> None:
+    """Empty the aggregates (or those of `tables`) and fill them from scratch (an index made
+    before them)."""
+    names = set(AGG_TABLES if tables is None else tables)
+    for name in names:
+        conn.execute(delete(AGG_TABLES[name]))
     for name, rows in scratch(conn).items():
+        if name not in names:
+            continue
         t = AGG_TABLES[name]
         cols = [c.name for c in t.columns]
         if rows:

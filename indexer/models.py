@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Dialect, Index, Numeric, String, Table
+from sqlalchemy import BigInteger, Column, Dialect, Index, Numeric, String, Table, text
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
@@ -459,6 +459,12 @@ def _t(model: type[SQLModel]) -> Table:
 
 
 Index("ix_holding_cert_parent", _t(Holding).c.certificate_id, _t(Holding).c.parent_token_id)
+# the market report's order, each kind read up to its page's end (migration 0011_report_latency)
+_OPEN_OFFER = text("kind = 'open'")
+Index("ix_financing_offer_market", *(_t(FinancingOffer).c[c] for c in ("certificate_id", "tier", "created_block",
+      "offer_id")), postgresql_where=_OPEN_OFFER, sqlite_where=_OPEN_OFFER)
+Index("ix_quote_request_market", *(_t(QuoteRequest).c[c] for c in ("certificate_id", "tier", "created_block",
+      "request_id")))
 
 STATE_TABLES: dict[str, Table] = {
     _t(m).name: _t(m)
@@ -559,7 +565,46 @@ class HolderOutstanding(IndexerModel, table=True):
     value: int = amount_field(default=0)
 
 
-AGG_TABLES: dict[str, Table] = {_t(m).name: _t(m) for m in (TierReceiver, TierHeld, HolderOutstanding)}
+class WideAmount(Amount):
+    """A sum of amounts times rates (bps): up to 90 digits on PostgreSQL (SQLite: decimal TEXT)."""
+
+    impl = Numeric(90, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(90))
+        return dialect.type_descriptor(Numeric(90, 0))
+
+
+class DealCertificate(IndexerModel, table=True):
+    """Per certificate: its financing deals, their value and price (`reports.exposure` financed)."""
+
+    __tablename__ = "agg_deal_certificate"
+    certificate_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    deals: int = big(default=0)
+    financed: int = amount_field(default=0)
+    financed_price: int = amount_field(default=0)
+
+
+class DealParties(IndexerModel, table=True):
+    """Per factor and seller: financing deals, volume, price paid, sum of rate x value, of rates
+    and of days to maturity (`reports.financing` of the whole history)."""
+
+    __tablename__ = "agg_deal_parties"
+    factor: str = Field(primary_key=True, max_length=42)
+    seller: str = Field(primary_key=True, max_length=42)
+    deals: int = big(default=0)
+    volume: int = amount_field(default=0)
+    paid: int = amount_field(default=0)
+    rate_value: int = Field(default=0, sa_type=WideAmount)  # type: ignore[call-overload]
+    rate_sum: int = big(default=0)
+    days_sum: int = big(default=0)
+
+
+AGG_TABLES: dict[str, Table] = {
+    _t(m).name: _t(m) for m in (TierReceiver, TierHeld, HolderOutstanding, DealCertificate, DealParties)
+}
 BLOCK = _t(Block)
 CHECKPOINT = _t(Checkpoint)
 STATUS = _t(IndexerStatus)

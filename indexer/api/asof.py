@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 
 from indexer import reports
-from indexer.api.deps import MAX_ID, Conn, Time
+from indexer.api.deps import MAX_ID, Conn, DateRange, Page, Time
 from indexer.api.errors import ApiError
 
 
@@ -88,3 +88,16 @@ def as_of(
 
 
 AsOf = Annotated[Moment, Depends(as_of)]
+
+
+class ReportParams:
+    """The parameters every report takes: its page (`limit`, `offset`), its date range
+    (`date_from`, `date_to`) and the block it reflects (`as_of_block` / `as_of`)."""
+
+    def __init__(self, page: Annotated[Page, Depends()], dates: Annotated[DateRange, Depends()], as_of: AsOf) -> None:
+        self.page = page
+        self.dates = dates
+        self.as_of = as_of
+
+
+Report = Annotated[ReportParams, Depends()]

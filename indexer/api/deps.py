@@ -199,11 +199,19 @@ def report_response(
     *,
     rows_key: str = "items",
     summary: dict[str, Any] | None = None,
+    total: int | None = None,
 ) -> Response:
     """A report, paginated: JSON `{<rows_key>: page, total, limit, offset, next_offset, **summary}`;
-    CSV: the page's rows with the summary figures as extra columns on every row."""
-    paged = page_of(rows, page)
-    items = paged.pop("items")
+    CSV: the page's rows with the summary figures as extra columns on every row. `total` given:
+    `rows` is already the page (the database paged them) and `total` counts them all."""
+    if total is None:
+        paged = page_of(rows, page)
+        items = paged.pop("items")
+    else:
+        end = page.offset + page.limit
+        paged = {"total": total, "limit": page.limit, "offset": page.offset,
+                 "next_offset": end if end < total else None}
+        items = rows
     if fmt == "csv":
         return csv_response(items, name, summary)
     return json_response({**(summary or {}), rows_key: items, **paged})

@@ -6,23 +6,22 @@ Every report takes the same parameters: `member`, `date_from` / `date_to`, `limi
 (over its rows) and `format=json|csv`. JSON: the rows (under `items`, `buckets` for ageing, `top`
 for concentration) with `total`, `limit`, `offset`, `next_offset` and the report's summary
 figures. CSV: the rows of the page, the summary figures repeated as columns on every row (so a
-saved file keeps them)."""
+saved file keeps them). The page, date range and as-of parameters come in one dependency
+(`indexer.api.asof.Report`); reports with a row per item are paged by the database."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from indexer import reports
-from indexer.api.asof import AsOf
+from indexer.api.asof import Report
 from indexer.api.deps import (
     MAX_ID,
     Auditor,
     Conn,
-    DateRange,
     Format,
-    Page,
     address,
     address_query,
     csv_response,
@@ -39,9 +38,7 @@ Member = Annotated[str | None, address_query("filter by member (the debtor; fact
 @router.get("/exposure")
 def exposure(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     member: Member = None,
     format: Format = "json",
 ) -> Response:
@@ -50,21 +47,19 @@ def exposure(
     rows = reports.exposure(
         conn,
         debtor=address(member),
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        as_of=as_of.time,
-        at=as_of.at,
+        date_from=q.dates.date_from,
+        date_to=q.dates.date_to,
+        as_of=q.as_of.time,
+        at=q.as_of.at,
     )
-    summary = {"as_of": as_of.time, **as_of.summary()}
-    return report_response(rows, page, format, "exposure", summary=summary)
+    summary = {"as_of": q.as_of.time, **q.as_of.summary()}
+    return report_response(rows, q.page, format, "exposure", summary=summary)
 
 
 @router.get("/tiers")
 def tiers(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     member: Member = None,
     certificate_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     format: Format = "json",
@@ -76,19 +71,17 @@ def tiers(
         conn,
         debtor=address(member),
         certificate_id=certificate_id,
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        at=as_of.at,
+        date_from=q.dates.date_from,
+        date_to=q.dates.date_to,
+        at=q.as_of.at,
     )
-    return report_response(rows, page, format, "tiers", summary=as_of.summary())
+    return report_response(rows, q.page, format, "tiers", summary=q.as_of.summary())
 
 
 @router.get("/financing")
 def financing(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     member: Member = None,
     seller: Annotated[str | None, address_query("only deals of this seller")] = None,
     factor: Annotated[str | None, address_query("only deals of this factor")] = None,
@@ -101,19 +94,17 @@ def financing(
         member=address(member),
         seller=address(seller),
         factor=address(factor),
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        at=as_of.at,
+        date_from=q.dates.date_from,
+        date_to=q.dates.date_to,
+        at=q.as_of.at,
     )
-    return report_response(rows, page, format, "financing", summary=as_of.summary())
+    return report_response(rows, q.page, format, "financing", summary=q.as_of.summary())
 
 
 @router.get("/ageing")
 def ageing(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     member: Member = None,
     format: Format = "json",
 ) -> Response:
@@ -122,22 +113,20 @@ def ageing(
     rep = reports.ageing(
         conn,
         debtor=address(member),
-        as_of=as_of.time,
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        at=as_of.at,
+        as_of=q.as_of.time,
+        date_from=q.dates.date_from,
+        date_to=q.dates.date_to,
+        at=q.as_of.at,
     )
-    rep.update(as_of.summary())
+    rep.update(q.as_of.summary())
     buckets = rep.pop("buckets")
-    return report_response(buckets, page, format, "ageing", rows_key="buckets", summary=rep)
+    return report_response(buckets, q.page, format, "ageing", rows_key="buckets", summary=rep)
 
 
 @router.get("/concentration")
 def concentration(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     by: Annotated[Literal["debtor", "holder"], Query(description="group by debtor or by holder")] = "debtor",
     top: Annotated[int, Query(ge=1, le=10_000, description="N of the top-N rows and share")] = 10,
     member: Member = None,
@@ -150,13 +139,13 @@ def concentration(
         by=by,
         top=top,
         debtor=address(member),
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        at=as_of.at,
+        date_from=q.dates.date_from,
+        date_to=q.dates.date_to,
+        at=q.as_of.at,
     )
-    rep.update(as_of.summary())
+    rep.update(q.as_of.summary())
     rows = rep.pop("top")
-    return report_response(rows, page, format, f"concentration-{by}", rows_key="top", summary=rep)
+    return report_response(rows, q.page, format, f"concentration-{by}", rows_key="top", summary=rep)
 
 
 MarketState = Literal["open", "expired", "accepted", "cancelled"]
@@ -166,9 +155,7 @@ OfferKind = Literal["direct", "open", "quote"]
 @router.get("/market")
 def market(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     member: Annotated[str | None, address_query("only this seller's offers and requests")] = None,
     certificate_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     tier: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="the holding's tier when offered")] = None,
@@ -178,32 +165,20 @@ def market(
     """Open offers (to every factor or a list) and quote requests created in the date range, by
     certificate and tier: value, rate offered or best (lowest) rate quoted with its price, quotes
     received, buyer, state (`expired`: open past its expiry or deadline at the block reported)."""
-    rows = reports.market(
-        conn,
-        seller=address(member),
-        certificate_id=certificate_id,
-        tier=tier,
-        state=state,
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        now=as_of.time,
-        at=as_of.at,
-    )
-    summary = {
-        "open_offers": sum(1 for r in rows if r["kind"] == "open_offer"),
-        "quote_requests": sum(1 for r in rows if r["kind"] == "quote_request"),
-        "open_value": sum(r["value"] for r in rows if r["state"] == "open"),
-        **as_of.summary(),
-    }
-    return report_response(rows, page, format, "market", summary=summary)
+    filters: dict[str, Any] = dict(seller=address(member), certificate_id=certificate_id, tier=tier, state=state,
+                                   date_from=q.dates.date_from, date_to=q.dates.date_to, now=q.as_of.time,
+                                   at=q.as_of.at)
+    totals = reports.market_totals(conn, **filters)
+    rows = reports.market(conn, **filters, limit=q.page.limit, offset=q.page.offset)
+    n = totals.pop("rows")
+    summary = {**totals, **q.as_of.summary()}
+    return report_response(rows, q.page, format, "market", summary=summary, total=n)
 
 
 @router.get("/rates")
 def rates(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     by: Annotated[Literal["tier", "factor"], Query(description="group by the seller's tier or by factor")] = "tier",
     kind: Annotated[OfferKind | None, Query(description="only deals made so: direct, open offer, quote")] = None,
     member: Member = None,
@@ -216,58 +191,47 @@ def rates(
         by=by,
         member=address(member),
         kind=kind,
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        at=as_of.at,
+        date_from=q.dates.date_from,
+        date_to=q.dates.date_to,
+        at=q.as_of.at,
     )
-    return report_response(rows, page, format, f"rates-{by}", summary=as_of.summary())
+    return report_response(rows, q.page, format, f"rates-{by}", summary=q.as_of.summary())
 
 
 @router.get("/early-payments")
 def early_payments(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     member: Annotated[str | None, address_query("only this debtor's or holder's payments")] = None,
     format: Format = "json",
 ) -> Response:
     """Early payments by the debtor (dynamic discounting) per debtor and holder, paid in the date
     range: value settled early, paid, discount saved, value-weighted days early and rate."""
-    rows = reports.early_payments(
-        conn, member=address(member), date_from=dates.date_from, date_to=dates.date_to, at=as_of.at
-    )
-    summary = {
-        "value": sum(r["value"] for r in rows),
-        "paid": sum(r["paid"] for r in rows),
-        "discount": sum(r["discount"] for r in rows),
-        **as_of.summary(),
-    }
-    return report_response(rows, page, format, "early-payments", summary=summary)
+    filters: dict[str, Any] = dict(member=address(member), date_from=q.dates.date_from, date_to=q.dates.date_to,
+                                   at=q.as_of.at)
+    totals = reports.early_payment_totals(conn, **filters)
+    rows = reports.early_payments(conn, **filters, limit=q.page.limit, offset=q.page.offset)
+    n = totals.pop("rows")
+    summary = {**totals, **q.as_of.summary()}
+    return report_response(rows, q.page, format, "early-payments", summary=summary, total=n)
 
 
 @router.get("/recourse")
 def recourse(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     member: Annotated[str | None, address_query("only claims of this seller or factor")] = None,
     status: Annotated[Literal["unpaid", "settled"] | None, Query(description="claim status")] = None,
     format: Format = "json",
 ) -> Response:
     """Recourse claims exercised in the date range, one row each: the deal, what was claimed,
     settled (bought back) or unpaid, with totals."""
-    rows = reports.recourse(
-        conn,
-        member=address(member),
-        status_=status,
-        date_from=dates.date_from,
-        date_to=dates.date_to,
-        at=as_of.at,
-    )
-    summary = {**reports.recourse_summary(rows), **as_of.summary()}
-    return report_response(rows, page, format, "recourse", summary=summary)
+    filters: dict[str, Any] = dict(member=address(member), status_=status, date_from=q.dates.date_from,
+                                   date_to=q.dates.date_to, at=q.as_of.at)
+    totals = reports.recourse_totals(conn, **filters)
+    rows = reports.recourse(conn, **filters, limit=q.page.limit, offset=q.page.offset)
+    summary = {**totals, **q.as_of.summary()}
+    return report_response(rows, q.page, format, "recourse", summary=summary, total=totals["claims"])
 
 
 InvoiceKey = Annotated[str | None, Query(pattern="^0x[0-9a-fA-F]{64}$",
@@ -282,9 +246,7 @@ assert get_args(InvoiceState) == reports.INVOICE_STATES and get_args(Finding) ==
 @router.get("/invoices")
 def invoice_usage(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     key: InvoiceKey = None,
     certificate_id: CertificateFilter = None,
     state: Annotated[InvoiceState | None, Query(description="only invoices in this state")] = None,
@@ -292,18 +254,22 @@ def invoice_usage(
 ) -> Response:
     """Invoice usage (one invoice, one certificate): per invoice first registered in the date range,
     its key, amount, used, available, state and the certificates backing on it (`id:backed`)."""
-    rows = reports.invoices(conn, key=key.lower() if key else None, certificate_id=certificate_id, state=state,
-                            date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
-    summary = {"invoices": len(rows), "total_used": sum(r["used"] for r in rows), **as_of.summary()}
-    return report_response(rows, page, format, "invoices", summary=summary)
+    filters: dict[str, Any] = dict(key=key.lower() if key else None, certificate_id=certificate_id,
+                                   date_from=q.dates.date_from, date_to=q.dates.date_to, at=q.as_of.at)
+    if state is not None:  # the state is known row by row: every row, paged here
+        rows = reports.invoices(conn, **filters, state=state)
+        summary = {"invoices": len(rows), "total_used": sum(r["used"] for r in rows), **q.as_of.summary()}
+        return report_response(rows, q.page, format, "invoices", summary=summary)
+    totals = reports.invoice_totals(conn, **filters)
+    rows = reports.invoices(conn, **filters, limit=q.page.limit, offset=q.page.offset)
+    return report_response(rows, q.page, format, "invoices", summary={**totals, **q.as_of.summary()},
+                           total=totals["invoices"])
 
 
 @router.get("/abnormal-splits")
 def abnormal_splits(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     max_splits: Annotated[int, Query(ge=0, le=MAX_ID, description="a holding split more often is a finding")
                           ] = reports.MAX_SPLITS,
     min_value: Annotated[Amount, Query(description="a split moving less is a finding (minor units)")
@@ -321,21 +287,19 @@ def abnormal_splits(
     previous). The thresholds used and the counts per finding are in the summary."""
     rows = reports.abnormal_splits(conn, max_splits=max_splits, min_value=min_value, max_seconds=max_seconds,
                                    min_hops=min_hops, certificate_id=certificate_id, member=address(member),
-                                   date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
+                                   date_from=q.dates.date_from, date_to=q.dates.date_to, at=q.as_of.at)
     counts = {f: sum(1 for r in rows if r["finding"] == f) for f in reports.FINDINGS}
     if finding is not None:
         rows = [r for r in rows if r["finding"] == finding]
     summary = {"max_splits": max_splits, "min_value": min_value, "max_seconds": max_seconds, "min_hops": min_hops,
-               **{f"{f}_count": n for f, n in counts.items()}, **as_of.summary()}
-    return report_response(rows, page, format, "abnormal-splits", summary=summary)
+               **{f"{f}_count": n for f, n in counts.items()}, **q.as_of.summary()}
+    return report_response(rows, q.page, format, "abnormal-splits", summary=summary)
 
 
 @router.get("/deals")
 def registered_deals(
     conn: Conn,
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     member: Annotated[str | None, address_query("deals of this seller or factor")] = None,
     registered: Annotated[bool | None, Query(description="only deals with (true) or without (false) registration")
                           ] = None,
@@ -343,31 +307,31 @@ def registered_deals(
     format: Format = "json",
 ) -> Response:
     """Financing deals in the date range with their registration reference (中登网)."""
-    rows = reports.deals(conn, member=address(member), registered=registered, certificate_id=certificate_id,
-                         date_from=dates.date_from, date_to=dates.date_to, at=as_of.at)
-    summary = {"deals": len(rows), "registered_deals": sum(1 for r in rows if r["registered"]), **as_of.summary()}
-    return report_response(rows, page, format, "deals", summary=summary)
+    filters: dict[str, Any] = dict(member=address(member), registered=registered, certificate_id=certificate_id,
+                                   date_from=q.dates.date_from, date_to=q.dates.date_to, at=q.as_of.at)
+    counts = reports.deals_summary(conn, **filters)
+    rows = reports.deals(conn, **filters, limit=q.page.limit, offset=q.page.offset)
+    summary = {**counts, **q.as_of.summary()}
+    return report_response(rows, q.page, format, "deals", summary=summary, total=counts["deals"])
 
 
 @router.get("/regulator/{dataset}")
 def regulator_export(
     conn: Conn,
     dataset: Literal["certificates", "transfers", "deals"],
-    page: Annotated[Page, Depends()],
-    dates: Annotated[DateRange, Depends()],
-    as_of: AsOf,
+    q: Report,
     format: Format = "json",
 ) -> Response:
     """The regulator's export (docs/indexer.md, "regulator layout"): certificates, transfers or
     deals, one page (`limit`, `offset`) in chain order, fixed columns. JSON: `{layout, dataset,
     columns, rows, limit, offset, next_offset, as_of_block, as_of_time}`; CSV: the columns as header."""
-    rows = reports.regulator_export(conn, dataset, date_from=dates.date_from, date_to=dates.date_to,
-                                    limit=page.limit, offset=page.offset, at=as_of.at)
+    rows = reports.regulator_export(conn, dataset, date_from=q.dates.date_from, date_to=q.dates.date_to,
+                                    limit=q.page.limit, offset=q.page.offset, at=q.as_of.at)
     columns = reports.REGULATOR_COLUMNS[dataset]
     if format == "csv":
         return csv_response(rows, f"regulator-{dataset}", columns=columns)
     return json_response({
         "layout": reports.REGULATOR_LAYOUT, "dataset": dataset, "columns": list(columns), "rows": rows,
-        "limit": page.limit, "offset": page.offset,
-        "next_offset": page.offset + page.limit if len(rows) == page.limit else None, **as_of.summary(),
+        "limit": q.page.limit, "offset": q.page.offset,
+        "next_offset": q.page.offset + q.page.limit if len(rows) == q.page.limit else None, **q.as_of.summary(),
     })

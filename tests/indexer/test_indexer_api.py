@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from indexer import reports
+from indexer.api.deps import json_response
 from indexer.api.main import create_app
 from indexer.settings import Settings
 from scf_core.apikeys import hash_key
@@ -79,6 +81,10 @@ def test_lineage_tree(api: Any) -> None:
         deepest = max(deepest, body["max_tier"])
         rows = _csv(client.get(f"/v1/certificates/{cert['id']}/lineage", params={"format": "csv"}))
         assert len(rows) == len(nodes)
+        # PostgreSQL writes the document itself (`reports.lineage_json`): the same bytes as the tree encoded
+        with ix.engine.connect() as conn:
+            tree = {**reports.lineage(conn, cert["id"]), **{k: body[k] for k in ("as_of_block", "as_of_time")}}
+        assert resp.content == json_response(tree).body
     assert deepest >= 3
     assert client.get("/v1/certificates/999999/lineage").status_code == 404
 

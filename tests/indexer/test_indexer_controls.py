@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
+from test_indexer_market import assert_pages_agree
 
 from indexer import reports
 from indexer.db import make_engine, upgrade
@@ -189,6 +190,8 @@ def test_deals_with_registration(client: TestClient) -> None:
         (1, REF, True, 4_200), (2, None, False, None)]
     assert [r["offer_id"] for r in get(client, "deals", registered="true")["items"]] == [1]
     assert [r["offer_id"] for r in get(client, "deals", registered="false", member=G)["items"]] == [2]
+    assert_pages_agree(client, "/v1/reports/deals")
+    assert_pages_agree(client, "/v1/reports/invoices")
     rep = get(client, "deals", format="csv")
     assert rep[0]["registration_ref"] == REF and rep[1]["registration_ref"] == "" and rep[0]["registered_deals"] == "1"
 

@@ -46,7 +46,7 @@ def upgrade() -> None:
     )
     from indexer.aggregates import rebuild
 
-    rebuild(op.get_bind())
+    rebuild(op.get_bind(), ("agg_tier_receiver", "agg_tier_held", "agg_holder_outstanding"))  # its own tables
 
 
 def downgrade() -> None:
