@@ -57,7 +57,8 @@ async def store_lock_held(request: Request) -> None:
     """Every write route (the /v1 router's dependency): refused with 503 ``STORE_LOCK_LOST``, nothing
     stored, while this process does not hold the store's instance lock (checked afresh, as before a
     signing step: a regained lock re-syncs the signers first). Reads still answer."""
-    sub = get_gateway(request).submitter
+    gw: Gateway = request.app.state.gateway
+    sub = gw.submitter
     if request.method not in WRITE_METHODS or sub is None:
         return
     await sub.may_sign()
