@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from indexer import aggregates
-from indexer.handlers import Key, WorkSet
+from indexer.handlers import Key, Row, WorkSet
 from indexer.models import (
     AGG_TABLES,
     BLOCK,
@@ -28,11 +28,75 @@ from indexer.models import (
 CHUNK = 500
 
 
-def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key]) -> None:
+class RowCache:
+    """The state rows as committed at one checkpoint (`at`: its block number and hash), kept by
+    the follower between batches so that a row a previous batch wrote is not read back. Rows are
+    the handlers' own dicts (never changed in place: `WorkSet.put`/`update` make new ones), equal
+    to what a SELECT returns (tests/indexer prove it on a randomized lifecycle). `complete`: the
+    cache holds every row of the index (it started from an empty index and never dropped
+    anything), so a key it lacks has no row. Valid only on top of the checkpoint it recorded: the
+    follower drops it when the stored checkpoint is another (a rollback, a reset, another writer),
+    after a failed batch, and when it grows beyond `limit` rows."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.rows: dict[str, dict[Any, Row | None]] = {t: {} for t in STATE_TABLES}
+        self.size = 0
+        self.complete = False
+        self.at: tuple[int, str | None] | None = None
+
+    def clear(self) -> None:
+        for rows in self.rows.values():
+            rows.clear()
+        self.size = 0
+        self.complete = False
+        self.at = None
+
+    def valid_at(self, cp: dict[str, Any] | None) -> bool:
+        """Whether the cache describes the index at the stored checkpoint `cp` (None: an empty
+        index, of which an empty cache is the complete image); otherwise it is emptied."""
+        if cp is None:
+            self.clear()
+            self.complete = True
+            return True
+        if self.at != (cp["block_number"], cp["block_hash"]):
+            self.clear()
+            return False
+        return True
+
+    def absorb(self, ws: WorkSet, at: tuple[int, str | None]) -> None:
+        """After the batch's transaction committed: its rows (and the keys it found absent) as
+        they now are in the database, at checkpoint `at`."""
+        for table, rows in ws.rows.items():
+            mine = self.rows[table]
+            for pk, row in rows.items():
+                if pk not in mine:
+                    self.size += 1
+                mine[pk] = row
+        self.at = at
+        if self.size > self.limit:
+            self.clear()
+
+
+
+def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key], cache: RowCache | None = None) -> None:
+    """Load into `ws` the state rows of `keys` (None: no row): from `cache` when it has them (or,
+    complete, knows there is none), else in one SELECT per table and chunk of keys."""
     wanted: dict[str, set[Any]] = defaultdict(set)
+    cached = cache.rows if cache is not None else None
+    complete = cache is not None and cache.complete
     for table, pk in keys:
-        if not ws.loaded(table, pk):
-            wanted[table].add(pk)
+        if ws.loaded(table, pk):
+            continue
+        if cached is not None:
+            mine = cached[table]
+            if pk in mine:
+                ws.load(table, pk, mine[pk])
+                continue
+            if complete:
+                ws.load(table, pk, None)
+                continue
+        wanted[table].add(pk)
     for table, pks in wanted.items():
         t = STATE_TABLES[table]
         col = t.c[PK[table]]
