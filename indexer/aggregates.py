@@ -21,8 +21,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, tuple_
 
+from indexer import bulk
 from indexer.models import AGG_TABLES, STATE_TABLES
 
 OPEN = frozenset(("pending", "active", "overdue"))
@@ -178,21 +179,14 @@ def _merge(conn: Connection, table: Any, keys: list[str], changes: dict[tuple[An
             inserts.append(values)
         else:
             updates.append(values)
-    # one executemany per kind of change (a statement per row was most of a batch's time)
+    # in bulk (`indexer.bulk`; a statement per row was most of a batch's time)
     if deletes:
         conn.execute(
             delete(table).where(*[c == bindparam(f"k_{c.name}") for c in kcols]),
             [{f"k_{k}": v for k, v in zip(keys, key, strict=True)} for key in deletes],
         )
-    if inserts:
-        conn.execute(insert(table), inserts)
-    if updates:
-        conn.execute(
-            update(table)
-            .where(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
-            .values({f: bindparam(f"v_{f}") for f in fields}),
-            [{f"k_{k}": v[k] for k in keys} | {f"v_{f}": v[f] for f in fields} for v in updates],
-        )
+    bulk.write(conn, table, inserts)
+    bulk.write(conn, table, updates, keys=tuple(keys))
 
 
 def apply(conn: Connection, d: Deltas) -> None:

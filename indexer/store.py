@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
-from indexer import aggregates
+from indexer import aggregates, bulk
 from indexer.handlers import Key, Row, WorkSet
 from indexer.models import (
     AGG_TABLES,
@@ -110,68 +109,14 @@ def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key], cache: RowCache
                 ws.load(table, pk, None)
 
 
-_CLOSES: dict[str, Any] = {}
-
-
-def _close_stmt(table: str) -> Any:
-    """Close a row's open version: it held until the block that changed it."""
-    v = VERSION_TABLES[table]
-    return (
-        update(v)
-        .where(v.c[PK[table]] == bindparam("b_pk"), v.c.valid_to_block.is_(None))
-        .values(valid_to_block=bindparam("b_to"))
-    )
-
-
-_BULK: dict[tuple[str, str, tuple[str, ...], str], Any] = {}
-
-
-def _bulk(conn: Connection, table: Any, rows: list[dict[str, Any]], where: str | None = None) -> None:
-    """Many rows of `table` in one driver executemany: an INSERT of the rows' columns, or with
-    `where` (the primary key's name) an UPDATE of the other columns by it. The values go through
-    the columns' own bind processors (`Amount` included), as with SQLAlchemy's `execute`, whose
-    per-row parameter building is otherwise most of a batch's CPU time. Every row has the keys of
-    the first (as SQLAlchemy's executemany requires too)."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    keys = tuple(rows[0])
-    cache_key = (table.name, dialect.name, keys, where or "")
-    plan = _BULK.get(cache_key)
-    if plan is None:
-        q = dialect.identifier_preparer.quote
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        if where is None:
-            cols = list(keys)
-            names, marks = ", ".join(q(k) for k in cols), ", ".join([mark] * len(cols))
-            sql = f"INSERT INTO {q(table.name)} ({names}) VALUES ({marks})"
-        else:
-            cols = [k for k in keys if k != where] + [where]
-            sets = ", ".join(f"{q(k)} = {mark}" for k in cols[:-1])
-            sql = f"UPDATE {q(table.name)} SET {sets} WHERE {q(where)} = {mark}"
-        procs = [(i, table.c[k].type._cached_bind_processor(dialect)) for i, k in enumerate(cols)]
-        plan = _BULK[cache_key] = (sql, itemgetter(*cols), [(i, p) for i, p in procs if p is not None], len(cols))
-    sql, get, procs_at, width = plan
-    params: list[Any] = []
-    for row in rows:
-        values = get(row)
-        values = [values] if width == 1 else list(values)
-        for i, proc in procs_at:
-            if values[i] is not None:
-                values[i] = proc(values[i])
-        params.append(tuple(values))
-    conn.exec_driver_sql(sql, params)
-
-
 def write_history(conn: Connection, ws: WorkSet, table: str) -> int:
-    """The batch's versions of a state table (see `WorkSet.history`)."""
+    """The batch's versions of a state table (see `WorkSet.history`): the open version of a row
+    the batch changed is closed, its new versions added."""
     close, add = ws.history(table)
-    if close:
-        stmt = _CLOSES.get(table)
-        if stmt is None:
-            stmt = _CLOSES[table] = _close_stmt(table)
-        conn.execute(stmt, close)
-    _bulk(conn, VERSION_TABLES[table], add)
+    v, pk = VERSION_TABLES[table], PK[table]
+    bulk.write(conn, v, [{pk: c["b_pk"], "valid_to_block": c["b_to"]} for c in close], keys=(pk,),
+               null=("valid_to_block",))
+    bulk.write(conn, v, add)
     return len(add)
 
 
@@ -182,13 +127,13 @@ def write(conn: Connection, ws: WorkSet) -> int:
     n = 0
     for table in STATE_TABLES:
         inserts, updates = ws.changed(table)
-        _bulk(conn, STATE_TABLES[table], inserts)
-        _bulk(conn, STATE_TABLES[table], updates, where=PK[table])
+        bulk.write(conn, STATE_TABLES[table], inserts)
+        bulk.write(conn, STATE_TABLES[table], updates, keys=(PK[table],))
         n += len(inserts) + len(updates) + write_history(conn, ws, table)
     for table, rows in ws.events.items():
-        _bulk(conn, EVENT_TABLES[table], rows)
+        bulk.write(conn, EVENT_TABLES[table], rows)
         n += len(rows)
-    _bulk(conn, UNDO, ws.undo)
+    bulk.write(conn, UNDO, ws.undo)
     return n
 
 

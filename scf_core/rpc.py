@@ -145,7 +145,7 @@ class Rpc:
         reply.raise_for_status()
         try:
             return orjson.loads(reply.content)  # several times faster than json on eth_getLogs answers
-        except ValueError as exc:  # orjson.JSONDecodeError is a ValueError  # HTTP 200 with a body that is not JSON (a proxy's error page, ...)
+        except ValueError as exc:  # (orjson.JSONDecodeError is one) HTTP 200 with a body that is not JSON
             raise self.unavailable(f"node answered HTTP {reply.status_code} with a body that is not JSON") from exc
 
     def call(self, method: str, *params: Any) -> Any:
