@@ -44,7 +44,7 @@ def test_bulk_write_stores_what_sqlalchemy_stores(databases: Any) -> None:
         rnd = random.Random(seed)
         rows = [_invoice(k, rnd, rnd.choice([None, rnd.randrange(2**40)])) for k in keys]
         changed = [_invoice(k, rnd, rnd.choice([None, 5])) for k in keys if rnd.random() < 0.7]
-        states = [{"key": k, "value": v, "updated_block": i} for i, (k, v) in enumerate(zip(keys, values, strict=True))]
+        states = [{"key": k, "value": values[i], "updated_block": i} for i, k in enumerate(keys)]
         versions = [{**r, "valid_from_block": 1, "valid_to_block": None} for r in rows]
         closes = [{"key": r["key"], "valid_to_block": 7} for r in changed]
         with fast.begin() as conn:
