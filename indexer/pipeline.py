@@ -97,6 +97,8 @@ class Indexer:
         self._status_written: tuple[Any, ...] = ()
         self._status_time = 0.0
         self._unrecorded: dict[str, Any] | None = None
+        # state rows as committed, kept between batches (`store.RowCache`)
+        self.rows = store.RowCache(settings.row_cache_rows)
 
     def close(self) -> None:
         self.rpc.close()
@@ -179,6 +181,7 @@ class Indexer:
                 "then start again (and consider a larger SCF_INDEXER_REORG_WINDOW)"
             )
         self.reorgs += 1
+        self.rows.clear()
         with self.engine.begin() as conn:
             undone = store.rollback(conn, ancestor)
             blocks = store.stored_blocks_desc(conn, ancestor, 1)
@@ -280,11 +283,22 @@ class Indexer:
     def commit(self, batch: Batch) -> StepResult:
         """The database's part of a step: handlers, rows, undo journal, blocks and checkpoint in
         one transaction, on top of the checkpoint the batch was prepared after (else
-        `ReorgDetected`: prepared on a stale checkpoint, the range is fetched again)."""
+        `ReorgDetected`: prepared on a stale checkpoint, the range is fetched again). The rows
+        written are kept in the follower's row cache once the transaction has committed."""
+        b = batch.to_block
+        ws = handlers.WorkSet(batch.journal_from if batch.journal_from <= b else None)
+        try:
+            res = self._commit(batch, ws)
+        except BaseException:
+            self.rows.clear()  # the transaction was rolled back: the cache may be ahead of it
+            raise
+        self.rows.absorb(ws, (b, batch.blocks[b]["hash"]))
+        return res
+
+    def _commit(self, batch: Batch, ws: handlers.WorkSet) -> StepResult:
         cp, head, a, b, events = batch.after, batch.head, batch.from_block, batch.to_block, batch.events
         journal_from = batch.journal_from
         journaling = journal_from <= b
-        ws = handlers.WorkSet(journal_from if journaling else None)
         with self.engine.begin() as conn:
             stored = store.load_checkpoint(conn)
             if (stored or {}).get("block_number", self.manifest.deployment_block - 1) != cp["block_number"] or (
@@ -292,7 +306,13 @@ class Indexer:
             ).get("block_hash") != cp["block_hash"]:
                 raise ReorgDetected("the checkpoint moved while the batch was fetched")
             cp = stored or cp
-            store.prefetch(conn, ws, (k for ev in events for k in handlers.keys_of(ev)))
+            cache = self.rows
+            cache.valid_at(stored)
+            store.prefetch(conn, ws, (k for ev in events for k in handlers.keys_of(ev)), cache)
+            # the certificates of the holdings (unchanged ones too): the aggregates need their
+            # status, and the cache usually has them
+            store.prefetch(conn, ws, (("certificate", h["certificate_id"]) for h in ws.rows["holding"].values()
+                                      if h is not None), cache)
             applied = handlers.apply(ws, events)
             rows = store.write(conn, ws)
             store.save_blocks(conn, list(batch.blocks.values()))

@@ -25,6 +25,9 @@ class Settings(Section):
     max_batch_blocks: int = 100_000
     # grow the range while a batch brings fewer logs than this
     target_logs_per_batch: int = 2_000
+    # state rows the follower keeps in memory between batches (not read back from the database);
+    # beyond this many the cache is emptied (0: no cache)
+    row_cache_rows: int = 200_000
     # seconds between polls when caught up; the first retry delay after an error (doubling)
     poll_interval_s: float = 1.0
     # the longest back-off between retries when the node or the database keeps failing

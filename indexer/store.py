@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
-from indexer import aggregates
-from indexer.handlers import Key, WorkSet
+from indexer import aggregates, bulk
+from indexer.handlers import Key, Row, WorkSet
 from indexer.models import (
     AGG_TABLES,
     BLOCK,
@@ -28,11 +27,75 @@ from indexer.models import (
 CHUNK = 500
 
 
-def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key]) -> None:
+class RowCache:
+    """The state rows as committed at one checkpoint (`at`: its block number and hash), kept by
+    the follower between batches so that a row a previous batch wrote is not read back. Rows are
+    the handlers' own dicts (never changed in place: `WorkSet.put`/`update` make new ones), equal
+    to what a SELECT returns (tests/indexer prove it on a randomized lifecycle). `complete`: the
+    cache holds every row of the index (it started from an empty index and never dropped
+    anything), so a key it lacks has no row. Valid only on top of the checkpoint it recorded: the
+    follower drops it when the stored checkpoint is another (a rollback, a reset, another writer),
+    after a failed batch, and when it grows beyond `limit` rows."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.rows: dict[str, dict[Any, Row | None]] = {t: {} for t in STATE_TABLES}
+        self.size = 0
+        self.complete = False
+        self.at: tuple[int, str | None] | None = None
+
+    def clear(self) -> None:
+        for rows in self.rows.values():
+            rows.clear()
+        self.size = 0
+        self.complete = False
+        self.at = None
+
+    def valid_at(self, cp: dict[str, Any] | None) -> bool:
+        """Whether the cache describes the index at the stored checkpoint `cp` (None: an empty
+        index, of which an empty cache is the complete image); otherwise it is emptied."""
+        if cp is None:
+            self.clear()
+            self.complete = True
+            return True
+        if self.at != (cp["block_number"], cp["block_hash"]):
+            self.clear()
+            return False
+        return True
+
+    def absorb(self, ws: WorkSet, at: tuple[int, str | None]) -> None:
+        """After the batch's transaction committed: its rows (and the keys it found absent) as
+        they now are in the database, at checkpoint `at`."""
+        for table, rows in ws.rows.items():
+            mine = self.rows[table]
+            for pk, row in rows.items():
+                if pk not in mine:
+                    self.size += 1
+                mine[pk] = row
+        self.at = at
+        if self.size > self.limit:
+            self.clear()
+
+
+
+def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key], cache: RowCache | None = None) -> None:
+    """Load into `ws` the state rows of `keys` (None: no row): from `cache` when it has them (or,
+    complete, knows there is none), else in one SELECT per table and chunk of keys."""
     wanted: dict[str, set[Any]] = defaultdict(set)
+    cached = cache.rows if cache is not None else None
+    complete = cache is not None and cache.complete
     for table, pk in keys:
-        if not ws.loaded(table, pk):
-            wanted[table].add(pk)
+        if ws.loaded(table, pk):
+            continue
+        if cached is not None:
+            mine = cached[table]
+            if pk in mine:
+                ws.load(table, pk, mine[pk])
+                continue
+            if complete:
+                ws.load(table, pk, None)
+                continue
+        wanted[table].add(pk)
     for table, pks in wanted.items():
         t = STATE_TABLES[table]
         col = t.c[PK[table]]
@@ -46,68 +109,14 @@ def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key]) -> None:
                 ws.load(table, pk, None)
 
 
-_CLOSES: dict[str, Any] = {}
-
-
-def _close_stmt(table: str) -> Any:
-    """Close a row's open version: it held until the block that changed it."""
-    v = VERSION_TABLES[table]
-    return (
-        update(v)
-        .where(v.c[PK[table]] == bindparam("b_pk"), v.c.valid_to_block.is_(None))
-        .values(valid_to_block=bindparam("b_to"))
-    )
-
-
-_BULK: dict[tuple[str, str, tuple[str, ...], str], Any] = {}
-
-
-def _bulk(conn: Connection, table: Any, rows: list[dict[str, Any]], where: str | None = None) -> None:
-    """Many rows of `table` in one driver executemany: an INSERT of the rows' columns, or with
-    `where` (the primary key's name) an UPDATE of the other columns by it. The values go through
-    the columns' own bind processors (`Amount` included), as with SQLAlchemy's `execute`, whose
-    per-row parameter building is otherwise most of a batch's CPU time. Every row has the keys of
-    the first (as SQLAlchemy's executemany requires too)."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    keys = tuple(rows[0])
-    cache_key = (table.name, dialect.name, keys, where or "")
-    plan = _BULK.get(cache_key)
-    if plan is None:
-        q = dialect.identifier_preparer.quote
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        if where is None:
-            cols = list(keys)
-            names, marks = ", ".join(q(k) for k in cols), ", ".join([mark] * len(cols))
-            sql = f"INSERT INTO {q(table.name)} ({names}) VALUES ({marks})"
-        else:
-            cols = [k for k in keys if k != where] + [where]
-            sets = ", ".join(f"{q(k)} = {mark}" for k in cols[:-1])
-            sql = f"UPDATE {q(table.name)} SET {sets} WHERE {q(where)} = {mark}"
-        procs = [(i, table.c[k].type._cached_bind_processor(dialect)) for i, k in enumerate(cols)]
-        plan = _BULK[cache_key] = (sql, itemgetter(*cols), [(i, p) for i, p in procs if p is not None], len(cols))
-    sql, get, procs_at, width = plan
-    params: list[Any] = []
-    for row in rows:
-        values = get(row)
-        values = [values] if width == 1 else list(values)
-        for i, proc in procs_at:
-            if values[i] is not None:
-                values[i] = proc(values[i])
-        params.append(tuple(values))
-    conn.exec_driver_sql(sql, params)
-
-
 def write_history(conn: Connection, ws: WorkSet, table: str) -> int:
-    """The batch's versions of a state table (see `WorkSet.history`)."""
+    """The batch's versions of a state table (see `WorkSet.history`): the open version of a row
+    the batch changed is closed, its new versions added."""
     close, add = ws.history(table)
-    if close:
-        stmt = _CLOSES.get(table)
-        if stmt is None:
-            stmt = _CLOSES[table] = _close_stmt(table)
-        conn.execute(stmt, close)
-    _bulk(conn, VERSION_TABLES[table], add)
+    v, pk = VERSION_TABLES[table], PK[table]
+    bulk.write(conn, v, [{pk: c["b_pk"], "valid_to_block": c["b_to"]} for c in close], keys=(pk,),
+               null=("valid_to_block",))
+    bulk.write(conn, v, add)
     return len(add)
 
 
@@ -118,13 +127,13 @@ def write(conn: Connection, ws: WorkSet) -> int:
     n = 0
     for table in STATE_TABLES:
         inserts, updates = ws.changed(table)
-        _bulk(conn, STATE_TABLES[table], inserts)
-        _bulk(conn, STATE_TABLES[table], updates, where=PK[table])
+        bulk.write(conn, STATE_TABLES[table], inserts)
+        bulk.write(conn, STATE_TABLES[table], updates, keys=(PK[table],))
         n += len(inserts) + len(updates) + write_history(conn, ws, table)
     for table, rows in ws.events.items():
-        _bulk(conn, EVENT_TABLES[table], rows)
+        bulk.write(conn, EVENT_TABLES[table], rows)
         n += len(rows)
-    _bulk(conn, UNDO, ws.undo)
+    bulk.write(conn, UNDO, ws.undo)
     return n
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import orjson
 
 
 class RpcError(Exception):
@@ -143,8 +144,8 @@ class Rpc:
         reply = self.client.post(self.url, json=payload)
         reply.raise_for_status()
         try:
-            return reply.json()
-        except ValueError as exc:  # HTTP 200 with a body that is not JSON (a proxy's error page, ...)
+            return orjson.loads(reply.content)  # several times faster than json on eth_getLogs answers
+        except ValueError as exc:  # (orjson.JSONDecodeError is one) HTTP 200 with a body that is not JSON
             raise self.unavailable(f"node answered HTTP {reply.status_code} with a body that is not JSON") from exc
 
     def call(self, method: str, *params: Any) -> Any:

@@ -342,3 +342,58 @@ def test_a_batch_prepared_on_a_stale_checkpoint_is_not_written(played: Any, data
         assert ix.checkpoint()["block_number"] == first.to_block
     finally:
         ix.close()
+
+
+def test_row_cache_holds_the_rows_of_the_database(played: Any, databases: Any, dump_db: Any) -> None:
+    """The follower's row cache (`store.RowCache`) replaces reading back the rows earlier batches
+    wrote: every row it holds is the row a SELECT returns (absent keys: no row), and an index built
+    with it equals one built reading every row from the database."""
+    from sqlalchemy import select
+
+    from indexer.models import PK, STATE_TABLES
+
+    cached = played.indexer(databases.new(), batch_blocks=2, max_batch_blocks=2)
+    uncached = played.indexer(databases.new(), batch_blocks=2, max_batch_blocks=2, row_cache_rows=0)
+    try:
+        assert cached.sync() > 100
+        uncached.sync()
+        cache = cached.rows
+        assert cache.complete and cache.size > 50
+        assert not uncached.rows.complete and uncached.rows.size == 0
+        with cached.engine.connect() as conn:
+            for table, rows in cache.rows.items():
+                t = STATE_TABLES[table]
+                in_db = {r[PK[table]]: dict(r) for r in conn.execute(select(t)).mappings()}
+                assert {pk: row for pk, row in rows.items() if row is not None} == in_db, table
+                assert all(pk not in in_db for pk, row in rows.items() if row is None), table
+        assert dump_db(cached.engine) == dump_db(uncached.engine)
+    finally:
+        cached.close()
+        uncached.close()
+
+
+def test_row_cache_is_dropped_when_the_checkpoint_is_not_its_own(played: Any, databases: Any) -> None:
+    """A cache describes the index at one checkpoint: another one stored (a rollback, a reset,
+    another writer) empties it; an empty index makes it complete."""
+    from indexer.handlers import WorkSet
+    from indexer.store import RowCache
+
+    ix = played.indexer(databases.new(), batch_blocks=2, max_batch_blocks=2)
+    try:
+        ix.sync(max_steps=3)
+        cp = ix.checkpoint()
+        cache = ix.rows
+        assert cache.size > 0 and cache.at == (cp["block_number"], cp["block_hash"])
+        assert cache.valid_at(cp) and cache.size > 0
+        assert not cache.valid_at({**cp, "block_hash": "0x" + "00" * 32})
+        assert cache.size == 0 and not cache.complete
+        assert cache.valid_at(None) and cache.complete
+        small = RowCache(limit=1)
+        small.valid_at(None)
+        ws = WorkSet(None)
+        ws.load("member", "0xa", {"address": "0xa"})
+        ws.load("member", "0xb", None)
+        small.absorb(ws, (1, "0x01"))
+        assert small.size == 0 and not small.complete  # beyond its limit: emptied, reads again
+    finally:
+        ix.close()
