@@ -434,6 +434,80 @@ def lineage_json(conn: Connection, certificate_id: int, extra: dict[str, Any]) -
     return start + "".join(out).encode() + end
 
 
+def lineage_page(
+    conn: Connection,
+    certificate_id: int,
+    *,
+    owner: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    limit: int,
+    offset: int = 0,
+    at: int | None = None,
+) -> tuple[dict[str, int], int, list[dict[str, Any]]] | None:
+    """One page of `flatten_lineage` (depth first), of the holdings of `owner` created in the date
+    range: (the whole tree's holdings, live value and deepest tier; the rows selected; the page's
+    rows). The tree's order comes from a skeleton of every holding (ids and the filtered columns);
+    only the page's holdings and transfers are read whole."""
+    if conn.execute(text(f"SELECT 1 FROM {src('certificate', at)} WHERE id = :id"),
+                    {"id": certificate_id, **at_params(at)}).first() is None:
+        return None
+    table, cond, params = "holding", "", (certificate_id,)
+    if at is not None:  # the versions valid at `at`, as `lineage`
+        table = "holding_version"
+        cond = " AND valid_from_block <= %s AND (valid_to_block IS NULL OR valid_to_block > %s)"
+        params = (certificate_id, at, at)
+    live_sum = Exact(conn).sum("CASE WHEN status = 'live' THEN value END")
+    n, live, max_tier = _raw(
+        conn,
+        f"SELECT COUNT(*), {live_sum}, MAX(tier) FROM {table} WHERE certificate_id = %s{cond}",
+        params,
+    )[0]
+    filtered = owner is not None or date_from is not None or date_to is not None
+    skeleton = _raw(
+        conn,
+        f"SELECT token_id, parent_token_id{', owner, created_at' if filtered else ''} FROM {table} "
+        f"WHERE certificate_id = %s{cond} ORDER BY token_id",
+        params,
+    )
+    children: dict[int, list[int]] = {}
+    roots: list[int] = []
+    for r in skeleton:  # as `lineage` nests them (parents come first)
+        kids = children.get(r[1])
+        (kids if kids is not None else roots).append(r[0])
+        children[r[0]] = []
+    order = []  # depth first
+    stack = list(reversed(roots))
+    while stack:
+        token = stack.pop()
+        order.append(token)
+        stack.extend(reversed(children[token]))
+    selected = order
+    if filtered:
+        keep = {t for t, _, own, created in skeleton
+                if (owner is None or own == owner) and (date_from is None or created >= date_from)
+                and (date_to is None or created < date_to)}
+        selected = [t for t in order if t in keep]
+    page = selected[offset : offset + limit]
+    rows: dict[int, dict[str, Any]] = {}
+    txs: dict[int, list[str]] = defaultdict(list)
+    if page:
+        ids = ", ".join(str(int(t)) for t in page)
+        for r in _raw(conn, f"SELECT {', '.join(_LINEAGE_COLS)} FROM {table} "
+                            f"WHERE certificate_id = %s{cond} AND token_id IN ({ids})", params):
+            rows[r[0]] = {**dict(zip(_LINEAGE_COLS, r, strict=True)), "value": int(r[4]),
+                          "initial_value": int(r[5]), "frozen": bool(r[7])}
+        moves = ("SELECT to_token_id, tx_hash FROM holding_transfer WHERE certificate_id = %s AND kind = 'transfer' "
+                 f"AND to_token_id IN ({ids})")
+        if at is not None:
+            moves += " AND block_number <= %s"
+        for to_token, tx in _raw(conn, moves + " ORDER BY block_number, log_index",
+                                 (certificate_id,) if at is None else (certificate_id, at)):
+            txs[to_token].append(tx)
+    out = [{**rows[t], "transfer_txs": " ".join(txs.get(t, ()))} for t in page]
+    return {"holdings": int(n), "live_value": int(live or 0), "max_tier": int(max_tier or 0)}, len(selected), out
+
+
 def walk_lineage(tree: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """The nodes of a lineage tree, depth first."""
     stack = list(reversed(tree))
