@@ -452,7 +452,8 @@ def lineage_page(
     if conn.execute(text(f"SELECT 1 FROM {src('certificate', at)} WHERE id = :id"),
                     {"id": certificate_id, **at_params(at)}).first() is None:
         return None
-    table, cond, params = "holding", "", (certificate_id,)
+    table, cond = "holding", ""
+    params: tuple[Any, ...] = (certificate_id,)
     if at is not None:  # the versions valid at `at`, as `lineage`
         table = "holding_version"
         cond = " AND valid_from_block <= %s AND (valid_to_block IS NULL OR valid_to_block > %s)"
