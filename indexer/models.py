@@ -465,6 +465,14 @@ Index("ix_financing_offer_market", *(_t(FinancingOffer).c[c] for c in ("certific
       "offer_id")), postgresql_where=_OPEN_OFFER, sqlite_where=_OPEN_OFFER)
 Index("ix_quote_request_market", *(_t(QuoteRequest).c[c] for c in ("certificate_id", "tier", "created_block",
       "request_id")))
+# the market's and the deals' totals of the whole book (migration 0013_report_totals)
+Index("ix_financing_offer_market_state", _t(FinancingOffer).c.status, _t(FinancingOffer).c.expires_at,
+      postgresql_include=["value"], postgresql_where=_OPEN_OFFER, sqlite_where=_OPEN_OFFER)
+Index("ix_quote_request_market_state", _t(QuoteRequest).c.status, _t(QuoteRequest).c.deadline,
+      postgresql_include=["value"])
+_REGISTERED = text("registration_ref IS NOT NULL")
+Index("ix_financing_offer_registered", _t(FinancingOffer).c.offer_id, postgresql_where=_REGISTERED,
+      sqlite_where=_REGISTERED)
 
 STATE_TABLES: dict[str, Table] = {
     _t(m).name: _t(m)

@@ -9,6 +9,7 @@ import heapq
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -431,6 +432,81 @@ def lineage_json(conn: Connection, certificate_id: int, extra: dict[str, Any]) -
     start = dumps(body)[:-1] + b',"tree":['
     end = b"]," + dumps(extra)[1:] if extra else b"]}"
     return start + "".join(out).encode() + end
+
+
+def lineage_page(
+    conn: Connection,
+    certificate_id: int,
+    *,
+    owner: str | None = None,
+    date_from: int | None = None,
+    date_to: int | None = None,
+    limit: int,
+    offset: int = 0,
+    at: int | None = None,
+) -> tuple[dict[str, int], int, list[dict[str, Any]]] | None:
+    """One page of `flatten_lineage` (depth first), of the holdings of `owner` created in the date
+    range: (the whole tree's holdings, live value and deepest tier; the rows selected; the page's
+    rows). The tree's order comes from a skeleton of every holding (ids and the filtered columns);
+    only the page's holdings and transfers are read whole."""
+    if conn.execute(text(f"SELECT 1 FROM {src('certificate', at)} WHERE id = :id"),
+                    {"id": certificate_id, **at_params(at)}).first() is None:
+        return None
+    table, cond = "holding", ""
+    params: tuple[Any, ...] = (certificate_id,)
+    if at is not None:  # the versions valid at `at`, as `lineage`
+        table = "holding_version"
+        cond = " AND valid_from_block <= %s AND (valid_to_block IS NULL OR valid_to_block > %s)"
+        params = (certificate_id, at, at)
+    live_sum = Exact(conn).sum("CASE WHEN status = 'live' THEN value END")
+    n, live, max_tier = _raw(
+        conn,
+        f"SELECT COUNT(*), {live_sum}, MAX(tier) FROM {table} WHERE certificate_id = %s{cond}",
+        params,
+    )[0]
+    filtered = owner is not None or date_from is not None or date_to is not None
+    skeleton = _raw(
+        conn,
+        f"SELECT token_id, parent_token_id{', owner, created_at' if filtered else ''} FROM {table} "
+        f"WHERE certificate_id = %s{cond} ORDER BY token_id",
+        params,
+    )
+    children: dict[int, list[int]] = {}
+    roots: list[int] = []
+    for r in skeleton:  # as `lineage` nests them (parents come first)
+        kids = children.get(r[1])
+        (kids if kids is not None else roots).append(r[0])
+        children[r[0]] = []
+    order = []  # depth first
+    stack = list(reversed(roots))
+    while stack:
+        token = stack.pop()
+        order.append(token)
+        stack.extend(reversed(children[token]))
+    selected = order
+    if filtered:
+        keep = {t for t, _, own, created in skeleton
+                if (owner is None or own == owner) and (date_from is None or created >= date_from)
+                and (date_to is None or created < date_to)}
+        selected = [t for t in order if t in keep]
+    page = selected[offset : offset + limit]
+    rows: dict[int, dict[str, Any]] = {}
+    txs: dict[int, list[str]] = defaultdict(list)
+    if page:
+        ids = ", ".join(str(int(t)) for t in page)
+        for r in _raw(conn, f"SELECT {', '.join(_LINEAGE_COLS)} FROM {table} "
+                            f"WHERE certificate_id = %s{cond} AND token_id IN ({ids})", params):
+            rows[r[0]] = {**dict(zip(_LINEAGE_COLS, r, strict=True)), "value": int(r[4]),
+                          "initial_value": int(r[5]), "frozen": bool(r[7])}
+        moves = ("SELECT to_token_id, tx_hash FROM holding_transfer WHERE certificate_id = %s AND kind = 'transfer' "
+                 f"AND to_token_id IN ({ids})")
+        if at is not None:
+            moves += " AND block_number <= %s"
+        for to_token, tx in _raw(conn, moves + " ORDER BY block_number, log_index",
+                                 (certificate_id,) if at is None else (certificate_id, at)):
+            txs[to_token].append(tx)
+    out = [{**rows[t], "transfer_txs": " ".join(txs.get(t, ()))} for t in page]
+    return {"holdings": int(n), "live_value": int(live or 0), "max_tier": int(max_tier or 0)}, len(selected), out
 
 
 def walk_lineage(tree: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -873,59 +949,75 @@ def _state(status: str, expires_at: int, now: int) -> str:
     return "expired" if status == "open" and expires_at <= now else status
 
 
-def _market(conn: Connection, seller: str | None, certificate_id: int | None, tier: int | None, state: str | None,
-            date_from: int | None, date_to: int | None, now: int | None,
-            at: int | None) -> tuple[tuple[str, str], Filters]:
-    """The market's rows (offers open to every factor or a list, and quote requests) with their
-    state at `now`, filtered: the two kinds' queries (each a FROM item `m` once parenthesized) and
-    the filters over `m`."""
-    f = Filters()
-    f.params.update(at_params(at))
-    f.params["now"] = now if now is not None else chain_time(conn)
-    f.add("m.seller = :seller", seller=seller)
-    f.add("m.certificate_id = :cid", cid=certificate_id)
-    f.add("m.tier = :tier", tier=tier)
-    f.add("m.created_at >= :date_from", date_from=date_from)
-    f.add("m.created_at < :date_to", date_to=date_to)
-    f.add("(CASE WHEN m.status = 'open' AND m.expires_at <= :now THEN 'expired' ELSE m.status END) = :state",
-          state=state)
-    offers = f"""
+@dataclass(frozen=True)
+class MarketQuery:
+    """The market report's filters (`market` and `market_totals` take the same): seller, certificate,
+    tier when offered, state at `now` (default: the chain's time), creation date range, as of block
+    `at`."""
+
+    seller: str | None = None
+    certificate_id: int | None = None
+    tier: int | None = None
+    state: str | None = None
+    date_from: int | None = None
+    date_to: int | None = None
+    now: int | None = None
+    at: int | None = None
+
+
+# the market's two kinds of rows, as FROM items `m` once parenthesized: (full, narrow). The narrow
+# form has only what the filters and the totals read (an index-only scan of the open offers,
+# 0013); the quote joined in the full form is one at most per request (its primary key)
+_MARKET_OFFERS = ("""
           SELECT 'open_offer' AS kind, o.offer_id AS id, o.certificate_id, o.tier, o.token_id, o.seller, o.value,
                  o.rate_bps, o.price, o.expires_at, o.status,
                  CASE WHEN o.status = 'accepted' THEN o.factor END AS factor,
                  COALESCE(o.invited, 'all') AS invited, o.rate_bps AS best_rate_bps,
                  o.price AS best_price, CASE WHEN o.status = 'accepted' THEN o.offer_id END AS deal_offer_id,
                  o.created_at, o.created_block
-          FROM {src("financing_offer", at, "o")} WHERE o.kind = 'open'"""
-    requests = f"""
+          FROM {offer} WHERE o.kind = 'open'""", """
+          SELECT o.seller, o.certificate_id, o.tier, o.created_at, o.status, o.expires_at, o.value
+          FROM {offer} WHERE o.kind = 'open'""")
+_MARKET_REQUESTS = ("""
           SELECT 'quote_request' AS kind, r.request_id AS id, r.certificate_id, r.tier, r.token_id, r.seller,
                  r.value, aq.rate_bps, aq.price, r.deadline AS expires_at, r.status, aq.factor, 'all' AS invited,
                  NULL AS best_rate_bps, NULL AS best_price, r.offer_id AS deal_offer_id, r.created_at,
                  r.created_block
-          FROM {src("quote_request", at, "r")} LEFT JOIN {src("quote", at, "aq")} ON aq.quote_id = r.quote_id"""
-    return (offers, requests), f
+          FROM {request} LEFT JOIN {quote} ON aq.quote_id = r.quote_id""", """
+          SELECT r.seller, r.certificate_id, r.tier, r.created_at, r.status, r.deadline AS expires_at, r.value
+          FROM {request}""")
 
 
-def market(
-    conn: Connection,
-    *,
-    seller: str | None = None,
-    certificate_id: int | None = None,
-    tier: int | None = None,
-    state: str | None = None,
-    date_from: int | None = None,
-    date_to: int | None = None,
-    now: int | None = None,
-    at: int | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
+def _market(conn: Connection, q: MarketQuery, narrow: bool = False) -> tuple[tuple[str, str], Filters]:
+    """The market's rows (offers open to every factor or a list, and quote requests) with their
+    state at `now`, filtered: the two kinds' queries (each a FROM item `m` once parenthesized;
+    `narrow`: the columns the filters and totals read) and the filters over `m`."""
+    f = Filters()
+    f.params.update(at_params(q.at))
+    f.params["now"] = q.now if q.now is not None else chain_time(conn)
+    f.add("m.seller = :seller", seller=q.seller)
+    f.add("m.certificate_id = :cid", cid=q.certificate_id)
+    f.add("m.tier = :tier", tier=q.tier)
+    f.add("m.created_at >= :date_from", date_from=q.date_from)
+    f.add("m.created_at < :date_to", date_to=q.date_to)
+    # the state at `now` (`_state`), as conditions on the columns (a range of the totals' indexes)
+    if q.state in ("open", "expired"):
+        f.add(f"m.status = 'open' AND m.expires_at {'>' if q.state == 'open' else '<='} :now")
+    else:
+        f.add("m.status = :state", state=q.state)
+    tables = {"offer": src("financing_offer", q.at, "o"), "request": src("quote_request", q.at, "r"),
+              "quote": src("quote", q.at, "aq")}
+    i = 1 if narrow else 0
+    return (_MARKET_OFFERS[i].format(**tables), _MARKET_REQUESTS[i].format(**tables)), f
+
+
+def market(conn: Connection, q: MarketQuery, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
     """Open offers (to every factor or a list) and quote requests, created in the date range, by
     certificate and tier: value, the offer's rate or the best (lowest) rate quoted and its price,
     quotes received, the buyer once accepted, and the state now (`open`, `expired`: open past its
     expiry or deadline, `accepted`, `cancelled`). `limit` / `offset`: one page of them
     (`market_totals`: the counts and open value of them all)."""
-    kinds, f = _market(conn, seller, certificate_id, tier, state, date_from, date_to, now, at)
+    kinds, f = _market(conn, q)
     page = ""
     if limit is not None:  # each kind in the report's order up to the page's end (an index scan), then merged
         page = "LIMIT :end"
@@ -953,9 +1045,9 @@ def market(
     for i in range(0, len(requests), 500):
         ids = ", ".join(str(n) for n in requests[i : i + 500])
         for rid, rate, price, q_status in conn.execute(
-            text(f"SELECT q.request_id, q.rate_bps, q.price, q.status FROM {src('quote', at, 'q')} "
+            text(f"SELECT q.request_id, q.rate_bps, q.price, q.status FROM {src('quote', q.at, 'q')} "
                  f"WHERE q.request_id IN ({ids})"),
-            at_params(at),
+            at_params(q.at),
         ).all():
             quotes[int(rid)] += 1
             if q_status not in ("open", "accepted"):
@@ -982,31 +1074,18 @@ _MARKET_KEYS = ("kind", "id", "certificate_id", "tier", "token_id", "seller", "v
                 "deal_offer_id", "created_at", "created_block")
 
 
-def market_totals(
-    conn: Connection,
-    *,
-    seller: str | None = None,
-    certificate_id: int | None = None,
-    tier: int | None = None,
-    state: str | None = None,
-    date_from: int | None = None,
-    date_to: int | None = None,
-    now: int | None = None,
-    at: int | None = None,
-) -> dict[str, Any]:
-    """Of every row `market` lists (same filters): rows, open offers, quote requests, open value."""
-    kinds, f = _market(conn, seller, certificate_id, tier, state, date_from, date_to, now, at)
+def market_totals(conn: Connection, q: MarketQuery) -> dict[str, Any]:
+    """Of every row `market` lists (same filters): rows, open offers, quote requests, open value;
+    each kind counted on its own, from its narrow form."""
+    kinds, f = _market(conn, q, narrow=True)
     x = Exact(conn)
-    n, offers, requests, open_value = conn.execute(
-        text(f"""
-        SELECT COUNT(*), COUNT(CASE WHEN m.kind = 'open_offer' THEN 1 END),
-               COUNT(CASE WHEN m.kind = 'quote_request' THEN 1 END),
-               {x.sum("CASE WHEN m.status = 'open' AND m.expires_at > :now THEN m.value END")}
-        FROM ({kinds[0]} UNION ALL {kinds[1]}) m {f.where()}"""),
-        f.params,
-    ).one()
-    return {"rows": int(n), "open_offers": int(offers), "quote_requests": int(requests),
-            "open_value": int(open_value or 0)}
+    counts, open_value = [], 0
+    open_ = " AND ".join([*f.clauses, "m.status = 'open'", "m.expires_at > :now"])
+    for sql in kinds:  # the count, then the sum over the open rows only (a range of the index)
+        counts.append(int(conn.execute(text(f"SELECT COUNT(*) FROM ({sql}) m {f.where()}"), f.params).scalar_one()))
+        value = conn.execute(text(f"SELECT {x.sum('m.value')} FROM ({sql}) m WHERE {open_}"), f.params).scalar_one()
+        open_value += to_int(value) or 0
+    return {"rows": sum(counts), "open_offers": counts[0], "quote_requests": counts[1], "open_value": open_value}
 
 
 def rates(
@@ -1474,7 +1553,17 @@ def deals_summary(
     date_to: int | None = None,
     at: int | None = None,
 ) -> dict[str, int]:
-    """The counts of `deals` (same filters): deals, and those registered."""
+    """The counts of `deals` (same filters): deals, and those registered. Of the whole book now
+    without the join of every deal to its offer: every deal is an accepted offer (`OfferAccepted`
+    writes both rows) and only a deal gets a registration (`Financing.setRegistration`), so the
+    registered deals are the offers with a reference (a partial index, 0013)."""
+    if at is None and member is None and certificate_id is None and date_from is None and date_to is None:
+        n = conn.execute(text("SELECT COUNT(*) FROM financing_deal")).scalar_one()
+        reg = conn.execute(text("SELECT COUNT(*) FROM financing_offer WHERE registration_ref IS NOT NULL")
+                           ).scalar_one()
+        if registered is not None:
+            n = reg if registered else n - reg
+        return {"deals": int(n), "registered_deals": int(reg) if registered is not False else 0}
     f = _deal_filters(member, registered, certificate_id, date_from, date_to, at)
     n, reg = conn.execute(
         text(f"""SELECT COUNT(*), COUNT(o.registration_ref)

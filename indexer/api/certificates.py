@@ -82,18 +82,13 @@ def certificate_lineage_rows(
     """The lineage as flat rows, depth first (the order of the tree), paginated: holdings created in
     the date range, optionally of one owner. Summary: holdings, live value and deepest tier of the
     whole tree."""
-    tree = _lineage(conn, certificate_id, as_of)
-    owner = address(member)
-    nodes = [
-        n
-        for n in reports.walk_lineage(tree["tree"])
-        if (owner is None or n["owner"] == owner)
-        and (dates.date_from is None or n["created_at"] >= dates.date_from)
-        and (dates.date_to is None or n["created_at"] < dates.date_to)
-    ]
-    rows = [reports.lineage_row(n) for n in nodes[page.offset : page.offset + page.limit]]  # the page only
-    summary = {"certificate_id": certificate_id, **_summary(tree)}
-    return report_response(rows, page, format, f"lineage-{certificate_id}", summary=summary, total=len(nodes))
+    got = reports.lineage_page(conn, certificate_id, owner=address(member), date_from=dates.date_from,
+                               date_to=dates.date_to, limit=page.limit, offset=page.offset, at=as_of.at)
+    if got is None:
+        raise NotFound(f"certificate {certificate_id} not indexed", as_of.summary())
+    figures, total, rows = got
+    summary = {"certificate_id": certificate_id, **figures, **as_of.summary()}
+    return report_response(rows, page, format, f"lineage-{certificate_id}", summary=summary, total=total)
 
 
 def _lineage(conn: Conn, certificate_id: int, as_of: Moment) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import APIRouter, Query, Response
 
 from indexer import reports
-from indexer.api.asof import Report
+from indexer.api.asof import Report, ReportParams
 from indexer.api.deps import (
     MAX_ID,
     Auditor,
@@ -33,6 +33,14 @@ from indexer.api.errors import RESPONSES
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[Auditor], responses=RESPONSES)
 
 Member = Annotated[str | None, address_query("filter by member (the debtor; factor or seller for financing)")]
+
+
+def _paged(q: ReportParams, fmt: str, name: str, totals: dict[str, Any], rows: list[dict[str, Any]],
+           count: str = "rows") -> Response:
+    """A report the database paged: `rows` is the page, `totals` the figures of every row (the
+    summary), `totals[count]` their number (`rows`: a count only, left out of the summary)."""
+    n = totals.pop(count) if count == "rows" else totals[count]
+    return report_response(rows, q.page, fmt, name, summary={**totals, **q.as_of.summary()}, total=n)
 
 
 @router.get("/exposure")
@@ -165,14 +173,10 @@ def market(
     """Open offers (to every factor or a list) and quote requests created in the date range, by
     certificate and tier: value, rate offered or best (lowest) rate quoted with its price, quotes
     received, buyer, state (`expired`: open past its expiry or deadline at the block reported)."""
-    filters: dict[str, Any] = dict(seller=address(member), certificate_id=certificate_id, tier=tier, state=state,
-                                   date_from=q.dates.date_from, date_to=q.dates.date_to, now=q.as_of.time,
-                                   at=q.as_of.at)
-    totals = reports.market_totals(conn, **filters)
-    rows = reports.market(conn, **filters, limit=q.page.limit, offset=q.page.offset)
-    n = totals.pop("rows")
-    summary = {**totals, **q.as_of.summary()}
-    return report_response(rows, q.page, format, "market", summary=summary, total=n)
+    mq = reports.MarketQuery(seller=address(member), certificate_id=certificate_id, tier=tier, state=state,
+                             date_from=q.dates.date_from, date_to=q.dates.date_to, now=q.as_of.time, at=q.as_of.at)
+    totals = reports.market_totals(conn, mq)
+    return _paged(q, format, "market", totals, reports.market(conn, mq, limit=q.page.limit, offset=q.page.offset))
 
 
 @router.get("/rates")
@@ -211,9 +215,7 @@ def early_payments(
                                    at=q.as_of.at)
     totals = reports.early_payment_totals(conn, **filters)
     rows = reports.early_payments(conn, **filters, limit=q.page.limit, offset=q.page.offset)
-    n = totals.pop("rows")
-    summary = {**totals, **q.as_of.summary()}
-    return report_response(rows, q.page, format, "early-payments", summary=summary, total=n)
+    return _paged(q, format, "early-payments", totals, rows)
 
 
 @router.get("/recourse")
@@ -230,8 +232,7 @@ def recourse(
                                    date_to=q.dates.date_to, at=q.as_of.at)
     totals = reports.recourse_totals(conn, **filters)
     rows = reports.recourse(conn, **filters, limit=q.page.limit, offset=q.page.offset)
-    summary = {**totals, **q.as_of.summary()}
-    return report_response(rows, q.page, format, "recourse", summary=summary, total=totals["claims"])
+    return _paged(q, format, "recourse", totals, rows, count="claims")
 
 
 InvoiceKey = Annotated[str | None, Query(pattern="^0x[0-9a-fA-F]{64}$",
@@ -262,8 +263,7 @@ def invoice_usage(
         return report_response(rows, q.page, format, "invoices", summary=summary)
     totals = reports.invoice_totals(conn, **filters)
     rows = reports.invoices(conn, **filters, limit=q.page.limit, offset=q.page.offset)
-    return report_response(rows, q.page, format, "invoices", summary={**totals, **q.as_of.summary()},
-                           total=totals["invoices"])
+    return _paged(q, format, "invoices", totals, rows, count="invoices")
 
 
 @router.get("/abnormal-splits")
@@ -311,8 +311,7 @@ def registered_deals(
                                    date_from=q.dates.date_from, date_to=q.dates.date_to, at=q.as_of.at)
     counts = reports.deals_summary(conn, **filters)
     rows = reports.deals(conn, **filters, limit=q.page.limit, offset=q.page.offset)
-    summary = {**counts, **q.as_of.summary()}
-    return report_response(rows, q.page, format, "deals", summary=summary, total=counts["deals"])
+    return _paged(q, format, "deals", counts, rows, count="deals")
 
 
 @router.get("/regulator/{dataset}")

@@ -196,6 +196,18 @@ def test_deals_with_registration(client: TestClient) -> None:
     assert rep[0]["registration_ref"] == REF and rep[1]["registration_ref"] == "" and rep[0]["registered_deals"] == "1"
 
 
+@pytest.mark.parametrize("registered", [None, "true", "false"])
+def test_deal_counts_of_the_whole_book(client: TestClient, registered: str | None) -> None:
+    """The whole book's counts (from the deals and the registered offers, without the join) are
+    those of its rows and of the joined counts (a date filter takes that path)."""
+    params = {} if registered is None else {"registered": registered}
+    whole, joined = get(client, "deals", **params), get(client, "deals", **params, date_from=0)
+    assert whole == joined
+    items = whole["items"]
+    assert whole["total"] == whole["deals"] == len(items) >= 1
+    assert whole["registered_deals"] == sum(r["registered"] for r in items)
+
+
 def test_regulator_layout(client: TestClient) -> None:
     for dataset, columns in reports.REGULATOR_COLUMNS.items():
         body = get(client, f"regulator/{dataset}")

@@ -207,6 +207,14 @@ def test_market_rows_reports_reconcile_and_as_of(fresh_system: Any, databases: A
         assert {(r["kind"], r["id"]): {k: r[k] for k in want["market"][(r["kind"], r["id"])]} for r in got["items"]} \
             == want["market"]  # fmt: skip
         assert got["open_offers"] == sum(1 for k in want["market"] if k[0] == "open_offer")
+        for state in (None, "open", "expired", "accepted", "cancelled"):  # the totals are those of the rows
+            params = {"limit": 10_000} if state is None else {"limit": 10_000, "state": state}
+            rep = client.get("/v1/reports/market", params=params).json()
+            items = rep["items"]
+            assert (rep["total"], rep["open_offers"], rep["quote_requests"], rep["open_value"]) == (
+                len(items), sum(r["kind"] == "open_offer" for r in items),
+                sum(r["kind"] == "quote_request" for r in items),
+                sum(r["value"] for r in items if r["state"] == "open"))
         for by in ("tier", "factor"):
             rows = client.get("/v1/reports/rates", params={"by": by}).json()["items"]
             assert {r[by]: {k: r[k] for k in want["rates"][by][r[by]]} for r in rows} == want["rates"][by]

@@ -407,6 +407,17 @@ def test_lineage_rows(client: TestClient) -> None:
     )
     assert [r["token_id"] for r in rows] == ["1", "2", "11", "3"] and {r["live_value"] for r in rows} == {"1000"}
     assert client.get("/v1/certificates/99/lineage/rows").status_code == 404
+    # every page is the depth-first walk of the tree (`/lineage`) filtered and sliced
+    for cid in (1, 6):
+        nodes = list(reports.walk_lineage(client.get(f"/v1/certificates/{cid}/lineage").json()["tree"]))
+        for params in ({}, {"member": F}, {"date_from": NOW - 50 * DAY}, {"date_to": NOW}, {"limit": 1, "offset": 1},
+                       {"member": S2, "limit": 1}):
+            body = client.get(f"/v1/certificates/{cid}/lineage/rows", params=params).json()
+            want = [reports.lineage_row(n) for n in nodes
+                    if n["owner"] == params.get("member", n["owner"])
+                    and params.get("date_from", 0) <= n["created_at"] < params.get("date_to", 2**62)]
+            offset = int(params.get("offset", 0))
+            assert (body["items"], body["total"]) == (want[offset : offset + int(params.get("limit", 100))], len(want))
     whole = list(csv.DictReader(io.StringIO(client.get("/v1/certificates/1/lineage", params={"format": "csv"}).text)))
     assert [(r["token_id"], r["holdings"], r["live_value"], r["max_tier"]) for r in whole] == [
         (t, "4", "1000", "4") for t in ("1", "2", "11", "3")
