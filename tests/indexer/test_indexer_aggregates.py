@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from indexer import aggregates, reports
 from indexer.models import AGG_TABLES
@@ -25,6 +25,22 @@ def assert_aggregates_exact(engine: Any) -> None:
         for deal in conn.execute(select(AGG_TABLES["agg_deal_parties"])).mappings():
             for params in ({"member": deal["seller"]}, {"factor": deal["factor"]}, {"seller": deal["seller"]}):
                 assert reports.financing(conn, **params) == reports.financing(conn, **params, scan=True)
+        assert_rates_and_splits_exact(conn)
+
+
+def assert_rates_and_splits_exact(conn: Any) -> None:
+    """The rates and abnormal-splits reports read through their aggregates equal the scans."""
+    for by in ("tier", "factor"):
+        for kind in (None, "direct", "open", "quote"):
+            assert reports.rates(conn, by=by, kind=kind) == reports.rates(conn, by=by, kind=kind, scan=True)
+    hops = conn.execute(text("SELECT DISTINCT certificate_id, from_owner, to_owner FROM holding_transfer "
+                             "WHERE kind IN ('split', 'transfer')")).all()
+    params: list[dict[str, Any]] = [{}, {"min_hops": 2}, {"max_splits": 0}, {"max_splits": 1, "min_hops": 4},
+                                    {"min_value": 10**30}, {"min_value": 0}]
+    params += [{"certificate_id": c, "min_hops": 2, "max_splits": 1} for c in {h[0] for h in hops}]
+    params += [{"member": m, "min_hops": 2, "max_splits": 1} for m in sorted({m for h in hops for m in h[1:]})]
+    for p in params:
+        assert reports.abnormal_splits(conn, **p) == reports.abnormal_splits(conn, **p, scan=True), p
 
 
 def test_aggregates_equal_scratch_after_a_lifecycle(played: Any, databases: Any) -> None:
