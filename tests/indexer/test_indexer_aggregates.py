@@ -66,3 +66,31 @@ def test_aggregates_do_not_depend_on_batch_boundaries(played: Any, databases: An
     finally:
         one.close()
         two.close()
+
+
+NEW_IN_0012 = ("agg_deal_rate", "agg_deal_tier_seller", "agg_deal_factor_seller", "agg_split_count", "agg_chain_hop")
+
+
+def test_migration_0012_fills_what_the_follower_keeps(played: Any, databases: Any) -> None:
+    """An index made before 0012: the migration's SQL fills the new aggregates with exactly the rows
+    the follower would have kept (and the from-scratch computation)."""
+    from alembic import command
+
+    from indexer.db import alembic_config
+
+    url = databases.new()
+    ix = played.index(url, batch_blocks=3)
+    try:
+        with ix.engine.connect() as conn:
+            kept = {n: sorted(tuple(r) for r in conn.execute(select(AGG_TABLES[n]))) for n in NEW_IN_0012}
+        assert all(kept.values()), kept  # every table has rows: not vacuous
+        ix.engine.dispose()
+        command.downgrade(alembic_config(url), "0011_report_latency")
+        command.upgrade(alembic_config(url), "head")
+        with ix.engine.connect() as conn:
+            filled = {n: sorted(tuple(r) for r in conn.execute(select(AGG_TABLES[n]))) for n in NEW_IN_0012}
+            assert filled == kept
+            assert {n: aggregates.scratch(conn)[n] for n in NEW_IN_0012} == kept
+            assert_rates_and_splits_exact(conn)
+    finally:
+        ix.close()
