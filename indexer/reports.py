@@ -1394,12 +1394,11 @@ def abnormal_splits(
     range: `many_splits` (a holding split more than `max_splits` times), `small_value` (a split
     moving less than `min_value`), `fast_chain` (at least `min_hops` hops, each leaving the holding
     the previous one delivered within `max_seconds` of it: value passed on at once, again and
-    again). `member`: hops it sent or received. With the default `max_seconds`, no dates and not
-    `at` (and not `scan`): read through the aggregates `agg_split_count`, `agg_chain_hop` and the
-    index of small splits (`_abnormal_indexed`), the same rows; otherwise every hop in range is read."""
-    if (not scan and max_seconds == MAX_SECONDS and min_hops >= 2 and date_from is None and date_to is None
-            and at is None):
-        return _abnormal_indexed(conn, max_splits, min_value, min_hops, certificate_id, member)
+    again). `member`: hops it sent or received. With the default `max_seconds` and no dates (and
+    not `scan`): read through the aggregates `agg_split_count`, `agg_chain_hop` and the index of
+    small splits (`_abnormal_indexed`), the same rows; otherwise every hop in range is read."""
+    if not scan and max_seconds == MAX_SECONDS and min_hops >= 2 and date_from is None and date_to is None:
+        return _abnormal_indexed(conn, max_splits, min_value, min_hops, certificate_id, member, at)
     f = Filters()
     f.params.update(at_params(at))
     f.clauses.append("t.kind IN ('split', 'transfer')")
@@ -1477,18 +1476,20 @@ def _findings_sorted(out: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _abnormal_indexed(conn: Connection, max_splits: int, min_value: int, min_hops: int, certificate_id: int | None,
-                      member: str | None) -> list[dict[str, Any]]:
-    """`abnormal_splits` with the default `max_seconds`, over every hop: the splits below
-    `min_value` through the partial index on split values; the splits of the holdings
-    `agg_split_count` counts more than `max_splits` of; the fast chains from `agg_chain_hop`
-    (hops of a chain, the last one continued by none), walked back hop by hop. The rows, their
-    order and the member test are those of the scan."""
+                      member: str | None, at: int | None) -> list[dict[str, Any]]:
+    """`abnormal_splits` with the default `max_seconds`, over every hop (up to block `at`): the
+    splits below `min_value` through the partial index on split values; the splits of the
+    holdings `agg_split_count` counts more than `max_splits` of (now: a superset of those as of
+    `at`); the fast chains from `agg_chain_hop` (a row depends only on the hops before it): hops
+    of a chain that no hop up to `at` continues, walked back hop by hop. The rows, their order
+    and the member test are those of the scan."""
 
     def involved(h: Any) -> bool:
         return member is None or member in (h["from_owner"], h["to_owner"])
 
     f = Filters()
     f.add("t.certificate_id = :cid", cid=certificate_id)
+    f.add("t.block_number <= :at", at=at)
     small = Filters()
     small.clauses, small.params = [*f.clauses, "t.kind = 'split'"], dict(f.params)
     small.add("(t.from_owner = :member OR t.to_owner = :member)", member=member)
@@ -1516,7 +1517,7 @@ def _abnormal_indexed(conn: Connection, max_splits: int, min_value: int, min_hop
                  AND t.log_index = c.log_index
             {f.where()} {"AND" if f.clauses else "WHERE"} c.hops >= :min_hops AND NOT EXISTS (
               SELECT 1 FROM agg_chain_hop n WHERE n.prev_block_number = c.block_number
-                     AND n.prev_log_index = c.log_index)
+                     AND n.prev_log_index = c.log_index {"" if at is None else "AND n.block_number <= :at"})
             ORDER BY c.block_number, c.log_index"""), {**f.params, "min_hops": min_hops}).all()
     prev: dict[tuple[int, int], tuple[int, int] | None] = {(r[0], r[1]): (r[2], r[3]) for r in leaves}
     todo = {p for p in prev.values() if p is not None and p not in prev}

@@ -39,6 +39,8 @@ def assert_rates_and_splits_exact(conn: Any) -> None:
                                     {"min_value": 10**30}, {"min_value": 0}]
     params += [{"certificate_id": c, "min_hops": 2, "max_splits": 1} for c in {h[0] for h in hops}]
     params += [{"member": m, "min_hops": 2, "max_splits": 1} for m in sorted({m for h in hops for m in h[1:]})]
+    blocks = conn.execute(text("SELECT DISTINCT block_number FROM holding_transfer ORDER BY 1")).scalars().all()
+    params += [{"at": b, "min_hops": 2, "max_splits": 1} for b in blocks[:: max(1, len(blocks) // 8)]]
     for p in params:
         assert reports.abnormal_splits(conn, **p) == reports.abnormal_splits(conn, **p, scan=True), p
 

@@ -1,8 +1,8 @@
 """Abnormal splitting read through the aggregates (`agg_split_count`, `agg_chain_hop`, the index of
-small splits) equals the scan of every hop, on random hop sequences written as rows (both
-backends): time gaps at and around the 3,600 s bound, zero and backwards, holdings delivered and
-split many times, members on either side. The chain rows the follower keeps, a rebuild computes and
-migration 0012's SQL fills are the same."""
+small splits) equals the scan of every hop (now and as of a block), on random hop sequences
+written as rows (both backends): time gaps at and around the 3,600 s bound, zero and backwards,
+holdings delivered and split many times, members on either side. The chain rows the follower
+keeps, a rebuild computes and migration 0012's SQL fills are the same."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ MIGRATION = importlib.import_module("indexer.migrations.versions.0012_split_rate
 OWNERS = ["0x" + f"{i:040x}" for i in range(1, 5)]
 HASH = "0x" + "11" * 32
 
-# a hop: kind, the holding it leaves (of those made so far), seconds after the previous row, value,
-# sender, receiver, in the previous row's block
+# a hop: kind, the holding it leaves (the newest made so far, mostly: chains grow), a split into a new
+# holding (else value into one already there), seconds after the previous row, value, sender,
+# receiver, in the previous row's block
 hop = st.tuples(
-    st.sampled_from(["split", "split", "transfer", "merge", "mint"]),
-    st.integers(0, 50),
+    st.sampled_from(["split", "split", "transfer", "transfer", "merge", "mint"]),
+    st.sampled_from([0, 0, 0, 1, 2, 5, 17]),
+    st.sampled_from([True, True, True, False]),
     st.sampled_from([0, 0, 1, 1_800, 3_599, 3_600, 3_601, 7_200, -5]),
     st.sampled_from([1, 9_999, 10_000, 10_001, 10**30]),
     st.integers(0, 3),
@@ -36,14 +38,14 @@ hop = st.tuples(
 
 def _rows(hops: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     rows, block, log, ts, tokens = [], 1, 0, 1_000_000, [1, 2, 3]
-    for kind, pick, gap, value, frm, to, same_block in hops:
+    for kind, pick, fresh, gap, value, frm, to, same_block in hops:
         block, log = (block, log + 1) if same_block else (block + 1, 0)
         ts += gap
-        token = tokens[-1 - pick % len(tokens)]  # mostly the newest holdings: chains grow
+        token = tokens[-1 - pick % len(tokens)]
         to_token = token
-        if kind == "split" and pick % 4:  # a new holding (else value into one already there)
-            to_token = max(tokens) + 1
-            tokens.append(to_token)
+        if kind == "split":
+            to_token = max(tokens) + 1 if fresh else tokens[pick % len(tokens)]
+            tokens.append(to_token)  # (again, when already there: the newest delivered)
         rows.append({"block_number": block, "log_index": log, "tx_hash": HASH, "timestamp": ts, "kind": kind,
                      "certificate_id": 1, "from_token_id": 0 if kind == "mint" else token,
                      "to_token_id": to_token, "from_owner": OWNERS[frm], "to_owner": OWNERS[to], "value": value,
@@ -74,7 +76,10 @@ def test_abnormal_splits_through_aggregates_equal_the_scan(databases: Any) -> No
                 conn.execute(delete(table))
                 conn.execute(insert(table), rows)
                 aggregates.rebuild(conn)
-                for p in PARAMS:
+                middle = rows[len(rows) // 2]["block_number"]  # as of a block: the hops up to it
+                as_of = [{"at": middle}, {"at": middle, "min_hops": 2, "max_splits": 0, "min_value": 10_001},
+                         {"at": middle - 1, "member": OWNERS[0], "min_hops": 2, "max_splits": 1}]
+                for p in [*PARAMS, *as_of]:
                     fast = reports.abnormal_splits(conn, **p)
                     assert fast == reports.abnormal_splits(conn, **p, scan=True), p
                     for r in fast:
