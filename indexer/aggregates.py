@@ -14,7 +14,16 @@ What they hold (one contribution per holding or arrival):
 * ``agg_deal_certificate[certificate_id]``: its financing deals (``financing_deal``), their value
   and price;
 * ``agg_deal_parties[factor, seller]``: their financing deals, value, price, sum of rate x value,
-  of rates and of days to maturity.
+  of rates and of days to maturity;
+* ``agg_deal_rate[tier, factor, kind, rate_bps]``: financing deals joined with their offer (its
+  tier and kind: final by the end of the accepting transaction), value, price, days to maturity;
+  ``agg_deal_tier_seller[kind, tier, seller]``, ``agg_deal_factor_seller[kind, factor, seller]``:
+  those deals per seller, each also under the kind ``*`` (every kind);
+* ``agg_split_count[token_id]``: the splits off a holding;
+* ``agg_chain_hop[block_number, log_index]``: per hop (split or whole transfer) that continues a
+  fast chain (`CHAIN_SECONDS`), the hop it continues and the chain's hops up to it. A function of
+  the earlier hops only: rows are added with their hops and a rollback deletes those above the
+  ancestor.
 
 A row whose figures are all zero is deleted: the tables do not depend on the batch boundaries.
 """
@@ -32,6 +41,8 @@ from indexer.models import AGG_TABLES, STATE_TABLES
 
 OPEN = frozenset(("pending", "active", "overdue"))
 ARRIVALS = frozenset(("mint", "split", "transfer"))
+HOPS = frozenset(("split", "transfer"))  # hops between members (`reports.abnormal_splits`)
+CHAIN_SECONDS = 3_600  # `reports.MAX_SECONDS`: the fast chains kept in agg_chain_hop
 CHUNK = 500
 Row = dict[str, Any]
 
@@ -40,7 +51,17 @@ HOLDER = AGG_TABLES["agg_holder_outstanding"]
 RECEIVER = AGG_TABLES["agg_tier_receiver"]
 DEAL_CERT = AGG_TABLES["agg_deal_certificate"]
 DEAL_PARTIES = AGG_TABLES["agg_deal_parties"]
+DEAL_RATE = AGG_TABLES["agg_deal_rate"]
+TIER_SELLER = AGG_TABLES["agg_deal_tier_seller"]
+FACTOR_SELLER = AGG_TABLES["agg_deal_factor_seller"]
+EVERY_KIND = "*"
+SPLIT_COUNT = AGG_TABLES["agg_split_count"]
+CHAIN_HOP = AGG_TABLES["agg_chain_hop"]
 DEAL_COLUMNS = "certificate_id, factor, seller, value, price, rate_bps, days_to_maturity"
+# a deal with its offer's tier and kind (NULL: no offer row, as the rates report's join drops it)
+DEAL_OFFER = ("SELECT d.certificate_id, d.factor, d.seller, d.value, d.price, d.rate_bps, d.days_to_maturity, "
+              "o.tier, o.kind FROM financing_deal d LEFT JOIN financing_offer o ON o.offer_id = d.offer_id")
+HOP_COLUMNS = "block_number, log_index, timestamp, kind, from_token_id, to_token_id"
 
 
 class Deltas:
@@ -52,6 +73,11 @@ class Deltas:
         self.receivers: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
         self.deal_certs: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
         self.deal_parties: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+        self.deal_rates: dict[tuple[int, str, str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.tier_sellers: dict[tuple[str, int, str], int] = defaultdict(int)
+        self.factor_sellers: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.splits: dict[int, int] = defaultdict(int)
+        self.chain_hops: list[Row] = []  # rows to add (a rollback deletes, `RollbackDeltas.before`)
 
     def holding(self, row: Row | None, cert_status: str | None, sign: int) -> None:
         if row is None or row["status"] != "live":
@@ -68,7 +94,8 @@ class Deltas:
             r = self.receivers[(row["tier"], row["to_owner"])]
             r[0] += sign
             r[1] += sign * int(row["value"])
-
+        if row["kind"] == "split":
+            self.splits[row["from_token_id"]] += sign
 
     def deal(self, row: Row, sign: int) -> None:
         value, price, rate = int(row["value"]), int(row["price"]), int(row["rate_bps"])
@@ -78,6 +105,48 @@ class Deltas:
         p = self.deal_parties[(row["factor"], row["seller"])]
         for i, x in enumerate((1, value, price, rate * value, rate, int(row["days_to_maturity"]))):
             p[i] += sign * x
+        if row["tier"] is None:  # no offer row
+            return
+        r = self.deal_rates[(row["tier"], row["factor"], row["kind"], rate)]
+        for i, x in enumerate((1, value, price, int(row["days_to_maturity"]))):
+            r[i] += sign * x
+        for kind in (row["kind"], EVERY_KIND):
+            self.tier_sellers[(kind, row["tier"], row["seller"])] += sign
+            self.factor_sellers[(kind, row["factor"], row["seller"])] += sign
+
+
+def chain_hops(hops: Iterable[Any], delivered: dict[int, Row]) -> list[Row]:
+    """The agg_chain_hop rows of `hops` (rows of `HOP_COLUMNS`, in chain order), after the hops
+    before them: `delivered[token]` is the last hop before them that delivered the token, with its
+    `hops` (1: it continues no chain); updated in place. The rule of `reports.abnormal_splits`."""
+    out: list[Row] = []
+    for h in hops:
+        if h["kind"] not in HOPS:
+            continue
+        prev = delivered.get(h["from_token_id"])
+        n = 1
+        if prev is not None and 0 <= h["timestamp"] - prev["timestamp"] <= CHAIN_SECONDS:
+            n = prev["hops"] + 1
+            out.append({"block_number": h["block_number"], "log_index": h["log_index"],
+                        "prev_block_number": prev["block_number"], "prev_log_index": prev["log_index"], "hops": n})
+        delivered[h["to_token_id"]] = {**h, "hops": n}
+    return out
+
+
+def _delivered(conn: Connection, tokens: set[int]) -> dict[int, Row]:
+    """Per token, the last stored hop that delivered it, with its chain's `hops` (`chain_hops`)."""
+    out: dict[int, Row] = {}
+    for part in _chunks(sorted(tokens)):
+        rows = conn.execute(
+            text(f"SELECT t.block_number, t.log_index, t.timestamp, t.to_token_id, c.hops FROM holding_transfer t "
+                 f"LEFT JOIN agg_chain_hop c ON c.block_number = t.block_number AND c.log_index = t.log_index "
+                 f"WHERE t.kind IN ('split', 'transfer') AND t.to_token_id IN ({', '.join(map(str, part))})")
+        ).mappings()
+        for r in rows:
+            old = out.get(r["to_token_id"])
+            if old is None or (r["block_number"], r["log_index"]) > (old["block_number"], old["log_index"]):
+                out[r["to_token_id"]] = {**r, "hops": r["hops"] or 1}
+    return out
 
 
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
@@ -131,10 +200,14 @@ def batch_deltas(conn: Connection, ws: Any) -> Deltas:
                     continue  # counted above from its images
                 d.holding(dict(r), status(r["certificate_id"], True), -1)
                 d.holding(dict(r), status(r["certificate_id"], False), +1)
-    for row in ws.events["holding_transfer"]:
+    hops = sorted(ws.events["holding_transfer"], key=lambda r: (r["block_number"], r["log_index"]))
+    for row in hops:
         d.arrival(row, +1)
+    d.chain_hops = chain_hops(hops, _delivered(conn, {h["from_token_id"] for h in hops if h["kind"] in HOPS}))
+    offers = ws.rows["financing_offer"]
     for row in ws.events["financing_deal"]:
-        d.deal(row, +1)
+        offer = offers.get(row["offer_id"])  # the accepting batch always has it (`handlers.offer_accepted`)
+        d.deal({**row, "tier": offer and offer["tier"], "kind": offer and offer["kind"]}, +1)
     return d
 
 
@@ -163,14 +236,14 @@ class RollbackDeltas:
         for row, st in _holdings_of(conn, self.token_ids, self.cert_ids):
             self.d.holding(row, st, -1)
         rows = conn.execute(text(
-            "SELECT kind, tier, to_owner, value FROM holding_transfer WHERE block_number > :b"
+            "SELECT kind, tier, to_owner, value, from_token_id FROM holding_transfer WHERE block_number > :b"
         ), {"b": ancestor}).mappings()
         for r in rows:
             self.d.arrival(dict(r), -1)
-        deals = conn.execute(text(f"SELECT {DEAL_COLUMNS} FROM financing_deal WHERE block_number > :b"),
-                             {"b": ancestor}).mappings()
+        deals = conn.execute(text(f"{DEAL_OFFER} WHERE d.block_number > :b"), {"b": ancestor}).mappings()
         for r in deals:
             self.d.deal(dict(r), -1)
+        conn.execute(delete(CHAIN_HOP).where(CHAIN_HOP.c.block_number > ancestor))
 
     def after(self, conn: Connection) -> Deltas:
         for row, st in _holdings_of(conn, self.token_ids, self.cert_ids):
@@ -223,6 +296,13 @@ def apply(conn: Connection, d: Deltas) -> None:
            ["deals", "financed", "financed_price"])
     _merge(conn, DEAL_PARTIES, ["factor", "seller"], {k: list(v) for k, v in d.deal_parties.items()},
            ["deals", "volume", "paid", "rate_value", "rate_sum", "days_sum"])
+    _merge(conn, DEAL_RATE, ["tier", "factor", "kind", "rate_bps"], {k: list(v) for k, v in d.deal_rates.items()},
+           ["deals", "volume", "paid", "days_sum"])
+    _merge(conn, TIER_SELLER, ["kind", "tier", "seller"], {k: [n] for k, n in d.tier_sellers.items()}, ["deals"])
+    _merge(conn, FACTOR_SELLER, ["kind", "factor", "seller"], {k: [n] for k, n in d.factor_sellers.items()},
+           ["deals"])
+    _merge(conn, SPLIT_COUNT, ["token_id"], {(t,): [n] for t, n in d.splits.items()}, ["splits"])
+    bulk.write(conn, CHAIN_HOP, d.chain_hops)
 
 
 def scratch(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -235,16 +315,24 @@ def scratch(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
     )
     for r in conn.execute(q).mappings():
         d.holding(dict(r), r["cert_status"], +1)
-    for r in conn.execute(text("SELECT kind, tier, to_owner, value FROM holding_transfer")).mappings():
+    for r in conn.execute(text("SELECT kind, tier, to_owner, value, from_token_id FROM holding_transfer")).mappings():
         d.arrival(dict(r), +1)
-    for r in conn.execute(text(f"SELECT {DEAL_COLUMNS} FROM financing_deal")).mappings():
+    for r in conn.execute(text(DEAL_OFFER)).mappings():
         d.deal(dict(r), +1)
+    hops = conn.execute(text(f"SELECT {HOP_COLUMNS} FROM holding_transfer WHERE kind IN ('split', 'transfer') "
+                             "ORDER BY block_number, log_index")).mappings()
+    chains = chain_hops(hops, {})
     return {
         "agg_tier_receiver": sorted((t, o, n, v) for (t, o), (n, v) in d.receivers.items() if n or v),
         "agg_tier_held": sorted((t, v) for t, v in d.held.items() if v),
         "agg_holder_outstanding": sorted((o, v) for o, v in d.holder.items() if v),
         "agg_deal_certificate": sorted((c, *v) for c, v in d.deal_certs.items() if any(v)),
         "agg_deal_parties": sorted((*k, *v) for k, v in d.deal_parties.items() if any(v)),
+        "agg_deal_rate": sorted((*k, *v) for k, v in d.deal_rates.items() if any(v)),
+        "agg_deal_tier_seller": sorted((*k, n) for k, n in d.tier_sellers.items() if n),
+        "agg_deal_factor_seller": sorted((*k, n) for k, n in d.factor_sellers.items() if n),
+        "agg_split_count": sorted((t, n) for t, n in d.splits.items() if n),
+        "agg_chain_hop": sorted(tuple(r.values()) for r in chains),
     }
 
 

@@ -610,8 +610,76 @@ class DealParties(IndexerModel, table=True):
     days_sum: int = big(default=0)
 
 
+class DealRates(IndexerModel, table=True):
+    """Per tier (the offer's: the seller's holding's when offered), factor, kind of offer and rate:
+    financing deals, volume, price paid and sum of days to maturity (`reports.rates`; migration
+    0012_split_rate_aggregates)."""
+
+    __tablename__ = "agg_deal_rate"
+    tier: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    factor: str = Field(primary_key=True, max_length=42)
+    kind: str = Field(primary_key=True, max_length=8)
+    rate_bps: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    deals: int = big(default=0)
+    volume: int = amount_field(default=0)
+    paid: int = amount_field(default=0)
+    days_sum: int = big(default=0)
+
+
+class TierSellers(IndexerModel, table=True):
+    """Per kind of offer (and `*`: every kind), tier and seller: financing deals (`reports.rates`
+    sellers per tier)."""
+
+    __tablename__ = "agg_deal_tier_seller"
+    kind: str = Field(primary_key=True, max_length=8)
+    tier: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seller: str = Field(primary_key=True, max_length=42)
+    deals: int = big(default=0)
+
+
+class FactorSellers(IndexerModel, table=True):
+    """Per kind of offer (and `*`: every kind), factor and seller: financing deals (`reports.rates`
+    sellers per factor)."""
+
+    __tablename__ = "agg_deal_factor_seller"
+    kind: str = Field(primary_key=True, max_length=8)
+    factor: str = Field(primary_key=True, max_length=42)
+    seller: str = Field(primary_key=True, max_length=42)
+    deals: int = big(default=0)
+
+
+class SplitCount(IndexerModel, table=True):
+    """Per holding: the splits off it (`holding_transfer` kind split; `reports.abnormal_splits`
+    many_splits)."""
+
+    __tablename__ = "agg_split_count"
+    token_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    splits: int = big(index=True)
+
+
+class ChainHop(IndexerModel, table=True):
+    """Per hop (`holding_transfer` split or transfer) that continues a fast chain: it leaves the
+    holding the previous hop (`prev_*`, the last one that delivered it) delivered, within
+    `aggregates.CHAIN_SECONDS` of it; `hops`: the chain's hops up to this one (>= 2). A function of
+    the hops up to it: a reorg deletes the rows above the ancestor (`reports.abnormal_splits`)."""
+
+    __tablename__ = "agg_chain_hop"
+    block_number: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})  # type: ignore[call-overload]
+    log_index: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    prev_block_number: int = big()
+    prev_log_index: int
+    hops: int = Field(index=True)
+
+
+Index("ix_agg_chain_hop_prev", _t(ChainHop).c.prev_block_number, _t(ChainHop).c.prev_log_index)
+# small_value findings: the splits below a value (PostgreSQL; SQLite compares decimal TEXT by length)
+_SPLIT = text("kind = 'split'")
+Index("ix_holding_transfer_split_value", _t(HoldingTransfer).c.value, postgresql_where=_SPLIT, sqlite_where=_SPLIT)
+
 AGG_TABLES: dict[str, Table] = {
-    _t(m).name: _t(m) for m in (TierReceiver, TierHeld, HolderOutstanding, DealCertificate, DealParties)
+    _t(m).name: _t(m)
+    for m in (TierReceiver, TierHeld, HolderOutstanding, DealCertificate, DealParties, DealRates, TierSellers,
+              FactorSellers, SplitCount, ChainHop)
 }
 BLOCK = _t(Block)
 CHECKPOINT = _t(Checkpoint)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from indexer import aggregates, reports
 from indexer.models import AGG_TABLES
@@ -25,6 +25,24 @@ def assert_aggregates_exact(engine: Any) -> None:
         for deal in conn.execute(select(AGG_TABLES["agg_deal_parties"])).mappings():
             for params in ({"member": deal["seller"]}, {"factor": deal["factor"]}, {"seller": deal["seller"]}):
                 assert reports.financing(conn, **params) == reports.financing(conn, **params, scan=True)
+        assert_rates_and_splits_exact(conn)
+
+
+def assert_rates_and_splits_exact(conn: Any) -> None:
+    """The rates and abnormal-splits reports read through their aggregates equal the scans."""
+    for by in ("tier", "factor"):
+        for kind in (None, "direct", "open", "quote"):
+            assert reports.rates(conn, by=by, kind=kind) == reports.rates(conn, by=by, kind=kind, scan=True)
+    hops = conn.execute(text("SELECT DISTINCT certificate_id, from_owner, to_owner FROM holding_transfer "
+                             "WHERE kind IN ('split', 'transfer')")).all()
+    params: list[dict[str, Any]] = [{}, {"min_hops": 2}, {"max_splits": 0}, {"max_splits": 1, "min_hops": 4},
+                                    {"min_value": 10**30}, {"min_value": 0}]
+    params += [{"certificate_id": c, "min_hops": 2, "max_splits": 1} for c in {h[0] for h in hops}]
+    params += [{"member": m, "min_hops": 2, "max_splits": 1} for m in sorted({m for h in hops for m in h[1:]})]
+    blocks = conn.execute(text("SELECT DISTINCT block_number FROM holding_transfer ORDER BY 1")).scalars().all()
+    params += [{"at": b, "min_hops": 2, "max_splits": 1} for b in blocks[:: max(1, len(blocks) // 8)]]
+    for p in params:
+        assert reports.abnormal_splits(conn, **p) == reports.abnormal_splits(conn, **p, scan=True), p
 
 
 def test_aggregates_equal_scratch_after_a_lifecycle(played: Any, databases: Any) -> None:
@@ -50,3 +68,31 @@ def test_aggregates_do_not_depend_on_batch_boundaries(played: Any, databases: An
     finally:
         one.close()
         two.close()
+
+
+NEW_IN_0012 = ("agg_deal_rate", "agg_deal_tier_seller", "agg_deal_factor_seller", "agg_split_count", "agg_chain_hop")
+
+
+def test_migration_0012_fills_what_the_follower_keeps(played: Any, databases: Any) -> None:
+    """An index made before 0012: the migration's SQL fills the new aggregates with exactly the rows
+    the follower would have kept (and the from-scratch computation)."""
+    from alembic import command
+
+    from indexer.db import alembic_config
+
+    url = databases.new()
+    ix = played.index(url, batch_blocks=3)
+    try:
+        with ix.engine.connect() as conn:
+            kept = {n: sorted(tuple(r) for r in conn.execute(select(AGG_TABLES[n]))) for n in NEW_IN_0012}
+        assert all(kept.values()), kept  # every table has rows: not vacuous
+        ix.engine.dispose()
+        command.downgrade(alembic_config(url), "0011_report_latency")
+        command.upgrade(alembic_config(url), "head")
+        with ix.engine.connect() as conn:
+            filled = {n: sorted(tuple(r) for r in conn.execute(select(AGG_TABLES[n]))) for n in NEW_IN_0012}
+            assert filled == kept
+            assert {n: aggregates.scratch(conn)[n] for n in NEW_IN_0012} == kept
+            assert_rates_and_splits_exact(conn)
+    finally:
+        ix.close()
