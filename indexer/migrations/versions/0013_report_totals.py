@@ -4,7 +4,7 @@ offer and request: the open offers' and the quote requests' state, expiry and va
 and the registered deals (`ix_financing_offer_registered`)
 
 Revision ID: 0013_report_totals
-Revises: 0011_report_latency
+Revises: 0012_split_rate_aggregates
 Create Date: 2026-12-03 18:40:00
 
 Indexes only: PostgreSQL and SQLite fill them as they are created.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_report_totals"
-down_revision: str | None = "0011_report_latency"
+down_revision: str | None = "0012_split_rate_aggregates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
