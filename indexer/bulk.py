@@ -30,14 +30,12 @@ def write(conn: Connection, table: Any, rows: list[Row], keys: tuple[str, ...] =
     if plan is None:
         plan = _PLANS[cache_key] = _plan(conn, table, cols, keys, null)
     sql, get, procs_at, width = plan
-    params: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = get(row)
-        values = [values] if width == 1 else list(values)
+    params: list[Any] = list(map(get, rows)) if width > 1 else [(v,) for v in map(get, rows)]
+    if procs_at:  # converted a column at a time: one comprehension per column, not a loop per value
+        columns: list[Any] = list(zip(*params, strict=True))
         for i, proc in procs_at:
-            if values[i] is not None:
-                values[i] = proc(values[i])
-        params.append(tuple(values))
+            columns[i] = [None if v is None else proc(v) for v in columns[i]]
+        params = list(zip(*columns, strict=True))
     if dialect.name != "postgresql":
         conn.exec_driver_sql(sql, params)
         return

@@ -48,10 +48,17 @@ def register_exact_functions(dbapi_conn: Any) -> None:
     dbapi_conn.create_function("xneg", 1, lambda a: None if a is None else str(-_int(a)), deterministic=True)
 
 
-def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, read_only: bool = False, cache_mib: int | None = None, **kwargs: Any) -> Engine:
     """The index's engine (``scf_core.db``); on SQLite with the exact amount functions.
-    `read_only` makes every session refuse writes (the API)."""
-    return db.make_engine(url, read_only=read_only, on_connect=register_exact_functions, **kwargs)
+    `read_only` makes every session refuse writes (the API). `cache_mib`: SQLite's page cache
+    per connection (memory only; durability is the journal's and ``synchronous``'s business)."""
+
+    def on_connect(dbapi_conn: Any) -> None:
+        register_exact_functions(dbapi_conn)
+        if cache_mib:
+            dbapi_conn.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
+
+    return db.make_engine(url, read_only=read_only, on_connect=on_connect, **kwargs)
 
 
 def migration_engine(url: str, **kwargs: Any) -> Engine:

@@ -13,6 +13,7 @@ Each step indexes one range of blocks [a, b]:
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -72,13 +73,29 @@ class Batch:
     reorg: bool = False
 
 
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """The cyclic garbage collector less often while batches are indexed. A batch allocates
+    hundreds of thousands of objects (decoded events, rows) that live until it is written, and
+    reference counting frees them; with the default thresholds (a young collection every 700
+    allocations) the collector scanned them again and again, about a fifth of a backfill's CPU.
+    The previous thresholds come back afterwards."""
+    old = gc.get_threshold()
+    if old[0]:  # 0: collection turned off altogether, left so
+        gc.set_threshold(max(old[0], 10_000), max(old[1], 50), max(old[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 class Indexer:
     def __init__(self, settings: Settings, manifest: Manifest | None = None, engine: Engine | None = None) -> None:
         self.settings = settings
         self.manifest = manifest or Manifest.load(settings.manifest)
         if settings.migrate:
             upgrade(settings.database_url)
-        self.engine = engine or make_engine(settings.database_url)
+        self.engine = engine or make_engine(settings.database_url, cache_mib=settings.sqlite_cache_mib)
         self.rpc = connect(settings.rpc_url, settings.rpc_timeout_s)
         self.decoder = Decoder(self.manifest)
         self.fetcher = LogFetcher(
@@ -357,7 +374,7 @@ class Indexer:
             head = self.rpc.block_number()
         self.head = head
         done = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="indexer-fetch") as pool:
+        with _few_collections(), ThreadPoolExecutor(1, thread_name_prefix="indexer-fetch") as pool:
             pending: Future[Batch | None] | None = pool.submit(self.prepare, cp, head, to_block)
             try:
                 while pending is not None:

@@ -23,11 +23,14 @@ class Settings(Section):
     batch_blocks: int = 2000
     min_batch_blocks: int = 1
     max_batch_blocks: int = 100_000
-    # grow the range while a batch brings fewer logs than this
-    target_logs_per_batch: int = 2_000
+    # grow the range while a batch brings fewer logs than this: far behind the head, batches of
+    # about this many events (a state row changed many times in a batch is written once)
+    target_logs_per_batch: int = 10_000
     # state rows the follower keeps in memory between batches (not read back from the database);
     # beyond this many the cache is emptied (0: no cache)
     row_cache_rows: int = 200_000
+    # SQLite: the page cache of the follower's connection, in MiB (SQLite's default is 2 MiB)
+    sqlite_cache_mib: int = 64
     # seconds between polls when caught up; the first retry delay after an error (doubling)
     poll_interval_s: float = 1.0
     # the longest back-off between retries when the node or the database keeps failing

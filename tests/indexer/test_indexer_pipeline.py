@@ -397,3 +397,37 @@ def test_row_cache_is_dropped_when_the_checkpoint_is_not_its_own(played: Any, da
         assert small.size == 0 and not small.complete  # beyond its limit: emptied, reads again
     finally:
         ix.close()
+
+
+def test_backfill_collects_garbage_less_often_and_restores_the_thresholds() -> None:
+    """While batches are indexed the collector's thresholds are raised (it scanned every batch's
+    rows again and again); the previous ones come back afterwards, also after an error; a collector
+    turned off by threshold 0 is left off."""
+    import gc
+
+    from indexer.pipeline import _few_collections
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with pytest.raises(RuntimeError), _few_collections():
+            assert gc.get_threshold() == (10_000, 50, 100)
+            raise RuntimeError
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(0, 10, 10)
+        with _few_collections():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_sqlite_page_cache_of_the_follower(tmp_path: Any) -> None:
+    from indexer.db import make_engine
+
+    for mib, expected in ((64, -64 * 1024), (None, -2000)):  # -2000: SQLite's default (2 MiB)
+        engine = make_engine(f"sqlite:///{tmp_path}/c.db", cache_mib=mib)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == expected
+            assert conn.exec_driver_sql("select xadd('1', '2')").scalar() == "3"  # the exact functions too
+        engine.dispose()
