@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from chain_gateway import metrics
 from chain_gateway.approvals import expiry, required_approvals
 from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayError, NotFound
 from chain_gateway.gateway import Gateway
@@ -93,9 +94,11 @@ async def simulate_gas(gw: Gateway, tx: dict[str, Any]) -> int:
     if known is not None:
         try:
             await gw.rpc.call("eth_call", {**tx, "gas": hex(known)}, "latest")
+            metrics.SIMULATIONS.labels("call").inc()
             return known
         except RpcError:
             pass  # the estimate below decides
+    metrics.SIMULATIONS.labels("estimate").inc()
     try:
         estimate = int(await gw.rpc.call("eth_estimateGas", tx), 16)
     except RpcError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chain_gateway.metrics import EVENTS
 from chain_gateway.operations import gas_key
 from tests.gateway.conftest import Api, Scenario
 
@@ -38,6 +39,10 @@ def calls(api: Api, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
 
     monkeypatch.setattr(gw.rpc, "call", call)
     return seen
+
+
+def simulations(how: str) -> float:
+    return EVENTS.get_sample_value("scf_gateway_simulations_total", {"how": how}) or 0.0
 
 
 def holding(api: Api, members: Scenario) -> int:
@@ -84,11 +89,13 @@ def test_a_call_alike_is_run_once_at_the_estimated_gas(api: Api, members: Scenar
     assert gas_limit(api, first["id"]) == int(known * gw.settings.gas_multiplier) + gw.settings.gas_extra
 
     calls.clear()
+    before = simulations("call"), simulations("estimate")
     second = split(api, members, token).json()
     assert second["state"] == "confirmed", second
     assert [(kind, tx["gas"]) for kind, tx in calls] == [("call", hex(known))]  # no estimate
     assert gas_limit(api, second["id"]) == gas_limit(api, first["id"])  # the same multiple of a figure proven enough
     assert second["gas_used"] <= known
+    assert (simulations("call"), simulations("estimate")) == (before[0] + 1, before[1])
 
 
 def test_a_figure_too_low_falls_back_to_the_estimate(api: Api, members: Scenario,
@@ -98,9 +105,11 @@ def test_a_figure_too_low_falls_back_to_the_estimate(api: Api, members: Scenario
     key = split_key(api, token, members.supplier2[0])
     gw.gas_estimates[key] = 30_000  # far below what a split needs: the call runs out of gas
     calls.clear()
+    before = simulations("call"), simulations("estimate")
     op = split(api, members, token).json()
     assert op["state"] == "confirmed", op
     assert [kind for kind, _ in calls] == ["call failed", "estimate"]
+    assert (simulations("call"), simulations("estimate")) == (before[0], before[1] + 1)
     assert gw.gas_estimates[key] > 30_000  # the estimate's figure, signed with its margin
     assert gas_limit(api, op["id"]) == int(gw.gas_estimates[key] * gw.settings.gas_multiplier) + gw.settings.gas_extra
 
