@@ -85,16 +85,20 @@ def test_a_call_alike_is_run_once_at_the_estimated_gas(api: Api, members: Scenar
     first = split(api, members, token).json()
     assert first["state"] == "confirmed", first
     assert [kind for kind, _ in calls] == ["estimate"]
-    known = gw.gas_estimates[key]
-    assert gas_limit(api, first["id"]) == int(known * gw.settings.gas_multiplier) + gw.settings.gas_extra
+    estimate = gw.gas_estimates[key]
+    assert gas_limit(api, first["id"]) == int(estimate * gw.settings.gas_multiplier) + gw.settings.gas_extra
 
+    # a split's gas varies a little with the state (a figure too low falls back: the next test);
+    # with room to spare, the known figure is what the one call runs with and what is signed
+    known = gw.gas_estimates[key] = estimate + 10_000
     calls.clear()
     before = simulations("call"), simulations("estimate")
     second = split(api, members, token).json()
     assert second["state"] == "confirmed", second
-    assert [(kind, tx["gas"]) for kind, tx in calls] == [("call", hex(known))]  # no estimate
-    assert gas_limit(api, second["id"]) == gas_limit(api, first["id"])  # the same multiple of a figure proven enough
+    assert [(kind, tx.get("gas")) for kind, tx in calls] == [("call", hex(known))]  # no estimate
+    assert gas_limit(api, second["id"]) == int(known * gw.settings.gas_multiplier) + gw.settings.gas_extra
     assert second["gas_used"] <= known
+    assert gw.gas_estimates[key] == known
     assert (simulations("call"), simulations("estimate")) == (before[0] + 1, before[1])
 
 
