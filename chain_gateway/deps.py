@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from eth_utils import to_checksum_address
 from fastapi import Depends, Header, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Strict, WithJsonSchema
@@ -16,6 +15,7 @@ from chain_gateway import operations
 from chain_gateway.errors import Forbidden, StoreLockLost, Unauthenticated
 from chain_gateway.gateway import Gateway
 from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, Operation, OperationOut, Role
+from scf_core.abi import checksum_address
 from scf_core.apikeys import parse_key
 from scf_core.http_errors import ErrorOut
 
@@ -143,7 +143,7 @@ WaitDep = Annotated[WaitParams, Query()]
 def _checksum(value: str) -> str:
     """Answers are checksummed; a mixed-case input must pass its EIP-55 checksum (all-lowercase and
     all-uppercase hex carry none and are accepted as they are)."""
-    checksummed = str(to_checksum_address(value))
+    checksummed = checksum_address(value.lower())  # remembered (~40 us of keccak each otherwise)
     digits = value[2:]
     if digits not in (digits.lower(), digits.upper()) and value != checksummed:
         raise PydanticCustomError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -45,6 +45,8 @@ class Gateway:
     policies: Policies | None = None  # members' dual-control policies
     expiry: Expiry | None = None  # expires operations awaiting approval past their deadline
     inserter: Any = None  # operations.Inserter (group commit of new operations), made on first use
+    # the last eth_estimateGas figure of each kind of call (operations.simulate_gas)
+    gas_estimates: dict[tuple[str, str, int], int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:

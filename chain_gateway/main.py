@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from chain_gateway import __version__
-from chain_gateway.api.v1 import router as v1
+from chain_gateway.api import v1
 from chain_gateway.bodylimit import BodyLimit
 from chain_gateway.errors import install_handlers
 from chain_gateway.gateway import Gateway
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(v1)
+    v1.include(app)
     install_telemetry(app, settings)  # /metrics, request ids and the request log (outermost)
 
     def openapi() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The gateway's Prometheus metrics (``GET /metrics``, see docs/gateway.md "Observability").
 
-Event counters (resends, fee bumps, node errors, webhook deliveries, confirmation latency) live in
+Event counters (resends, fee bumps, simulations, node errors, webhook deliveries, confirmation latency) live in
 the process-wide ``EVENTS`` registry, incremented where the event happens. Store-derived values
 (operations by state and kind, per-signer queue depth, in-flight count, oldest pending age) are
 computed at scrape time by ``StoreCollector``: two grouped queries, run in the scrape's worker
@@ -27,6 +27,8 @@ RESENDS = Counter("scf_gateway_resends_total", "Signed transactions broadcast ag
                   registry=EVENTS)
 FEE_BUMPS = Counter("scf_gateway_fee_bumps_total", "Stuck transactions re-signed with a higher gas price",
                     registry=EVENTS)
+SIMULATIONS = Counter("scf_gateway_simulations_total", "Simulations of writes: one eth_call at a known gas figure "
+                      "(call) or eth_estimateGas (estimate)", ["how"], registry=EVENTS)
 NODE_ERRORS = Counter("scf_gateway_node_errors_total", "Failed requests to the chain node by kind",
                       ["kind"], registry=EVENTS)
 WEBHOOK_DELIVERIES = Counter("scf_gateway_webhook_deliveries_total", "Webhook delivery attempts by outcome",

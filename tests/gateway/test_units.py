@@ -200,3 +200,14 @@ def test_key_cache_answers_from_memory_only_while_fresh(tmp_path: Path) -> None:
     assert cache.cached("k1") is None
     stale = KeyCache(engine, ttl=0)
     assert stale.lookup("k1") is not None and stale.cached("k1") is None  # expired at once
+
+
+def test_the_v1_routers_are_included_in_the_app_itself() -> None:
+    """FastAPI matches through nested included routers level by level: each /v1 router is one
+    level down (``api.v1.include``), none of them behind a /v1 router."""
+    from chain_gateway.api import v1
+    from chain_gateway.main import create_app
+
+    included = [getattr(r, "original_router", None) for r in create_app(Settings()).router.routes]
+    assert [r for r in included if r is not None] == v1.ROUTERS
+    assert all(not any(hasattr(x, "original_router") for x in r.routes) for r in v1.ROUTERS)
