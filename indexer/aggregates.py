@@ -42,7 +42,7 @@ from indexer.models import AGG_TABLES, STATE_TABLES
 OPEN = frozenset(("pending", "active", "overdue"))
 ARRIVALS = frozenset(("mint", "split", "transfer"))
 HOPS = frozenset(("split", "transfer"))  # hops between members (`reports.abnormal_splits`)
-CHAIN_SECONDS = 3_600  # `reports.MAX_SECONDS`: the fast chains kept in agg_chain_hop
+CHAIN_SECONDS = 3_600  # the fast chains kept in agg_chain_hop (`reports.MAX_SECONDS`, its default)
 CHUNK = 500
 Row = dict[str, Any]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from indexer.aggregates import EVERY_KIND
+from indexer.aggregates import CHAIN_SECONDS, EVERY_KIND
 from indexer.models import EVENT_TABLES, STATE_TABLES
 
 OPEN_STATUSES = ("pending", "active", "overdue")
@@ -1446,7 +1446,7 @@ INVOICE_STATES = ("closed", "used_up", "partly_used", "released")
 # abnormal splitting: the defaults of the thresholds (docs/indexer.md)
 MAX_SPLITS = 10  # a holding split more often than this
 MIN_VALUE = 10_000  # a split moving less than this (minor units: 100.00)
-MAX_SECONDS = 3_600  # a hop within this long after the previous one continues a fast chain
+MAX_SECONDS = CHAIN_SECONDS  # a hop within this long after the previous one continues a fast chain
 MIN_HOPS = 3  # a fast chain of at least this many hops
 FINDINGS = ("many_splits", "small_value", "fast_chain")
 
@@ -1476,7 +1476,7 @@ def abnormal_splits(
     again). `member`: hops it sent or received. With the default `max_seconds` and no dates (and
     not `scan`): read through the aggregates `agg_split_count`, `agg_chain_hop` and the index of
     small splits (`_abnormal_indexed`), the same rows; otherwise every hop in range is read."""
-    if not scan and max_seconds == MAX_SECONDS and min_hops >= 2 and date_from is None and date_to is None:
+    if not scan and max_seconds == CHAIN_SECONDS and min_hops >= 2 and date_from is None and date_to is None:
         return _abnormal_indexed(conn, max_splits, min_value, min_hops, certificate_id, member, at)
     f = Filters()
     f.params.update(at_params(at))
