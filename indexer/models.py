@@ -530,11 +530,11 @@ def _version_table(state: Table) -> Table:
 
 # the history of every state table (migration 0006 creates the same, from the state tables)
 VERSION_TABLES: dict[str, Table] = {name: _version_table(t) for name, t in STATE_TABLES.items()}
-# as-of lookups by certificate (lineage, certificate filters) and by owner (member holdings)
-VERSION_INDEXES: dict[str, tuple[str, ...]] = {"holding": ("certificate_id", "owner")}
-for _name, _cols in VERSION_INDEXES.items():
-    for _col in _cols:
-        Index(f"ix_{_name}_version_{_col}", VERSION_TABLES[_name].c[_col])
+# as-of lookups by certificate (lineage, certificate filters; with the block: the newest version
+# of a certificate's holdings, `reports.lineage_stamp`, migration 0015) and by owner (member holdings)
+Index("ix_holding_version_cert_block", VERSION_TABLES["holding"].c.certificate_id,
+      VERSION_TABLES["holding"].c.valid_from_block)
+Index("ix_holding_version_owner", VERSION_TABLES["holding"].c.owner)
 
 
 # --- report aggregates (migration 0010_report_speed) ---------------------------------------

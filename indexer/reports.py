@@ -8,7 +8,7 @@ import gc
 import heapq
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -373,15 +373,27 @@ _MOVE_JSON = """'{"from":' || to_json(from_owner) || ',"to":' || to_json(to_owne
     || ',"block_number":' || block_number || ',"timestamp":' || timestamp || '}'"""
 
 
-def lineage_json(conn: Connection, certificate_id: int, extra: dict[str, Any]) -> bytes | None:
-    """`lineage` (now) as compact JSON with the `extra` keys at the end, the nodes' JSON written by
-    PostgreSQL and nested here: no Python object per holding (a 10,000-holding certificate: a few
-    milliseconds of Python instead of ~60). The same document as `lineage` encoded; PostgreSQL only."""
-    import orjson
+def lineage_stamp(conn: Connection, certificate_id: int) -> tuple[int | None, str | None]:
+    """The last block (number, hash) that changed any holding of the certificate: its holdings'
+    newest version (index `ix_holding_version_cert_block`: one index probe). The lineage (now) of a
+    certificate is a function of this stamp: holdings never leave a certificate (SlotChanged only
+    mints and burns), every change writes a version at its block, a reorg deletes the versions above
+    the common ancestor, and the hash tells a block from its replacement on another branch."""
+    row = _raw(
+        conn,
+        "SELECT v.m, b.hash FROM (SELECT MAX(valid_from_block) AS m FROM holding_version "
+        "WHERE certificate_id = %s) v LEFT JOIN block b ON b.number = v.m",
+        (certificate_id,),
+    )[0]
+    return (row[0], row[1])
 
-    cert = conn.execute(text("SELECT * FROM certificate WHERE id = :id"), {"id": certificate_id}).mappings().first()
-    if cert is None:
-        return None
+
+def lineage_tree_json(conn: Connection, certificate_id: int) -> bytes:
+    """The holdings' part of `lineage` (now) as compact JSON members, without braces:
+    `"holdings":…,"live_value":…,"max_tier":…,"tree":[…]`. The nodes' JSON is written by PostgreSQL
+    and nested here: no Python object per holding (a 10,000-holding certificate: a few milliseconds
+    of Python instead of ~60). PostgreSQL only; read it in one snapshot (REPEATABLE READ) for a
+    document of one state."""
     head = conn.execute(
         text("SELECT COUNT(*), SUM(CASE WHEN status = 'live' THEN value ELSE 0 END), MAX(tier) "
              "FROM holding WHERE certificate_id = :id"),
@@ -421,18 +433,35 @@ def lineage_json(conn: Connection, certificate_id: int, extra: dict[str, Any]) -
         i = kids[pos]
         out.append(prefix[i])
         stack.append((children.get(i, []), 0))
-    body = {"certificate": _fix(dict(cert)), "holdings": int(head[0]), "live_value": int(head[1] or 0),
-            "max_tier": int(head[2] or 0)}
+    figures = _dumps({"holdings": int(head[0]), "live_value": int(head[1] or 0), "max_tier": int(head[2] or 0)})
+    return figures[1:-1] + b',"tree":[' + "".join(out).encode() + b"]"
 
-    def dumps(obj: dict[str, Any]) -> bytes:
-        try:
-            return orjson.dumps(obj)
-        except TypeError:  # an int over 64 bits: the standard encoder, as the API's JSON responses
-            return json.dumps(obj, separators=(",", ":")).encode()
 
-    start = dumps(body)[:-1] + b',"tree":['
-    end = b"]," + dumps(extra)[1:] if extra else b"]}"
-    return start + "".join(out).encode() + end
+def lineage_json(
+    conn: Connection,
+    certificate_id: int,
+    extra: dict[str, Any],
+    holdings: Callable[[Connection, int], bytes] = lineage_tree_json,
+) -> bytes | None:
+    """`lineage` (now) as compact JSON with the `extra` keys at the end: the certificate's row read
+    here, then the holdings' part from `holdings` (`lineage_tree_json` or a keeper of its results).
+    The same document as `lineage` encoded; PostgreSQL only. None: no such certificate."""
+    cert = conn.execute(text("SELECT * FROM certificate WHERE id = :id"), {"id": certificate_id}).mappings().first()
+    if cert is None:
+        return None
+    tree = holdings(conn, certificate_id)
+    end = b"," + _dumps(extra)[1:] if extra else b"}"
+    return _dumps({"certificate": _fix(dict(cert))})[:-1] + b"," + tree + end
+
+
+def _dumps(obj: dict[str, Any]) -> bytes:
+    """Compact JSON by orjson; an int over 64 bits: the standard encoder, as the API's JSON responses."""
+    import orjson
+
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def lineage_page(

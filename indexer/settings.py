@@ -40,6 +40,9 @@ class Settings(Section):
     auditor_key_hashes: str = ""
     # run `alembic upgrade head` on start
     migrate: bool = True
+    # PostgreSQL: the auditor API keeps recent lineage trees (encoded) per certificate, rebuilt
+    # when a holding of the certificate changes; its bound in MiB per process (0: no cache)
+    lineage_cache_mib: int = 64
     # port of `scf auditor-api` (the bind address is the shared SCF_HOST)
     auditor_port: int = 8001
 

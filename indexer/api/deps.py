@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, WithJsonSchema
 from sqlalchemy import Connection
 
 from indexer.api.errors import ApiError, Forbidden, Unauthenticated
+from indexer.api.lineage_cache import LineageCache
 from indexer.models import CERT_STATUS_NAMES, ROLE_NAMES
 from scf_core.apikeys import hash_key, parse_key
 
@@ -49,6 +50,14 @@ def db(request: Request) -> Iterator[Connection]:
 
 
 Conn = Annotated[Connection, Depends(db)]
+
+
+def lineage_cache(request: Request) -> LineageCache:
+    cache: LineageCache = request.app.state.lineage_cache
+    return cache
+
+
+Lineages = Annotated[LineageCache, Depends(lineage_cache)]
 Auditor = Depends(require_auditor)
 
 

@@ -13,6 +13,7 @@ from indexer.api import certificates, members, observe
 from indexer.api import reports as report_routes
 from indexer.api.deps import json_response
 from indexer.api.errors import install_handlers
+from indexer.api.lineage_cache import LineageCache
 from indexer.db import make_engine
 from indexer.settings import Settings
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
     install_handlers(app)
     app.state.engine = engine or make_engine(settings.database_url, read_only=True)
     app.state.key_hashes = settings.key_hashes()
+    app.state.lineage_cache = LineageCache(settings.lineage_cache_mib << 20)
 
     @app.get(
         "/health",
