@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -20,7 +21,7 @@ from chain_gateway import metrics
 from chain_gateway.broadcast import Broadcasting
 from chain_gateway.errors import NodeUnavailable
 from chain_gateway.evidence import resolve_missing, unresolved_error
-from chain_gateway.models import Operation, OpState, utcnow
+from chain_gateway.models import Operation, OperationOut, OpState, utcnow
 from chain_gateway.receipts import parse_result, revert_reason
 from chain_gateway.worker import clear_pending_error
 from scf_core.rpc import RpcError
@@ -28,6 +29,11 @@ from scf_core.rpc import RpcError
 log = logging.getLogger("chain_gateway.submitter")
 
 FULL_PASS_S = 1.0  # the longest a worker with outstanding operations goes without reading them
+
+
+def mined_state(op: Operation) -> dict[str, Any]:
+    """The JSON of an operation's mined state (published once it is stored, with its confirmation)."""
+    return OperationOut.of(op).model_dump(mode="json")
 
 
 class Tracking(Broadcasting):
@@ -136,9 +142,22 @@ class Tracking(Broadcasting):
             op.updated_at = now
             self.forget(op.id)
             changed.append(op)
+        # one confirmation (the default): a receipt in a block the head has reached is final at
+        # once, so its mined and confirmed states are stored in one write, not one pass each
+        at_once = [
+            op for op in changed
+            if self.s.confirmations <= 1 and op.state == OpState.mined and op.id not in finals
+            and op.block_number is not None and op.block_number <= head
+        ]
+        mined_states = {op.id: mined_state(op) for op in at_once if self.bus.wants(op.id, False)}
+        for op in at_once:
+            finals[op.id] = OpState.confirmed
         await self.save(changed, finals)
         for op in changed:
+            if op.id in mined_states:  # subscribers and webhooks still see the mined state first
+                self.bus.publish(mined_states[op.id])
             self.publish(op)
+        self.confirmed(at_once, now)
         await self.confirm([op for op in outstanding if op.state == OpState.mined], head)
         await self.unstick([op for op in outstanding if op.state == OpState.submitted], chain_nonce)
         if requeue:
@@ -173,13 +192,18 @@ class Tracking(Broadcasting):
             op.updated_at = now
             if isinstance(r, dict) and r.get("blockHash") == op.block_hash:
                 finals[op.id] = OpState.confirmed
-                if op.block_number is not None and op.block_hash:
-                    self.on_confirmed(op.block_number, op.block_hash)
             else:  # reorged out: track it again
                 op.state, op.block_number, op.block_hash, op.sent_at = OpState.submitted, None, None, None
                 self.unsent = True
         await self.save(done, finals)
         for op in done:
-            if finals.get(op.id) == OpState.confirmed:
-                metrics.CONFIRMATION_SECONDS.observe((now - metrics.aware(op.created_at)).total_seconds())
             self.publish(op)
+        self.confirmed([op for op in done if finals.get(op.id) == OpState.confirmed], now)
+
+    def confirmed(self, ops: list[Operation], now: datetime) -> None:
+        """After operations were stored confirmed: the chain watch learns their blocks, the metric
+        their time from request to confirmation."""
+        for op in ops:
+            if op.block_number is not None and op.block_hash:
+                self.on_confirmed(op.block_number, op.block_hash)
+            metrics.CONFIRMATION_SECONDS.observe((now - metrics.aware(op.created_at)).total_seconds())

@@ -86,11 +86,99 @@ def encode_call(entry: Entry, args: list[Any]) -> str:
 
 
 def decode_output(entry: Entry, data: str | bytes, checksum: bool = True) -> Any:
-    """A function's return data: the value, or the list of values if it returns several."""
+    """A function's return data: the value, or the list of values if it returns several. Return
+    data of static types only (words, and tuples of them: ``holding``'s struct) is sliced directly
+    (``_static_output``, ~10x faster than eth_abi); anything else, or words eth_abi would refuse
+    (short data, dirty padding), goes through eth_abi as before."""
     outputs = entry.get("outputs", [])
-    values = abi_decode(types(outputs), _bytes(data))
+    raw = _bytes(data)
+    fast = _static_output(entry, checksum)
+    if fast is not None:
+        decoded = fast(raw)
+        if decoded is not _REFUSED:
+            return decoded
+    values = abi_decode(types(outputs), raw)
     decoded = [jsonable(v, p, checksum) for v, p in zip(values, outputs, strict=True)]
     return decoded[0] if len(decoded) == 1 else decoded
+
+
+_REFUSED = object()  # a static word eth_abi would refuse (or the wrong length): eth_abi decides
+_static_outputs: dict[tuple[int, bool], tuple[Entry, Callable[[bytes], Any] | None]] = {}
+
+
+def _checked_word(typ: str, checksum: bool) -> Callable[[bytes], Any] | None:
+    """A static word's decoder that returns _REFUSED where eth_abi raises (non-zero padding, a bool
+    other than 0/1, an integer out of its type's range); None for a type that is not a word."""
+    if not _is_static(typ) or typ.endswith("]"):
+        return None
+    dec = _word_decoder(typ, checksum)
+    if typ == "address":
+        return lambda w: dec(w) if not any(w[:12]) else _REFUSED
+    if typ == "bool":
+        return lambda w: dec(w) if not any(w[:31]) and w[31] < 2 else _REFUSED
+    if typ.startswith("bytes"):
+        n = int(typ[5:])
+        return lambda w: dec(w) if not any(w[n:]) else _REFUSED
+    bits = int((typ[4:] if typ.startswith("uint") else typ[3:]) or 256)
+    if typ.startswith("uint"):
+        limit = 1 << bits
+        return lambda w: v if (v := dec(w)) < limit else _REFUSED
+    low, high = -(1 << (bits - 1)), 1 << (bits - 1)
+    return lambda w: v if low <= (v := dec(w)) < high else _REFUSED
+
+
+def _static_reader(param: Entry, checksum: bool) -> tuple[int, Callable[[bytes, int], Any]] | None:
+    """(words, read(data, first word)) of a static parameter (a word, or a tuple of static
+    parameters as a dict by component name); None for anything dynamic."""
+    if param["type"] == "tuple":
+        parts = [(c["name"], _static_reader(c, checksum)) for c in param["components"]]
+        if any(r is None for _, r in parts):
+            return None
+        readers = [(name, r) for name, r in parts if r is not None]
+
+        def read_tuple(data: bytes, at: int) -> Any:
+            out: dict[str, Any] = {}
+            for name, (words, read) in readers:
+                value = read(data, at)
+                if value is _REFUSED:
+                    return _REFUSED
+                out[name] = value
+                at += words
+            return out
+
+        return sum(words for _, (words, _) in readers), read_tuple
+    word = _checked_word(param["type"], checksum)
+    if word is None:
+        return None
+    return 1, lambda data, at: word(data[32 * at : 32 * at + 32])
+
+
+def _static_output(entry: Entry, checksum: bool) -> Callable[[bytes], Any] | None:
+    """The fast decoder of a function whose outputs are all static (built once per ABI entry), or None."""
+    cached = _static_outputs.get((id(entry), checksum))
+    if cached is not None and cached[0] is entry:
+        return cached[1]
+    outputs = entry.get("outputs", [])
+    readers = [_static_reader(p, checksum) for p in outputs]
+    fast: Callable[[bytes], Any] | None = None
+    if outputs and all(r is not None for r in readers):
+        parts = [r for r in readers if r is not None]
+        size = 32 * sum(words for words, _ in parts)
+
+        def fast(data: bytes) -> Any:
+            if len(data) != size:
+                return _REFUSED
+            values, at = [], 0
+            for words, read in parts:
+                value = read(data, at)
+                if value is _REFUSED:
+                    return _REFUSED
+                values.append(value)
+                at += words
+            return values[0] if len(values) == 1 else values
+
+    _static_outputs[(id(entry), checksum)] = (entry, fast)
+    return fast
 
 
 # --- errors -----------------------------------------------------------------------------------------
