@@ -259,10 +259,14 @@ def _merge(conn: Connection, table: Any, keys: list[str], changes: dict[tuple[An
         return
     kcols = [table.c[k] for k in keys]
     current: dict[tuple[Any, ...], list[int]] = {}
-    for part in _chunks(list(changes)):
-        cond = kcols[0].in_([k[0] for k in part]) if len(keys) == 1 else tuple_(*kcols).in_(part)
-        for r in conn.execute(select(*kcols, *[table.c[f] for f in fields]).where(cond)):
-            current[tuple(r[: len(keys)])] = [int(x) for x in r[len(keys) :]]
+    if conn.dialect.name == "postgresql":  # one statement joined to the keys (`bulk.read`)
+        found: Iterable[Any] = bulk.read(conn, table, tuple(keys), list(changes), (*keys, *fields))
+    else:
+        found = (r for part in _chunks(list(changes)) for r in conn.execute(
+            select(*kcols, *[table.c[f] for f in fields]).where(
+                kcols[0].in_([k[0] for k in part]) if len(keys) == 1 else tuple_(*kcols).in_(part))))
+    for r in found:
+        current[tuple(r[: len(keys)])] = [int(x) for x in r[len(keys) :]]
     inserts, updates, deletes = [], [], []
     for key, delta in changes.items():
         old = current.get(key)
