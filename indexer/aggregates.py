@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, tuple_
+from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from indexer import bulk
 from indexer.models import AGG_TABLES, STATE_TABLES
@@ -134,18 +134,22 @@ def chain_hops(hops: Iterable[Any], delivered: dict[int, Row]) -> list[Row]:
 
 
 def _delivered(conn: Connection, tokens: set[int]) -> dict[int, Row]:
-    """Per token, the last stored hop that delivered it, with its chain's `hops` (`chain_hops`)."""
+    """Per token, the last stored hop that delivered it, with its chain's `hops` (`chain_hops`).
+    Read through the driver's cursor (thousands of rows a batch: SQLAlchemy's per-row result
+    handling cost more than the query)."""
     out: dict[int, Row] = {}
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     for part in _chunks(sorted(tokens)):
-        rows = conn.execute(
-            text(f"SELECT t.block_number, t.log_index, t.timestamp, t.to_token_id, c.hops FROM holding_transfer t "
-                 f"LEFT JOIN agg_chain_hop c ON c.block_number = t.block_number AND c.log_index = t.log_index "
-                 f"WHERE t.kind IN ('split', 'transfer') AND t.to_token_id IN ({', '.join(map(str, part))})")
-        ).mappings()
-        for r in rows:
-            old = out.get(r["to_token_id"])
-            if old is None or (r["block_number"], r["log_index"]) > (old["block_number"], old["log_index"]):
-                out[r["to_token_id"]] = {**r, "hops": r["hops"] or 1}
+        cursor.execute(
+            f"SELECT t.block_number, t.log_index, t.timestamp, t.to_token_id, c.hops FROM holding_transfer t "
+            f"LEFT JOIN agg_chain_hop c ON c.block_number = t.block_number AND c.log_index = t.log_index "
+            f"WHERE t.kind IN ('split', 'transfer') AND t.to_token_id IN ({', '.join(map(str, map(int, part)))})"
+        )
+        for block, index, timestamp, token, hops in cursor.fetchall():
+            old = out.get(token)
+            if old is None or (block, index) > (old["block_number"], old["log_index"]):
+                out[token] = {"block_number": block, "log_index": index, "timestamp": timestamp,
+                              "to_token_id": token, "hops": hops or 1}
     return out
 
 
@@ -259,13 +263,7 @@ def _merge(conn: Connection, table: Any, keys: list[str], changes: dict[tuple[An
         return
     kcols = [table.c[k] for k in keys]
     current: dict[tuple[Any, ...], list[int]] = {}
-    if conn.dialect.name == "postgresql":  # one statement joined to the keys (`bulk.read`)
-        found: Iterable[Any] = bulk.read(conn, table, tuple(keys), list(changes), (*keys, *fields))
-    else:
-        found = (r for part in _chunks(list(changes)) for r in conn.execute(
-            select(*kcols, *[table.c[f] for f in fields]).where(
-                kcols[0].in_([k[0] for k in part]) if len(keys) == 1 else tuple_(*kcols).in_(part))))
-    for r in found:
+    for r in bulk.read(conn, table, tuple(keys), list(changes), (*keys, *fields)):  # driver values
         current[tuple(r[: len(keys)])] = [int(x) for x in r[len(keys) :]]
     inserts, updates, deletes = [], [], []
     for key, delta in changes.items():

@@ -74,28 +74,48 @@ def _plan(conn: Connection, table: Any, cols: tuple[str, ...], keys: tuple[str, 
     return sql, itemgetter(*cols), [(i, p) for i, p in procs if p is not None], len(cols)
 
 
+READ_CHUNK = 500  # key tuples per SQLite statement (bound variables: at most 32,766)
+
+
 def read(conn: Connection, table: Any, keys: tuple[str, ...], wanted: list[tuple[Any, ...]],
          columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
     """The `columns` of the rows of `table` whose `keys` (column names) equal one of the tuples
-    `wanted`, as the driver returns them (no result processors). PostgreSQL only: one statement
-    joined to the keys passed as one array per column; an IN list of row values is planned as an
-    OR of index probes, several times slower, and had to be cut into chunks."""
+    `wanted` (distinct), as the driver returns them (no result processors: an amount comes back
+    as the driver's decimal or text). PostgreSQL: one statement joined to the keys passed as one
+    array per column (an IN list of row values is planned as an OR of index probes, several times
+    slower); SQLite: joined to a VALUES list of chunks of keys. Not through SQLAlchemy's
+    expanding IN, whose compilation and per-row result handling cost more than the query."""
     if not wanted:
         return []
     dialect = conn.dialect
-    cache_key = (table.name, "read", columns, keys, ())
+    pg = dialect.name == "postgresql"
+    q = dialect.identifier_preparer.quote
+    cache_key = (table.name, f"read {dialect.name}", columns, keys, ())
     plan = _PLANS.get(cache_key)
     if plan is None:
-        q = dialect.identifier_preparer.quote
-        arrays = ", ".join(f"%s::{table.c[k].type.compile(dialect=dialect)}[]" for k in keys)
-        on = " AND ".join(f"t.{q(k)} = u.c{i}" for i, k in enumerate(keys))
-        sql = (f"SELECT {', '.join(f't.{q(c)}' for c in columns)} FROM {q(table.name)} AS t "
-               f"JOIN unnest({arrays}) AS u({', '.join(f'c{i}' for i in range(len(keys)))}) ON {on}")
+        cols = ", ".join(f"t.{q(c)}" for c in columns)
+        if pg:
+            arrays = ", ".join(f"%s::{table.c[k].type.compile(dialect=dialect)}[]" for k in keys)
+            on = " AND ".join(f"t.{q(k)} = u.c{i}" for i, k in enumerate(keys))
+            sql = (f"SELECT {cols} FROM {q(table.name)} AS t "
+                   f"JOIN unnest({arrays}) AS u({', '.join(f'c{i}' for i in range(len(keys)))}) ON {on}")
+        else:  # completed per chunk with its VALUES list
+            on = " AND ".join(f"t.{q(k)} = u.column{i + 1}" for i, k in enumerate(keys))
+            sql = f"SELECT {cols} FROM (VALUES {{}}) AS u JOIN {q(table.name)} AS t ON {on}"
         procs = [table.c[k].type._cached_bind_processor(dialect) for k in keys]
         plan = _PLANS[cache_key] = (sql, procs)
     sql, procs = plan
-    params = [[v if proc is None or v is None else proc(v) for v in column]
-              for proc, column in zip(procs, zip(*wanted, strict=True), strict=True)]
+    if any(p is not None for p in procs):
+        wanted = list(zip(*[[v if p is None or v is None else p(v) for v in column]
+                            for p, column in zip(procs, zip(*wanted, strict=True), strict=True)], strict=True))
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    cursor.execute(sql, params)
-    return cursor.fetchall()
+    if pg:
+        cursor.execute(sql, [list(column) for column in zip(*wanted, strict=True)])
+        return cursor.fetchall()
+    mark = "(" + ", ".join("?" * len(keys)) + ")"
+    out: list[tuple[Any, ...]] = []
+    for i in range(0, len(wanted), READ_CHUNK):
+        part = wanted[i : i + READ_CHUNK]
+        cursor.execute(sql.format(", ".join([mark] * len(part))), [v for key in part for v in key])
+        out.extend(cursor.fetchall())
+    return out

@@ -78,3 +78,29 @@ def test_bulk_write_stores_what_sqlalchemy_stores(databases: Any) -> None:
     finally:
         fast.dispose()
         slow.dispose()
+
+
+def test_bulk_read_finds_what_a_select_finds(databases: Any) -> None:
+    """`bulk.read` by a composite key (more keys than a SQLite chunk; awkward text; absent keys)
+    returns the rows SQLAlchemy's select returns, amounts as the driver's exact decimal or text."""
+    from indexer.models import AGG_TABLES
+
+    url = databases.new()
+    upgrade(url)
+    eng = make_engine(url)
+    recv = AGG_TABLES["agg_tier_receiver"]
+    rnd = random.Random(7)
+    owners = [f"0x{i:040x}" if i % 7 else f"o'\t\\N{i}é" for i in range(1_300)]
+    rows = [{"tier": i % 5, "owner": o, "arrivals": i, "value_received": rnd.choice([MAX, rnd.randrange(MAX)])}
+            for i, o in enumerate(owners)]
+    try:
+        with eng.begin() as conn:
+            bulk.write(conn, recv, rows)
+            wanted = [(r["tier"], r["owner"]) for r in rows[::2]] + [(9, "absent"), (1, owners[0])]
+            got = bulk.read(conn, recv, ("tier", "owner"), wanted, ("tier", "owner", "arrivals", "value_received"))
+            expected = {(r["tier"], r["owner"]): (r["arrivals"], r["value_received"]) for r in rows[::2]}
+            assert {(t, o): (a, int(v)) for t, o, a, v in got} == expected
+            assert len(got) == len(expected)
+            assert bulk.read(conn, recv, ("tier", "owner"), [], ("tier",)) == []
+    finally:
+        eng.dispose()
