@@ -99,9 +99,10 @@ def read(conn: Connection, table: Any, keys: tuple[str, ...], wanted: list[tuple
             on = " AND ".join(f"t.{q(k)} = u.c{i}" for i, k in enumerate(keys))
             sql = (f"SELECT {cols} FROM {q(table.name)} AS t "
                    f"JOIN unnest({arrays}) AS u({', '.join(f'c{i}' for i in range(len(keys)))}) ON {on}")
-        else:  # completed per chunk with its VALUES list
+        else:  # completed per chunk with its VALUES list; CROSS JOIN: SQLite loops over the
+            # keys and looks each up in the table's key index (it chose to scan the table otherwise)
             on = " AND ".join(f"t.{q(k)} = u.column{i + 1}" for i, k in enumerate(keys))
-            sql = f"SELECT {cols} FROM (VALUES {{}}) AS u JOIN {q(table.name)} AS t ON {on}"
+            sql = f"SELECT {cols} FROM (VALUES {{}}) AS u CROSS JOIN {q(table.name)} AS t ON {on}"
         procs = [table.c[k].type._cached_bind_processor(dialect) for k in keys]
         plan = _PLANS[cache_key] = (sql, procs)
     sql, procs = plan
