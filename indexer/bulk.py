@@ -7,6 +7,8 @@ is otherwise most of a batch's CPU time."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
 
@@ -43,9 +45,32 @@ def write(conn: Connection, table: Any, rows: list[Row], keys: tuple[str, ...] =
     if keys:
         cursor.execute(sql, [list(column) for column in zip(*params, strict=True)])
         return
+    if conn.info.get(_PIPELINED):
+        raise RuntimeError("bulk.write: no inserts inside bulk.pipelined (a COPY cannot be pipelined)")
     with cursor.copy(sql) as copy:
         for values in params:
             copy.write_row(values)
+
+
+_PIPELINED = "bulk_pipelined"
+
+
+@contextlib.contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """PostgreSQL: the updates of `write` inside are sent without waiting for each one's result
+    (psycopg's pipeline mode: the server works through them while the client prepares the next
+    ones; an error is raised at the end of the block at the latest). Only updates by `write`
+    inside: a COPY cannot be pipelined (inserts as arrays instead cost the client more than the
+    overlap saves). Elsewhere nothing changes."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.info[_PIPELINED] = True
+    try:
+        with conn.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            yield
+    finally:
+        del conn.info[_PIPELINED]
 
 
 def _plan(conn: Connection, table: Any, cols: tuple[str, ...], keys: tuple[str, ...],

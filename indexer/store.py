@@ -109,27 +109,27 @@ def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key], cache: RowCache
                 ws.load(table, pk, None)
 
 
-def write_history(conn: Connection, ws: WorkSet, table: str) -> int:
-    """The batch's versions of a state table (see `WorkSet.history`): the open version of a row
-    the batch changed is closed, its new versions added."""
-    close, add = ws.history(table)
-    v, pk = VERSION_TABLES[table], PK[table]
-    bulk.write(conn, v, [{pk: c["b_pk"], "valid_to_block": c["b_to"]} for c in close], keys=(pk,),
-               null=("valid_to_block",))
-    bulk.write(conn, v, add)
-    return len(add)
-
-
 def write(conn: Connection, ws: WorkSet) -> int:
     """Write the batch's state and event rows, its journal and the report aggregates' changes;
-    returns the number of rows."""
+    returns the number of rows. The updates first (the rows before the batch, and their open
+    versions closed: see `WorkSet.history`), pipelined on PostgreSQL (`bulk.pipelined`), then the
+    inserts (new rows, versions, events): a version is added only once the one it follows is
+    closed."""
     aggregates.apply(conn, aggregates.batch_deltas(conn, ws))  # reads the state before the batch
     n = 0
-    for table in STATE_TABLES:
-        inserts, updates = ws.changed(table)
-        bulk.write(conn, STATE_TABLES[table], inserts)
-        bulk.write(conn, STATE_TABLES[table], updates, keys=(PK[table],))
-        n += len(inserts) + len(updates) + write_history(conn, ws, table)
+    inserts: list[tuple[Any, list[Row]]] = []
+    with bulk.pipelined(conn):
+        for table in STATE_TABLES:
+            new, updates = ws.changed(table)
+            close, add = ws.history(table)
+            v, pk = VERSION_TABLES[table], PK[table]
+            bulk.write(conn, STATE_TABLES[table], updates, keys=(pk,))
+            bulk.write(conn, v, [{pk: c["b_pk"], "valid_to_block": c["b_to"]} for c in close], keys=(pk,),
+                       null=("valid_to_block",))
+            inserts += [(STATE_TABLES[table], new), (v, add)]
+            n += len(new) + len(updates) + len(add)
+    for t, rows in inserts:
+        bulk.write(conn, t, rows)
     for table, rows in ws.events.items():
         bulk.write(conn, EVENT_TABLES[table], rows)
         n += len(rows)
