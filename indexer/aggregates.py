@@ -133,11 +133,18 @@ def chain_hops(hops: Iterable[Any], delivered: dict[int, Row]) -> list[Row]:
     return out
 
 
-def _delivered(conn: Connection, tokens: set[int]) -> dict[int, Row]:
-    """Per token, the last stored hop that delivered it, with its chain's `hops` (`chain_hops`).
-    Read through the driver's cursor (thousands of rows a batch: SQLAlchemy's per-row result
-    handling cost more than the query)."""
+def _delivered(conn: Connection, tokens: set[int], cache: Any = None) -> dict[int, Row]:
+    """Per token, the last stored hop that delivered it, with its chain's `hops` (`chain_hops`):
+    from the follower's row cache (`store.RowCache.delivered`) when it has the token (or,
+    complete, knows no hop delivered it), else read through the driver's cursor (thousands of
+    rows a batch: SQLAlchemy's per-row result handling cost more than the query)."""
     out: dict[int, Row] = {}
+    if cache is not None:
+        known = cache.delivered
+        out.update((t, known[t]) for t in tokens if t in known)
+        if cache.complete:
+            return out
+        tokens = {t for t in tokens if t not in known}
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     for part in _chunks(sorted(tokens)):
         cursor.execute(
@@ -166,10 +173,12 @@ def _statuses(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def batch_deltas(conn: Connection, ws: Any) -> Deltas:
+def batch_deltas(conn: Connection, ws: Any, cache: Any = None) -> Deltas:
     """The aggregates' changes of a batch (`handlers.WorkSet`), read before its rows are written:
     each touched holding's contribution before and after; every other holding of a certificate
-    that opened or closed in the batch (read from the database, unchanged by the batch)."""
+    that opened or closed in the batch (read from the database, unchanged by the batch). The
+    chain hops continue the hops stored (`_delivered`, from `cache` when it has them); the
+    tokens' last delivering hops after the batch are left in `ws.delivered` for the cache."""
     d = Deltas()
     holdings_before, holdings_after = ws.original["holding"], ws.rows["holding"]
     certs_before, certs_after = ws.original["certificate"], ws.rows["certificate"]
@@ -207,7 +216,8 @@ def batch_deltas(conn: Connection, ws: Any) -> Deltas:
     hops = sorted(ws.events["holding_transfer"], key=lambda r: (r["block_number"], r["log_index"]))
     for row in hops:
         d.arrival(row, +1)
-    d.chain_hops = chain_hops(hops, _delivered(conn, {h["from_token_id"] for h in hops if h["kind"] in HOPS}))
+    ws.delivered = _delivered(conn, {h["from_token_id"] for h in hops if h["kind"] in HOPS}, cache)
+    d.chain_hops = chain_hops(hops, ws.delivered)  # updates ws.delivered with the batch's hops
     offers = ws.rows["financing_offer"]
     for row in ws.events["financing_deal"]:
         offer = offers.get(row["offer_id"])  # the accepting batch always has it (`handlers.offer_accepted`)
