@@ -373,7 +373,8 @@ def test_row_cache_holds_the_rows_of_the_database(played: Any, databases: Any, d
         cols = ("block_number", "log_index", "timestamp", "to_token_id", "hops")
         assert len(stored) > 10
         assert {t: [h[c] for c in cols] for t, h in cache.delivered.items()} == {
-            t: [h[c] for c in cols] for t, h in stored.items()}
+            t: [h[c] for c in cols] for t, h in stored.items()
+        }
         assert dump_db(cached.engine) == dump_db(uncached.engine)
     finally:
         cached.close()
