@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, tuple_
+from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from indexer import bulk
 from indexer.models import AGG_TABLES, STATE_TABLES
@@ -133,19 +133,30 @@ def chain_hops(hops: Iterable[Any], delivered: dict[int, Row]) -> list[Row]:
     return out
 
 
-def _delivered(conn: Connection, tokens: set[int]) -> dict[int, Row]:
-    """Per token, the last stored hop that delivered it, with its chain's `hops` (`chain_hops`)."""
+def _delivered(conn: Connection, tokens: set[int], cache: Any = None) -> dict[int, Row]:
+    """Per token, the last stored hop that delivered it, with its chain's `hops` (`chain_hops`):
+    from the follower's row cache (`store.RowCache.delivered`) when it has the token (or,
+    complete, knows no hop delivered it), else read through the driver's cursor (thousands of
+    rows a batch: SQLAlchemy's per-row result handling cost more than the query)."""
     out: dict[int, Row] = {}
+    if cache is not None:
+        known = cache.delivered
+        out.update((t, known[t]) for t in tokens if t in known)
+        if cache.complete:
+            return out
+        tokens = {t for t in tokens if t not in known}
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     for part in _chunks(sorted(tokens)):
-        rows = conn.execute(
-            text(f"SELECT t.block_number, t.log_index, t.timestamp, t.to_token_id, c.hops FROM holding_transfer t "
-                 f"LEFT JOIN agg_chain_hop c ON c.block_number = t.block_number AND c.log_index = t.log_index "
-                 f"WHERE t.kind IN ('split', 'transfer') AND t.to_token_id IN ({', '.join(map(str, part))})")
-        ).mappings()
-        for r in rows:
-            old = out.get(r["to_token_id"])
-            if old is None or (r["block_number"], r["log_index"]) > (old["block_number"], old["log_index"]):
-                out[r["to_token_id"]] = {**r, "hops": r["hops"] or 1}
+        cursor.execute(
+            f"SELECT t.block_number, t.log_index, t.timestamp, t.to_token_id, c.hops FROM holding_transfer t "
+            f"LEFT JOIN agg_chain_hop c ON c.block_number = t.block_number AND c.log_index = t.log_index "
+            f"WHERE t.kind IN ('split', 'transfer') AND t.to_token_id IN ({', '.join(map(str, map(int, part)))})"
+        )
+        for block, index, timestamp, token, hops in cursor.fetchall():
+            old = out.get(token)
+            if old is None or (block, index) > (old["block_number"], old["log_index"]):
+                out[token] = {"block_number": block, "log_index": index, "timestamp": timestamp,
+                              "to_token_id": token, "hops": hops or 1}
     return out
 
 
@@ -162,10 +173,12 @@ def _statuses(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def batch_deltas(conn: Connection, ws: Any) -> Deltas:
+def batch_deltas(conn: Connection, ws: Any, cache: Any = None) -> Deltas:
     """The aggregates' changes of a batch (`handlers.WorkSet`), read before its rows are written:
     each touched holding's contribution before and after; every other holding of a certificate
-    that opened or closed in the batch (read from the database, unchanged by the batch)."""
+    that opened or closed in the batch (read from the database, unchanged by the batch). The
+    chain hops continue the hops stored (`_delivered`, from `cache` when it has them); the
+    tokens' last delivering hops after the batch are left in `ws.delivered` for the cache."""
     d = Deltas()
     holdings_before, holdings_after = ws.original["holding"], ws.rows["holding"]
     certs_before, certs_after = ws.original["certificate"], ws.rows["certificate"]
@@ -203,7 +216,8 @@ def batch_deltas(conn: Connection, ws: Any) -> Deltas:
     hops = sorted(ws.events["holding_transfer"], key=lambda r: (r["block_number"], r["log_index"]))
     for row in hops:
         d.arrival(row, +1)
-    d.chain_hops = chain_hops(hops, _delivered(conn, {h["from_token_id"] for h in hops if h["kind"] in HOPS}))
+    ws.delivered = _delivered(conn, {h["from_token_id"] for h in hops if h["kind"] in HOPS}, cache)
+    d.chain_hops = chain_hops(hops, ws.delivered)  # updates ws.delivered with the batch's hops
     offers = ws.rows["financing_offer"]
     for row in ws.events["financing_deal"]:
         offer = offers.get(row["offer_id"])  # the accepting batch always has it (`handlers.offer_accepted`)
@@ -259,10 +273,8 @@ def _merge(conn: Connection, table: Any, keys: list[str], changes: dict[tuple[An
         return
     kcols = [table.c[k] for k in keys]
     current: dict[tuple[Any, ...], list[int]] = {}
-    for part in _chunks(list(changes)):
-        cond = kcols[0].in_([k[0] for k in part]) if len(keys) == 1 else tuple_(*kcols).in_(part)
-        for r in conn.execute(select(*kcols, *[table.c[f] for f in fields]).where(cond)):
-            current[tuple(r[: len(keys)])] = [int(x) for x in r[len(keys) :]]
+    for r in bulk.read(conn, table, tuple(keys), list(changes), (*keys, *fields)):  # driver values
+        current[tuple(r[: len(keys)])] = [int(x) for x in r[len(keys) :]]
     inserts, updates, deletes = [], [], []
     for key, delta in changes.items():
         old = current.get(key)

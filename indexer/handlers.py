@@ -40,6 +40,9 @@ class WorkSet:
         self._journaled: set[tuple[str, Any, int]] = set()
         self.journal_from = journal_from
         self.block = 0
+        # per token, the last hop that delivered it as of the batch's end, among the tokens the
+        # batch's hops read or delivered (`aggregates.batch_deltas`; kept by the row cache)
+        self.delivered: dict[Any, Row] = {}
 
     def loaded(self, table: str, pk: Any) -> bool:
         return pk in self.rows[table]

@@ -331,7 +331,7 @@ class Indexer:
             store.prefetch(conn, ws, (("certificate", h["certificate_id"]) for h in ws.rows["holding"].values()
                                       if h is not None), cache)
             applied = handlers.apply(ws, events)
-            rows = store.write(conn, ws)
+            rows = store.write(conn, ws, cache)
             store.save_blocks(conn, list(batch.blocks.values()))
             old_floor = cp.get("journal_floor")
             floor = old_floor

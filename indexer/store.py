@@ -40,6 +40,9 @@ class RowCache:
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
         self.rows: dict[str, dict[Any, Row | None]] = {t: {} for t in STATE_TABLES}
+        # per token, the last hop that delivered it (`aggregates.chain_hops`): complete, a token
+        # it lacks was never delivered by a hop
+        self.delivered: dict[Any, Row] = {}
         self.size = 0
         self.complete = False
         self.at: tuple[int, str | None] | None = None
@@ -47,6 +50,7 @@ class RowCache:
     def clear(self) -> None:
         for rows in self.rows.values():
             rows.clear()
+        self.delivered.clear()
         self.size = 0
         self.complete = False
         self.at = None
@@ -72,6 +76,10 @@ class RowCache:
                 if pk not in mine:
                     self.size += 1
                 mine[pk] = row
+        for token, hop in ws.delivered.items():
+            if token not in self.delivered:
+                self.size += 1
+            self.delivered[token] = hop
         self.at = at
         if self.size > self.limit:
             self.clear()
@@ -109,27 +117,27 @@ def prefetch(conn: Connection, ws: WorkSet, keys: Iterable[Key], cache: RowCache
                 ws.load(table, pk, None)
 
 
-def write_history(conn: Connection, ws: WorkSet, table: str) -> int:
-    """The batch's versions of a state table (see `WorkSet.history`): the open version of a row
-    the batch changed is closed, its new versions added."""
-    close, add = ws.history(table)
-    v, pk = VERSION_TABLES[table], PK[table]
-    bulk.write(conn, v, [{pk: c["b_pk"], "valid_to_block": c["b_to"]} for c in close], keys=(pk,),
-               null=("valid_to_block",))
-    bulk.write(conn, v, add)
-    return len(add)
-
-
-def write(conn: Connection, ws: WorkSet) -> int:
+def write(conn: Connection, ws: WorkSet, cache: RowCache | None = None) -> int:
     """Write the batch's state and event rows, its journal and the report aggregates' changes;
-    returns the number of rows."""
-    aggregates.apply(conn, aggregates.batch_deltas(conn, ws))  # reads the state before the batch
+    returns the number of rows. The updates first (the rows before the batch, and their open
+    versions closed: see `WorkSet.history`), pipelined on PostgreSQL (`bulk.pipelined`), then the
+    inserts (new rows, versions, events): a version is added only once the one it follows is
+    closed. `cache`: the follower's row cache, valid at the stored checkpoint (the chain hops)."""
+    aggregates.apply(conn, aggregates.batch_deltas(conn, ws, cache))  # reads the state before the batch
     n = 0
-    for table in STATE_TABLES:
-        inserts, updates = ws.changed(table)
-        bulk.write(conn, STATE_TABLES[table], inserts)
-        bulk.write(conn, STATE_TABLES[table], updates, keys=(PK[table],))
-        n += len(inserts) + len(updates) + write_history(conn, ws, table)
+    inserts: list[tuple[Any, list[Row]]] = []
+    with bulk.pipelined(conn):
+        for table in STATE_TABLES:
+            new, updates = ws.changed(table)
+            close, add = ws.history(table)
+            v, pk = VERSION_TABLES[table], PK[table]
+            bulk.write(conn, STATE_TABLES[table], updates, keys=(pk,))
+            bulk.write(conn, v, [{pk: c["b_pk"], "valid_to_block": c["b_to"]} for c in close], keys=(pk,),
+                       null=("valid_to_block",))
+            inserts += [(STATE_TABLES[table], new), (v, add)]
+            n += len(new) + len(updates) + len(add)
+    for t, rows in inserts:
+        bulk.write(conn, t, rows)
     for table, rows in ws.events.items():
         bulk.write(conn, EVENT_TABLES[table], rows)
         n += len(rows)

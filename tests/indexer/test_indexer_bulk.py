@@ -3,6 +3,7 @@ exactly what SQLAlchemy's own insert and update store, awkward values included."
 
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any
 
@@ -78,3 +79,67 @@ def test_bulk_write_stores_what_sqlalchemy_stores(databases: Any) -> None:
     finally:
         fast.dispose()
         slow.dispose()
+
+
+def test_bulk_read_finds_what_a_select_finds(databases: Any) -> None:
+    """`bulk.read` by a composite key (more keys than a SQLite chunk; awkward text; absent keys)
+    returns the rows SQLAlchemy's select returns, amounts as the driver's exact decimal or text."""
+    from indexer.models import AGG_TABLES
+
+    url = databases.new()
+    upgrade(url)
+    eng = make_engine(url)
+    recv = AGG_TABLES["agg_tier_receiver"]
+    rnd = random.Random(7)
+    owners = [f"0x{i:040x}" if i % 7 else f"o'\t\\N{i}é" for i in range(1_300)]
+    rows = [{"tier": i % 5, "owner": o, "arrivals": i, "value_received": rnd.choice([MAX, rnd.randrange(MAX)])}
+            for i, o in enumerate(owners)]
+    try:
+        with eng.begin() as conn:
+            bulk.write(conn, recv, rows)
+            wanted = [(r["tier"], r["owner"]) for r in rows[::2]] + [(9, "absent"), (1, owners[0])]
+            got = bulk.read(conn, recv, ("tier", "owner"), wanted, ("tier", "owner", "arrivals", "value_received"))
+            expected = {(r["tier"], r["owner"]): (r["arrivals"], r["value_received"]) for r in rows[::2]}
+            assert {(t, o): (a, int(v)) for t, o, a, v in got} == expected
+            assert len(got) == len(expected)
+            assert bulk.read(conn, recv, ("tier", "owner"), [], ("tier",)) == []
+    finally:
+        eng.dispose()
+
+
+def test_pipelined_updates_store_what_plain_ones_store(databases: Any) -> None:
+    """Updates inside `bulk.pipelined` (PostgreSQL's pipeline mode) leave the rows as outside it,
+    an error among them is raised by the end of the block, and an insert there is refused."""
+    import pytest
+
+    url = databases.new()
+    upgrade(url)
+    eng = make_engine(url)
+    inv, inv_v = STATE_TABLES["invoice"], VERSION_TABLES["invoice"]
+    rnd = random.Random(3)
+    rows = [_invoice(f"k{i}", rnd, None) for i in range(50)]
+    changed = [_invoice(f"k{i}", rnd, 5) for i in range(0, 50, 3)]
+    closes = [{"key": r["key"], "valid_to_block": 7} for r in changed]
+    versions = [{**r, "valid_from_block": 1, "valid_to_block": None} for r in rows]
+    try:
+        dumps = []
+        for piped in (False, True):
+            with eng.begin() as conn:
+                for t in (inv, inv_v):
+                    conn.execute(t.delete())
+                bulk.write(conn, inv, rows)
+                bulk.write(conn, inv_v, versions)
+                with bulk.pipelined(conn) if piped else contextlib.nullcontext():
+                    bulk.write(conn, inv, changed, keys=("key",))
+                    bulk.write(conn, inv_v, closes, keys=("key",), null=("valid_to_block",))
+                dumps.append((_dump(conn, inv), _dump(conn, inv_v)))
+        assert dumps[0] == dumps[1]
+        if eng.dialect.name == "postgresql":
+            from psycopg.errors import DataError
+
+            with pytest.raises(DataError), eng.begin() as conn, bulk.pipelined(conn):
+                bulk.write(conn, inv, [{**changed[0], "used": -1, "first_block": "x"}], keys=("key",))
+            with pytest.raises(RuntimeError), eng.begin() as conn, bulk.pipelined(conn):
+                bulk.write(conn, inv, [_invoice("new", rnd, None)])
+    finally:
+        eng.dispose()

@@ -348,8 +348,9 @@ def test_row_cache_holds_the_rows_of_the_database(played: Any, databases: Any, d
     """The follower's row cache (`store.RowCache`) replaces reading back the rows earlier batches
     wrote: every row it holds is the row a SELECT returns (absent keys: no row), and an index built
     with it equals one built reading every row from the database."""
-    from sqlalchemy import select
+    from sqlalchemy import select, text
 
+    from indexer.aggregates import _delivered
     from indexer.models import PK, STATE_TABLES
 
     cached = played.indexer(databases.new(), batch_blocks=2, max_batch_blocks=2)
@@ -366,6 +367,14 @@ def test_row_cache_holds_the_rows_of_the_database(played: Any, databases: Any, d
                 in_db = {r[PK[table]]: dict(r) for r in conn.execute(select(t)).mappings()}
                 assert {pk: row for pk, row in rows.items() if row is not None} == in_db, table
                 assert all(pk not in in_db for pk, row in rows.items() if row is None), table
+            # and, complete, every token's last delivering hop (the chain aggregate's reads)
+            tokens = set(conn.execute(text("SELECT to_token_id FROM holding_transfer")).scalars())
+            stored = _delivered(conn, tokens)
+        cols = ("block_number", "log_index", "timestamp", "to_token_id", "hops")
+        assert len(stored) > 10
+        assert {t: [h[c] for c in cols] for t, h in cache.delivered.items()} == {
+            t: [h[c] for c in cols] for t, h in stored.items()
+        }
         assert dump_db(cached.engine) == dump_db(uncached.engine)
     finally:
         cached.close()
