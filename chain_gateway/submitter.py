@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from typing import Any
@@ -75,6 +76,8 @@ class Submitter:
         self.instance_lock = instance_lock
         # set while this process does not hold the store's instance lock: nothing is signed or sent
         self.lock_error: dict[str, Any] | None = None
+        self._lock_waiters: list[asyncio.Future[bool]] = []  # callers of may_sign for the next check
+        self._lock_task: asyncio.Task[None] | None = None
         self.watch = ChainWatch(engine, rpc, settings.reorg_check_s, lambda signer: self.notify(signer, recheck=True))
 
     async def start(self) -> None:
@@ -110,10 +113,38 @@ class Submitter:
         """Checked before every signing step: this process must hold the store's instance lock
         (``InstanceLock.held``, on the lock's own connection, in a worker thread). Lost: nothing is
         signed or sent, the error shows on health and on queued operations. Regained: every worker
-        re-syncs from the store and the chain first (another process may have signed meanwhile)."""
+        re-syncs from the store and the chain first (another process may have signed meanwhile).
+
+        Callers share checks (every write request asks): a caller gets the verdict of a check that
+        started after it called, never an older one; the callers that arrive while a check runs
+        share the next one (one thread hop and one store round trip per round, not per request)."""
         if self.instance_lock is None or not self.instance_lock.can_be_lost:
             return True
-        state = await asyncio.to_thread(self.instance_lock.held)
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._lock_waiters.append(fut)
+        if self._lock_task is None or self._lock_task.done():
+            # a context of its own: its log lines are not the first caller's request's
+            self._lock_task = asyncio.create_task(self._check_lock(), context=contextvars.Context())
+        return await fut
+
+    async def _check_lock(self) -> None:
+        while self._lock_waiters:
+            waiters, self._lock_waiters = self._lock_waiters, []
+            try:
+                assert self.instance_lock is not None
+                verdict = self._lock_verdict(await asyncio.to_thread(self.instance_lock.held))
+            except BaseException as exc:  # cancelled too: no caller is left waiting
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_exception(exc if isinstance(exc, Exception) else NodeUnavailable("cancelled"))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(verdict)
+
+    def _lock_verdict(self, state: str) -> bool:
         if state == "held":
             return self.lock_error is None
         if state == "regained":

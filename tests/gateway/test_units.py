@@ -211,3 +211,43 @@ def test_the_v1_routers_are_included_in_the_app_itself() -> None:
     included = [getattr(r, "original_router", None) for r in create_app(Settings()).router.routes]
     assert [r for r in included if r is not None] == v1.ROUTERS
     assert all(not any(hasattr(x, "original_router") for x in r.routes) for r in v1.ROUTERS)
+
+
+def test_concurrent_lock_checks_share_a_round_never_an_older_one() -> None:
+    """Every write request asks `may_sign`: the callers that arrive while a check of the store's
+    lock runs share the next check (one thread hop each round, not per request), and none gets
+    the verdict of a check that started before it called."""
+    import asyncio
+    import threading
+
+    from chain_gateway.submitter import Submitter
+
+    class Lock:
+        can_be_lost = True
+
+        def __init__(self) -> None:
+            self.calls = 0
+            self.states = ["held", "lost", "held"]
+            self.release = threading.Event()
+
+        def held(self) -> str:
+            self.calls += 1
+            self.release.wait(5)  # the first check runs until the test lets it finish
+            return self.states[self.calls - 1]
+
+    async def run() -> None:
+        lock = Lock()
+        sub = object.__new__(Submitter)
+        sub.instance_lock, sub.lock_error, sub.workers = lock, None, {}  # type: ignore[assignment]
+        sub._lock_waiters, sub._lock_task = [], None
+        first = [asyncio.create_task(sub.may_sign()) for _ in range(3)]
+        await asyncio.sleep(0.05)  # the first check is running ("held")
+        later = [asyncio.create_task(sub.may_sign()) for _ in range(50)]
+        await asyncio.sleep(0.05)
+        lock.release.set()
+        assert await asyncio.gather(*first) == [True] * 3
+        assert await asyncio.gather(*later) == [False] * 50  # the next check's verdict ("lost")
+        assert lock.calls == 2 and sub.lock_error is not None
+        assert await sub.may_sign() is False  # "held" again, but the loss is shown until "regained"
+
+    asyncio.run(run())
