@@ -142,12 +142,12 @@ class Tracking(Broadcasting):
             op.updated_at = now
             self.forget(op.id)
             changed.append(op)
-        # one confirmation (the default): a receipt in a block the head has reached is final at
-        # once, so its mined and confirmed states are stored in one write, not one pass each
+        # one confirmation (the default): a receipt is final at once (it proves its block is on the
+        # chain, even one newer than the head probed above), so its mined and confirmed states are
+        # stored in one write, not one pass each
         at_once = [
             op for op in changed
             if self.s.confirmations <= 1 and op.state == OpState.mined and op.id not in finals
-            and op.block_number is not None and op.block_number <= head
         ]
         mined_states = {op.id: mined_state(op) for op in at_once if self.bus.wants(op.id, False)}
         for op in at_once:

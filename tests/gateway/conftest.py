@@ -196,15 +196,20 @@ def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.1) -> An
 
 
 @pytest.fixture(scope="module")
-def own_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """A chain and gateway of the module's own (for tests that move the chain's clock)."""
-    tmp = tmp_path_factory.mktemp("own")
-    c = deploy_chain(tmp)
-    try:
-        with TestClient(create_app(gateway_settings(c, tmp))) as client:
-            yield Api(client, c)
-    finally:
-        c.chain.stop()
+def own_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """A chain of the module's own: for tests that move its clock or sign with the operator's key
+    outside the session's gateway (which would find its next nonce taken)."""
+    c = deploy_chain(tmp_path_factory.mktemp("own"))
+    yield c
+    c.chain.stop()
+
+
+@pytest.fixture(scope="module")
+def own_api(own_chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """A gateway of the module's own on the module's own chain."""
+    tmp = tmp_path_factory.mktemp("own_api")
+    with TestClient(create_app(gateway_settings(own_chain, tmp))) as client:
+        yield Api(client, own_chain)
 
 
 def rpc(url: str, method: str, *params: Any) -> Any:

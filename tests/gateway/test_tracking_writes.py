@@ -10,9 +10,11 @@ from sqlalchemy import event
 from gateway.conftest import Api
 
 
-def test_one_confirmation_stores_mined_and_confirmed_in_one_write(api: Api) -> None:
+def test_one_confirmation_stores_mined_and_confirmed_in_one_write(own_api: Api) -> None:
     """No UPDATE stores the `mined` state on its own (it and `confirmed` are one write), yet the
-    event stream still sees `mined` before `confirmed`."""
+    event stream still sees `mined` before `confirmed`. On a chain of its own: no other gateway's
+    operations or writes are seen."""
+    api = own_api
     gw = api.client.app.state.gateway  # type: ignore[attr-defined]
     assert gw.settings.confirmations == 1
     states: list[Any] = []
