@@ -203,6 +203,8 @@ def test_webhook_pending_at_stop_is_delivered_after_restart(chain: Chain, tmp_pa
         with TestClient(create_app(settings)) as client:
             op_id = onboard_op(client)
             wait_until(lambda: len(hook.finals(op_id)) >= 1, timeout=30)
+            # the refused try is stored after the receiver answered: stop only once it is
+            wait_until(lambda: any(r.attempts >= 1 for r in outbox(settings)), timeout=30)
         rows = outbox(settings)
         assert [(r.operation_id, r.state) for r in rows] == [(op_id, "confirmed")]
         assert rows[0].attempts >= 1 and rows[0].last_error and "503" in rows[0].last_error
