@@ -356,9 +356,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "count": ("次数", "Count"),
     "seconds": ("秒", "Seconds"),
     "regulator_export": ("监管报送导出", "Regulator export"),
-    "regulator_hint": ("监管固定格式（scf-regulator/1），按链上顺序，每个文件最多 10,000 行；按所选日期与时点。",
-                       "The regulator's fixed layout (scf-regulator/1), in chain order, up to 10,000 rows a file, "
-                       "for the dates and moment chosen."),
+    "regulator_hint": ("监管固定格式（scf-regulator/1），按链上顺序，全部记录（同一区块）；按所选日期与时点。",
+                       "The regulator's fixed layout (scf-regulator/1), in chain order, every row (all at one "
+                       "block), for the dates and moment chosen."),
     "reg_certificates": ("凭证", "Certificates"),
     "reg_transfers": ("流转记录", "Transfers"),
     "reg_deals": ("融资交易（含中登网登记）", "Deals (with registration)"),

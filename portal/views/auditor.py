@@ -6,10 +6,15 @@ the lineage tree."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from csv import reader as csv_reader
+from typing import IO, Any
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from portal import forms
 from portal.charts import bars
@@ -38,6 +43,8 @@ REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
 NO_MEMBER = ("invoices",)  # invoice usage has no member filter
 REGULATOR = ("certificates", "transfers", "deals")
 THRESHOLDS = ("max_splits", "min_value", "max_seconds", "min_hops")
+SPOOL_BYTES = 16 << 20  # a regulator export larger than this is spooled to a temporary file
+CHUNK_BYTES = 1 << 16
 
 
 def short(addr: Any) -> str:
@@ -141,16 +148,75 @@ async def csv(report: str, c: Current, date_from: str = "", date_to: str = "", m
 @router.get("/audit/regulator/{dataset}.{fmt}")
 async def regulator(dataset: str, fmt: str, c: Current, date_from: str = "", date_to: str = "", as_of: str = "",
                     as_of_block: str = "") -> Response:
-    """The regulator's export (fixed layout, first 10,000 rows in chain order) as the auditor API
-    gives it, CSV or JSON, for the dashboard's dates and moment."""
+    """The regulator's export (fixed layout, every row in chain order), CSV or JSON, for the
+    dashboard's dates and moment: the auditor API's own answer when one page holds it all, else its
+    pages (``regulator_page_rows`` each) joined, every page read at one block. The file is complete
+    or not sent: an error on any page answers that error, not a truncated file."""
     c.need("auditor")
     if dataset not in REGULATOR or fmt not in ("csv", "json"):
         raise PortalError("NOT_FOUND", "no such export", {"dataset": dataset, "format": fmt}, 404)
-    body, disposition = await c.api.audit_file(
-        c.key, f"/v1/reports/regulator/{dataset}", fmt, f'attachment; filename="regulator-{dataset}.{fmt}"',
-        date_from=date_from, date_to=date_to, limit=10_000, **_as_of(as_of, as_of_block))
+    path = f"/v1/reports/regulator/{dataset}"
+    query = {"date_from": date_from, "date_to": date_to, **_as_of(as_of, as_of_block)}
+    disposition = f'attachment; filename="regulator-{dataset}.{fmt}"'
+    body = await regulator_file(c, path, fmt, query)
     media = "text/csv" if fmt == "csv" else "application/json"
-    return Response(body, media_type=media, headers={"Content-Disposition": disposition})
+    if isinstance(body, bytes):
+        return Response(body, media_type=media, headers={"Content-Disposition": disposition})
+    return StreamingResponse(_chunks(body), media_type=media, headers={"Content-Disposition": disposition})
+
+
+async def regulator_file(c: Current, path: str, fmt: str, query: dict[str, str]) -> bytes | IO[bytes]:
+    """The whole dataset at `path`: the first page's bytes when it is the only one; else a file of
+    every page read at one block (the block the auditor chose, else the first page's block: CSV
+    pages do not say it, so one more call asks), the CSV header once, the JSON rows in one list after the first page's
+    other members (without its paging members)."""
+    size = c.settings.regulator_page_rows
+    first, _ = await c.api.audit_file(c.key, path, fmt, "", **query, limit=size, offset=0)
+    if _rows(first, fmt) < size:
+        return first
+    if "as_of_block" not in query:  # one block for every page, whatever is indexed meanwhile
+        block = json.loads(first)["as_of_block"] if fmt == "json" else (await c.audit(path, **query, limit=1))[
+            "as_of_block"]
+        query = {**{k: v for k, v in query.items() if k != "as_of"}, "as_of_block": str(block)}
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by _chunks or here)
+    try:
+        offset, rows = 0, size
+        while rows == size:
+            page, _ = await c.api.audit_file(c.key, path, fmt, "", **query, limit=size, offset=offset)
+            rows = _rows(page, fmt)
+            if fmt == "csv":
+                out.write(page if offset == 0 else page.split(b"\r\n", 1)[1])
+            else:
+                doc = json.loads(page)
+                if offset == 0:
+                    head_doc = {k: v for k, v in doc.items() if k not in ("rows", "limit", "offset", "next_offset")}
+                    out.write(json.dumps(head_doc, separators=(",", ":")).encode()[:-1] + b',"rows":[')
+                elif doc["rows"]:
+                    out.write(b",")
+                out.write(b",".join(json.dumps(r, separators=(",", ":")).encode() for r in doc["rows"]))
+            offset += size
+        if fmt == "json":
+            out.write(b"]}")
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def _rows(page: bytes, fmt: str) -> int:
+    """The rows of one page of a regulator export (CSV: its records after the header)."""
+    if fmt == "json":
+        return len(json.loads(page)["rows"])
+    return max(sum(1 for _ in csv_reader(io.StringIO(page.decode()))) - 1, 0)
+
+
+def _chunks(f: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while chunk := f.read(CHUNK_BYTES):
+            yield chunk
+    finally:
+        f.close()
 
 
 @router.get("/audit/lineage/{certificate_id}")
