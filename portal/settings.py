@@ -29,8 +29,9 @@ class PortalSettings(Section):
     api_timeout_s: float = 30.0
     # early-payment offers and programmes: how many of the newest are read (the gateway lists neither)
     market_scan: int = 100
-    # the regulator's export is read from the auditor API in pages of this many rows (its largest)
-    regulator_page_rows: int = Field(default=10_000, ge=1, le=10_000)
+    # the CSV of a report and the regulator's export are read from the auditor API in pages of this
+    # many rows (its largest) and sent whole
+    export_page_rows: int = Field(default=10_000, ge=1, le=10_000)
 
     def secret_bytes(self) -> bytes:
         if self.session_secret is not None:

@@ -74,9 +74,9 @@ def thresholds(max_splits: str = "", min_value: str = "", max_seconds: str = "",
     return out
 
 
-def params(report: str, f: dict[str, str], limits: dict[str, int], csv: bool = False) -> dict[str, Any]:
+def params(report: str, f: dict[str, str], limits: dict[str, int]) -> dict[str, Any]:
     """The auditor API's parameters of `report` for the dashboard's filters `f` (dates, member, as
-    of) and thresholds: the table shows up to 1,000 rows, the CSV up to 10,000 (certificates: 200)."""
+    of) and thresholds: the table shows up to 1,000 rows (certificates: 200); its CSV every row."""
     _, fixed = REPORTS[report]
     out: dict[str, Any] = {"date_from": f["date_from"], "date_to": f["date_to"], **fixed}
     out.update({k: f[k] for k in ("as_of", "as_of_block") if f.get(k)})
@@ -87,7 +87,7 @@ def params(report: str, f: dict[str, str], limits: dict[str, int], csv: bool = F
     if report == "abnormal-splits":
         out.update(limits)
     if report != "concentration":
-        out["limit"] = 10_000 if csv else 1000
+        out["limit"] = 1000
     return out
 
 
@@ -135,14 +135,18 @@ async def dashboard(c: Current, date_from: str = "", date_to: str = "", member: 
 async def csv(report: str, c: Current, date_from: str = "", date_to: str = "", member: str = "", as_of: str = "",
               as_of_block: str = "", max_splits: str = "", min_value: str = "", max_seconds: str = "",
               min_hops: str = "") -> Response:
-    """The report on screen as CSV (same filters, same moment), straight from the auditor API."""
+    """The report on screen as CSV (same filters, same moment), straight from the auditor API: every
+    row (``whole``), concentration's top N as asked."""
     c.need("auditor")
     if report not in REPORTS:
         raise PortalError("NOT_FOUND", "no such report", {"report": report}, 404)
     f = {"date_from": date_from, "date_to": date_to, "member": member.strip().lower(), **_as_of(as_of, as_of_block)}
     limits = thresholds(max_splits, min_value, max_seconds, min_hops)
-    body, disposition = await c.api.audit_csv(c.key, REPORTS[report][0], **params(report, f, limits, csv=True))
-    return Response(body, media_type="text/csv", headers={"Content-Disposition": disposition})
+    query = params(report, f, limits)
+    paged = query.pop("limit", None) is not None
+    body, disposition = await whole(c, REPORTS[report][0], "csv", query, 'attachment; filename="report.csv"',
+                                    paged=paged)
+    return _file(body, "text/csv", disposition)
 
 
 @router.get("/audit/regulator/{dataset}.{fmt}")
@@ -150,30 +154,36 @@ async def regulator(dataset: str, fmt: str, c: Current, date_from: str = "", dat
                     as_of_block: str = "") -> Response:
     """The regulator's export (fixed layout, every row in chain order), CSV or JSON, for the
     dashboard's dates and moment: the auditor API's own answer when one page holds it all, else its
-    pages (``regulator_page_rows`` each) joined, every page read at one block. The file is complete
+    pages (``export_page_rows`` each) joined, every page read at one block. The file is complete
     or not sent: an error on any page answers that error, not a truncated file."""
     c.need("auditor")
     if dataset not in REGULATOR or fmt not in ("csv", "json"):
         raise PortalError("NOT_FOUND", "no such export", {"dataset": dataset, "format": fmt}, 404)
-    path = f"/v1/reports/regulator/{dataset}"
     query = {"date_from": date_from, "date_to": date_to, **_as_of(as_of, as_of_block)}
-    disposition = f'attachment; filename="regulator-{dataset}.{fmt}"'
-    body = await regulator_file(c, path, fmt, query)
-    media = "text/csv" if fmt == "csv" else "application/json"
+    body, disposition = await whole(c, f"/v1/reports/regulator/{dataset}", fmt, query,
+                                    f'attachment; filename="regulator-{dataset}.{fmt}"')
+    return _file(body, "text/csv" if fmt == "csv" else "application/json", disposition)
+
+
+def _file(body: bytes | IO[bytes], media: str, disposition: str) -> Response:
     if isinstance(body, bytes):
         return Response(body, media_type=media, headers={"Content-Disposition": disposition})
     return StreamingResponse(_chunks(body), media_type=media, headers={"Content-Disposition": disposition})
 
 
-async def regulator_file(c: Current, path: str, fmt: str, query: dict[str, str]) -> bytes | IO[bytes]:
-    """The whole dataset at `path`: the first page's bytes when it is the only one; else a file of
-    every page read at one block (the block the auditor chose, else the first page's block: CSV
-    pages do not say it, so one more call asks), the CSV header once, the JSON rows in one list after the first page's
-    other members (without its paging members)."""
-    size = c.settings.regulator_page_rows
-    first, _ = await c.api.audit_file(c.key, path, fmt, "", **query, limit=size, offset=0)
-    if _rows(first, fmt) < size:
-        return first
+async def whole(c: Current, path: str, fmt: str, query: dict[str, Any], disposition: str,
+                paged: bool = True) -> tuple[bytes | IO[bytes], str]:
+    """Every row of the auditor API's paged answer at `path` in `fmt` (csv, json: the regulator's
+    layout), with the API's Content-Disposition (`disposition` when it sends none): the first page's
+    bytes when it is the only one (or `paged` is false); else a file of every page read at one
+    block (the block the auditor chose, else the first page's: CSV pages do not say it, so one more
+    call asks), the CSV header once, the JSON rows in one list after the first page's other members
+    (without its paging members). Complete or the error of the page that failed."""
+    size = c.settings.export_page_rows
+    first, disposition = await c.api.audit_file(c.key, path, fmt, disposition, **query,
+                                                **({"limit": size, "offset": 0} if paged else {}))
+    if not paged or _rows(first, fmt) < size:
+        return first, disposition
     if "as_of_block" not in query:  # one block for every page, whatever is indexed meanwhile
         block = json.loads(first)["as_of_block"] if fmt == "json" else (await c.audit(path, **query, limit=1))[
             "as_of_block"]
@@ -201,7 +211,7 @@ async def regulator_file(c: Current, path: str, fmt: str, query: dict[str, str])
     except BaseException:
         out.close()
         raise
-    return out
+    return out, disposition
 
 
 def _rows(page: bytes, fmt: str) -> int:

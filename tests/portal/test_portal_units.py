@@ -344,11 +344,12 @@ def test_abnormal_split_thresholds_and_each_reports_parameters() -> None:
     f = {"date_from": "2026-01-01", "date_to": "", "member": "0xab", "as_of_block": "7"}
     assert params("abnormal-splits", f, {"min_hops": 2}) == {
         "date_from": "2026-01-01", "date_to": "", "as_of_block": "7", "member": "0xab", "min_hops": 2, "limit": 1000}
-    assert params("rates-factor", f, {"min_hops": 2}, csv=True)["by"] == "factor"
-    assert params("rates-factor", f, {}, csv=True)["limit"] == 10_000
+    assert params("rates-factor", f, {"min_hops": 2})["by"] == "factor"
+    assert params("rates-factor", f, {})["limit"] == 1000
+    assert "limit" not in params("concentration", f, {})  # its top N, not paged
     assert "member" not in params("invoices", f, {}) and "min_hops" not in params("invoices", f, {"min_hops": 2})
-    assert params("certificates", f, {}, csv=True) == {"date_from": "2026-01-01", "date_to": "", "as_of_block": "7",
-                                                       "debtor": "0xab", "limit": 200}
+    assert params("certificates", f, {}) == {"date_from": "2026-01-01", "date_to": "", "as_of_block": "7",
+                                               "debtor": "0xab", "limit": 200}
 
 
 def test_the_auditors_report_values_have_labels_in_both_languages() -> None:

@@ -1,7 +1,7 @@
-"""The portal's regulator export (`portal/views/auditor.py`): every row, not the auditor API's first
-page; all pages at one block; the CSV header once; an error on any page answers that error, never
-a truncated file. The auditor API here is a stand-in whose dataset grows with every request that
-does not pin a block (blocks indexed meanwhile)."""
+"""The portal's files (`portal/views/auditor.py`: the regulator export, each report's CSV): every row,
+not the auditor API's first page; all pages at one block; the CSV header once; an error on any page
+answers that error, never a truncated file. The auditor API here is a stand-in whose data grows
+with every request that does not pin a block (blocks indexed meanwhile)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ from portal.settings import PortalSettings
 
 COLUMNS = ("block_number", "log_index", "tx_hash", "value")
 PAGE = 4
+DATA = ("/v1/reports/regulator/transfers", "/v1/reports/tiers", "/v1/reports/concentration")
 
 
 class Auditor:
-    """`/v1/reports/regulator/transfers` paged by `limit`/`offset`: at block B, rows 0..B*3-1."""
+    """`/v1/reports/regulator/transfers` and two reports (the same rows), paged by `limit`/`offset`:
+    at block B, rows 0..B*3-1."""
 
     def __init__(self, block: int, fail_offset: int | None = None):
         self.block = block
@@ -40,7 +42,7 @@ class Auditor:
         if request.url.host == "gw":
             raise httpx.ConnectError("refused")
         q = request.url.params
-        if request.url.path != "/v1/reports/regulator/transfers":
+        if request.url.path not in DATA:
             return httpx.Response(200, json={"buckets": []})  # the login probe
         pinned = int(q["as_of_block"]) if "as_of_block" in q else None
         at = pinned if pinned is not None else self.block
@@ -64,7 +66,7 @@ class Auditor:
 
 
 def portal(auditor: Auditor) -> TestClient:
-    s = PortalSettings(gateway_url="http://gw", auditor_url="http://aud", regulator_page_rows=PAGE)
+    s = PortalSettings(gateway_url="http://gw", auditor_url="http://aud", export_page_rows=PAGE)
     app = create_app(s)
     app.state.api = Api(s, transport=httpx.MockTransport(auditor))
     return TestClient(app, base_url="http://portal")
@@ -75,15 +77,18 @@ def login(client: TestClient) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/audit"
 
 
-@settings(max_examples=25, deadline=None)
-@given(block=st.integers(0, 7), fmt=st.sampled_from(["csv", "json"]))
+@settings(max_examples=30, deadline=None)
+@given(block=st.integers(0, 7), fmt=st.sampled_from(["csv", "json", "report"]))
 def test_every_row_at_one_block(block: int, fmt: str) -> None:
     auditor = Auditor(block)
+    url = "/audit/csv/tiers" if fmt == "report" else f"/audit/regulator/transfers.{fmt}"
+    fmt = "csv" if fmt == "report" else fmt
     with portal(auditor) as client:
         login(client)
-        r = client.get(f"/audit/regulator/transfers.{fmt}")
+        r = client.get(url)
     assert r.status_code == 200, r.text
-    assert r.headers["content-disposition"] == f'attachment; filename="regulator-transfers.{fmt}"'
+    name = "report.csv" if url.endswith("tiers") else f"regulator-transfers.{fmt}"
+    assert r.headers["content-disposition"] == f'attachment; filename="{name}"'
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(r.text)))
         assert r.text.count("block_number") == 1  # the header once
@@ -121,3 +126,12 @@ def test_the_moment_chosen_pins_every_page(fmt: str) -> None:
         r = client.get(f"/audit/regulator/transfers.{fmt}", params={"as_of_block": "3"})
     assert r.status_code == 200
     assert {b for _, b in auditor.pages} == {3} and auditor.block == 9  # never read unpinned
+
+
+def test_concentration_is_its_top_n_not_paged() -> None:
+    auditor = Auditor(9)
+    with portal(auditor) as client:
+        login(client)
+        r = client.get("/audit/csv/concentration")
+    assert r.status_code == 200 and auditor.pages == [(0, None)]  # one call, the API's own limit
+    assert len(list(csv.DictReader(io.StringIO(r.text)))) == 27
