@@ -388,53 +388,104 @@ def lineage_stamp(conn: Connection, certificate_id: int) -> tuple[int | None, st
     return (row[0], row[1])
 
 
+def block_hash(conn: Connection, number: int) -> str | None:
+    """The indexed (canonical) block `number`'s hash, None when it is not indexed."""
+    row = _raw(conn, "SELECT hash FROM block WHERE number = %s", (number,))
+    return row[0][0] if row else None
+
+
+def lineage_changed(conn: Connection, certificate_id: int, after_block: int) -> list[int]:
+    """The certificate's holdings with a version newer than `after_block` (changed or created
+    since), by token id (index `ix_holding_version_cert_block`)."""
+    rows = _raw(conn, "SELECT DISTINCT token_id FROM holding_version WHERE certificate_id = %s "
+                      "AND valid_from_block > %s ORDER BY token_id", (certificate_id, after_block))
+    return [r[0] for r in rows]
+
+
+def lineage_nodes(conn: Connection, certificate_id: int, tokens: list[int] | None = None) -> list[tuple[Any, ...]]:
+    """The certificate's holdings (only `tokens` when given) by token id: (token, parent, node JSON
+    text up to its children, live value, tier). PostgreSQL writes each node's JSON."""
+    only_moves = only_nodes = ""
+    params: tuple[Any, ...] = (certificate_id, certificate_id)
+    if tokens is not None:
+        only_moves, only_nodes = " AND to_token_id = ANY(%s)", " AND h.token_id = ANY(%s)"
+        params = (certificate_id, tokens, certificate_id, tokens)
+    return _raw(
+        conn,
+        f"""SELECT h.token_id, h.parent_token_id, {_NODE_JSON},
+                   CASE WHEN h.status = 'live' THEN h.value ELSE 0 END, h.tier
+            FROM holding h LEFT JOIN (
+              SELECT to_token_id, string_agg({_MOVE_JSON}, ',' ORDER BY block_number, log_index) AS moves
+              FROM holding_transfer WHERE certificate_id = %s AND kind = 'transfer'{only_moves} GROUP BY to_token_id
+            ) t ON t.to_token_id = h.token_id
+            WHERE h.certificate_id = %s{only_nodes} ORDER BY h.token_id""",
+        params,
+    )
+
+
+class LineageTree:
+    """A certificate's holdings as `lineage_tree_json` writes them, kept in pieces (each node's JSON
+    text, its children, its live value and tier) so that a few changed or new holdings are put in
+    place without reading the others (`updated`). Never changed once made (shared between threads)."""
+
+    def __init__(self, tokens: dict[int, int], nodes: list[str], parents: list[int | None],
+                 live: list[int], tiers: list[int]) -> None:
+        self.tokens, self.nodes, self.parents, self.live, self.tiers = tokens, nodes, parents, live, tiers
+        self.text_bytes = sum(map(len, nodes))
+
+    @classmethod
+    def build(cls, rows: list[tuple[Any, ...]]) -> LineageTree:
+        return cls({}, [], [], [], []).updated(rows)
+
+    def updated(self, rows: list[tuple[Any, ...]]) -> LineageTree:
+        """A tree with `rows` (`lineage_nodes`, by token id) in place: a known holding's node
+        replaced, a new one (a higher token id than any known: ids only grow) added under its parent."""
+        tokens, nodes, parents = dict(self.tokens), list(self.nodes), list(self.parents)
+        live, tiers = list(self.live), list(self.tiers)
+        for token, parent, node, value, tier in rows:
+            i = tokens.get(token)
+            if i is None:
+                tokens[token] = i = len(nodes)
+                nodes.append(node)
+                parents.append(tokens.get(parent))
+                live.append(int(value))
+                tiers.append(int(tier))
+            else:
+                nodes[i], live[i], tiers[i] = node, int(value), int(tier)
+        return LineageTree(tokens, nodes, parents, live, tiers)
+
+    def encode(self) -> bytes:
+        """`"holdings":…,"live_value":…,"max_tier":…,"tree":[…]`: depth first, children by token id."""
+        children: dict[int, list[int]] = defaultdict(list)
+        roots: list[int] = []
+        for i, p in enumerate(self.parents):  # indexes follow token ids: children come out in order
+            (children[p] if p is not None else roots).append(i)
+        out: list[str] = []
+        stack: list[Any] = [(roots, 0)]
+        nodes = self.nodes
+        while stack:  # a node's text, its children (comma separated), then its closing
+            kids, pos = stack.pop()
+            if pos == len(kids):
+                if stack:
+                    out.append("]}")
+                continue
+            if pos:
+                out.append(",")
+            stack.append((kids, pos + 1))
+            i = kids[pos]
+            out.append(nodes[i])
+            stack.append((children.get(i, []), 0))
+        figures = _dumps({"holdings": len(nodes), "live_value": sum(self.live), "max_tier": max(self.tiers, default=0)})
+        return figures[1:-1] + b',"tree":[' + "".join(out).encode() + b"]"
+
+
 def lineage_tree_json(conn: Connection, certificate_id: int) -> bytes:
     """The holdings' part of `lineage` (now) as compact JSON members, without braces:
     `"holdings":…,"live_value":…,"max_tier":…,"tree":[…]`. The nodes' JSON is written by PostgreSQL
     and nested here: no Python object per holding (a 10,000-holding certificate: a few milliseconds
     of Python instead of ~60). PostgreSQL only; read it in one snapshot (REPEATABLE READ) for a
     document of one state."""
-    head = conn.execute(
-        text("SELECT COUNT(*), SUM(CASE WHEN status = 'live' THEN value ELSE 0 END), MAX(tier) "
-             "FROM holding WHERE certificate_id = :id"),
-        {"id": certificate_id},
-    ).one()
-    rows = _raw(
-        conn,
-        f"""SELECT h.token_id, h.parent_token_id, {_NODE_JSON}
-            FROM holding h LEFT JOIN (
-              SELECT to_token_id, string_agg({_MOVE_JSON}, ',' ORDER BY block_number, log_index) AS moves
-              FROM holding_transfer WHERE certificate_id = %s AND kind = 'transfer' GROUP BY to_token_id
-            ) t ON t.to_token_id = h.token_id
-            WHERE h.certificate_id = %s ORDER BY h.token_id""",
-        (certificate_id, certificate_id),
-    )
-    children: dict[int, list[int]] = defaultdict(list)
-    roots: list[int] = []
-    prefix: list[str] = []
-    index: dict[int, int] = {}
-    for i, (token, parent, node) in enumerate(rows):
-        index[token] = i
-        prefix.append(node)
-        p = index.get(parent)
-        (children[p] if p is not None else roots).append(i)
-    out: list[str] = []
-    # depth first: a node's text, its children (comma separated), then its closing
-    stack: list[Any] = [(roots, 0)]
-    while stack:
-        kids, pos = stack.pop()
-        if pos == len(kids):
-            if stack:
-                out.append("]}")
-            continue
-        if pos:
-            out.append(",")
-        stack.append((kids, pos + 1))
-        i = kids[pos]
-        out.append(prefix[i])
-        stack.append((children.get(i, []), 0))
-    figures = _dumps({"holdings": int(head[0]), "live_value": int(head[1] or 0), "max_tier": int(head[2] or 0)})
-    return figures[1:-1] + b',"tree":[' + "".join(out).encode() + b"]"
+    return LineageTree.build(lineage_nodes(conn, certificate_id)).encode()
 
 
 def lineage_json(

@@ -4,6 +4,7 @@ the certificate's holdings and reorgs (PostgreSQL: the path that keeps trees); t
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from indexer import reports
 from indexer.api.deps import json_response
-from indexer.api.lineage_cache import ENTRY_BYTES, LineageCache
+from indexer.api.lineage_cache import LineageCache, cost
 from indexer.api.main import create_app
 from indexer.settings import Settings
 from scf_core.apikeys import hash_key
@@ -22,20 +23,54 @@ from scf_core.apikeys import hash_key
 KEY = "auditor-test-key"
 
 
+def _tree(size: int) -> reports.LineageTree:
+    return reports.LineageTree.build([(1, None, "x" * size, 0, 1)])
+
+
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 400)), max_size=60))
 def test_keeps_the_newest_tree_per_certificate_within_the_bound(puts: list[tuple[int, int, int]]) -> None:
-    cache = LineageCache(1000)
+    bound = 3000
+    cache = LineageCache(bound)
     for cert, stamp, size in puts:
-        tree = bytes(size)
-        cache.put(cert, stamp, tree)
-        assert cache.get(cert, stamp) == tree  # the newest is kept: it fits alone (size + entry <= bound)
+        tree = _tree(size)
+        doc = tree.encode()
+        cache.put(cert, stamp, tree, doc)
+        assert cache.get(cert, stamp) == doc  # the newest is kept: it fits alone (its cost <= bound)
         assert cache.get(cert, stamp + 1) is None  # never served at another stamp
-        kept = [(c, s, t) for c, (s, t) in cache._trees.items()]
-        assert cache.size_bytes == sum(len(t) + ENTRY_BYTES for _, _, t in kept) <= 1000
-    assert LineageCache(0).get(1, 1) is None
+        kept = list(cache._trees.values())
+        assert cache.size_bytes == sum(cost(t, e) for _, t, e in kept) <= bound
     none = LineageCache(0)
-    none.put(1, 1, b"x")
+    none.put(1, 1, _tree(1), b"x")
     assert none.get(1, 1) is None and none.size_bytes == 0
+
+
+def _node(token: int, version: int) -> str:
+    return f'{{"token_id":{token},"v":{version},"children":['
+
+
+@given(st.data())
+def test_a_tree_patched_with_its_changed_holdings_equals_one_built_from_them_all(data: st.DataObject) -> None:
+    """`LineageTree.updated` with the rows of changed and new holdings (new ones: higher token ids)
+    writes the same document as a tree built from every row."""
+    def rows(n: int, first: int, parents: list[int]) -> list[tuple[Any, ...]]:
+        out = []
+        for token in range(first, first + n):
+            parent = data.draw(st.sampled_from([None, *parents, 10_000]))  # 10,000: another certificate's
+            value, tier = data.draw(st.integers(0, 10**20)), data.draw(st.integers(1, 9))
+            out.append((token, parent, _node(token, 0), value, tier))
+            parents.append(token)
+        return out
+
+    parents: list[int] = []
+    old = rows(data.draw(st.integers(0, 30)), 1, parents)
+    new = rows(data.draw(st.integers(0, 10)), len(old) + 1, parents)
+    changed = sorted(data.draw(st.sets(st.sampled_from([r[0] for r in old]))) if old else [])
+    patch = {t: (t, old[t - 1][1], _node(t, 1), data.draw(st.integers(0, 10**20)), old[t - 1][4]) for t in changed}
+    final = [patch.get(r[0], r) for r in old] + new
+    patched = reports.LineageTree.build(old).updated(sorted(patch.values()) + new)
+    assert patched.encode() == reports.LineageTree.build(final).encode()
+    doc = json.loads(b"{" + patched.encode() + b"}")
+    assert doc["holdings"] == len(final) and doc["live_value"] == sum(r[3] for r in final)
 
 
 def _lineages(client: TestClient, ix: Any) -> None:
@@ -54,9 +89,11 @@ def _lineages(client: TestClient, ix: Any) -> None:
 def test_kept_lineages_follow_changes_and_reorgs(fresh_system: Any, databases: Any, monkeypatch: Any) -> None:
     if databases.backend != "postgres":
         pytest.skip("trees are kept on PostgreSQL only (SQLite builds each lineage)")
-    built: list[int] = []
-    build = reports.lineage_tree_json
-    monkeypatch.setattr(reports, "lineage_tree_json", lambda conn, cid: built.append(cid) or build(conn, cid))
+    built: list[int] = []  # certificates built from scratch
+    patched: list[int] = []  # certificates whose changed holdings were read into the kept tree
+    nodes = reports.lineage_nodes
+    monkeypatch.setattr(reports, "lineage_nodes", lambda conn, cid, tokens=None: (
+        (built if tokens is None else patched).append(cid) or nodes(conn, cid, tokens)))
     system = fresh_system
     s = system.scenario
     s.setup()
@@ -74,10 +111,10 @@ def test_kept_lineages_follow_changes_and_reorgs(fresh_system: Any, databases: A
             assert len(built) == first  # unchanged: every tree served as kept
             snapshot = system.rpc("evm_snapshot")
             s.rng = random.Random(5)
-            s.trade(12)  # some certificates' holdings change
+            s.trade(12)  # some certificates' holdings change: read into their kept trees
             ix.sync()
             _lineages(client, ix)
-            assert len(built) > first
+            assert len(built) == first and patched
             assert system.rpc("evm_revert", snapshot)  # the trades never happened: another branch
             s.rng = random.Random(6)
             s.trade(14)
@@ -101,7 +138,9 @@ def test_kept_lineages_follow_changes_and_reorgs(fresh_system: Any, databases: A
             ix.sync()
             while ix.checkpoint()["block_hash"] != "0x" + bytes(s.w3.eth.get_block("latest")["hash"]).hex():
                 ix.sync()
+            before = len(built)
             _lineages(client, ix)
+            assert len(built) > before  # its kept tree's block was replaced: built again, not patched
             assert client.get("/v1/certificates/999999/lineage").status_code == 404
     finally:
         app.state.engine.dispose()
