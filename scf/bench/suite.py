@@ -237,10 +237,14 @@ def ratios(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             size = f"{int(q.get('lineage_holdings') or 0):,}"
             rows.append(_row(f"indexer: lineage of a {size}-holding certificate (p95; tree kept while unchanged), "
                              f"{book}", lineage, "ms", 30.0, "<= 30 ms", lineage <= 30))
+            changed = _num(ix.get("lineage_changed_p95_ms"))
+            if changed is not None:  # the kept tree patched with the changed holding
+                rows.append(_row(f"indexer: the same lineage after each change of one of its holdings (p95), {book}",
+                                 changed, "ms", 30.0, "<= 30 ms", changed <= 30))
             built = _num(ix.get("lineage_built_p95_ms"))
-            if built is not None:  # the first request after a change of its holdings
-                rows.append(_row(f"indexer: the same lineage built on every request (p95), {book}", built,
-                                 "ms", 30.0, "<= 30 ms", built <= 30))
+            if built is not None:  # a tree not kept (first request, evicted, a reorg below its stamp)
+                rows.append(_row(f"indexer: the same lineage built from scratch on every request (p95; no tree "
+                                 f"kept), {book}", built, "ms", 30.0, "<= 30 ms", built <= 30))
         worst = _num(ix.get("worst_report_p95_ms"))
         if worst is not None:
             rows.append(_row(f"indexer: slowest other auditor report ({ix.get('worst_report')}, p95), {book}",
