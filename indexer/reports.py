@@ -424,59 +424,120 @@ def lineage_nodes(conn: Connection, certificate_id: int, tokens: list[int] | Non
 
 
 class LineageTree:
-    """A certificate's holdings as `lineage_tree_json` writes them, kept in pieces (each node's JSON
-    text, its children, its live value and tier) so that a few changed or new holdings are put in
-    place without reading the others (`updated`). Never changed once made (shared between threads)."""
+    """A certificate's holdings as `lineage_tree_json` writes them, kept in pieces so that a few
+    changed or new holdings are put in place without reading or walking the others (`updated`):
+    the document's text pieces in order (each node's JSON text, commas, closings), where each
+    node's text and closing are, its children, live value and tier. Never changed once made (shared
+    between threads)."""
 
-    def __init__(self, tokens: dict[int, int], nodes: list[str], parents: list[int | None],
-                 live: list[int], tiers: list[int]) -> None:
-        self.tokens, self.nodes, self.parents, self.live, self.tiers = tokens, nodes, parents, live, tiers
+    NEW_IN_PLACE = 16  # more new holdings than this in one update: laid out again (one walk)
+
+    def __init__(self, tokens: dict[int, int], nodes: list[bytes], children: dict[int, list[int]],
+                 roots: list[int], live: list[Any], tiers: list[int],
+                 layout: tuple[list[bytes], list[int], list[int]] | None = None) -> None:
+        self.tokens, self.nodes, self.children, self.roots = tokens, nodes, children, roots
+        self.live, self.tiers = live, tiers
+        self.pieces, self.at, self.closing = layout or self._layout()
         self.text_bytes = sum(map(len, nodes))
 
     @classmethod
     def build(cls, rows: list[tuple[Any, ...]]) -> LineageTree:
-        return cls({}, [], [], [], []).updated(rows)
+        """From `lineage_nodes` rows (by token id: a parent comes before its children)."""
+        tokens = {r[0]: i for i, r in enumerate(rows)}
+        children: dict[int, list[int]] = {}
+        roots: list[int] = []
+        for i, r in enumerate(rows):
+            p = tokens.get(r[1])
+            if p is None:
+                roots.append(i)
+            elif p in children:
+                children[p].append(i)
+            else:
+                children[p] = [i]
+        return cls(tokens, [r[2].encode() for r in rows], children, roots, [r[3] for r in rows],
+                   [r[4] for r in rows])
+
+    def _layout(self) -> tuple[list[bytes], list[int], list[int]]:
+        """The pieces depth first (a node's text, its children comma separated, its closing; children
+        by token id) and where each node's text and closing are."""
+        out: list[bytes] = []
+        add = out.append
+        nodes, children = self.nodes, self.children
+        at, closing = [0] * len(nodes), [0] * len(nodes)
+        stack: list[Any] = [(iter(self.roots), -1)]
+        first = True
+        while stack:
+            i = next(stack[-1][0], None)
+            if i is None:
+                owner = stack.pop()[1]
+                if owner >= 0:
+                    closing[owner] = len(out)
+                    add(b"]}")
+                first = False
+                continue
+            if not first:
+                add(b",")
+            at[i] = len(out)
+            add(nodes[i])
+            kids = children.get(i)
+            if kids:
+                stack.append((iter(kids), i))
+                first = True
+            else:
+                closing[i] = len(out)
+                add(b"]}")
+                first = False
+        return out, at, closing
 
     def updated(self, rows: list[tuple[Any, ...]]) -> LineageTree:
         """A tree with `rows` (`lineage_nodes`, by token id) in place: a known holding's node
-        replaced, a new one (a higher token id than any known: ids only grow) added under its parent."""
-        tokens, nodes, parents = dict(self.tokens), list(self.nodes), list(self.parents)
-        live, tiers = list(self.live), list(self.tiers)
-        for token, parent, node, value, tier in rows:
+        replaced, a new one (a higher token id than any known: ids only grow) added last under its
+        parent. What it changes is copied, the rest shared."""
+        tokens, nodes, live, tiers = dict(self.tokens), list(self.nodes), list(self.live), list(self.tiers)
+        children, roots = dict(self.children), self.roots
+        pieces, at, closing = list(self.pieces), list(self.at), list(self.closing)
+        in_place = sum(1 for r in rows if r[0] not in tokens) <= self.NEW_IN_PLACE
+        copied: set[int] = set()
+        for token, parent, json_text, value, tier in rows:
+            node = json_text.encode()
             i = tokens.get(token)
-            if i is None:
-                tokens[token] = i = len(nodes)
-                nodes.append(node)
-                parents.append(tokens.get(parent))
-                live.append(int(value))
-                tiers.append(int(tier))
+            if i is not None:
+                nodes[i], live[i], tiers[i] = node, value, tier
+                pieces[at[i]] = node
+                continue
+            tokens[token] = i = len(nodes)
+            nodes.append(node)
+            live.append(value)
+            tiers.append(tier)
+            p = tokens.get(parent)
+            siblings = roots if p is None else children.get(p, [])
+            if p is None:
+                roots = roots + [i]
+            elif p in copied:
+                children[p].append(i)
             else:
-                nodes[i], live[i], tiers[i] = node, int(value), int(tier)
-        return LineageTree(tokens, nodes, parents, live, tiers)
+                children[p] = [*siblings, i]
+                copied.add(p)
+            if not in_place:
+                continue
+            # its text goes last among its siblings: before its parent's closing, or at the end
+            k = len(pieces) if p is None else closing[p]
+            new = ([b","] if siblings else []) + [node, b"]}"]
+            pieces[k:k] = new
+            if p is not None:  # everything from k on moves by what was put in
+                n = len(new)
+                at = [a + n if a >= k else a for a in at]
+                closing = [c + n if c >= k else c for c in closing]
+            at.append(k + len(new) - 2)
+            closing.append(k + len(new) - 1)
+        layout = (pieces, at, closing) if in_place else None
+        return LineageTree(tokens, nodes, children, roots, live, tiers, layout)
 
     def encode(self) -> bytes:
-        """`"holdings":…,"live_value":…,"max_tier":…,"tree":[…]`: depth first, children by token id."""
-        children: dict[int, list[int]] = defaultdict(list)
-        roots: list[int] = []
-        for i, p in enumerate(self.parents):  # indexes follow token ids: children come out in order
-            (children[p] if p is not None else roots).append(i)
-        out: list[str] = []
-        stack: list[Any] = [(roots, 0)]
-        nodes = self.nodes
-        while stack:  # a node's text, its children (comma separated), then its closing
-            kids, pos = stack.pop()
-            if pos == len(kids):
-                if stack:
-                    out.append("]}")
-                continue
-            if pos:
-                out.append(",")
-            stack.append((kids, pos + 1))
-            i = kids[pos]
-            out.append(nodes[i])
-            stack.append((children.get(i, []), 0))
-        figures = _dumps({"holdings": len(nodes), "live_value": sum(self.live), "max_tier": max(self.tiers, default=0)})
-        return figures[1:-1] + b',"tree":[' + "".join(out).encode() + b"]"
+        """`"holdings":…,"live_value":…,"max_tier":…,"tree":[…]`."""
+        figures = _dumps({"holdings": len(self.nodes), "live_value": int(sum(self.live)),
+                          "max_tier": int(max(self.tiers, default=0))})
+        return b"".join([figures[1:-1], b',"tree":[', *self.pieces, b"]"])
 
 
 def lineage_tree_json(conn: Connection, certificate_id: int) -> bytes:

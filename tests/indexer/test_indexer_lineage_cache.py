@@ -50,8 +50,9 @@ def _node(token: int, version: int) -> str:
 
 @given(st.data())
 def test_a_tree_patched_with_its_changed_holdings_equals_one_built_from_them_all(data: st.DataObject) -> None:
-    """`LineageTree.updated` with the rows of changed and new holdings (new ones: higher token ids)
-    writes the same document as a tree built from every row."""
+    """`LineageTree.updated`, twice, with the rows of changed and new holdings (new ones: higher
+    token ids; few: put in place, many: laid out again) writes the same document as a tree built
+    from every row."""
     def rows(n: int, first: int, parents: list[int]) -> list[tuple[Any, ...]]:
         out = []
         for token in range(first, first + n):
@@ -63,14 +64,17 @@ def test_a_tree_patched_with_its_changed_holdings_equals_one_built_from_them_all
 
     parents: list[int] = []
     old = rows(data.draw(st.integers(0, 30)), 1, parents)
-    new = rows(data.draw(st.integers(0, 10)), len(old) + 1, parents)
-    changed = sorted(data.draw(st.sets(st.sampled_from([r[0] for r in old]))) if old else [])
-    patch = {t: (t, old[t - 1][1], _node(t, 1), data.draw(st.integers(0, 10**20)), old[t - 1][4]) for t in changed}
-    final = [patch.get(r[0], r) for r in old] + new
-    patched = reports.LineageTree.build(old).updated(sorted(patch.values()) + new)
-    assert patched.encode() == reports.LineageTree.build(final).encode()
-    doc = json.loads(b"{" + patched.encode() + b"}")
-    assert doc["holdings"] == len(final) and doc["live_value"] == sum(r[3] for r in final)
+    final = {r[0]: r for r in old}
+    tree = reports.LineageTree.build(old)
+    for version in (1, 2):
+        changed = sorted(data.draw(st.sets(st.sampled_from(sorted(final)))) if final else [])
+        patch = [(t, final[t][1], _node(t, version), data.draw(st.integers(0, 10**20)), final[t][4]) for t in changed]
+        new = rows(data.draw(st.integers(0, 2 * reports.LineageTree.NEW_IN_PLACE)), len(final) + 1, parents)
+        final.update({r[0]: r for r in patch + new})
+        tree = tree.updated(patch + new)
+        assert tree.encode() == reports.LineageTree.build(list(final.values())).encode()
+    doc = json.loads(b"{" + tree.encode() + b"}")
+    assert doc["holdings"] == len(final) and doc["live_value"] == sum(r[3] for r in final.values())
 
 
 def _lineages(client: TestClient, ix: Any) -> None:
