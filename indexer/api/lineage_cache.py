@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 from indexer import reports
 
 ENTRY_BYTES = 256  # what an entry costs beside its tree (dict slot, tuple, stamp), for the bound
-NODE_BYTES = 160  # what a kept holding costs beside its JSON text (str header, list and dict slots)
+NODE_BYTES = 400  # what a kept holding costs beside its JSON text (object headers, its ints and
+# Decimal, list and dict slots of the tree's pieces and positions), for the bound
 
 
 def cost(tree: reports.LineageTree, encoded: bytes) -> int:
