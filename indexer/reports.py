@@ -433,7 +433,7 @@ class LineageTree:
     NEW_IN_PLACE = 16  # more new holdings than this in one update: laid out again (one walk)
 
     def __init__(self, tokens: dict[int, int], nodes: list[bytes], children: dict[int, list[int]],
-                 roots: list[int], live: list[Any], tiers: list[int],
+                 roots: list[int], live: list[int], tiers: list[int],
                  layout: tuple[list[bytes], list[int], list[int]] | None = None) -> None:
         self.tokens, self.nodes, self.children, self.roots = tokens, nodes, children, roots
         self.live, self.tiers = live, tiers
@@ -454,7 +454,8 @@ class LineageTree:
                 children[p].append(i)
             else:
                 children[p] = [i]
-        return cls(tokens, [r[2].encode() for r in rows], children, roots, [r[3] for r in rows],
+        # values as int: exact (a sum of Decimals rounds to 28 digits; values reach 2**256 - 1)
+        return cls(tokens, [r[2].encode() for r in rows], children, roots, [int(r[3]) for r in rows],
                    [r[4] for r in rows])
 
     def _layout(self) -> tuple[list[bytes], list[int], list[int]]:
@@ -502,12 +503,12 @@ class LineageTree:
             node = json_text.encode()
             i = tokens.get(token)
             if i is not None:
-                nodes[i], live[i], tiers[i] = node, value, tier
+                nodes[i], live[i], tiers[i] = node, int(value), tier
                 pieces[at[i]] = node
                 continue
             tokens[token] = i = len(nodes)
             nodes.append(node)
-            live.append(value)
+            live.append(int(value))
             tiers.append(tier)
             p = tokens.get(parent)
             siblings = roots if p is None else children.get(p, [])
@@ -535,7 +536,7 @@ class LineageTree:
 
     def encode(self) -> bytes:
         """`"holdings":…,"live_value":…,"max_tier":…,"tree":[…]`."""
-        figures = _dumps({"holdings": len(self.nodes), "live_value": int(sum(self.live)),
+        figures = _dumps({"holdings": len(self.nodes), "live_value": sum(self.live),
                           "max_tier": int(max(self.tiers, default=0))})
         return b"".join([figures[1:-1], b',"tree":[', *self.pieces, b"]"])
 

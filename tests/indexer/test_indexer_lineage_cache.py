@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -44,6 +45,10 @@ def test_keeps_the_newest_tree_per_certificate_within_the_bound(puts: list[tuple
     assert none.get(1, 1) is None and none.size_bytes == 0
 
 
+# a holding's live value as PostgreSQL's numeric gives it (Decimal) or an int, up to uint256's top
+VALUES = st.integers(0, 2**256 - 1).flatmap(lambda v: st.sampled_from([v, Decimal(v)]))
+
+
 def _node(token: int, version: int) -> str:
     return f'{{"token_id":{token},"v":{version},"children":['
 
@@ -57,7 +62,7 @@ def test_a_tree_patched_with_its_changed_holdings_equals_one_built_from_them_all
         out = []
         for token in range(first, first + n):
             parent = data.draw(st.sampled_from([None, *parents, 10_000]))  # 10,000: another certificate's
-            value, tier = data.draw(st.integers(0, 10**20)), data.draw(st.integers(1, 9))
+            value, tier = data.draw(VALUES), data.draw(st.integers(1, 9))
             out.append((token, parent, _node(token, 0), value, tier))
             parents.append(token)
         return out
@@ -68,13 +73,13 @@ def test_a_tree_patched_with_its_changed_holdings_equals_one_built_from_them_all
     tree = reports.LineageTree.build(old)
     for version in (1, 2):
         changed = sorted(data.draw(st.sets(st.sampled_from(sorted(final)))) if final else [])
-        patch = [(t, final[t][1], _node(t, version), data.draw(st.integers(0, 10**20)), final[t][4]) for t in changed]
+        patch = [(t, final[t][1], _node(t, version), data.draw(VALUES), final[t][4]) for t in changed]
         new = rows(data.draw(st.integers(0, 2 * reports.LineageTree.NEW_IN_PLACE)), len(final) + 1, parents)
         final.update({r[0]: r for r in patch + new})
         tree = tree.updated(patch + new)
         assert tree.encode() == reports.LineageTree.build(list(final.values())).encode()
     doc = json.loads(b"{" + tree.encode() + b"}")
-    assert doc["holdings"] == len(final) and doc["live_value"] == sum(r[3] for r in final.values())
+    assert doc["holdings"] == len(final) and doc["live_value"] == sum(int(r[3]) for r in final.values())
 
 
 def _lineages(client: TestClient, ix: Any) -> None:
