@@ -20,6 +20,9 @@ NODE_BYTES = 400  # what a kept holding costs beside its JSON text (object heade
 # Decimal, list and dict slots of the tree's pieces and positions), for the bound
 
 
+Entry = tuple[Any, reports.LineageTree, bytes]  # (stamp, tree, its document)
+
+
 def cost(tree: reports.LineageTree, encoded: bytes) -> int:
     """The bytes an entry is counted for: its document, its nodes' text and their overhead."""
     return len(encoded) + tree.text_bytes + NODE_BYTES * len(tree.nodes) + ENTRY_BYTES
@@ -28,7 +31,7 @@ def cost(tree: reports.LineageTree, encoded: bytes) -> int:
 class LineageCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._trees: OrderedDict[int, tuple[Any, reports.LineageTree, bytes]] = OrderedDict()
+        self._trees: OrderedDict[int, Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()  # sync routes run on a thread pool
 
@@ -38,11 +41,9 @@ class LineageCache:
         its stamp read again, or built from scratch; stamped with that snapshot's stamp and kept.
         Ends the connection's current transaction."""
         stamp = reports.lineage_stamp(conn, certificate_id)
-        with self._lock:
-            kept = self._trees.get(certificate_id)
-            if kept is not None and kept[0] == stamp:
-                self._trees.move_to_end(certificate_id)
-                return kept[2]
+        kept = self._entry(certificate_id)
+        if kept is not None and kept[0] == stamp:
+            return kept[2]
         conn.commit()  # end the request's read transaction: the build reads a snapshot of its own
         with conn.execution_options(isolation_level="REPEATABLE READ").begin():
             stamp = reports.lineage_stamp(conn, certificate_id)
@@ -54,7 +55,7 @@ class LineageCache:
         return encoded
 
     @staticmethod
-    def _since(conn: Connection, certificate_id: int, kept: Any, stamp: Any) -> reports.LineageTree | None:
+    def _since(conn: Connection, certificate_id: int, kept: Entry | None, stamp: Any) -> reports.LineageTree | None:
         """The kept tree brought to `stamp` by reading only the holdings changed after its own
         stamp's block, when that block is still the indexed chain's (a reorg below it: None).
         Exact: the state up to that block is unchanged, and every change after it is a version
@@ -68,16 +69,20 @@ class LineageCache:
         rows = reports.lineage_nodes(conn, certificate_id, changed)
         if len(rows) != len(changed):  # a version without its holding: not ours to patch
             return None
-        return tree.updated(rows)  # type: ignore[no-any-return]
+        return tree.updated(rows)
+
+    def _entry(self, certificate_id: int) -> Entry | None:
+        """The certificate's entry (stamp, tree, document), now the most recently used; or None."""
+        with self._lock:
+            got = self._trees.get(certificate_id)
+            if got is not None:
+                self._trees.move_to_end(certificate_id)
+            return got
 
     def get(self, certificate_id: int, stamp: Any) -> bytes | None:
         """The document kept at `stamp`, or None (never built, evicted, or built at another stamp)."""
-        with self._lock:
-            got = self._trees.get(certificate_id)
-            if got is None or got[0] != stamp:
-                return None
-            self._trees.move_to_end(certificate_id)
-            return got[2]
+        got = self._entry(certificate_id)
+        return got[2] if got is not None and got[0] == stamp else None
 
     def put(self, certificate_id: int, stamp: Any, tree: reports.LineageTree, encoded: bytes) -> None:
         """Keep `tree` and its document (made at `stamp`) in place of the certificate's older one,

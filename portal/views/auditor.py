@@ -215,7 +215,8 @@ async def whole(c: Current, path: str, fmt: str, query: dict[str, Any], disposit
 
 
 def _rows(page: bytes, fmt: str) -> int:
-    """The rows of one page of a regulator export (CSV: its records after the header)."""
+    """The rows of one page of an export (CSV: its records after the header; JSON: the regulator's
+    layout, its `rows`)."""
     if fmt == "json":
         return len(json.loads(page)["rows"])
     return max(sum(1 for _ in csv_reader(io.StringIO(page.decode()))) - 1, 0)
