@@ -2,7 +2,10 @@
 
 * ``broadcast`` sends in nonce order (one request each, or one JSON-RPC batch with ``send_batch``);
   an answer "already known" / "nonce too low" / "underpriced" counts as sent, "nonce too high"
-  re-syncs;
+  re-syncs; after a batch the node's pending nonce must reach past the batch (``batch_gap``: a
+  node may run a batch's items concurrently and park a transaction whose predecessor it had not
+  seen yet): if it stops short, the transactions from there on are sent again one at a time; so is
+  everything after a batch that met a node error;
 * a refused send fails an operation only if the refusal is definitive (``node_errors``), the node
   never accepted any of its transactions (``accepted_at``) and knows none of its hashes; a filler is
   never failed: the refusal is shown in ``error`` and the send retried after ``resend_after_s``;
@@ -50,8 +53,9 @@ class Broadcasting(NonceAssignment):
         self.unsent = True  # until every send below has an answer
         results: list[Any] = []
         down: NodeUnavailable | None = None
+        batched = self.s.send_batch and not self.in_order and len(ops) > 1
         try:
-            if self.s.send_batch:  # one JSON-RPC batch (nodes that keep a batch's order)
+            if batched:  # one JSON-RPC batch per max_batch transactions
                 for i in range(0, len(ops), self.s.max_batch):
                     chunk = ops[i : i + self.s.max_batch]
                     results += await self.rpc.batch([("eth_sendRawTransaction", [op.raw_tx]) for op in chunk])
@@ -60,6 +64,11 @@ class Broadcasting(NonceAssignment):
                     results += await self.rpc.batch([("eth_sendRawTransaction", [op.raw_tx])])
         except NodeUnavailable as exc:  # the answers so far count; the rest is sent again
             down = exc
+            # one at a time until a round goes through: a batch fails whole when any of its items
+            # meets a fault (a reset, a 502), so a node failing some requests could fail every batch
+            self.in_order = self.in_order or batched
+        if down is None and not batched:
+            self.in_order = False  # a round one at a time went through: batches again
         now = utcnow()
         unsent = down is not None
         refused: list[tuple[Operation, RpcError]] = []
@@ -79,6 +88,11 @@ class Broadcasting(NonceAssignment):
                 op.accepted_at = now  # the node has it: from now on it may be mined
             clear_pending_error(op)
             sent.append(op)
+        if batched and sent and not unsent and not refused:
+            gap = await self.batch_gap(sent)
+            for op in gap:
+                op.sent_at = None  # sent again, one at a time in nonce order, on the next step
+            unsent = unsent or bool(gap)
 
         def store() -> None:
             with self.session() as s:
@@ -92,6 +106,30 @@ class Broadcasting(NonceAssignment):
             await self.refused(op, err)
         if down is not None:
             raise down
+
+    async def batch_gap(self, sent: list[Operation]) -> list[Operation]:
+        """After a batch every item of which the node took: the node's pending nonce (its next
+        nonce for the signer, counting the transactions it can mine in a row) must be past the
+        batch's last one. A node that runs a batch's items concurrently can take a transaction
+        before its predecessor and park it (or lose it); the transactions from its pending nonce
+        on are returned, to be sent again one at a time, in nonce order (``in_order``, until such a
+        round goes through). No answer:
+        nothing is returned (the resend timer still applies)."""
+        try:
+            (count,) = await self.rpc.batch([("eth_getTransactionCount", [self.address, "pending"])])
+        except NodeUnavailable:
+            return []
+        if isinstance(count, RpcError):
+            return []
+        pending = int(count, 16)
+        gap = [op for op in sent if (op.nonce or 0) >= pending]
+        if gap:
+            log.warning("signer %s: after a batched send the node's pending nonce is %s, short of %s: "
+                        "sending %s transactions again one at a time", self.address, pending,
+                        max(op.nonce or 0 for op in sent) + 1, len(gap))
+            metrics.BATCH_GAPS.inc()
+            self.in_order = True
+        return gap
 
     async def refused(self, op: Operation, err: RpcError) -> None:
         """The node refused a send. The operation fails only if that cannot lose a transaction: the

@@ -19,6 +19,7 @@ from chain_gateway.gateway import Gateway
 from chain_gateway.settings import Settings
 from chain_gateway.telemetry import install as install_telemetry
 from scf_core import logs
+from scf_core.collector import service_collector
 
 # FastAPI's OpenAPI model holds `minimum` / `maximum` as floats (2**256 - 1 would read 1.157e77, i.e.
 # 2**256): the integer bounds of the API's unsigned types are put back exactly
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gateway = gateway
         await gateway.start()
         try:
-            yield
+            with service_collector():
+                yield
         finally:
             await gateway.stop()
 

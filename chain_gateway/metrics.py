@@ -25,6 +25,8 @@ CONFIRMATION_SECONDS = Histogram(
 )
 RESENDS = Counter("scf_gateway_resends_total", "Signed transactions broadcast again (unmined too long)",
                   registry=EVENTS)
+BATCH_GAPS = Counter("scf_gateway_batch_gaps_total", "Batched sends after which the node's pending nonce stopped "
+                     "short of the batch (sent again one at a time, in nonce order)", registry=EVENTS)
 FEE_BUMPS = Counter("scf_gateway_fee_bumps_total", "Stuck transactions re-signed with a higher gas price",
                     registry=EVENTS)
 SIMULATIONS = Counter("scf_gateway_simulations_total", "Simulations of writes: one eth_call at a known gas figure "

@@ -48,9 +48,10 @@ class Settings(Section):
     bump_after_s: float = 30.0  # then re-sign it at the same nonce with a higher fee
     poll_interval_s: float = 0.05
     max_batch: int = 100
-    # send a signer's transactions as one JSON-RPC batch; off: one request each, in nonce order
-    # (anvil runs a batch's requests concurrently and can strand a tx in its "queued" pool)
-    send_batch: bool = False
+    # send a signer's transactions as one JSON-RPC batch (then checked: the node's pending nonce
+    # must reach past the batch, else the rest is sent again one at a time, in nonce order);
+    # off: one request each, in nonce order
+    send_batch: bool = True
     node_retry_s: float = 0.5
 
     # API

@@ -72,6 +72,7 @@ class WorkerState:
         self.lock = asyncio.Lock()  # the per-signer nonce lock
         self.synced = False  # nonces re-read from the chain (after start, an outage, a lost lock...)
         self.unsent = True  # look for signed but unsent transactions (set again by every recovery path)
+        self.in_order = False  # the next broadcast sends one transaction at a time (after a batch's gap)
         self.recheck = False  # look for mined/confirmed operations whose block is gone
         self.misses: dict[str, float] = {}  # op id -> when its consumed nonce first showed no receipt
         # op id -> (when, "ours" | "none"): last search of the blocks for the tx at its nonce

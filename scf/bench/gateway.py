@@ -117,6 +117,15 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+def batch_gaps(url: str) -> int:
+    """The gateway's count of batched sends after which the node's pending nonce stopped short
+    (``scf_gateway_batch_gaps_total`` on /metrics)."""
+    for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        if line.startswith("scf_gateway_batch_gaps_total "):
+            return int(float(line.split()[1]))
+    return 0
+
+
 def post(c: httpx.Client, path: str, key: str, body: dict[str, Any] | None = None, method: str = "POST") -> Any:
     r = c.request(method, path, json=body, headers={"X-API-Key": key}, params={"wait": "true"})
     data = r.json()
@@ -326,7 +335,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         manifest_path = work / "manifest.json"
         manifest.save(manifest_path)
         w3 = Web3(Web3.HTTPProvider(chain.url, request_kwargs={"timeout": 60}))
-        extra = {"SCF_GATEWAY_SEND_BATCH": "true"} if args.send_batch else {}
+        extra = dict(kv.split("=", 1) for kv in args.gateway_env)  # the gateway's defaults otherwise
         gw_proc, url = start_gateway(chain.url, manifest_path, work, extra)
         accounts = {"lean": dev_accounts()[5], "ingest": dev_accounts()[6]}
         sups, tokens, dest = setup(url, w3, accounts)
@@ -359,9 +368,11 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         def gateway(n: int) -> dict[str, Any]:
             assert gw_proc is not None
             cpu = cpu_seconds(gw_proc.pid)
+            gaps = batch_gaps(url)
             res = asyncio.run(gateway_run(url, sups["gw"]["api_key"], tokens["gw"], dest, n, clients))
             # the gateway process's CPU per operation; with `seconds` it tells busy from waiting
             res["gateway_cpu_ms_per_op"] = round(1000 * (cpu_seconds(gw_proc.pid) - cpu) / n, 2)
+            res["batch_gaps"] = batch_gaps(url) - gaps  # batched sends the node fell short of
             return res
 
         @node_cpu
@@ -376,11 +387,11 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             res: dict[str, Any] = {"order": order}
             for side in order:
                 res[side] = {"lean": lean, "gateway": gateway, "ingest": ingest}[side](ops)
-                cpu = res[side].get("gateway_cpu_ms_per_op")
+                cpu, gaps = res[side].get("gateway_cpu_ms_per_op"), res[side].get("batch_gaps")
                 print(f"[{mode}] round {r + 1} {side:8}: {res[side]['ops_per_s']:7.1f} ops/s "
                       f"({res[side]['blocks']} blocks, {res[side]['txs_per_block']} txs/block, "
                       f"{res[side]['failed']} failed, node CPU {res[side]['node_cpu_ms_per_op']} ms/op"
-                      f"{f', gateway CPU {cpu} ms/op' if cpu else ''})", flush=True)
+                      f"{f', gateway CPU {cpu} ms/op, batch gaps {gaps}' if cpu else ''})", flush=True)
             res["ratio"] = round(res["gateway"]["ops_per_s"] / res["lean"]["ops_per_s"], 3)
             rounds.append(res)
         out: dict[str, Any] = {"node": f"anvil, {'--block-time 1' if block_time else 'automine'}, "
@@ -397,6 +408,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         out["ingest"]["sent_per_s"] = spread([x["ingest"]["sent_per_s"] for x in rounds])
         out["gateway"]["latency_p95_ms"] = spread([x["gateway"]["latency_p95_ms"] for x in rounds])
         out["gateway"]["cpu_ms_per_op"] = spread([x["gateway"]["gateway_cpu_ms_per_op"] for x in rounds])
+        out["gateway"]["batch_gaps"] = sum(x["gateway"]["batch_gaps"] for x in rounds)
         out["ratio"] = round(out["gateway"]["ops_per_s"]["median"] / out["lean"]["ops_per_s"]["median"], 3)
         out["ratio_per_round"] = spread([x["ratio"] for x in rounds])
         out["ratio_per_round"] = {k: (round(v, 3) if isinstance(v, float) else v)
@@ -420,9 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="concurrent HTTP clients of the gateway (0: 800 on the interval node, 64 on automine)")
     parser.add_argument("--batch", type=int, default=100, help="JSON-RPC batch size of the lean client and ingest")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured operations per side first")
-    parser.add_argument("--send-batch", action="store_true",
-                        help="the gateway sends each round's transactions as one JSON-RPC batch "
-                        "(SCF_GATEWAY_SEND_BATCH=true; default: one request each, in nonce order)")
+    parser.add_argument("--gateway-env", action="append", default=[], metavar="SCF_GATEWAY_X=VALUE",
+                        help="a setting of the measured gateway (repeatable), e.g. SCF_GATEWAY_SEND_BATCH=false")
     parser.add_argument("--out", default=str(ROOT / "reports" / "bench_gateway.json"),
                         help="JSON results file ('-': do not write)")
     args = parser.parse_args(argv)
@@ -431,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "confirmed split-and-transfers per second: gateway HTTP API vs a lean batched client "
                      "(same signing) vs the node's batched ingest, same fresh node, same run",
         "command": "python -m scf.bench.gateway " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "store": "sqlite", "confirmations": 1, "repeats": args.repeats, "gateway_send_batch": args.send_batch,
+        "store": "sqlite", "confirmations": 1, "repeats": args.repeats,
+        "gateway_env": args.gateway_env,
         "targets": {"ratio_interval": 1.0, "gateway_ops_per_s": 400},
     }
     for mode in modes:

@@ -57,6 +57,37 @@ def test_batched_send(env: Env) -> None:
     assert env.proxy.largest["eth_sendRawTransaction"] > 1
 
 
+def test_batch_gap_is_sent_again_in_order(env: Env) -> None:
+    """SEND_BATCH=true and the node loses one transaction in the middle of a batch (a node running
+    a batch's items concurrently can park one whose predecessor it has not seen yet): its pending
+    nonce stops short of the batch, so the transactions from there on are sent again one at a
+    time, in nonce order, and every operation confirms once, long before the resend timer."""
+    from chain_gateway import metrics
+
+    gw: Any = env.client.app.state.gateway
+    gw.settings.send_batch = True
+    gw.settings.resend_after_s, gw.settings.bump_after_s = 120.0, 240.0  # the timer is not what repairs it
+    rpc(env.chain.url, "evm_setAutomine", False)
+    env.proxy.add("eth_sendRawTransaction", "delay", delay_s=3, times=1)  # the rest pile up: one batch
+    calls: list[Any] = []
+
+    def fifth(params: list[Any]) -> bool:
+        calls.append(params)
+        return len(calls) == 5
+
+    # answered as taken, never forwarded: the node does not have it
+    lost = env.proxy.add("eth_sendRawTransaction", "result", value="0x" + "00" * 32, match=fifth)
+    gaps = metrics.BATCH_GAPS._value.get()
+    docs = dict(env.split() for _ in range(20))
+    wait_until(lambda: lost.hits == 1 and len(calls) > 5, 20)  # lost, then sent again
+    wait_until(lambda: all(op.sent_at for op in env.ops() if op.id in docs), 20)
+    rpc(env.chain.url, "evm_setAutomine", True)
+    rpc(env.chain.url, "evm_mine")
+    assert_exactly_once(env, docs, timeout=30)
+    assert metrics.BATCH_GAPS._value.get() == gaps + 1
+    assert env.proxy.largest["eth_sendRawTransaction"] > 1  # the batch did leave as one
+
+
 def test_reorged_receipt_goes_back_to_tracking(env: Env) -> None:
     """At confirmation depth the receipt names another block than the one recorded (a reorg moved
     the transaction): the operation goes back to tracking, its transaction is sent again, and it

@@ -318,3 +318,33 @@ def test_both_services_answer_the_same_error_bodies(tmp_path: Path) -> None:
         assert a.json()["code"] == "METHOD_NOT_ALLOWED"
     finally:
         ix.state.engine.dispose()
+
+
+# --- collector: tuned while a service runs, restored after the last one -----------------------
+
+
+def test_service_collector_tunes_while_services_run_and_restores_after_the_last(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from scf_core import collector
+    from scf_core.collector import YOUNG, service_collector
+
+    monkeypatch.setattr(collector, "_running", [])  # as if no service ran (a test's gateway may)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with service_collector():
+            assert gc.get_threshold()[0] == YOUNG
+            assert gc.get_freeze_count() > 0  # what existed at the start is out of the collector's reach
+            with service_collector():  # a second service in the same process (tests)
+                assert gc.get_threshold()[0] == YOUNG
+            assert gc.get_threshold()[0] == YOUNG  # the first one still runs
+        assert gc.get_threshold() == (700, 10, 10)
+        assert gc.get_freeze_count() == 0
+        gc.set_threshold(0, 10, 10)  # the collector turned off stays off
+        with service_collector():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold() == (0, 10, 10)
+    finally:
+        gc.set_threshold(*before)
