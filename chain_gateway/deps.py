@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from chain_gateway import operations
 from chain_gateway.errors import Forbidden, StoreLockLost, Unauthenticated
 from chain_gateway.gateway import Gateway
-from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, Operation, OperationOut, Role
+from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, NewOperation, Operation, OperationOut, Role
 from scf_core.abi import checksum_address
 from scf_core.apikeys import parse_key
 from scf_core.http_errors import ErrorOut
@@ -197,7 +197,8 @@ def b32(value: str) -> bytes:
     return bytes.fromhex(value[2:])
 
 
-async def operation_answer(gw: Gateway, op: Operation, wait: WaitParams, response: Response) -> OperationOut:
+async def operation_answer(gw: Gateway, op: Operation | NewOperation, wait: WaitParams, response: Response
+                           ) -> OperationOut:
     """The answer to a write: the operation (after waiting for a final state with `?wait=true`),
     200 when final, 202 while pending."""
     out = OperationOut.of(op)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,6 +122,49 @@ class Operation(SQLModel, table=True):
     approval_expires_at: datetime | None = None
 
 
+@dataclass(slots=True)
+class NewOperation:
+    """An operation a request is creating: the columns of ``Operation`` but ``seq`` (the store
+    numbers it). The group commit stores it as a plain row (``row``), and the request answers from
+    it; it is never added to a session (the worker reads operations from the store), so it skips
+    the ORM's per-instance bookkeeping (a table model costs ~100 us to make, this ~3)."""
+
+    id: str
+    api_account: str
+    signer: str
+    kind: str
+    contract: str
+    to_address: str
+    data: str
+    args: dict[str, Any]
+    idempotency_key: str | None
+    request_hash: str
+    state: OpState
+    gas_limit: int
+    created_at: datetime
+    updated_at: datetime
+    maker_id: int | None = None
+    approvals_required: int = 0
+    approval_expires_at: datetime | None = None
+    approvals: int = 0
+    nonce: int | None = None
+    gas_price: int | None = None
+    tx_hash: str | None = None
+    tx_hashes: list[str] = field(default_factory=list)
+    raw_tx: str | None = None
+    sent_at: datetime | None = None
+    accepted_at: datetime | None = None
+    block_number: int | None = None
+    block_hash: str | None = None
+    gas_used: int | None = None
+    error: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    attempts: int = 0
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
 class ApprovalPolicy(SQLModel, table=True):
     """A member's dual-control policy: ``rules`` is a list of ``{kind, min_amount, approvals}``."""
 
@@ -189,7 +233,7 @@ class OperationOut(SQLModel):
     approvals_required: int = 0
 
     @classmethod
-    def of(cls, op: Operation) -> OperationOut:
+    def of(cls, op: Operation | NewOperation) -> OperationOut:
         return cls(
             id=op.id,
             kind=op.kind,

@@ -22,7 +22,16 @@ from chain_gateway import metrics
 from chain_gateway.approvals import expiry, required_approvals
 from chain_gateway.errors import Conflict, ContractRevert, Forbidden, GatewayError, NotFound
 from chain_gateway.gateway import Gateway
-from chain_gateway.models import FINAL_STATES, ApiKey, MemberRole, Operation, OperationOut, OpState, utcnow
+from chain_gateway.models import (
+    FINAL_STATES,
+    ApiKey,
+    MemberRole,
+    NewOperation,
+    Operation,
+    OperationOut,
+    OpState,
+    utcnow,
+)
 from chain_gateway.worker import publish
 from scf_core import logs
 from scf_core.rpc import RpcError
@@ -130,29 +139,30 @@ def _by_idempotency_key(engine: Engine, account: str, key: str) -> Operation | N
         ).first()
 
 
-def _insert(engine: Engine, op: Operation) -> bool:
+_OPERATIONS = Operation.__table__  # type: ignore[attr-defined]
+
+
+def _insert(engine: Engine, row: dict[str, Any]) -> bool:
     """Stores a new operation; False when a concurrent request with its Idempotency-Key won."""
-    with Session(engine, expire_on_commit=False) as s:
-        s.add(op)
-        try:
-            s.commit()
-        except IntegrityError:
-            s.rollback()
-            return False
+    try:
+        with engine.begin() as conn:
+            conn.execute(_OPERATIONS.insert(), [row])
+    except IntegrityError:
+        return False
     return True
 
 
-def _insert_many(engine: Engine, ops: list[Operation]) -> list[bool]:
-    """Stores new operations in one transaction; if one of them breaks a uniqueness rule (a
-    concurrent request with its Idempotency-Key won), each is stored on its own instead."""
-    with Session(engine, expire_on_commit=False) as s:
-        s.add_all(ops)
-        try:
-            s.commit()
-            return [True] * len(ops)
-        except IntegrityError:
-            s.rollback()
-    return [_insert(engine, op) for op in ops]
+def _insert_many(engine: Engine, rows: list[dict[str, Any]]) -> list[bool]:
+    """Stores new operations in one transaction (one executemany); if one of them breaks a
+    uniqueness rule (a concurrent request with its Idempotency-Key won), each is stored on its
+    own instead."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(_OPERATIONS.insert(), rows)
+        return [True] * len(rows)
+    except IntegrityError:
+        pass
+    return [_insert(engine, row) for row in rows]
 
 
 class Inserter:
@@ -165,10 +175,10 @@ class Inserter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.pending: list[tuple[Operation, asyncio.Future[bool]]] = []
+        self.pending: list[tuple[NewOperation, asyncio.Future[bool]]] = []
         self.task: asyncio.Task[None] | None = None
 
-    async def insert(self, op: Operation) -> bool:
+    async def insert(self, op: NewOperation) -> bool:
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.pending.append((op, fut))
         if self.task is None or self.task.done():
@@ -179,7 +189,7 @@ class Inserter:
         while self.pending:
             batch, self.pending = self.pending[: self.MAX], self.pending[self.MAX :]
             try:
-                stored = await run_in_threadpool(_insert_many, self.engine, [op for op, _ in batch])
+                stored = await run_in_threadpool(_insert_many, self.engine, [op.row() for op, _ in batch])
             except Exception as exc:  # the store failed: every request of the round gets the error
                 for _, fut in batch:
                     if not fut.done():
@@ -230,7 +240,7 @@ async def submit(
     precheck: Callable[[], Awaitable[Any]] | None = None,
     before_store: Callable[[], Awaitable[Any]] | None = None,
     watch: bool = False,
-) -> Operation:
+) -> Operation | NewOperation:
     """Simulate, persist as queued, hand to the signer's worker. Returns the operation. `watch`:
     the caller will wait for its final state (``wait_final``): the waiter is registered before the
     operation is stored, so no store read is needed to learn whether it is already final."""
@@ -271,8 +281,8 @@ async def submit(
         rules = await run_in_threadpool(gw.policies.rules, caller.account)
     needed = required_approvals(rules, kind, view_args)
     now = utcnow()  # the default factories given explicitly: pydantic inspects a factory's signature per call
-    op = Operation(
-        created_at=now, updated_at=now, tx_hashes=[],
+    op = NewOperation(
+        created_at=now, updated_at=now,
         id=str(uuid.uuid4()), api_account=caller.account, signer=caller.account, kind=kind, contract=contract,
         to_address=to, data=data, args=view_args, idempotency_key=idempotency_key, request_hash=rhash,
         gas_limit=gas_limit, maker_id=caller.id, approvals_required=needed,
@@ -319,7 +329,7 @@ async def get_for(gw: Gateway, caller: ApiKey, op_id: str) -> Operation:
     return op
 
 
-async def wait_final(gw: Gateway, op: Operation, timeout: float) -> OperationOut:
+async def wait_final(gw: Gateway, op: Operation | NewOperation, timeout: float) -> OperationOut:
     """The operation once final (or as it stands after `timeout`); one awaiting approval at once (a
     human decision is not waited for)."""
     if op.state in FINAL_STATES or op.state == OpState.awaiting_approval:
@@ -337,10 +347,10 @@ async def wait_final(gw: Gateway, op: Operation, timeout: float) -> OperationOut
         payload = await asyncio.wait_for(asyncio.shield(fut), timeout)
         return OperationOut.model_validate(payload)
     except TimeoutError:
-        fresh = await load(gw, op.id) or op
-        if fresh.state in FINAL_STATES:
+        stored = await load(gw, op.id)
+        if stored is not None and stored.state in FINAL_STATES:
             gw.bus.forget(op.id)
-        return OperationOut.of(fresh)
+        return OperationOut.of(stored or op)
 
 
 def out(op: Operation) -> OperationOut:

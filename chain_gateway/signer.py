@@ -13,7 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 import coincurve
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_hash.auto import keccak  # eth_utils' keccak validates its argument first: ~4 us more per call
+from eth_utils import to_checksum_address
 
 from chain_gateway.errors import NoSigner
 from chain_gateway.settings import Settings

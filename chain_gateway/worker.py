@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from chain_gateway.contracts import ContractSet
 from chain_gateway.events import EventBus
-from chain_gateway.models import FINAL_STATES, Operation, OperationOut, OpState
+from chain_gateway.models import FINAL_STATES, NewOperation, Operation, OperationOut, OpState
 from chain_gateway.settings import Settings
 from chain_gateway.signer import Signer
 from chain_gateway.webhooks import set_final_state
@@ -26,13 +26,17 @@ T = TypeVar("T")
 PENDING_ERRORS = ("SEND_REFUSED", "SIGNER_LOCKED", "NONCE_UNRESOLVED", "STORE_LOCK_LOST", "REORGED")
 
 
+def without_pending_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An operation's `error` once it moves on: a transient problem it showed is gone."""
+    return None if error is not None and error.get("code") in PENDING_ERRORS else error
+
+
 def clear_pending_error(op: Operation) -> None:
-    """A transient problem shown on a pending operation is gone once it moves on."""
-    if op.error is not None and op.error.get("code") in PENDING_ERRORS:
+    if op.error is not None and without_pending_error(op.error) is None:
         op.error = None
 
 
-def publish(bus: EventBus, op: Operation) -> None:
+def publish(bus: EventBus, op: Operation | NewOperation) -> None:
     """An operation's new state to the bus; serialized only when someone will receive it (a
     stream subscriber, a waiter of its final state, the webhook queue): most updates of most
     operations reach no one, and the JSON of an operation is not free."""

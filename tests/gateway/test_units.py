@@ -251,3 +251,35 @@ def test_concurrent_lock_checks_share_a_round_never_an_older_one() -> None:
         assert await sub.may_sign() is False  # "held" again, but the loss is shown until "regained"
 
     asyncio.run(run())
+
+
+def test_a_new_operation_is_stored_as_the_row_of_every_column(tmp_path: Path) -> None:
+    """The request path's NewOperation holds exactly the store's columns but `seq`, and the group
+    commit stores it as the ORM would: read back, every field is as made (defaults included)."""
+    import uuid
+
+    from sqlmodel import Session, select
+
+    from chain_gateway import schema
+    from chain_gateway.db import make_engine
+    from chain_gateway.models import NewOperation, Operation, OperationOut, OpState, utcnow
+    from chain_gateway.operations import _insert_many
+
+    columns = {c.name for c in Operation.__table__.columns}  # type: ignore[attr-defined]
+    assert set(NewOperation.__slots__) == columns - {"seq"}  # type: ignore[attr-defined]
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    schema.upgrade(url)
+    engine = make_engine(url)
+    now = utcnow()
+    ops = [NewOperation(id=str(uuid.uuid4()), api_account="0x1", signer="0x1", kind="holdings.split_transfer",
+                        contract="CertificateToken", to_address="0x2", data="0xab", args={"token_id": 2**256 - 1},
+                        idempotency_key=key, request_hash="h", state=OpState.queued, gas_limit=90_000,
+                        created_at=now, updated_at=now, maker_id=7) for key in ("k1", None, "k1")]
+    assert _insert_many(engine, [op.row() for op in ops]) == [True, True, False]  # the key's second use loses
+    with Session(engine) as s:
+        stored = {op.id: op for op in s.exec(select(Operation)).all()}
+    assert len(stored) == 2
+    for op in ops[:2]:
+        row = stored[op.id]
+        assert {name: getattr(row, name) for name in op.row()} == op.row()
+        assert OperationOut.of(row) == OperationOut.of(op)
