@@ -345,7 +345,10 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         gas = int(contract.functions.splitTransfer(tokens["lean"], dest, 1, h32()).estimate_gas({"from": lean_addr}))
         gas = int(gas * 1.25) + 20_000  # the gateway's margin (gas_multiplier, gas_extra)
         chain_id = w3.eth.chain_id
-        clients = args.clients or (800 if mode == "interval" else 64)
+        # each client waits for its operation's confirmation (1-3 s on 1 s blocks), so the clients
+        # bound the rate (<= clients / latency): 800 held it near 400/s; the lean client has a
+        # whole round in flight at once
+        clients = args.clients or (1600 if mode == "interval" else 64)
         # 1 s blocks: a round of 1,000 is 2-3 blocks for the lean client, so one block boundary more
         # or less moved its figure by a third; 3,000 spread it over 6+ blocks
         ops = args.ops or (3000 if mode == "interval" else 1000)
@@ -429,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="split-and-transfers per side and round (0: 3000 on the interval node, 1000 on automine)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (alternating order)")
     parser.add_argument("--clients", type=int, default=0,
-                        help="concurrent HTTP clients of the gateway (0: 800 on the interval node, 64 on automine)")
+                        help="concurrent HTTP clients of the gateway (0: 1600 on the interval node, 64 on automine)")
     parser.add_argument("--batch", type=int, default=100, help="JSON-RPC batch size of the lean client and ingest")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured operations per side first")
     parser.add_argument("--gateway-env", action="append", default=[], metavar="SCF_GATEWAY_X=VALUE",
