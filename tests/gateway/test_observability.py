@@ -3,6 +3,7 @@ logs, readiness failing for each reason (docs/gateway.md "Observability")."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -258,7 +259,7 @@ def test_not_ready_when_the_store_lock_is_lost(chain: Chain, tmp_path: Path) -> 
     import psycopg
 
     from chain_gateway.db import InstanceLock
-    from gateway.test_store_lock import terminate_sessions
+    from gateway.test_store_lock import no_retake, terminate_sessions
 
     plain = url.replace("postgresql+psycopg://", "postgresql://")
     name = f"test_obs_{secrets.token_hex(6)}"
@@ -268,9 +269,11 @@ def test_not_ready_when_the_store_lock_is_lost(chain: Chain, tmp_path: Path) -> 
     try:
         with TestClient(create_app(gateway_settings(chain, tmp_path, database_url=db_url))) as client:
             assert client.get("/v1/ready").status_code == 200
-            terminate_sessions(db_url)
-            with psycopg.connect(plain.rsplit("/", 1)[0] + "/" + name, autocommit=True) as thief:
-                assert thief.execute("SELECT pg_try_advisory_lock(%s)", (InstanceLock.PG_LOCK_ID,)).fetchone()[0]
+            with contextlib.ExitStack() as held:
+                with no_retake(client):  # its background checks would race the thief for the free lock
+                    terminate_sessions(db_url)
+                    thief = held.enter_context(psycopg.connect(plain.rsplit("/", 1)[0] + "/" + name, autocommit=True))
+                    assert thief.execute("SELECT pg_try_advisory_lock(%s)", (InstanceLock.PG_LOCK_ID,)).fetchone()[0]
                 body = not_ready(client, ["lock"])
                 assert body["details"]["checks"]["lock"]["error"] == "STORE_LOCK_LOST"
             assert client.get("/v1/ready").status_code == 200  # the thief is gone: the lock is taken again
