@@ -73,3 +73,12 @@ def test_soak_failure_summary_counts_by_status_and_code() -> None:
                                        "None ServerDisconnectedError": 1}
     assert s["first"] == failures
     assert soak.failure_summary([{"status": 500, "code": "X"}] * 12)["first"] == [{"status": 500, "code": "X"}] * 10
+
+
+def test_node_growth_measures_each_size_in_order() -> None:
+    from scf.bench import node_growth
+
+    for kind in ("accounts", "storage_slots"):
+        rows = node_growth.measure(kind, [2_500, 0])
+        assert [r[kind] for r in rows] == [0, 2_500]  # 2,500: three batches, the last one partial
+        assert all(r["evm_mine_median_ms"] > 0 for r in rows)
