@@ -35,6 +35,12 @@ def _tagged_processes(tag: str) -> list[str]:
     return found
 
 
+def as_in_a_terminal() -> None:
+    """A child's Ctrl-C as in a terminal's foreground: a shell starts background commands (`make
+    test &`, a CI runner's script) with SIGINT ignored, and their children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_gone(tag: str, timeout: float = 10.0) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
@@ -91,7 +97,7 @@ def test_interrupted_demo_stops_every_process(sig: int) -> None:
     tag = uuid.uuid4().hex
     proc = subprocess.Popen(
         [sys.executable, "-m", "scf.cli", "demo"], cwd=ROOT, env=_env(tag), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        stderr=subprocess.STDOUT, text=True, preexec_fn=as_in_a_terminal,
     )
     assert proc.stdout is not None
     lines = []

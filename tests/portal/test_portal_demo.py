@@ -13,7 +13,7 @@ import uuid
 import httpx
 
 from scf_core.paths import ROOT
-from tests.test_demo import _env, _wait_gone
+from tests.test_demo import _env, _wait_gone, as_in_a_terminal
 
 ROW = re.compile(r"│\s*(?P<name>[^│]+?) \((?P<role>core enterprise|supplier|factor|auditor)\)\s*│\s*(?P<key>scf_\S+)")
 PORTAL = re.compile(r"│\s*portal\s*│\s*(?P<url>http://127\.0\.0\.1:\d+)")
@@ -23,7 +23,7 @@ def test_demo_serve_prints_the_portal_and_a_working_key_per_member() -> None:
     tag = uuid.uuid4().hex
     env = {**_env(tag), "COLUMNS": "250"}
     proc = subprocess.Popen([sys.executable, "-m", "scf.cli", "demo", "--serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=as_in_a_terminal)
     out: list[str] = []
     try:
         deadline = time.monotonic() + 240
