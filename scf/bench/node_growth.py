@@ -10,58 +10,59 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from scf import devchain
+from scf_core.rpc import Rpc
 
 CONTRACT = "0x" + "11" * 20
-BATCH = 1_000
+FIRST_ACCOUNT = 2**159  # the added accounts are FIRST_ACCOUNT + 0, 1, ...; the slots 0, 1, ...
 
 
-def mine_ms(client: httpx.Client, url: str, samples: int = 5) -> float:
+def account(i: int) -> str:
+    return "0x" + (FIRST_ACCOUNT + i).to_bytes(20, "big").hex()
+
+
+def slot(i: int) -> str:
+    return "0x" + i.to_bytes(32, "big").hex()
+
+
+def mine_ms(rpc: Rpc, samples: int = 5) -> float:
     times = []
     for _ in range(samples):
         t = time.perf_counter()
-        client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []}).raise_for_status()
+        rpc.call("evm_mine")
         times.append((time.perf_counter() - t) * 1000)
     return round(statistics.median(times), 1)
 
 
-def grow(client: httpx.Client, url: str, kind: str, n: int) -> None:
-    """Adds `n` accounts or storage slots, in JSON-RPC batches."""
-    for start in range(0, n, BATCH):
-        calls = [
-            {"jsonrpc": "2.0", "id": i, "method": "anvil_setBalance", "params": ["0x" + os.urandom(20).hex(), "0x1"]}
-            if kind == "accounts" else
-            {"jsonrpc": "2.0", "id": i, "method": "anvil_setStorageAt",
-             "params": [CONTRACT, "0x" + os.urandom(32).hex(), "0x" + "1".rjust(64, "0")]}
-            for i in range(min(BATCH, n - start))
-        ]
-        r = client.post(url, json=calls)
-        r.raise_for_status()
-        errors = [a["error"] for a in r.json() if "error" in a]
-        if errors:
-            raise RuntimeError(f"the node refused {len(errors)} of {len(calls)} calls: {errors[0]}")
+def grow(rpc: Rpc, kind: str, start: int, end: int) -> None:
+    """Adds accounts or storage slots number `start` to `end` - 1 (balance / value 1), in JSON-RPC
+    batches; a call the node refuses raises."""
+    calls = [("anvil_setBalance", [account(i), "0x1"]) if kind == "accounts" else
+             ("anvil_setStorageAt", [CONTRACT, slot(i), "0x" + "1".rjust(64, "0")])
+             for i in range(start, end)]
+    rpc.batch(calls, chunk=1_000)
 
 
 def measure(kind: str, sizes: list[int]) -> list[dict[str, Any]]:
     rows = []
-    with devchain.running() as chain, httpx.Client(timeout=600) as client:
-        if kind == "storage_slots":
-            client.post(chain.url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_setCode",
-                                         "params": [CONTRACT, "0x00"]}).raise_for_status()
-        made = 0
-        for size in sorted(sizes):
-            grow(client, chain.url, kind, size - made)
-            made = size
-            rows.append({kind: size, "evm_mine_median_ms": mine_ms(client, chain.url)})
-            print(json.dumps(rows[-1]), flush=True)
+    with devchain.running() as chain:
+        rpc = Rpc(chain.url, timeout=600)
+        try:
+            if kind == "storage_slots":
+                rpc.call("anvil_setCode", CONTRACT, "0x00")
+            made = 0
+            for size in sorted(sizes):
+                grow(rpc, kind, made, size)
+                made = size
+                rows.append({kind: size, "evm_mine_median_ms": mine_ms(rpc)})
+                print(json.dumps(rows[-1]), flush=True)
+        finally:
+            rpc.close()
     return rows
 
 

@@ -75,10 +75,20 @@ def test_soak_failure_summary_counts_by_status_and_code() -> None:
     assert soak.failure_summary([{"status": 500, "code": "X"}] * 12)["first"] == [{"status": 500, "code": "X"}] * 10
 
 
-def test_node_growth_measures_each_size_in_order() -> None:
+def test_node_growth_adds_what_it_measures() -> None:
+    from scf import devchain
     from scf.bench import node_growth
+    from scf_core.rpc import Rpc
 
     for kind in ("accounts", "storage_slots"):
-        rows = node_growth.measure(kind, [2_500, 0])
-        assert [r[kind] for r in rows] == [0, 2_500]  # 2,500: three batches, the last one partial
-        assert all(r["evm_mine_median_ms"] > 0 for r in rows)
+        rows = node_growth.measure(kind, [20, 0])
+        assert [r[kind] for r in rows] == [0, 20]
+    with devchain.running() as chain:
+        rpc = Rpc(chain.url)
+        node_growth.grow(rpc, "accounts", 0, 2_500)  # three batches, the last one partial
+        node_growth.grow(rpc, "storage_slots", 0, 2_500)
+        for i in (0, 1_999, 2_000, 2_499):
+            assert rpc.call("eth_getBalance", node_growth.account(i), "latest") == "0x1"
+            assert int(rpc.call("eth_getStorageAt", node_growth.CONTRACT, node_growth.slot(i), "latest"), 16) == 1
+        assert rpc.call("eth_getBalance", node_growth.account(2_500), "latest") == "0x0"
+        rpc.close()
